@@ -1,0 +1,37 @@
+# The README's two commands are `make demo` and `make test`; everything else is here too.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test venv lint bench docs clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[all,dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## demo: set up the embedded default (SQLite, local files) and run the main job.
+demo: $(STAMP)
+	$(VENV)/bin/garrison demo
+
+## test: set up and run the whole suite, PostgreSQL and Redis backends included.
+test: $(STAMP)
+	$(PY) -m pytest -n 2 --timeout=600 $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/lint-imports
+
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]'
+	for script in bench/*.py; do $(PY) $$script || exit 1; done
+
+docs: $(STAMP)
+	$(PY) -m garrison.cli.docgen docs
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info src/*.egg-info

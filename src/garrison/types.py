@@ -1,0 +1,52 @@
+"""Shared value objects and the seams through which time enters the core."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = ["Clock", "FixedClock", "SystemClock", "utc_iso", "parse_utc"]
+
+
+class Clock(Protocol):
+    """Source of the current time. Services take one and never call ``datetime.now``."""
+
+    def now(self) -> _dt.datetime:
+        """Return an aware UTC datetime."""
+        ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> _dt.datetime:
+        return _dt.datetime.now(_dt.UTC)
+
+
+@dataclass
+class FixedClock:
+    """A clock that only moves when told to (tests and known-answer vectors)."""
+
+    current: _dt.datetime
+
+    def now(self) -> _dt.datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current = self.current + _dt.timedelta(seconds=seconds)
+
+
+def utc_iso(moment: _dt.datetime) -> str:
+    """Canonical text form of a moment: UTC, microseconds, ``Z`` suffix."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime; Garrison only handles aware UTC times")
+    return moment.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_utc(text: str) -> _dt.datetime:
+    """Parse ISO-8601 text into an aware UTC datetime (naive input is taken as UTC)."""
+    value = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_dt.UTC)
+    return value.astimezone(_dt.UTC)
