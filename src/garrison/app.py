@@ -1,0 +1,157 @@
+"""The composition root: the only place that names concrete classes.
+
+``build_services(settings)`` wires storage, keys and workflows for an initialized
+home; ``initialize(settings, admin)`` creates one. The CLI, the admin API and the
+gateway all call the same services built here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from garrison.audit import Checkpoint, redact
+from garrison.config import Settings
+from garrison.errors import AlreadyInitialized, ConfigurationError, IntegrityFailure
+from garrison.governance import AccountService, AuditService, Guard, NewKey
+from garrison.identity import Principal
+from garrison.signing import Keyring
+from garrison.storage import Store, is_sqlite
+from garrison.types import Clock, SystemClock
+
+__all__ = [
+    "Services",
+    "build_services",
+    "configure_logging",
+    "initialize",
+    "read_witness",
+    "upgrade_database",
+]
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    keyring: Keyring
+    store: Store
+    guard: Guard
+    accounts: AccountService
+    audit: AuditService
+
+    def close(self) -> None:
+        self.store.dispose()
+
+
+def read_witness(path: Path) -> list[Checkpoint]:
+    """Checkpoints mirrored to the witness file (missing file: none)."""
+    if not path.is_file():
+        return []
+    out = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            out.append(Checkpoint.from_dict(json.loads(line)))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise IntegrityFailure(f"witness file line {number} is malformed") from exc
+    return out
+
+
+def _signing_dir(settings: Settings) -> Path:
+    return settings.keys_dir / "signing"
+
+
+def _make_store(settings: Settings, keyring: Keyring, clock: Clock) -> Store:
+    return Store(
+        settings.database, signer=keyring, clock=clock,
+        checkpoint_every=settings.audit_checkpoint_every, witness=settings.witness_file,
+    )
+
+
+def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
+    clock = clock or SystemClock()
+    keyring = Keyring.load(_signing_dir(settings))
+    store = _make_store(settings, keyring, clock)
+    if is_sqlite(store.engine) and store.revision() is None:
+        raise ConfigurationError("this home has no database yet; run `garrison init`")
+    store.ensure_current()
+    guard = Guard(store)
+    return Services(
+        settings=settings,
+        clock=clock,
+        keyring=keyring,
+        store=store,
+        guard=guard,
+        accounts=AccountService(store, guard, clock),
+        audit=AuditService(store, guard, witness=lambda: read_witness(settings.witness_file)),
+    )
+
+
+def initialize(
+    settings: Settings, admin: str = "admin", *, clock: Clock | None = None,
+    key_days: int | None = 90,
+) -> tuple[Services, Principal, NewKey]:
+    """Create the home (0700), the signing keyring (0600 files), the schema and the first admin."""
+    home = settings.home
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(home, 0o700)
+    signing = _signing_dir(settings)
+    if (signing / "active").exists():
+        keyring = Keyring.load(signing)
+    else:
+        settings.keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(settings.keys_dir, 0o700)
+        keyring = Keyring.create(signing)
+    store = _make_store(settings, keyring, clock or SystemClock())
+    store.upgrade()
+    store.dispose()
+    services = build_services(settings, clock=clock)
+    try:
+        principal, key = services.accounts.bootstrap_admin(admin, key_days=key_days)
+    except AlreadyInitialized:
+        services.close()
+        raise
+    return services, principal, key
+
+
+def _mask_secrets(_logger: object, _name: str, event: dict[str, object]) -> dict[str, object]:
+    return redact(event)
+
+
+def configure_logging(settings: Settings) -> None:
+    """structlog to stderr, JSON or console, with secrets redacted from every event."""
+    level = getattr(logging, settings.log_level.upper())
+    renderer = (
+        structlog.processors.JSONRenderer()
+        if settings.log_format == "json"
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _mask_secrets,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def upgrade_database(settings: Settings) -> str | None:
+    """Apply migrations (``garrison db upgrade``); returns the new revision."""
+    store = _make_store(settings, Keyring.load(_signing_dir(settings)), SystemClock())
+    try:
+        store.upgrade()
+        return store.revision()
+    finally:
+        store.dispose()

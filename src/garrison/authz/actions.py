@@ -1,0 +1,75 @@
+"""Every action a principal can attempt, by kebab-case name, with its description.
+
+The registry is the single source of truth: the policy table refers to it, audit
+events use the same names, and ``docs/security-model.md`` renders it (a test
+checks that every action is documented).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["ACTIONS", "Action", "action"]
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    description: str
+    #: Allowed to any active principal when the resource is the principal itself.
+    self_service: bool = False
+
+
+_ALL = [
+    # Identities and keys.
+    Action("authenticate", "Present credentials; every failure is recorded (never granted)."),
+    Action("create-principal", "Create a person or service account."),
+    Action("list-principals", "List principals and their roles."),
+    Action("disable-principal", "Disable a principal; its keys stop working at once."),
+    Action("enable-principal", "Re-enable a disabled principal."),
+    Action("grant-role", "Give a role to a principal."),
+    Action("revoke-role", "Take a role away from a principal."),
+    Action("create-api-key", "Create an API key for a principal.", self_service=True),
+    Action("list-api-keys", "List API keys (never their secrets).", self_service=True),
+    Action("revoke-api-key", "Revoke an API key.", self_service=True),
+    Action("rotate-signing-key", "Make a new server signing key the active one."),
+    # Audit trail.
+    Action("view-audit-log", "Read and filter audit events."),
+    Action("verify-audit-log", "Verify the hash chain and signed checkpoints."),
+    Action("export-audit-log", "Export audit events as JSON lines."),
+    Action("checkpoint-audit-log", "Sign and record the current head of the audit chain."),
+    # Registry.
+    Action("list-models", "List models and versions."),
+    Action("view-model", "Read a model version's metadata, manifest and scan report."),
+    Action("register-model-version", "Register a new model version (scanned and signed)."),
+    Action("verify-model-version", "Verify a version's signature and artifact digest."),
+    Action("approve-model-version", "Approve a registered version (four eyes enforced)."),
+    Action("reject-model-version", "Reject a registered version."),
+    Action("promote-model-version", "Move an approved version to shadow or production."),
+    Action("rollback-model", "Restore the previous production version."),
+    Action("retire-model-version", "Retire a version so it can no longer serve."),
+    Action("download-artifact", "Download a decrypted model artifact (model theft risk)."),
+    Action("extend-scan-allowlist", "Add importable callables to the scanner allow-list."),
+    Action("configure-deployment", "Set a model's serving policy (limits, fallback, output)."),
+    # Serving.
+    Action("invoke-model", "Call a model's prediction endpoints."),
+    Action("view-decision", "Fetch a decision record and its explanation by request id."),
+    Action("view-shadow-report", "Read shadow-deployment comparisons."),
+    # Data security and monitoring.
+    Action("register-dataset", "Record a dataset version with its scan reports."),
+    Action("scan-dataset", "Run PII, re-identification and poisoning checks."),
+    Action("pseudonymize-data", "Tokenize columns with the keyed pseudonymization key."),
+    Action("reidentify-data", "Decrypt reversibly pseudonymized values."),
+    Action("view-lineage", "Read lineage from datasets to models to deployments."),
+    Action("view-alerts", "List detection alerts."),
+]
+
+ACTIONS: dict[str, Action] = {a.name: a for a in _ALL}
+
+
+def action(name: str) -> Action:
+    """Look up an action; an unknown name is a programming error, never a silent allow."""
+    try:
+        return ACTIONS[name]
+    except KeyError:
+        raise KeyError(f"unknown action {name!r}") from None

@@ -1,0 +1,151 @@
+"""Shared CLI plumbing: settings and services, credentials, output, and the error table.
+
+Exit codes: 0 ok; 1 refused or a check failed (forbidden, authentication, integrity,
+artifact refused, limits); 2 usage or any other error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from garrison.errors import (
+    ArtifactRefused,
+    AuthenticationFailed,
+    Forbidden,
+    GarrisonError,
+    IntegrityFailure,
+    LimitExceeded,
+)
+
+__all__ = [
+    "EXIT_CODES",
+    "CLIState",
+    "emit",
+    "exit_code_for",
+    "handle_errors",
+    "json_option",
+    "pass_state",
+    "table",
+]
+
+EXIT_OK, EXIT_REFUSED, EXIT_ERROR = 0, 1, 2
+
+#: Error classes whose exit code is 1 ("refused or a check failed"); all others exit 2.
+EXIT_CODES: dict[type[GarrisonError], int] = {
+    Forbidden: EXIT_REFUSED,
+    AuthenticationFailed: EXIT_REFUSED,
+    IntegrityFailure: EXIT_REFUSED,
+    ArtifactRefused: EXIT_REFUSED,
+    LimitExceeded: EXIT_REFUSED,
+}
+
+F = TypeVar("F", bound=Callable[..., Any])
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def exit_code_for(exc: GarrisonError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in EXIT_CODES:
+            return EXIT_CODES[cls]  # type: ignore[index]
+    return EXIT_ERROR
+
+
+@dataclass
+class CLIState:
+    """Lazily built settings and services, shared by every command of one invocation."""
+
+    api_key: str | None = None
+    _settings: Any = None
+    _services: Any = None
+    _principal: Any = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> Any:
+        if self._settings is None:
+            from garrison.config import load_settings
+
+            self._settings = load_settings(**self.overrides)
+        return self._settings
+
+    @property
+    def services(self) -> Any:
+        if self._services is None:
+            from garrison.app import build_services, configure_logging
+
+            configure_logging(self.settings)
+            self._services = build_services(self.settings)
+        return self._services
+
+    def principal(self) -> Any:
+        """The principal behind ``GARRISON_API_KEY`` (or ``--api-key``)."""
+        if self._principal is None:
+            key = self.api_key or os.environ.get("GARRISON_API_KEY")
+            if not key:
+                raise AuthenticationFailed(
+                    "this command needs credentials: set GARRISON_API_KEY to your API key"
+                )
+            self._principal = self.services.accounts.authenticate(key.strip())
+        return self._principal
+
+    def close(self) -> None:
+        if self._services is not None:
+            self._services.close()
+
+
+pass_state = click.make_pass_decorator(CLIState, ensure=True)
+
+
+def json_option(fn: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(fn)
+
+
+def emit(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str))
+
+
+def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    t = Table(title=title, title_justify="left")
+    for col in columns:
+        t.add_column(col)
+    for row in rows:
+        t.add_row(*["" if v is None else str(v) for v in row])
+    console.print(t)
+
+
+def _debug() -> bool:
+    return os.environ.get("GARRISON_DEBUG", "").lower() in ("1", "true", "yes")
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except GarrisonError as exc:
+        if _debug():
+            raise
+        err_console.print(f"[bold red]error[/] ({exc.code}): {exc.message}")
+        sys.exit(exit_code_for(exc))
+
+
+def handle_errors(fn: F) -> F:
+    """Turn Garrison errors into a one-line message and the documented exit code."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _errors():
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,140 @@
+"""Settings: typed, read once at startup, ``GARRISON_`` prefix, secrets masked.
+
+Precedence: environment > config file > default. The config file is TOML, found
+at ``$GARRISON_CONFIG`` or ``$GARRISON_HOME/garrison.toml``. Every field has a
+description; ``docs/reference/settings.md`` is generated from them and a test
+checks it is current. The core never reads settings: the composition root
+(``garrison.app``) passes plain values to constructors.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from garrison.errors import ConfigurationError
+
+__all__ = ["Settings", "config_file_path", "load_settings"]
+
+
+def _default_home() -> Path:
+    return Path(os.environ.get("GARRISON_HOME", "~/.garrison")).expanduser()
+
+
+def config_file_path() -> Path:
+    explicit = os.environ.get("GARRISON_CONFIG")
+    return Path(explicit).expanduser() if explicit else _default_home() / "garrison.toml"
+
+
+class Settings(BaseSettings):
+    """Every setting of a Garrison installation."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GARRISON_", extra="forbid", frozen=True, validate_default=True
+    )
+
+    home: Path = Field(
+        default_factory=_default_home,
+        description="Directory holding the keyring, the SQLite database, artifacts and the "
+        "audit witness file. Created with mode 0700 by `garrison init`.",
+    )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the database: `sqlite:///PATH` (default: "
+        "`HOME/garrison.db`) or `postgresql+psycopg://USER:PASSWORD@HOST/DB`. Masked in logs.",
+    )
+    artifact_dir: Path | None = Field(
+        default=None,
+        description="Directory of encrypted model artifacts (default: `HOME/artifacts`).",
+    )
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description="Redis URL (`redis://HOST:6379/0`) used to share rate limits, quotas and "
+        "caches across workers and replicas. Unset: in-process limits. Masked in logs.",
+    )
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 of a 32-byte key that wraps artifact data keys. Unset: the key "
+        "file `HOME/keys/master.key` (mode 0600) is used. Masked in logs.",
+    )
+    log_format: Literal["console", "json"] = Field(
+        default="console", description="Log output: human `console` or structured `json`."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Minimum level of log records."
+    )
+    audit_checkpoint_every: int = Field(
+        default=1000, ge=1, le=1_000_000,
+        description="Keep a signed checkpoint of the audit chain every N events.",
+    )
+    audit_witness_file: Path | None = Field(
+        default=None,
+        description="Append-only file that mirrors signed audit checkpoints outside the "
+        "database (default: `HOME/audit/witness.jsonl`). Ship it off the host for "
+        "truncation evidence that survives a database compromise.",
+    )
+    debug: bool = Field(
+        default=False,
+        description="Show tracebacks in CLI errors. Never enable on a production gateway.",
+    )
+
+    @field_validator("home", "artifact_dir", "audit_witness_file", mode="before")
+    @classmethod
+    def _expand(cls, value: Any) -> Any:
+        return Path(value).expanduser() if isinstance(value, str) and value else value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = config_file_path()
+        if path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    # -- derived values -------------------------------------------------------
+    @property
+    def database(self) -> str:
+        """The database URL in clear (for the engine only; never log it)."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{self.home / 'garrison.db'}"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.artifact_dir or self.home / "artifacts"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.home / "keys"
+
+    @property
+    def witness_file(self) -> Path:
+        return self.audit_witness_file or self.home / "audit" / "witness.jsonl"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings once; invalid values stop startup with a clear message."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"GARRISON_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigurationError(f"invalid configuration: {problems}") from None

@@ -1,0 +1,96 @@
+"""The guard: authorization that audits, and the audited-action pattern.
+
+Every governed action goes through :meth:`Guard.run`: the policy check (a denial
+is recorded, then :class:`~garrison.errors.Forbidden` is raised), the change and
+its ``ok`` event in ONE transaction, and on failure a ``failed`` event carrying
+the error code and the reason. No path changes state without an audit event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from garrison.audit import AuditDraft
+from garrison.authz import Subject, require
+from garrison.errors import Forbidden, GarrisonError
+from garrison.governance.ports import TxView, UnitOfWork
+
+__all__ = ["Guard"]
+
+T = TypeVar("T")
+
+
+def _actor_name(actor: Subject | str) -> str:
+    return actor if isinstance(actor, str) else actor.name
+
+
+class Guard:
+    def __init__(self, store: UnitOfWork) -> None:
+        self._store = store
+
+    def record(
+        self,
+        actor: Subject | str,
+        action: str,
+        *,
+        outcome: str = "ok",
+        resource: str = "",
+        reason: str = "",
+        request_id: str = "",
+        payload: dict[str, Any] | None = None,
+    ) -> None:
+        """Append one event in its own transaction."""
+        self._store.append(
+            AuditDraft(
+                action=action, actor=_actor_name(actor), outcome=outcome,  # type: ignore[arg-type]
+                resource=resource, reason=reason, request_id=request_id, payload=payload or {},
+            )
+        )
+
+    def require(
+        self, actor: Subject, action: str, resource: str = "", *, request_id: str = ""
+    ) -> None:
+        """Policy check that records a denial before raising."""
+        try:
+            require(actor, action, resource or None)
+        except Forbidden as exc:
+            self.record(actor, action, outcome="denied", resource=resource,
+                        reason=str(exc.detail.get("why", "forbidden")), request_id=request_id)
+            raise
+
+    def run(
+        self,
+        actor: Subject | str,
+        action: str,
+        resource: str,
+        change: Callable[[TxView], T],
+        *,
+        request_id: str = "",
+        payload: dict[str, Any] | None = None,
+        result_payload: Callable[[T], dict[str, Any]] | None = None,
+        authorize: bool = True,
+    ) -> T:
+        """Check, apply ``change`` and record it atomically; record failures too."""
+        if authorize:
+            assert not isinstance(actor, str), "only principals can be authorized"
+            self.require(actor, action, resource, request_id=request_id)
+        try:
+            with self._store.write() as tx:
+                result = change(tx)
+                extra = result_payload(result) if result_payload is not None else {}
+                tx.audit.append(
+                    AuditDraft(
+                        action=action, actor=_actor_name(actor), resource=resource,
+                        request_id=request_id, payload={**(payload or {}), **extra},
+                    )
+                )
+                return result
+        except Forbidden as exc:
+            self.record(actor, action, outcome="denied", resource=resource, reason=exc.code,
+                        request_id=request_id, payload={"message": exc.message})
+            raise
+        except GarrisonError as exc:
+            self.record(actor, action, outcome="failed", resource=resource, reason=exc.code,
+                        request_id=request_id, payload={"message": exc.message})
+            raise

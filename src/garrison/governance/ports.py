@@ -1,0 +1,49 @@
+"""What the governance workflows need from storage (``garrison.storage.Store`` fits)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+from garrison.audit import AuditDraft, AuditQuery, AuditRecord, Checkpoint, Signer
+from garrison.identity import APIKeyRepository, PrincipalRepository
+
+__all__ = ["AuditWriter", "TxView", "UnitOfWork"]
+
+
+class AuditWriter(Protocol):
+    def append(self, draft: AuditDraft) -> AuditRecord: ...
+
+    def append_many(self, drafts: Sequence[AuditDraft]) -> list[AuditRecord]: ...
+
+    def checkpoint(self) -> Checkpoint: ...
+
+
+class TxView(Protocol):
+    @property
+    def principals(self) -> PrincipalRepository: ...
+
+    @property
+    def api_keys(self) -> APIKeyRepository: ...
+
+    @property
+    def audit(self) -> AuditWriter: ...
+
+
+class UnitOfWork(Protocol):
+    signer: Signer
+
+    def write(self) -> AbstractContextManager[TxView]: ...
+
+    def read(self) -> AbstractContextManager[TxView]: ...
+
+    def append(self, draft: AuditDraft) -> AuditRecord: ...
+
+    def records(self, after_seq: int = 0, batch: int = 5000) -> Iterator[AuditRecord]: ...
+
+    def query(self, q: AuditQuery) -> list[AuditRecord]: ...
+
+    def head(self) -> Checkpoint | None: ...
+
+    def checkpoints(self) -> list[Checkpoint]: ...

@@ -1,0 +1,48 @@
+"""Storage contracts for principals and API keys (implemented by ``garrison.storage``)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from garrison.identity.keys import APIKey
+from garrison.identity.principals import Principal
+
+__all__ = ["APIKeyRepository", "PrincipalRepository"]
+
+
+class PrincipalRepository(Protocol):
+    def add(self, principal: Principal) -> None:
+        """Insert; raise ``AlreadyExists`` if the name is taken."""
+
+    def get(self, principal_id: str) -> Principal:
+        """Raise ``PrincipalNotFound`` if absent."""
+
+    def get_by_name(self, name: str) -> Principal:
+        """Raise ``PrincipalNotFound`` if absent."""
+
+    def list(self) -> list[Principal]: ...
+
+    def set_disabled(self, principal_id: str, disabled: bool) -> None: ...
+
+    def add_role(self, principal_id: str, role: str) -> None: ...
+
+    def remove_role(self, principal_id: str, role: str) -> None: ...
+
+    def count(self) -> int: ...
+
+
+class APIKeyRepository(Protocol):
+    def add(self, key: APIKey) -> None: ...
+
+    def get(self, key_id: str) -> APIKey:
+        """Raise ``APIKeyNotFound`` if absent."""
+
+    def get_by_prefix(self, prefix: str) -> APIKey:
+        """Raise ``APIKeyNotFound`` if absent."""
+
+    def list(self, principal_id: str | None = None) -> list[APIKey]: ...
+
+    def revoke(self, key_id: str, when: str) -> None: ...
+
+    def touch(self, key_id: str, when: str) -> None:
+        """Record last use."""

@@ -1,0 +1,225 @@
+"""The SQL audit log: append-only, hash-chained, head signed in the same transaction.
+
+Appenders serialize on one lock: a row lock on ``garrison_meta('audit-lock')`` in
+PostgreSQL (``SELECT ... FOR UPDATE``) and the database write lock in SQLite
+(``BEGIN IMMEDIATE``). Several processes therefore extend one chain without gaps
+or forks. The chain head is re-signed on every append (one Ed25519 signature,
+tens of microseconds), and a checkpoint is kept every ``checkpoint_every`` events
+and mirrored to an optional witness file outside the database.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
+
+from garrison.audit import (
+    AuditDraft,
+    AuditQuery,
+    AuditRecord,
+    Checkpoint,
+    Signer,
+    checkpoint_message,
+    record_hash,
+)
+from garrison.audit.chain import GENESIS
+from garrison.errors import Conflict
+from garrison.types import Clock, utc_iso
+from garrison.storage.tables import audit_checkpoints, audit_events, audit_head, meta
+
+__all__ = ["SQLAuditWriter", "read_checkpoints", "read_head", "read_records", "query_records"]
+
+_COLUMNS = [
+    audit_events.c.seq, audit_events.c.event_id, audit_events.c.created, audit_events.c.actor,
+    audit_events.c.action, audit_events.c.resource, audit_events.c.outcome,
+    audit_events.c.reason, audit_events.c.request_id, audit_events.c.payload,
+    audit_events.c.prev_hash, audit_events.c.hash,
+]
+
+
+_EVENT_COLUMNS = (
+    "seq, event_id, created, actor, action, resource, outcome, reason, request_id, payload, "
+    "prev_hash, hash"
+)
+
+
+class _Statements:
+    """The append path's statements, parameterized for the driver's placeholder style.
+
+    The append path is the hottest write in Garrison, so it talks to the DBAPI cursor
+    directly (SQLAlchemy adds ~45 us per statement); the SQL stays parameterized.
+    """
+
+    def __init__(self, placeholder: str) -> None:
+        ph = placeholder
+        self.lock = f"SELECT value FROM garrison_meta WHERE key = {ph} FOR UPDATE"
+        self.head = "SELECT seq, hash FROM audit_head WHERE id = 1"
+        self.insert = (
+            f"INSERT INTO audit_events ({_EVENT_COLUMNS}) VALUES ({', '.join([ph] * 12)})"
+        )
+        self.insert_head = (
+            "INSERT INTO audit_head (id, seq, hash, created, key_id, signature) "
+            f"VALUES (1, {ph}, {ph}, {ph}, {ph}, {ph})"
+        )
+        self.update_head = (
+            f"UPDATE audit_head SET seq = {ph}, hash = {ph}, created = {ph}, key_id = {ph}, "
+            f"signature = {ph} WHERE id = 1"
+        )
+
+
+_QMARK = _Statements("?")
+_FORMAT = _Statements("%s")
+
+
+class SQLAuditWriter:
+    """Appends within a caller's write transaction (``conn``)."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        signer: Signer,
+        clock: Clock,
+        *,
+        checkpoint_every: int = 1000,
+        witness: Path | None = None,
+        on_append: Callable[[list[AuditRecord]], None] | None = None,
+    ) -> None:
+        self._conn = conn
+        self._signer = signer
+        self._clock = clock
+        self._every = checkpoint_every
+        self._witness = witness
+        self._on_append = on_append
+
+    def _cursor(self) -> tuple[Any, _Statements]:
+        sql = _QMARK if self._conn.dialect.paramstyle == "qmark" else _FORMAT
+        return self._conn.connection.dbapi_connection.cursor(), sql  # type: ignore[union-attr]
+
+    def _lock_head(self) -> tuple[int, str]:
+        cur, sql = self._cursor()
+        if self._conn.dialect.name != "sqlite":
+            # SQLite's BEGIN IMMEDIATE already holds the database write lock.
+            cur.execute(sql.lock, ("audit-lock",))
+            cur.fetchone()
+        cur.execute(sql.head)
+        row = cur.fetchone()
+        cur.close()
+        return (0, GENESIS) if row is None else (int(row[0]), row[1])
+
+    def append(self, draft: AuditDraft) -> AuditRecord:
+        return self.append_many([draft])[0]
+
+    def append_many(self, drafts: Sequence[AuditDraft]) -> list[AuditRecord]:
+        if not drafts:
+            return []
+        seq, prev = self._lock_head()
+        created = utc_iso(self._clock.now())
+        out: list[AuditRecord] = []
+        for draft in drafts:
+            seq += 1
+            fields = dict(
+                seq=seq, event_id=str(uuid.uuid4()), created=created, actor=draft.actor[:128],
+                action=draft.action, resource=draft.resource[:256], outcome=draft.outcome,
+                reason=draft.reason[:2000], request_id=draft.request_id[:64],
+                payload=draft.payload_json(), prev_hash=prev,
+            )
+            digest = record_hash(**fields)  # type: ignore[arg-type]
+            out.append(AuditRecord(**fields, hash=digest))  # type: ignore[arg-type]
+            prev = digest
+        cur, sql = self._cursor()
+        cur.executemany(sql.insert, [
+            (r.seq, r.event_id, r.created, r.actor, r.action, r.resource, r.outcome, r.reason,
+             r.request_id, r.payload, r.prev_hash, r.hash) for r in out
+        ])
+        cur.close()
+        self._sign_head(seq, prev, created, first=out[0].seq == 1)
+        if any(r.seq % self._every == 0 for r in out):
+            self._store_checkpoint(seq, prev, created)
+        if self._on_append is not None:
+            self._on_append(out)
+        return out
+
+    def _sign_head(self, seq: int, digest: str, created: str, *, first: bool) -> Checkpoint:
+        key_id, sig = self._signer.sign(checkpoint_message(seq, digest, created))
+        cur, sql = self._cursor()
+        cur.execute(sql.insert_head if first else sql.update_head,
+                    (seq, digest, created, key_id, sig))
+        cur.close()
+        return Checkpoint(seq, digest, created, key_id, sig)
+
+    def _store_checkpoint(self, seq: int, digest: str, created: str) -> Checkpoint:
+        key_id, sig = self._signer.sign(checkpoint_message(seq, digest, created))
+        cp = Checkpoint(seq, digest, created, key_id, sig)
+        existing = self._conn.execute(
+            select(audit_checkpoints.c.seq).where(audit_checkpoints.c.seq == seq)
+        ).first()
+        if existing is None:
+            self._conn.execute(insert(audit_checkpoints).values(**cp.__dict__))
+        if self._witness is not None:
+            self._witness.parent.mkdir(parents=True, exist_ok=True)
+            with self._witness.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(cp.to_dict(), sort_keys=True) + "\n")
+        return cp
+
+    def checkpoint(self) -> Checkpoint:
+        seq, digest = self._lock_head()
+        if seq == 0:
+            raise Conflict("the audit log is empty; nothing to checkpoint")
+        created = utc_iso(self._clock.now())
+        return self._store_checkpoint(seq, digest, created)
+
+
+def _record(row: object) -> AuditRecord:
+    return AuditRecord(*row)  # type: ignore[misc]
+
+
+def read_records(conn: Connection, after_seq: int = 0, batch: int = 5000) -> Iterator[AuditRecord]:
+    last = after_seq
+    while True:
+        rows = conn.execute(
+            select(*_COLUMNS).where(audit_events.c.seq > last).order_by(audit_events.c.seq)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        for row in rows:
+            yield AuditRecord(*row)
+        last = rows[-1][0]
+
+
+def query_records(conn: Connection, q: AuditQuery) -> list[AuditRecord]:
+    stmt = select(*_COLUMNS).where(audit_events.c.seq > q.after_seq)
+    for col, value in (
+        (audit_events.c.actor, q.actor), (audit_events.c.action, q.action),
+        (audit_events.c.outcome, q.outcome), (audit_events.c.resource, q.resource),
+        (audit_events.c.request_id, q.request_id),
+    ):
+        if value is not None:
+            stmt = stmt.where(col == value)
+    if q.since is not None:
+        stmt = stmt.where(audit_events.c.created >= q.since)
+    if q.until is not None:
+        stmt = stmt.where(audit_events.c.created <= q.until)
+    stmt = stmt.order_by(audit_events.c.seq)
+    if q.limit is not None:
+        stmt = stmt.limit(q.limit)
+    return [AuditRecord(*row) for row in conn.execute(stmt)]
+
+
+def read_head(conn: Connection) -> Checkpoint | None:
+    row = conn.execute(
+        select(audit_head.c.seq, audit_head.c.hash, audit_head.c.created, audit_head.c.key_id,
+               audit_head.c.signature)
+    ).first()
+    return None if row is None else Checkpoint(int(row[0]), row[1], row[2], row[3], bytes(row[4]))
+
+
+def read_checkpoints(conn: Connection) -> list[Checkpoint]:
+    rows = conn.execute(select(audit_checkpoints).order_by(audit_checkpoints.c.seq)).all()
+    return [Checkpoint(int(r.seq), r.hash, r.created, r.key_id, bytes(r.signature)) for r in rows]

@@ -1,0 +1,161 @@
+"""The store: one engine, unit-of-work transactions, and the repositories bound to them.
+
+``with store.write() as tx:`` opens one write transaction; everything done through
+``tx`` (the change and its audit event) commits together or not at all. Database
+driver errors are translated into :class:`~garrison.errors.StorageError`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from garrison.audit import AuditDraft, AuditQuery, AuditRecord, Checkpoint, Signer
+from garrison.errors import GarrisonError, SchemaOutOfDate, StorageError
+from garrison.storage import audit_log as _audit
+from garrison.storage.engine import is_sqlite, make_engine
+from garrison.storage.migrate import current_revision, head_revision, upgrade
+from garrison.storage.repos import SQLAPIKeyRepository, SQLPrincipalRepository
+from garrison.storage.tables import meta
+from garrison.types import Clock, SystemClock
+
+__all__ = ["Store", "Tx"]
+
+
+@dataclass
+class Tx:
+    """Repositories bound to one open transaction."""
+
+    conn: Connection
+    principals: SQLPrincipalRepository
+    api_keys: SQLAPIKeyRepository
+    audit: _audit.SQLAuditWriter
+
+
+class Store:
+    def __init__(
+        self,
+        url: str,
+        *,
+        signer: Signer,
+        clock: Clock | None = None,
+        checkpoint_every: int = 1000,
+        witness: Path | None = None,
+    ) -> None:
+        self.url = url
+        self.engine: Engine = make_engine(url)
+        self.signer = signer
+        self.clock = clock or SystemClock()
+        self.checkpoint_every = checkpoint_every
+        self.witness = witness
+        # SQLite allows one writer; queue this process's writers here instead of on
+        # the file lock (other processes still queue on the lock via BEGIN IMMEDIATE).
+        self._write_lock = threading.Lock() if is_sqlite(self.engine) else None
+        self.on_audit_append: Callable[[list[AuditRecord]], None] | None = None
+
+    # -- schema -------------------------------------------------------------------
+    def upgrade(self) -> None:
+        try:
+            upgrade(self.engine)
+        except DBAPIError as exc:
+            raise StorageError("database migration failed") from exc
+
+    def ensure_current(self) -> None:
+        """Raise :class:`SchemaOutOfDate` unless the schema is at the newest revision."""
+        try:
+            current = current_revision(self.engine)
+        except DBAPIError as exc:
+            raise StorageError("cannot reach the database") from exc
+        if current != head_revision():
+            raise SchemaOutOfDate(
+                "the database schema is not current; run `garrison db upgrade`",
+                current=current, head=head_revision(),
+            )
+
+    def revision(self) -> str | None:
+        return current_revision(self.engine)
+
+    # -- transactions -------------------------------------------------------------
+    def _tx(self, conn: Connection) -> Tx:
+        return Tx(
+            conn=conn,
+            principals=SQLPrincipalRepository(conn),
+            api_keys=SQLAPIKeyRepository(conn),
+            audit=_audit.SQLAuditWriter(
+                conn, self.signer, self.clock, checkpoint_every=self.checkpoint_every,
+                witness=self.witness, on_append=self.on_audit_append,
+            ),
+        )
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        lock = self._write_lock
+        if lock is not None:
+            lock.acquire()
+        try:
+            with self.engine.connect().execution_options(garrison_write=True) as conn:
+                try:
+                    with conn.begin():
+                        yield self._tx(conn)
+                except GarrisonError:
+                    raise
+                except (OperationalError, DBAPIError) as exc:
+                    raise StorageError("the database write failed") from exc
+        finally:
+            if lock is not None:
+                lock.release()
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                yield self._tx(conn)
+        except GarrisonError:
+            raise
+        except (OperationalError, DBAPIError) as exc:
+            raise StorageError("the database read failed") from exc
+
+    # -- the audit log as a standalone service (AuditLog protocol) -----------------
+    def append(self, draft: AuditDraft) -> AuditRecord:
+        with self.write() as tx:
+            return tx.audit.append(draft)
+
+    def append_many(self, drafts: list[AuditDraft]) -> list[AuditRecord]:
+        with self.write() as tx:
+            return tx.audit.append_many(drafts)
+
+    def records(self, after_seq: int = 0, batch: int = 5000) -> Iterator[AuditRecord]:
+        with self.read() as tx:
+            yield from _audit.read_records(tx.conn, after_seq, batch)
+
+    def query(self, q: AuditQuery) -> list[AuditRecord]:
+        with self.read() as tx:
+            return _audit.query_records(tx.conn, q)
+
+    def head(self) -> Checkpoint | None:
+        with self.read() as tx:
+            return _audit.read_head(tx.conn)
+
+    def checkpoints(self) -> list[Checkpoint]:
+        with self.read() as tx:
+            return _audit.read_checkpoints(tx.conn)
+
+    def checkpoint(self) -> Checkpoint:
+        with self.write() as tx:
+            return tx.audit.checkpoint()
+
+    # -- installation metadata ----------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        with self.read() as tx:
+            row = tx.conn.execute(select(meta.c.value).where(meta.c.key == key)).first()
+            return None if row is None else str(row[0])
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,127 @@
+"""SQLAlchemy Core tables: one schema for SQLite (default) and PostgreSQL.
+
+Times are stored as canonical UTC ISO-8601 text (``2026-01-02T03:04:05.000006Z``):
+it sorts correctly, is identical on both backends and is exactly what the audit
+hash covers. Later issues add their tables here and a new Alembic revision.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+__all__ = [
+    "api_keys",
+    "audit_checkpoints",
+    "audit_events",
+    "audit_head",
+    "meta",
+    "metadata",
+    "principal_roles",
+    "principals",
+]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+TS = String(32)
+
+meta = Table(
+    "garrison_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+principals = Table(
+    "principals",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created", TS, nullable=False),
+)
+
+principal_roles = Table(
+    "principal_roles",
+    metadata,
+    Column("principal_id", String(36), ForeignKey("principals.id"), primary_key=True),
+    Column("role", String(32), primary_key=True),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("prefix", String(16), nullable=False, unique=True),
+    Column("principal_id", String(36), ForeignKey("principals.id"), nullable=False, index=True),
+    Column("name", String(128), nullable=False),
+    Column("key_hash", String(64), nullable=False),
+    Column("created", TS, nullable=False),
+    Column("expires", TS, nullable=True),
+    Column("revoked", TS, nullable=True),
+    Column("last_used", TS, nullable=True),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=False),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("created", TS, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("resource", String(256), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+Index("ix_audit_events_actor", audit_events.c.actor)
+Index("ix_audit_events_action", audit_events.c.action)
+Index("ix_audit_events_created", audit_events.c.created)
+Index("ix_audit_events_request_id", audit_events.c.request_id)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("created", TS, nullable=False),
+    Column("key_id", String(32), nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=False),
+    Column("hash", String(64), nullable=False),
+    Column("created", TS, nullable=False),
+    Column("key_id", String(32), nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+)
