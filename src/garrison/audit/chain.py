@@ -207,6 +207,21 @@ def verify_chain(
     ``reload`` returns the full record list again; it is used only on failure, to
     classify the break. Raises :class:`AuditChainBroken`; returns a report.
     """
+    try:
+        return _verify(records, verifier, head, list(checkpoints), reload)
+    finally:
+        close = getattr(records, "close", None)
+        if close is not None:
+            close()  # Release the database cursor even when verification fails.
+
+
+def _verify(
+    records: Iterable[AuditRecord],
+    verifier: Verifier,
+    head: Checkpoint | None,
+    checkpoints: list[Checkpoint],
+    reload: Callable[[], Iterable[AuditRecord]] | None,
+) -> VerifyReport:
     wanted = sorted(checkpoints, key=lambda c: c.seq)
     for cp in [*wanted, *([head] if head else [])]:
         try:

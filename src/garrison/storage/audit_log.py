@@ -139,8 +139,9 @@ class SQLAuditWriter:
         ])
         cur.close()
         self._sign_head(seq, prev, created, first=out[0].seq == 1)
-        if any(r.seq % self._every == 0 for r in out):
-            self._store_checkpoint(seq, prev, created)
+        for rec in out:
+            if rec.seq % self._every == 0:
+                self._store_checkpoint(rec.seq, rec.hash, created)
         if self._on_append is not None:
             self._on_append(out)
         return out

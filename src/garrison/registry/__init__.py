@@ -1,0 +1,1 @@
+"""The model registry: lifecycle, artifact security, four-eyes approval and rollback."""
