@@ -16,13 +16,18 @@ from pathlib import Path
 
 import structlog
 
-from garrison.audit import Checkpoint, redact
+from sqlalchemy import delete, insert
+
+from garrison.audit import AuditDraft, Checkpoint, redact
 from garrison.config import Settings
 from garrison.errors import AlreadyInitialized, ConfigurationError, IntegrityFailure
 from garrison.governance import AccountService, AuditService, Guard, NewKey
 from garrison.identity import Principal
-from garrison.signing import Keyring
-from garrison.storage import Store, is_sqlite
+from garrison.registry import ModelLoader, RegistryService
+from garrison.scanning import DEFAULT_POLICY, ScanPolicy
+from garrison.signing import Keyring, MasterKeys
+from garrison.storage import LocalArtifactStore, Store, is_sqlite
+from garrison.storage.tables import meta
 from garrison.types import Clock, SystemClock
 
 __all__ = [
@@ -44,6 +49,8 @@ class Services:
     guard: Guard
     accounts: AccountService
     audit: AuditService
+    registry: RegistryService
+    loader: ModelLoader
 
     def close(self) -> None:
         self.store.dispose()
@@ -83,6 +90,11 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         raise ConfigurationError("this home has no database yet; run `garrison init`")
     store.ensure_current()
     guard = Guard(store)
+    policy = _scan_policy(settings, store, guard)
+    registry = RegistryService(
+        store, LocalArtifactStore(settings.artifacts, _master_keys(settings)), keyring, guard,
+        clock, policy=policy,
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -91,7 +103,32 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         guard=guard,
         accounts=AccountService(store, guard, clock),
         audit=AuditService(store, guard, witness=lambda: read_witness(settings.witness_file)),
+        registry=registry,
+        loader=ModelLoader(registry, guard),
     )
+
+
+def _master_keys(settings: Settings) -> MasterKeys:
+    if settings.master_key is not None:
+        return MasterKeys.from_base64(settings.master_key.get_secret_value())
+    return MasterKeys.load_or_create(settings.keys_dir)
+
+
+def _scan_policy(settings: Settings, store: Store, guard: Guard) -> ScanPolicy:
+    """The configured allow-list extension; a change since the last start is audited."""
+    entries = sorted(set(settings.scan_allow))
+    policy = DEFAULT_POLICY.with_allowed(*entries) if entries else DEFAULT_POLICY
+    recorded = store.get_meta("scan-allow")
+    current = json.dumps(entries)
+    if recorded != current:
+        with store.write() as tx:
+            tx.conn.execute(delete(meta).where(meta.c.key == "scan-allow"))
+            tx.conn.execute(insert(meta).values(key="scan-allow", value=current))
+            tx.audit.append(AuditDraft(
+                action="extend-scan-allowlist", actor="system", resource="scanner",
+                payload={"entries": entries, "previous": json.loads(recorded or "[]")},
+            ))
+    return policy
 
 
 def initialize(

@@ -82,6 +82,12 @@ class Settings(BaseSettings):
         "database (default: `HOME/audit/witness.jsonl`). Ship it off the host for "
         "truncation evidence that survives a database compromise.",
     )
+    scan_allow: list[str] = Field(
+        default_factory=list,
+        description="Extra importable callables the artifact scanner and loader accept, as "
+        "`module.name` or `module.*` (JSON list in the environment). Every change of this "
+        "list is recorded in the audit trail at startup.",
+    )
     debug: bool = Field(
         default=False,
         description="Show tracebacks in CLI errors. Never enable on a production gateway.",

@@ -29,7 +29,7 @@ EXPECTED = {
         "view-shadow-report", "view-alerts", "reidentify-data",
     },
     "client": {"invoke-model"},
-    "admin": set(ACTIONS) - {"authenticate", "invoke-model", "reidentify-data"},
+    "admin": set(ACTIONS) - {"authenticate", "load-model-version", "invoke-model", "reidentify-data"},
 }
 
 

@@ -50,6 +50,7 @@ _ALL = [
     Action("retire-model-version", "Retire a version so it can no longer serve."),
     Action("download-artifact", "Download a decrypted model artifact (model theft risk)."),
     Action("extend-scan-allowlist", "Add importable callables to the scanner allow-list."),
+    Action("load-model-version", "Load a verified model into memory (Garrison itself)."),
     Action("configure-deployment", "Set a model's serving policy (limits, fallback, output)."),
     # Serving.
     Action("invoke-model", "Call a model's prediction endpoints."),

@@ -13,6 +13,8 @@ from garrison.cli._common import CLIState, emit, handle_errors, json_option, pas
 from garrison.cli.accounts import key_group, role_group, user_group
 from garrison.cli.audit import audit_group
 from garrison.cli.demo import demo_command
+from garrison.cli.models import model_group, signing_group
+from garrison.cli.scan import scan_command
 
 __all__ = ["cli", "main"]
 
@@ -105,6 +107,9 @@ cli.add_command(role_group)
 cli.add_command(key_group)
 cli.add_command(audit_group)
 cli.add_command(demo_command)
+cli.add_command(model_group)
+cli.add_command(signing_group)
+cli.add_command(scan_command)
 
 
 def main() -> None:

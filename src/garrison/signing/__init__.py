@@ -14,3 +14,14 @@ __all__ = [
     "verify_json",
     "write_private_file",
 ]
+
+from garrison.signing.sealing import (  # noqa: E402
+    DeterministicCipher,
+    MasterKeys,
+    open_sealed,
+    seal,
+    seal_file,
+    unseal,
+)
+
+__all__ += ["DeterministicCipher", "MasterKeys", "open_sealed", "seal", "seal_file", "unseal"]

@@ -22,6 +22,7 @@ from garrison.errors import GarrisonError, SchemaOutOfDate, StorageError
 from garrison.storage import audit_log as _audit
 from garrison.storage.engine import is_sqlite, make_engine
 from garrison.storage.migrate import current_revision, head_revision, upgrade
+from garrison.storage.registry_repo import SQLModelRepository
 from garrison.storage.repos import SQLAPIKeyRepository, SQLPrincipalRepository
 from garrison.storage.tables import meta
 from garrison.types import Clock, SystemClock
@@ -37,6 +38,7 @@ class Tx:
     principals: SQLPrincipalRepository
     api_keys: SQLAPIKeyRepository
     audit: _audit.SQLAuditWriter
+    models: SQLModelRepository
 
 
 class Store:
@@ -92,6 +94,7 @@ class Store:
                 conn, self.signer, self.clock, checkpoint_every=self.checkpoint_every,
                 witness=self.witness, on_append=self.on_audit_append,
             ),
+            models=SQLModelRepository(conn),
         )
 
     @contextmanager

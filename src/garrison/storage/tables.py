@@ -125,3 +125,45 @@ audit_checkpoints = Table(
     Column("key_id", String(32), nullable=False),
     Column("signature", LargeBinary, nullable=False),
 )
+
+models = Table(
+    "models",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("created", TS, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("name", String(64), ForeignKey("models.name"), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("stage", String(16), nullable=False),
+    Column("format", String(32), nullable=False),
+    Column("framework", String(64), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("registrant", String(64), nullable=False),
+    Column("created", TS, nullable=False),
+    Column("manifest", Text, nullable=False),
+    Column("scan_report", Text, nullable=False),
+    Column("metadata", Text, nullable=False),
+    Column("stage_changed", TS, nullable=False),
+)
+
+model_transitions = Table(
+    "model_transitions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+    Column("from_stage", String(16), nullable=False),
+    Column("to_stage", String(16), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created", TS, nullable=False),
+)
+
+__all__ += ["model_transitions", "model_versions", "models"]

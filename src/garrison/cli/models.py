@@ -1,0 +1,219 @@
+"""`garrison model` commands: register, inspect, approve, promote, roll back, verify, download."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+from garrison.cli._common import CLIState, emit, handle_errors, json_option, pass_state, table
+from garrison.errors import InvalidInput
+
+__all__ = ["model_group", "signing_group"]
+
+
+def _ref(state: CLIState, ref: str, *, default_production: bool = False) -> tuple[str, int]:
+    from garrison.registry import parse_ref
+
+    name, version = parse_ref(ref)
+    if version is None:
+        if default_production:
+            prod = state.services.registry.production(name)
+            if prod is not None:
+                return name, prod.version
+        versions = [v.version for v in state.services.registry.in_stage(name, "registered")]
+        raise InvalidInput(f"say which version: {name}:N" + (
+            f" (registered: {versions})" if versions else ""))
+    return name, version
+
+
+@click.group("model")
+def model_group() -> None:
+    """Register, approve, promote, roll back and verify model versions."""
+
+
+@model_group.command("register")
+@click.argument("name")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--metadata", "metadata_file", type=click.Path(exists=True, dir_okay=False),
+              help="JSON file: framework, description, input_schema, metrics, tags, datasets, "
+              "code_commit.")
+@click.option("--framework", default="", help="e.g. scikit-learn, onnx, xgboost.")
+@click.option("--commit", "code_commit", default="", help="Git commit of the training code.")
+@json_option
+@pass_state
+@handle_errors
+def model_register(state: CLIState, name: str, path: Path, metadata_file: str | None,
+                   framework: str, code_commit: str, as_json: bool) -> None:
+    """Scan, sign, encrypt and register PATH as the next version of model NAME.
+
+    An artifact the scanner does not call safe is refused (exit 1) and nothing is stored.
+    """
+    meta = {}
+    if metadata_file:
+        try:
+            meta = json.loads(Path(metadata_file).read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise InvalidInput("the metadata file is not valid JSON") from exc
+    if framework:
+        meta["framework"] = framework
+    if code_commit:
+        meta["code_commit"] = code_commit
+    v = state.services.registry.register(state.principal(), name, path, meta)
+    if as_json:
+        emit(v.to_dict())
+    else:
+        click.echo(f"registered {v.ref} ({v.format}, {v.size} bytes, sha256 {v.digest[:16]}), "
+                   f"stage {v.stage}; an approver other than {v.registrant} must approve it")
+
+
+@model_group.command("list")
+@click.argument("name", required=False)
+@json_option
+@pass_state
+@handle_errors
+def model_list(state: CLIState, name: str | None, as_json: bool) -> None:
+    """List model versions (all models, or NAME's versions)."""
+    versions = state.services.registry.list(state.principal(), name)
+    if as_json:
+        emit([v.to_dict() for v in versions])
+        return
+    table("model versions", ["model", "version", "stage", "format", "registrant", "created"],
+          [[v.name, v.version, v.stage, v.format, v.registrant, v.created] for v in versions])
+
+
+@model_group.command("show")
+@click.argument("ref")
+@json_option
+@pass_state
+@handle_errors
+def model_show(state: CLIState, ref: str, as_json: bool) -> None:
+    """Show NAME:VERSION with its manifest, scan report and stage history."""
+    name, version = _ref(state, ref, default_production=True)
+    actor = state.principal()
+    v = state.services.registry.show(actor, name, version)
+    history = [t.to_dict() for t in state.services.registry.history(actor, name)
+               if t.version == version]
+    if as_json:
+        emit({**v.to_dict(manifest=True), "history": history})
+        return
+    click.echo(json.dumps({**v.to_dict(), "history": history}, indent=2))
+
+
+def _transition(state: CLIState, method: str, ref: str, reason: str, as_json: bool,
+                **kwargs: str) -> None:
+    name, version = _ref(state, ref)
+    v = getattr(state.services.registry, method)(state.principal(), name, version,
+                                                reason=reason, **kwargs)
+    emit(v.to_dict()) if as_json else click.echo(f"{v.ref} is now {v.stage}")
+
+
+@model_group.command("approve")
+@click.argument("ref")
+@click.option("--reason", default="", help="Why (kept in the audit trail).")
+@json_option
+@pass_state
+@handle_errors
+def model_approve(state: CLIState, ref: str, reason: str, as_json: bool) -> None:
+    """Approve NAME:VERSION (approver role; never the registrant: four eyes)."""
+    _transition(state, "approve", ref, reason, as_json)
+
+
+@model_group.command("reject")
+@click.argument("ref")
+@click.option("--reason", default="", help="Why (kept in the audit trail).")
+@json_option
+@pass_state
+@handle_errors
+def model_reject(state: CLIState, ref: str, reason: str, as_json: bool) -> None:
+    """Reject NAME:VERSION for good."""
+    _transition(state, "reject", ref, reason, as_json)
+
+
+@model_group.command("promote")
+@click.argument("ref")
+@click.option("--to", "stage", type=click.Choice(["production", "shadow"]),
+              default="production", show_default=True)
+@click.option("--reason", default="", help="Why (kept in the audit trail).")
+@json_option
+@pass_state
+@handle_errors
+def model_promote(state: CLIState, ref: str, stage: str, reason: str, as_json: bool) -> None:
+    """Move an approved NAME:VERSION to production (or shadow)."""
+    _transition(state, "promote", ref, reason, as_json, stage=stage)
+
+
+@model_group.command("retire")
+@click.argument("ref")
+@click.option("--reason", default="", help="Why (kept in the audit trail).")
+@json_option
+@pass_state
+@handle_errors
+def model_retire(state: CLIState, ref: str, reason: str, as_json: bool) -> None:
+    """Retire NAME:VERSION so it can never serve again."""
+    _transition(state, "retire", ref, reason, as_json)
+
+
+@model_group.command("rollback")
+@click.argument("name")
+@click.option("--reason", default="", help="Why (kept in the audit trail).")
+@json_option
+@pass_state
+@handle_errors
+def model_rollback(state: CLIState, name: str, reason: str, as_json: bool) -> None:
+    """Restore NAME's previous production version at once."""
+    v = state.services.registry.rollback(state.principal(), name, reason=reason)
+    emit(v.to_dict()) if as_json else click.echo(f"{v.ref} is back in production")
+
+
+@model_group.command("verify")
+@click.argument("ref")
+@json_option
+@pass_state
+@handle_errors
+def model_verify(state: CLIState, ref: str, as_json: bool) -> None:
+    """Check NAME[:VERSION]'s signed manifest, encrypted blob and digest (exit 1 if bad)."""
+    name, version = _ref(state, ref, default_production=True)
+    out = state.services.registry.verify(state.principal(), name, version)
+    emit(out) if as_json else click.echo(f"{name}:{version} verified: sha256 {out['sha256']}, "
+                                         f"signed by {', '.join(out['signed_by'])}")
+
+
+@model_group.command("download")
+@click.argument("ref")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@pass_state
+@handle_errors
+def model_download(state: CLIState, ref: str, out: Path) -> None:
+    """Write the verified, decrypted artifact to OUT (needs download-artifact; audited)."""
+    name, version = _ref(state, ref, default_production=True)
+    data = state.services.registry.download(state.principal(), name, version)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    click.echo(f"wrote {len(data)} bytes to {out} (mode 0600)")
+
+
+@click.group("signing")
+def signing_group() -> None:
+    """Manage the server's Ed25519 signing keys."""
+
+
+@signing_group.command("rotate")
+@json_option
+@pass_state
+@handle_errors
+def signing_rotate(state: CLIState, as_json: bool) -> None:
+    """Make a fresh key the signing key; older keys keep verifying what they signed."""
+    services = state.services
+    actor = state.principal()
+
+    def change(tx):  # type: ignore[no-untyped-def]
+        return services.keyring.rotate()
+
+    new_id = services.guard.run(actor, "rotate-signing-key", "signing", change,
+                                result_payload=lambda k: {"key_id": k})
+    emit({"key_id": new_id, "keys": services.keyring.key_ids()}) if as_json else click.echo(
+        f"new signing key {new_id}; verifying keys: {', '.join(services.keyring.key_ids())}")

@@ -1,0 +1,144 @@
+"""The only way Garrison turns an artifact into a live model.
+
+Order of checks: signed manifest (Ed25519, DSSE) -> sealed blob opens (AES-GCM) ->
+SHA-256 equals the signed digest -> the bytes are scanned again -> the format's
+loader runs with the allow-list enforced (restricted unpickler for the pickle
+family, skops trusted types from the allow-list, ONNX from bytes so no external
+file can be pulled in). Any refusal is audited and raised; nothing is half-loaded.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from garrison.errors import ArtifactRefused, GarrisonError, UnsupportedModel
+from garrison.governance import Guard
+from garrison.registry.models import ModelVersion
+from garrison.registry.service import RegistryService
+from garrison.scanning import (
+    RestrictedUnpicklerMixin,
+    ScanPolicy,
+    allowed_by,
+    ensure_safe,
+    restricted_dispatch,
+    restricted_loads,
+    scan_bytes,
+)
+
+__all__ = ["LOADERS", "LoadedModel", "ModelLoader", "register_loader"]
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    version: ModelVersion
+    model: Any
+    format: str
+
+
+def _pickle(data: bytes, policy: ScanPolicy) -> Any:
+    return restricted_loads(data, policy)
+
+
+def _joblib(data: bytes, policy: ScanPolicy) -> Any:
+    import joblib
+    from joblib.numpy_pickle import NumpyUnpickler
+
+    class GuardedJoblibUnpickler(RestrictedUnpicklerMixin, NumpyUnpickler):  # type: ignore[misc]
+        dispatch = restricted_dispatch(NumpyUnpickler.dispatch)
+        _garrison_loader = "joblib"
+        _garrison_policy = policy
+
+    # joblib picks its unpickler class from this module attribute inside load().
+    import joblib.numpy_pickle as numpy_pickle
+
+    original = numpy_pickle.NumpyUnpickler
+    numpy_pickle.NumpyUnpickler = GuardedJoblibUnpickler  # type: ignore[misc]
+    try:
+        return joblib.load(io.BytesIO(data))
+    finally:
+        numpy_pickle.NumpyUnpickler = original  # type: ignore[misc]
+
+
+def _skops(data: bytes, policy: ScanPolicy) -> Any:
+    import skops.io
+
+    untrusted = skops.io.get_untrusted_types(data=data)
+    refused = [t for t in untrusted if not allowed_by(*t.rsplit(".", 1), policy)]
+    if refused:
+        raise ArtifactRefused("the skops file uses types outside the allow-list",
+                              names=refused[:20])
+    return skops.io.loads(data, trusted=untrusted)
+
+
+def _onnx(data: bytes, policy: ScanPolicy) -> Any:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    return onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+
+
+def _xgboost(data: bytes, policy: ScanPolicy) -> Any:
+    import xgboost
+
+    booster = xgboost.Booster()
+    booster.load_model(bytearray(data))
+    return booster
+
+
+def _lightgbm(data: bytes, policy: ScanPolicy) -> Any:
+    import lightgbm
+
+    return lightgbm.Booster(model_str=data.decode("utf-8"))
+
+
+#: Format (as the scanner names it) -> loader. Formats not listed can be stored and
+#: downloaded but not served.
+LOADERS: dict[str, Callable[[bytes, ScanPolicy], Any]] = {
+    "pickle": _pickle,
+    "cloudpickle": _pickle,
+    "joblib": _joblib,
+    "skops": _skops,
+    "onnx": _onnx,
+    "xgboost-json": _xgboost,
+    "xgboost-ubjson": _xgboost,
+    "lightgbm": _lightgbm,
+}
+
+
+def loader_for(fmt: str) -> Callable[[bytes, ScanPolicy], Any] | None:
+    """``joblib+zlib`` loads as ``joblib``: the compression is the scanner's detail."""
+    return LOADERS.get(fmt) or LOADERS.get(fmt.split("+", 1)[0])
+
+
+def register_loader(fmt: str, loader: Callable[[bytes, ScanPolicy], Any]) -> None:
+    LOADERS[fmt] = loader
+
+
+class ModelLoader:
+    def __init__(self, registry: RegistryService, guard: Guard) -> None:
+        self._registry = registry
+        self._guard = guard
+
+    def load(self, name: str, version: int, *, actor: str = "system",
+             request_id: str = "") -> LoadedModel:
+        v = self._registry.get(name, version)
+        try:
+            data = self._registry.verified_bytes(v)
+            report = scan_bytes(data, f"{v.ref}", self._registry.policy)
+            ensure_safe(report)
+            loader = loader_for(v.format)
+            if loader is None:
+                raise UnsupportedModel(f"models in {v.format!r} format cannot be served")
+            model = loader(data, self._registry.policy)
+        except GarrisonError as exc:
+            self._guard.record(actor, "load-model-version", outcome="failed",
+                               resource=v.resource, reason=exc.code, request_id=request_id,
+                               payload={"message": exc.message})
+            raise
+        self._guard.record(actor, "load-model-version", resource=v.resource,
+                           request_id=request_id, payload={"sha256": v.digest})
+        return LoadedModel(v, model, v.format)

@@ -1,0 +1,295 @@
+"""The registry workflow: register -> scan -> sign -> seal -> approve (four eyes) -> promote.
+
+Every method takes the acting principal, checks the role table through the guard
+(denials are audited), and records each change with its audit event in one
+transaction. Artifacts are refused before anything is stored if the scanner does
+not call them safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+from garrison.errors import (
+    ApprovalRequired,
+    ArtifactRefused,
+    Conflict,
+    DigestMismatch,
+    FourEyesViolation,
+    GarrisonError,
+    InvalidInput,
+)
+from garrison.governance import Guard
+from garrison.identity import Principal
+from garrison.registry.lifecycle import Stage, ensure_transition
+from garrison.registry.manifest import build_statement, sign_manifest, verify_manifest
+from garrison.registry.models import (
+    ModelVersion,
+    Transition,
+    VersionMetadata,
+    validate_model_name,
+)
+from garrison.registry.ports import ArtifactStore, RegistryStore, RegistryTx
+from garrison.scanning import DEFAULT_POLICY, ScanPolicy, scan_path
+from garrison.signing import Keyring
+from garrison.types import Clock, utc_iso
+
+__all__ = ["RegistryService", "artifact_context", "parse_ref"]
+
+_REF = re.compile(r"^([a-z0-9][a-z0-9_-]{0,63})(?::(\d{1,9}))?$")
+
+
+def parse_ref(ref: str) -> tuple[str, int | None]:
+    """``NAME`` or ``NAME:VERSION``."""
+    match = _REF.fullmatch(ref or "")
+    if match is None:
+        raise InvalidInput("expected NAME or NAME:VERSION", ref=str(ref)[:80])
+    return match.group(1), int(match.group(2)) if match.group(2) else None
+
+
+def artifact_context(name: str, version: int, digest: str) -> str:
+    """Binds a sealed blob to exactly one version: a blob moved elsewhere will not open."""
+    return f"garrison-artifact:{name}:{version}:{digest}"
+
+
+class RegistryService:
+    def __init__(
+        self, store: RegistryStore, artifacts: ArtifactStore, keyring: Keyring, guard: Guard,
+        clock: Clock, *, policy: ScanPolicy = DEFAULT_POLICY,
+    ) -> None:
+        self._store = store
+        self._artifacts = artifacts
+        self._keyring = keyring
+        self._guard = guard
+        self._clock = clock
+        self.policy = policy
+
+    def _now(self) -> str:
+        return utc_iso(self._clock.now())
+
+    # -- reading ------------------------------------------------------------------
+    def list(self, actor: Principal, name: str | None = None) -> list[ModelVersion]:
+        self._guard.require(actor, "list-models", f"model:{name}" if name else "")
+        with self._store.read() as tx:
+            return tx.models.list_versions(name)
+
+    def get(self, name: str, version: int) -> ModelVersion:
+        with self._store.read() as tx:
+            return tx.models.get_version(name, version)
+
+    def show(self, actor: Principal, name: str, version: int) -> ModelVersion:
+        self._guard.require(actor, "view-model", f"model:{name}:{version}")
+        return self.get(name, version)
+
+    def history(self, actor: Principal, name: str) -> list[Transition]:
+        self._guard.require(actor, "view-model", f"model:{name}")
+        with self._store.read() as tx:
+            return tx.models.transitions(name)
+
+    def in_stage(self, name: str, stage: str) -> list[ModelVersion]:
+        with self._store.read() as tx:
+            return [v for v in tx.models.list_versions(name) if v.stage == stage]
+
+    def production(self, name: str) -> ModelVersion | None:
+        found = self.in_stage(name, Stage.PRODUCTION)
+        return found[-1] if found else None
+
+    # -- registration -------------------------------------------------------------
+    def register(
+        self, actor: Principal, name: str, path: Path, metadata: VersionMetadata | dict[str, Any]
+        | None = None, *, request_id: str = "",
+    ) -> ModelVersion:
+        validate_model_name(name)
+        meta = metadata if isinstance(metadata, VersionMetadata) else VersionMetadata.from_dict(
+            metadata or {})
+        resource = f"model:{name}"
+        self._guard.require(actor, "register-model-version", resource, request_id=request_id)
+        report = scan_path(path, self.policy)
+        scan = report.to_dict()
+        scan["policy_extension"] = sorted(self.policy.extra_allowed)
+        if report.verdict != "safe":
+            self._guard.record(
+                actor, "register-model-version", outcome="failed", resource=resource,
+                reason="artifact-unscannable" if report.verdict == "unscannable"
+                else "artifact-refused", request_id=request_id,
+                payload={"sha256": report.sha256, "format": report.format,
+                         "findings": [f.to_dict() for f in report.findings[:50]]},
+            )
+            raise ArtifactRefused(f"the scanner refused the artifact ({report.verdict})",
+                                  verdict=report.verdict)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest != report.sha256:
+            raise DigestMismatch("the artifact changed while it was being scanned")
+
+        def change(tx: RegistryTx) -> ModelVersion:
+            now = self._now()
+            tx.models.ensure_model(name, now, actor.name)
+            number = tx.models.next_version(name)
+            size = path.stat().st_size
+            statement = build_statement(
+                name=name, version=number, digest=digest, size=size, fmt=report.format,
+                registrant=actor.name, created=now, scan=scan, metadata=meta.to_dict())
+            version = ModelVersion(
+                name=name, version=number, stage=Stage.REGISTERED, format=report.format,
+                framework=meta.framework, digest=digest, size=size, registrant=actor.name,
+                created=now, manifest=sign_manifest(self._keyring, statement),
+                scan_report=scan, metadata=meta, stage_changed=now,
+            )
+            self._artifacts.put(name, number, path, artifact_context(name, number, digest))
+            try:
+                tx.models.add_version(version)
+                tx.models.add_transition(Transition(name, number, "", Stage.REGISTERED,
+                                                    actor.name, "registered", now))
+            except BaseException:
+                self._artifacts.remove(name, number)
+                raise
+            return version
+
+        return self._guard.run(
+            actor, "register-model-version", resource, change, authorize=False,
+            request_id=request_id,
+            result_payload=lambda v: {"version": v.version, "sha256": v.digest,
+                                      "format": v.format, "size": v.size,
+                                      "policy_extension": scan["policy_extension"]},
+        )
+
+    # -- lifecycle ----------------------------------------------------------------
+    def _move(self, tx: RegistryTx, v: ModelVersion, target: str, actor: str, reason: str) -> None:
+        ensure_transition(v.stage, target)
+        now = self._now()
+        tx.models.set_stage(v.name, v.version, target, now)
+        tx.models.add_transition(Transition(v.name, v.version, v.stage, target, actor, reason,
+                                            now))
+
+    def _transition(
+        self, actor: Principal, action: str, name: str, version: int, reason: str,
+        request_id: str, apply: Any,
+    ) -> ModelVersion:
+        def change(tx: RegistryTx) -> ModelVersion:
+            current = tx.models.get_version(name, version)
+            apply(tx, current)
+            return tx.models.get_version(name, version)
+
+        return self._guard.run(actor, action, f"model:{name}:{version}", change,
+                               request_id=request_id, payload={"reason": reason[:500]})
+
+    def approve(self, actor: Principal, name: str, version: int, reason: str = "",
+                *, request_id: str = "") -> ModelVersion:
+        """Approve a registered version; never by the person who registered it."""
+
+        def apply(tx: RegistryTx, v: ModelVersion) -> None:
+            if v.registrant == actor.name:
+                raise FourEyesViolation("the registrant cannot approve their own version",
+                                        registrant=v.registrant)
+            self._move(tx, v, Stage.APPROVED, actor.name, reason or "approved")
+
+        return self._transition(actor, "approve-model-version", name, version, reason,
+                                request_id, apply)
+
+    def reject(self, actor: Principal, name: str, version: int, reason: str = "",
+               *, request_id: str = "") -> ModelVersion:
+        def apply(tx: RegistryTx, v: ModelVersion) -> None:
+            self._move(tx, v, Stage.REJECTED, actor.name, reason or "rejected")
+
+        return self._transition(actor, "reject-model-version", name, version, reason,
+                                request_id, apply)
+
+    def promote(self, actor: Principal, name: str, version: int, stage: str = "production",
+                reason: str = "", *, request_id: str = "") -> ModelVersion:
+        """Move an approved version to ``shadow`` or ``production``."""
+        if stage not in (Stage.SHADOW, Stage.PRODUCTION):
+            raise InvalidInput("promote to 'shadow' or 'production'")
+
+        def apply(tx: RegistryTx, v: ModelVersion) -> None:
+            if v.stage == Stage.REGISTERED:
+                raise ApprovalRequired(f"{v.ref} must be approved before promotion")
+            if stage == Stage.PRODUCTION:
+                for other in tx.models.list_versions(name):
+                    if other.stage == Stage.PRODUCTION and other.version != version:
+                        self._move(tx, other, Stage.APPROVED, actor.name,
+                                   f"superseded by version {version}")
+            self._move(tx, v, stage, actor.name, reason or f"promoted to {stage}")
+
+        return self._transition(actor, "promote-model-version", name, version, reason,
+                                request_id, apply)
+
+    def retire(self, actor: Principal, name: str, version: int, reason: str = "",
+               *, request_id: str = "") -> ModelVersion:
+        def apply(tx: RegistryTx, v: ModelVersion) -> None:
+            self._move(tx, v, Stage.RETIRED, actor.name, reason or "retired")
+
+        return self._transition(actor, "retire-model-version", name, version, reason,
+                                request_id, apply)
+
+    def rollback(self, actor: Principal, name: str, reason: str = "",
+                 *, request_id: str = "") -> ModelVersion:
+        """Put the previous production version back into production at once."""
+
+        def change(tx: RegistryTx) -> ModelVersion:
+            versions = {v.version: v for v in tx.models.list_versions(name)}
+            current = [v for v in versions.values() if v.stage == Stage.PRODUCTION]
+            if not current:
+                raise Conflict(f"{name} has no production version to roll back")
+            now_prod = current[-1]
+            promoted = [t.version for t in tx.models.transitions(name)
+                        if t.to_stage == Stage.PRODUCTION and t.version != now_prod.version]
+            for candidate in reversed(promoted):
+                target = versions[candidate]
+                if target.stage == Stage.APPROVED:
+                    why = reason or f"rollback from version {now_prod.version}"
+                    self._move(tx, now_prod, Stage.APPROVED, actor.name, why)
+                    self._move(tx, target, Stage.PRODUCTION, actor.name, why)
+                    return tx.models.get_version(name, candidate)
+            raise Conflict(f"{name} has no earlier production version that is still approved")
+
+        return self._guard.run(actor, "rollback-model", f"model:{name}", change,
+                               request_id=request_id, payload={"reason": reason[:500]},
+                               result_payload=lambda v: {"restored_version": v.version})
+
+    # -- integrity ----------------------------------------------------------------
+    def verified_bytes(self, v: ModelVersion) -> bytes:
+        """Signature, sealed blob and digest checks; raises, never returns unverified bytes."""
+        verify_manifest(self._keyring, v.manifest, name=v.name, version=v.version,
+                        digest=v.digest, metadata=v.metadata.to_dict())
+        data = self._artifacts.get(v.name, v.version, artifact_context(v.name, v.version,
+                                                                       v.digest))
+        if hashlib.sha256(data).hexdigest() != v.digest:
+            raise DigestMismatch("the artifact does not match its signed digest")
+        return data
+
+    def verify(self, actor: Principal, name: str, version: int,
+               *, request_id: str = "") -> dict[str, Any]:
+        self._guard.require(actor, "verify-model-version", f"model:{name}:{version}",
+                            request_id=request_id)
+        v = self.get(name, version)
+        try:
+            self.verified_bytes(v)
+        except GarrisonError as exc:
+            self._guard.record(actor, "verify-model-version", outcome="failed",
+                               resource=v.resource, reason=exc.code, request_id=request_id,
+                               payload={"message": exc.message})
+            raise
+        self._guard.record(actor, "verify-model-version", resource=v.resource,
+                           request_id=request_id, payload={"sha256": v.digest})
+        return {"ok": True, "name": name, "version": version, "sha256": v.digest,
+                "signed_by": [s.get("keyid") for s in v.manifest.get("signatures", [])]}
+
+    def download(self, actor: Principal, name: str, version: int,
+                 *, request_id: str = "") -> bytes:
+        """Decrypted artifact bytes for an authorized principal; every download is audited."""
+        self._guard.require(actor, "download-artifact", f"model:{name}:{version}",
+                            request_id=request_id)
+        v = self.get(name, version)
+        try:
+            data = self.verified_bytes(v)
+        except GarrisonError as exc:
+            self._guard.record(actor, "download-artifact", outcome="failed",
+                               resource=v.resource, reason=exc.code, request_id=request_id)
+            raise
+        self._guard.record(actor, "download-artifact", resource=v.resource,
+                           request_id=request_id, payload={"sha256": v.digest,
+                                                           "bytes": len(data)})
+        return data
