@@ -17,14 +17,17 @@ while the audit trail receives ``detail``.
     │   ├── ModelNotFound              model-not-found
     │   ├── ModelVersionNotFound       model-version-not-found
     │   ├── DatasetNotFound            dataset-not-found
-    │   └── DecisionNotFound           decision-not-found
+    │   ├── DecisionNotFound           decision-not-found
+    │   └── HEContextNotFound          he-context-not-found
     ├── Conflict                       conflict
     │   ├── AlreadyExists              already-exists
     │   ├── AlreadyInitialized         already-initialized
     │   └── InvalidTransition          invalid-transition
     ├── InvalidInput                   invalid-input
     │   ├── SchemaViolation            schema-violation
-    │   └── UnsupportedModel           unsupported-model
+    │   ├── UnsupportedModel           unsupported-model
+    │   ├── InvalidHEContext           invalid-he-context
+    │   └── InvalidCiphertext          invalid-ciphertext
     ├── AuthenticationFailed           unauthenticated
     ├── Forbidden                      forbidden
     │   ├── FourEyesViolation          four-eyes-violation
@@ -73,7 +76,10 @@ __all__ = [
     "Forbidden",
     "FourEyesViolation",
     "GarrisonError",
+    "HEContextNotFound",
     "IntegrityFailure",
+    "InvalidCiphertext",
+    "InvalidHEContext",
     "InvalidInput",
     "InvalidSignature",
     "InvalidTransition",
@@ -175,6 +181,12 @@ class DecisionNotFound(NotFound):
     code = "decision-not-found"
 
 
+class HEContextNotFound(NotFound):
+    """No homomorphic-encryption context with that id is registered (or it was evicted)."""
+
+    code = "he-context-not-found"
+
+
 class Conflict(GarrisonError):
     """The request conflicts with the current state."""
 
@@ -215,6 +227,18 @@ class UnsupportedModel(InvalidInput):
     """That kind of model is not supported for this operation."""
 
     code = "unsupported-model"
+
+
+class InvalidHEContext(InvalidInput):
+    """The encryption context is malformed, holds a secret key or does not match the deployment."""
+
+    code = "invalid-he-context"
+
+
+class InvalidCiphertext(InvalidInput):
+    """The ciphertext is malformed, truncated, tampered with or made for other parameters."""
+
+    code = "invalid-ciphertext"
 
 
 class AuthenticationFailed(GarrisonError):

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from garrison.errors import (
     ArtifactRefused,
+    ArtifactUnscannable,
     AuthenticationFailed,
     Forbidden,
     GarrisonError,
@@ -47,6 +48,7 @@ EXIT_CODES: dict[type[GarrisonError], int] = {
     AuthenticationFailed: EXIT_REFUSED,
     IntegrityFailure: EXIT_REFUSED,
     ArtifactRefused: EXIT_REFUSED,
+    ArtifactUnscannable: EXIT_ERROR,  # as `garrison scan`: could not be scanned (still refused)
     LimitExceeded: EXIT_REFUSED,
 }
 
