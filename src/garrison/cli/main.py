@@ -13,6 +13,7 @@ from garrison.cli._common import CLIState, emit, handle_errors, json_option, pas
 from garrison.cli.accounts import key_group, role_group, user_group
 from garrison.cli.audit import audit_group
 from garrison.cli.demo import demo_command
+from garrison.cli.detect import detect_group, drift_group
 from garrison.cli.models import model_group, signing_group
 from garrison.cli.scan import scan_command
 
@@ -110,6 +111,8 @@ cli.add_command(demo_command)
 cli.add_command(model_group)
 cli.add_command(signing_group)
 cli.add_command(scan_command)
+cli.add_command(drift_group)
+cli.add_command(detect_group)
 
 
 def main() -> None:

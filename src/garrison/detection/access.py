@@ -1,0 +1,327 @@
+"""Model-extraction and access monitoring per caller (pure logic, in memory, bounded).
+
+Signals, each raising an ``Alert`` at most once per ``cooldown_seconds`` per caller:
+
+* ``quota-exceeded``: queries in the sliding quota period above ``quota``.
+* ``extraction-pattern``: PRADA (Juuti et al., 2019), on log distances. For each
+  query, the distance to the caller's nearest earlier query (standardized units) joins
+  a set D (after a ``warmup`` of 32 queries); once the caller has sent
+  ``min_queries`` queries, a Shapiro-Wilk W below ``prada_delta`` on the latest
+  D values means the spacing of the queries is not what natural inputs produce
+  (perturbation walks, grids, duplicates).
+* ``input-space-sweep``: the caller's queries, binned in the reference deciles of each
+  feature, diverge from the reference (mean PSI over features above
+  ``divergence_threshold``): a uniform sweep of the input box, unlike real traffic.
+* ``anomalous-queries``: the share of the caller's queries that the input monitor
+  flagged is at least ``anomaly_share``.
+* ``auth-failures`` and ``artifact-downloads``: bursts within their periods.
+
+Memory is bounded: at most ``max_callers`` callers (least recently seen evicted) and
+fixed-size buffers per caller. Storage and delivery of alerts are the caller's job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections import OrderedDict, deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from garrison.detection.profile import Profile
+from garrison.errors import InvalidInput
+from garrison.types import Clock, SystemClock, utc_iso
+
+__all__ = ["AccessMonitor", "AccessPolicy", "Alert", "AlertKind", "Severity", "Throttle"]
+
+
+class AlertKind(enum.StrEnum):
+    QUOTA = "quota-exceeded"
+    EXTRACTION = "extraction-pattern"
+    SWEEP = "input-space-sweep"
+    ANOMALIES = "anomalous-queries"
+    AUTH = "auth-failures"
+    DOWNLOADS = "artifact-downloads"
+
+
+class Severity(enum.StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class Throttle(enum.IntEnum):
+    """Recommendation to the gateway, ordered: a larger value is stricter."""
+
+    NONE = 0
+    SLOW = 1
+    BLOCK = 2
+
+
+_SEVERITY = {
+    AlertKind.QUOTA: Severity.HIGH, AlertKind.EXTRACTION: Severity.HIGH,
+    AlertKind.SWEEP: Severity.MEDIUM, AlertKind.ANOMALIES: Severity.MEDIUM,
+    AlertKind.AUTH: Severity.HIGH, AlertKind.DOWNLOADS: Severity.MEDIUM,
+}
+_THROTTLE = {
+    AlertKind.QUOTA: Throttle.BLOCK, AlertKind.EXTRACTION: Throttle.SLOW,
+    AlertKind.SWEEP: Throttle.SLOW, AlertKind.ANOMALIES: Throttle.SLOW,
+    AlertKind.AUTH: Throttle.BLOCK, AlertKind.DOWNLOADS: Throttle.SLOW,
+}
+
+
+@dataclass(frozen=True)
+class Alert:
+    kind: AlertKind
+    caller: str
+    severity: Severity
+    detail: Mapping[str, Any]
+    created: dt.datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value, "caller": self.caller, "severity": self.severity.value,
+            "detail": dict(self.detail), "created": utc_iso(self.created),
+        }
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    """Limits and thresholds; ``throttle`` maps an alert kind to the recommendation."""
+
+    quota: int = 10_000
+    quota_seconds: float = 86_400.0
+    min_queries: int = 100
+    prada_delta: float = 0.85
+    prada_window: int = 200
+    history: int = 256
+    warmup: int = 32
+    divergence_threshold: float = 0.5
+    anomaly_share: float = 0.2
+    check_every: int = 10
+    auth_failures: int = 5
+    auth_seconds: float = 300.0
+    downloads: int = 20
+    download_seconds: float = 3_600.0
+    cooldown_seconds: float = 600.0
+    throttle_seconds: float = 900.0
+    max_callers: int = 10_000
+    throttle: Mapping[AlertKind, Throttle] = field(default_factory=lambda: dict(_THROTTLE))
+
+
+class _Caller:
+    """Per-caller state; every buffer has a fixed maximum size."""
+
+    def __init__(self, policy: AccessPolicy) -> None:
+        self.buckets: deque[tuple[float, int]] = deque(maxlen=64)
+        self.points: np.ndarray | None = None
+        self.stored = 0
+        self.mind: deque[float] = deque(maxlen=policy.prada_window)
+        self.bins: np.ndarray | None = None
+        self.queries = 0
+        self.anomalous = 0
+        self.auth: deque[float] = deque(maxlen=max(policy.auth_failures, 1))
+        self.downloads: deque[float] = deque(maxlen=max(policy.downloads, 1))
+        self.last_alert: dict[AlertKind, float] = {}
+        self.throttle: tuple[Throttle, float] = (Throttle.NONE, 0.0)
+
+
+class AccessMonitor:
+    """Watches callers; the ``observe_*`` methods return the alerts they raise."""
+
+    def __init__(self, profile: Profile | None = None, policy: AccessPolicy | None = None,
+                 clock: Clock | None = None, max_alerts: int = 1000) -> None:
+        self.policy = policy or AccessPolicy()
+        self.clock = clock or SystemClock()
+        self._callers: OrderedDict[str, _Caller] = OrderedDict()
+        self.alerts: deque[Alert] = deque(maxlen=max_alerts)
+        self._names: list[str] = []
+        if profile is not None:
+            feats = [profile[n] for n in profile.input_names]
+            numeric = [f for f in feats if f.type in ("float", "int") and f.quantiles]
+            self._names = [f.name for f in numeric]
+            self._center = np.array([f.median or 0.0 for f in numeric])
+            self._scale = np.array([f.robust_scale for f in numeric])
+            self._edges = [np.asarray(f.edges) for f in numeric]
+            self._expected = [np.maximum(np.asarray(f.counts) / sum(f.counts), 1e-4)
+                              for f in numeric]
+
+    def _state(self, caller: str) -> _Caller:
+        state = self._callers.get(caller)
+        if state is None:
+            state = _Caller(self.policy)
+            self._callers[caller] = state
+            while len(self._callers) > self.policy.max_callers:
+                self._callers.popitem(last=False)
+        else:
+            self._callers.move_to_end(caller)
+        return state
+
+    def __len__(self) -> int:
+        return len(self._callers)
+
+    def _vector(self, features: Mapping[str, Any] | Sequence[float] | np.ndarray) -> np.ndarray:
+        if isinstance(features, Mapping):
+            if not self._names:
+                raise InvalidInput("mapping features need a profile")
+            raw = np.array([_as_float(features.get(n)) for n in self._names])
+            raw = np.where(np.isfinite(raw), raw, self._center)
+            return (raw - self._center) / self._scale
+        vec = np.asarray(features, dtype=float).ravel()
+        if self._names and len(vec) == len(self._names):
+            vec = np.where(np.isfinite(vec), vec, self._center)
+            return (vec - self._center) / self._scale
+        return np.where(np.isfinite(vec), vec, 0.0)
+
+    def observe_query(self, caller: str, features: Mapping[str, Any] | Sequence[float],
+                      now: dt.datetime | None = None, *, anomalous: bool = False) -> list[Alert]:
+        """Record one prediction query; ``anomalous`` is the input monitor's verdict."""
+        now = now or self.clock.now()
+        t = now.timestamp()
+        state = self._state(caller)
+        p = self.policy
+        alerts: list[Alert] = []
+        state.queries += 1
+        state.anomalous += bool(anomalous)
+        width = p.quota_seconds / 60.0
+        start = t - t % width
+        if state.buckets and state.buckets[-1][0] == start:
+            state.buckets[-1] = (start, state.buckets[-1][1] + 1)
+        else:
+            state.buckets.append((start, 1))
+        in_period = sum(c for b, c in state.buckets if b > t - p.quota_seconds)
+        if in_period > p.quota:
+            alerts += self._raise(caller, state, AlertKind.QUOTA, t, now,
+                                  {"queries": in_period, "quota": p.quota})
+        vec = self._vector(features)
+        self._remember(state, vec)
+        if p.anomaly_share < 1 and state.queries >= p.min_queries:
+            share = state.anomalous / state.queries
+            if share >= p.anomaly_share:
+                alerts += self._raise(caller, state, AlertKind.ANOMALIES, t, now,
+                                      {"share": round(share, 4), "queries": state.queries})
+        if state.queries >= p.min_queries and state.queries % p.check_every == 0:
+            alerts += self._pattern_checks(caller, state, t, now)
+        return alerts
+
+    def _remember(self, state: _Caller, vec: np.ndarray) -> None:
+        p = self.policy
+        if state.points is None:
+            state.points = np.empty((p.history, len(vec)))
+            if self._names and len(vec) == len(self._names):
+                state.bins = np.zeros((len(vec), 10))
+        elif state.points.shape[1] != len(vec):
+            raise InvalidInput("queries of one caller must have the same number of features")
+        filled = min(state.stored, p.history)
+        # Distances to a handful of earlier queries are large and shrink fast as the
+        # history grows; they are left out so that D is stationary for real traffic.
+        if filled >= p.warmup:
+            diff = state.points[:filled] - vec
+            state.mind.append(float(np.sqrt(np.min(np.einsum("ij,ij->i", diff, diff)))))
+        state.points[state.stored % p.history] = vec
+        state.stored += 1
+        if state.bins is not None:
+            raw = vec * self._scale + self._center
+            for j, edges in enumerate(self._edges):
+                state.bins[j, np.searchsorted(edges, raw[j], side="right")] += 1
+
+    def _pattern_checks(self, caller: str, state: _Caller, t: float,
+                        now: dt.datetime) -> list[Alert]:
+        p = self.policy
+        alerts: list[Alert] = []
+        d = np.asarray(state.mind)
+        if len(d) >= max(20, min(p.min_queries - p.warmup - 1, p.prada_window)):
+            w = _shapiro_log(d)
+            if w < p.prada_delta:
+                alerts += self._raise(caller, state, AlertKind.EXTRACTION, t, now,
+                                      {"shapiro_w": round(w, 4), "delta": p.prada_delta,
+                                       "queries": state.queries})
+        if state.bins is not None:
+            psis = []
+            for j, expected in enumerate(self._expected):
+                counts = state.bins[j, : len(expected)]
+                actual = np.maximum(counts / max(counts.sum(), 1), 1e-4)
+                psis.append(float(np.sum((actual - expected) * np.log(actual / expected))))
+            divergence = float(np.mean(psis)) if psis else 0.0
+            coverage = float(np.mean([(state.bins[j, : len(e)] > 0).mean()
+                                      for j, e in enumerate(self._expected)]))
+            if divergence >= p.divergence_threshold:
+                alerts += self._raise(caller, state, AlertKind.SWEEP, t, now,
+                                      {"mean_psi": round(divergence, 4),
+                                       "decile_coverage": round(coverage, 4),
+                                       "queries": state.queries})
+        return alerts
+
+    def observe_auth_failure(self, caller: str, now: dt.datetime | None = None) -> list[Alert]:
+        now = now or self.clock.now()
+        state = self._state(caller)
+        state.auth.append(now.timestamp())
+        return self._burst(caller, state, state.auth, self.policy.auth_failures,
+                           self.policy.auth_seconds, AlertKind.AUTH, now)
+
+    def observe_download(self, caller: str, now: dt.datetime | None = None) -> list[Alert]:
+        now = now or self.clock.now()
+        state = self._state(caller)
+        state.downloads.append(now.timestamp())
+        return self._burst(caller, state, state.downloads, self.policy.downloads,
+                           self.policy.download_seconds, AlertKind.DOWNLOADS, now)
+
+    def _burst(self, caller: str, state: _Caller, times: deque[float], limit: int,
+               seconds: float, kind: AlertKind, now: dt.datetime) -> list[Alert]:
+        t = now.timestamp()
+        if len(times) >= limit and t - times[0] <= seconds:
+            return self._raise(caller, state, kind, t, now, {"count": len(times),
+                                                             "seconds": seconds})
+        return []
+
+    def _raise(self, caller: str, state: _Caller, kind: AlertKind, t: float,
+               now: dt.datetime, detail: dict[str, Any]) -> list[Alert]:
+        p = self.policy
+        recommended = p.throttle.get(kind, Throttle.NONE)
+        current, until = state.throttle
+        if recommended >= current or until <= t:
+            state.throttle = (max(recommended, current) if until > t else recommended,
+                              t + p.throttle_seconds)
+        last = state.last_alert.get(kind)
+        if last is not None and t - last < p.cooldown_seconds:
+            return []
+        state.last_alert[kind] = t
+        alert = Alert(kind, caller, _SEVERITY[kind], detail, now)
+        self.alerts.append(alert)
+        return [alert]
+
+    def throttle(self, caller: str, now: dt.datetime | None = None) -> Throttle:
+        """The current recommendation for ``caller`` (``NONE`` once it has expired)."""
+        state = self._callers.get(caller)
+        if state is None:
+            return Throttle.NONE
+        t = (now or self.clock.now()).timestamp()
+        level, until = state.throttle
+        return level if until > t else Throttle.NONE
+
+
+def _shapiro_log(d: np.ndarray) -> float:
+    """Shapiro-Wilk W of log distances; 0 when the distances are (nearly) all equal.
+
+    Nearest-neighbour distances of natural data are right-skewed (W about 0.8-0.95 on
+    the raw values, lower in few dimensions), while their logarithm is close to normal
+    (W above 0.94 in our tests); walks and grids stay far below either way.
+    """
+    median = float(np.median(d))
+    if median <= 0:
+        return 0.0
+    logs = np.log(d + 1e-3 * median)
+    if float(np.std(logs)) <= 1e-9:
+        return 0.0
+    return float(stats.shapiro(logs).statistic)
+
+
+def _as_float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")

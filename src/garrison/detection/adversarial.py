@@ -1,0 +1,140 @@
+"""Adversarial-input signals that use the deployed model itself.
+
+Minimal-perturbation evasion attacks leave two footprints. The input sits next to the
+decision boundary, so small random noise flips the prediction
+(``perturbation-instability``). And the input was pushed out of its own class's
+region just far enough to change the answer, so its nearest reference rows still
+carry the *other* predicted label (``neighbour-disagreement``, in the spirit of
+deep k-nearest-neighbour detection). Both are calibrated like every detector.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from garrison.detection.base import DetectorInfo, FitContext, register_detector
+from garrison.errors import UnsupportedModel
+
+__all__ = ["NeighbourDisagreementDetector", "PerturbationInstabilityDetector"]
+
+
+def _require_proba(model: Any) -> Any:
+    if model is None or not callable(getattr(model, "predict_proba", None)):
+        raise UnsupportedModel("this detector needs a model with predict_proba")
+    return model
+
+
+class PerturbationInstabilityDetector:
+    """Share of ``k`` noisy copies whose predicted class differs from the row's own.
+
+    Noise is Gaussian with ``noise`` x the reference standard deviation per column.
+    The score adds ``0.5 * (1 - margin)``, where ``margin`` is the gap between the two
+    largest class probabilities: it ranks rows with the same share (the threshold is
+    calibrated on a continuous score) and sharpens the signal for minimal
+    perturbations, which land just past the boundary. The whole batch, originals and
+    copies, goes to the model in one ``predict_proba`` call.
+    """
+
+    id = "perturbation-instability"
+
+    def __init__(self, k: int = 16, noise: float = 0.1, max_batch: int = 4096) -> None:
+        self.k = k
+        self.noise = noise
+        self.max_batch = max_batch
+
+    def fit(self, reference: np.ndarray, context: FitContext) -> None:
+        self.model = _require_proba(context.model)
+        self.sigma = self.noise * context.scale
+        self.rng = context.rng
+
+    def score(self, rows: np.ndarray) -> np.ndarray:
+        step = max(1, self.max_batch // (self.k + 1))
+        return np.concatenate([
+            self._score(rows[i:i + step]) for i in range(0, len(rows), step)
+        ]) if len(rows) else np.zeros(0)
+
+    def _score(self, rows: np.ndarray) -> np.ndarray:
+        n, d = rows.shape
+        noise = self.rng.standard_normal((n, self.k, d)) * self.sigma
+        batch = np.concatenate([rows[:, None, :], rows[:, None, :] + noise], axis=1)
+        proba = np.asarray(self.model.predict_proba(batch.reshape(-1, d)))
+        proba = proba.reshape(n, self.k + 1, -1)
+        own = np.argmax(proba[:, 0, :], axis=1)
+        flipped = np.argmax(proba[:, 1:, :], axis=2) != own[:, None]
+        return flipped.mean(axis=1) + 0.5 * (1.0 - _margin(proba[:, 0, :]))
+
+
+class NeighbourDisagreementDetector:
+    """How far the row is from reference rows of its predicted class, relative to the rest.
+
+    ``score = (d_same / d_other) * (1 - margin)`` where ``d_same`` is the mean
+    distance (in standardized units) to the ``k`` nearest reference rows that the model
+    assigns the row's predicted class, ``d_other`` the same for every other class, and
+    ``margin`` the gap between the two largest class probabilities: a row near the
+    boundary that sits among rows of another class. The reference is subsampled to
+    ``max_reference`` rows.
+    """
+
+    id = "neighbour-disagreement"
+
+    def __init__(self, k: int = 5, max_reference: int = 2000) -> None:
+        self.k = k
+        self.max_reference = max_reference
+
+    def fit(self, reference: np.ndarray, context: FitContext) -> None:
+        self.model = _require_proba(context.model)
+        if len(reference) > self.max_reference:
+            pick = context.rng.choice(len(reference), self.max_reference, replace=False)
+            reference = reference[pick]
+        self.inv_scale = 1.0 / context.scale
+        self.points = reference * self.inv_scale
+        self.sq_norms = np.einsum("ij,ij->i", self.points, self.points)
+        self.labels = np.argmax(np.asarray(self.model.predict_proba(reference)), axis=1)
+        self.k_eff = max(1, min(self.k, int(np.bincount(self.labels).min())))
+        if len(np.unique(self.labels)) < 2:
+            raise UnsupportedModel("the model predicts a single class on the reference")
+
+    def score(self, rows: np.ndarray) -> np.ndarray:
+        if not len(rows):
+            return np.zeros(0)
+        proba = np.asarray(self.model.predict_proba(rows))
+        pred = np.argmax(proba, axis=1)
+        closeness = 1.0 - _margin(proba)
+        z = rows * self.inv_scale
+        out = np.empty(len(rows))
+        for start in range(0, len(rows), 512):
+            zs = z[start:start + 512]
+            sq = np.einsum("ij,ij->i", zs, zs)[:, None] + self.sq_norms - 2.0 * zs @ self.points.T
+            dist = np.sqrt(np.maximum(sq, 0.0))
+            same = self.labels[None, :] == pred[start:start + 512, None]
+            d_same = _mean_k_smallest(np.where(same, dist, np.inf), self.k_eff)
+            d_other = _mean_k_smallest(np.where(same, np.inf, dist), self.k_eff)
+            out[start:start + 512] = (d_same + 1e-9) / (d_other + 1e-9)
+        return out * closeness
+
+
+def _margin(proba: np.ndarray) -> np.ndarray:
+    """Gap between the two largest class probabilities of each row."""
+    if proba.shape[1] < 2:
+        return np.ones(len(proba))
+    top2 = np.partition(proba, proba.shape[1] - 2, axis=1)[:, -2:]
+    return np.abs(top2[:, 1] - top2[:, 0])
+
+
+def _mean_k_smallest(dist: np.ndarray, k: int) -> np.ndarray:
+    part = np.partition(dist, k - 1, axis=1)[:, :k]
+    return part.mean(axis=1)
+
+
+register_detector(DetectorInfo(
+    id="perturbation-instability", factory=PerturbationInstabilityDetector, needs_model=True,
+    description="Share of small random perturbations that flip the model's prediction.",
+    params={"k": 16, "noise": 0.1},
+))
+register_detector(DetectorInfo(
+    id="neighbour-disagreement", factory=NeighbourDisagreementDetector, needs_model=True,
+    description="Distance to reference rows of the predicted class vs. rows of other classes.",
+    params={"k": 5, "max_reference": 2000},
+))

@@ -1,0 +1,274 @@
+"""The composed per-request monitor: rules plus calibrated multivariate detectors.
+
+``InputMonitor.fit`` profiles the reference, derives the schema the rules enforce,
+fits each detector on one part of the reference and calibrates all thresholds
+together on the held-out part so that, on data like the reference, a share ``fpr``
+of rows is flagged by some detector (the rules add their own, data-independent
+violations on top).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from garrison.detection import adversarial as _adversarial  # noqa: F401  (registers)
+from garrison.detection import multivariate as _multivariate  # noqa: F401  (registers)
+from garrison.detection.base import (
+    DetectionResult,
+    Detector,
+    FitContext,
+    Policy,
+    _json_float,
+    calibrate_union,
+    detector_info,
+    make_detector,
+)
+from garrison.detection.profile import Profile
+from garrison.detection.rules import RuleChecker
+from garrison.errors import InvalidInput, UnsupportedModel
+from garrison.schema import InputSchema
+
+__all__ = ["DEFAULT_DETECTORS", "MODEL_DETECTORS", "InputMonitor", "RowVerdict"]
+
+DEFAULT_DETECTORS = ("magnitude", "mahalanobis")
+MODEL_DETECTORS = ("perturbation-instability", "neighbour-disagreement")
+_SCORE_CAP = 1e6
+
+
+@dataclass(slots=True)
+class RowVerdict:
+    """The monitor's verdict on one row.
+
+    ``score`` is the largest ratio score / threshold over the calibrated detectors
+    (above 1 means at least one flagged); ``action`` is the deployment policy when the
+    row is anomalous, else ``None``. Not frozen, for speed on the request path.
+    """
+
+    anomalous: bool
+    score: float
+    reasons: tuple[str, ...]
+    results: tuple[DetectionResult, ...]
+    action: Policy | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "anomalous": self.anomalous,
+            "score": _json_float(self.score),
+            "reasons": list(self.reasons),
+            "action": self.action.value if self.action else None,
+            "results": [r.to_dict() for r in self.results],
+        }
+
+
+def _first_score(det: Detector) -> Any:
+    def score_one(x: np.ndarray) -> float:
+        return float(det.score(x[None, :])[0])
+
+    return score_one
+
+
+class _NamedModel:
+    """Passes a DataFrame to models fitted with feature names (avoids their warning)."""
+
+    def __init__(self, model: Any, names: Sequence[str]) -> None:
+        self.model = model
+        self.names = list(names)
+
+    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model.predict_proba(pd.DataFrame(rows, columns=self.names)))
+
+
+class InputMonitor:
+    """Rules + fitted detectors + calibrated thresholds for one deployment."""
+
+    def __init__(
+        self,
+        profile: Profile,
+        checker: RuleChecker,
+        detectors: Mapping[str, Detector],
+        thresholds: Mapping[str, float],
+        *,
+        fpr: float,
+        policy: Policy = Policy.FLAG,
+        holdout_rate: float | None = None,
+    ) -> None:
+        self.profile = profile
+        self.checker = checker
+        self.detectors = dict(detectors)
+        self.thresholds = dict(thresholds)
+        self.fpr = fpr
+        self.policy = Policy(policy)
+        self.holdout_rate = holdout_rate
+        self._plan = [
+            (name, det, self.thresholds[name], 1.0 / max(self.thresholds[name], 1e-12))
+            for name, det in self.detectors.items()
+        ]
+        self._fast = [
+            (name, getattr(det, "score_one", None) or _first_score(det), t, inv)
+            for name, det, t, inv in self._plan
+        ]
+
+    @property
+    def input_schema(self) -> InputSchema:
+        return self.checker.schema
+
+    @property
+    def numeric_names(self) -> list[str]:
+        return self.checker.numeric_names
+
+    @classmethod
+    def fit(
+        cls,
+        reference: pd.DataFrame,
+        model: Any = None,
+        fpr: float = 0.01,
+        *,
+        detectors: Iterable[str] | None = None,
+        holdout: float = 0.3,
+        margin: float = 0.1,
+        policy: Policy | str = Policy.FLAG,
+        rng: np.random.Generator | int | None = 0,
+        profile: Profile | None = None,
+        params: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> InputMonitor:
+        """Fit on ``reference`` (input columns only, or declare outputs in ``profile``).
+
+        ``detectors`` defaults to ``DEFAULT_DETECTORS`` plus ``MODEL_DETECTORS`` when a
+        model is given. ``params`` overrides a detector's constructor parameters.
+        """
+        if not 0.0 < holdout < 1.0:
+            raise InvalidInput("holdout must be in (0, 1)")
+        gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        profile = profile or Profile.from_frame(reference)
+        schema = profile.input_schema(margin=margin)
+        impute = {}
+        for name in schema.names:
+            feat = profile[name]
+            if feat.type == "bool":
+                cats = feat.categories
+                impute[name] = float(cats.get("true", 0) > cats.get("false", 0))
+            elif feat.type in ("float", "int"):
+                impute[name] = feat.median if feat.median is not None else 0.0
+        checker = RuleChecker(schema, impute)
+        missing_cols = [n for n in schema.names if n not in reference.columns]
+        if missing_cols:
+            raise InvalidInput(f"reference lacks columns {missing_cols}")
+        _, numeric = checker.check_frame(reference[schema.names])
+        chosen = list(detectors) if detectors is not None else (
+            list(DEFAULT_DETECTORS) + (list(MODEL_DETECTORS) if model is not None else [])
+        )
+        if chosen and not checker.numeric_names:
+            chosen = []
+        if model is not None and hasattr(model, "feature_names_in_"):
+            model = _NamedModel(model, checker.numeric_names)
+        needs_model = [d for d in chosen if detector_info(d).needs_model]
+        if needs_model and checker.numeric_names != schema.names:
+            raise UnsupportedModel("model-based detectors need every input feature to be numeric")
+        n = len(numeric)
+        n_hold = round(n * holdout)
+        if chosen and (n_hold < 20 or n - n_hold < 20):
+            raise InvalidInput("the reference is too small to fit and calibrate detectors")
+        order = gen.permutation(n)
+        fit_rows, hold_rows = numeric[order[n_hold:]], numeric[order[:n_hold]]
+        scale = fit_rows.std(axis=0) if len(fit_rows) else np.ones(numeric.shape[1])
+        scale = np.where(scale > 0, scale, 1.0)
+        context = FitContext(rng=gen, scale=scale, model=model)
+        fitted: dict[str, Detector] = {}
+        for name in chosen:
+            det = make_detector(name, **dict((params or {}).get(name, {})))
+            det.fit(fit_rows, context)
+            fitted[name] = det
+        held = {name: det.score(hold_rows) for name, det in fitted.items()}
+        thresholds = calibrate_union(held, fpr) if fitted else {}
+        rate = None
+        if fitted:
+            flagged = np.zeros(n_hold, dtype=bool)
+            for name, scores in held.items():
+                flagged |= scores > thresholds[name]
+            rate = float(flagged.mean())
+        return cls(profile, checker, fitted, thresholds, fpr=fpr, policy=Policy(policy),
+                   holdout_rate=rate)
+
+    def score_row(self, row: Mapping[str, Any]) -> RowVerdict:
+        """Verdict on one request given as a mapping of feature name to value."""
+        if not isinstance(row, Mapping):
+            raise InvalidInput("a row must be a mapping of feature names to values")
+        reasons, values = self.checker.check_row(row)
+        results: list[DetectionResult] = []
+        if reasons:
+            results.append(DetectionResult("rules", float(len(reasons)), True, 0.0,
+                                           tuple(reasons)))
+        best = 0.0
+        for name, score_one, threshold, inv in self._fast:
+            s = score_one(values)
+            flag = s > threshold
+            ratio = s * inv
+            if ratio > best:
+                best = ratio
+            if flag:
+                reason = f"{name}: {s:.4g} > {threshold:.4g}"
+                reasons.append(reason)
+                results.append(DetectionResult(name, s, True, threshold, (reason,)))
+            else:
+                results.append(DetectionResult(name, s, False, threshold))
+        return self._verdict(reasons, best, results)
+
+    def score_batch(self, rows: np.ndarray | Sequence[Sequence[Any]]) -> list[RowVerdict]:
+        """Verdicts for a 2-D array whose columns are ``input_schema.names`` in order."""
+        reasons, numeric = self.checker.check_batch(rows)
+        return self._score_matrix(reasons, numeric)
+
+    def score_frame(self, frame: pd.DataFrame) -> list[RowVerdict]:
+        """Verdicts for a DataFrame (extra columns are reported as unknown features)."""
+        reasons, numeric = self.checker.check_frame(frame)
+        return self._score_matrix(reasons, numeric)
+
+    def _score_matrix(self, reasons: list[list[str]], numeric: np.ndarray) -> list[RowVerdict]:
+        n = len(reasons)
+        scores = {name: det.score(numeric) for name, det, _, _ in self._plan}
+        out = []
+        for i in range(n):
+            row_reasons = reasons[i]
+            results: list[DetectionResult] = []
+            if row_reasons:
+                results.append(DetectionResult("rules", float(len(row_reasons)), True, 0.0,
+                                               tuple(row_reasons)))
+            best = 0.0
+            for name, _, threshold, inv in self._plan:
+                s = float(scores[name][i])
+                best = max(best, s * inv)
+                if s > threshold:
+                    reason = f"{name}: {s:.4g} > {threshold:.4g}"
+                    row_reasons.append(reason)
+                    results.append(DetectionResult(name, s, True, threshold, (reason,)))
+                else:
+                    results.append(DetectionResult(name, s, False, threshold))
+            out.append(self._verdict(row_reasons, best, results))
+        return out
+
+    def _verdict(
+        self, reasons: list[str], best: float, results: list[DetectionResult]
+    ) -> RowVerdict:
+        anomalous = bool(reasons)
+        return RowVerdict(
+            anomalous=anomalous, score=min(best, _SCORE_CAP), reasons=tuple(reasons),
+            results=tuple(results), action=self.policy if anomalous else None,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-safe summary: detectors, thresholds, target and held-out flag rate."""
+        return {
+            "fpr": self.fpr,
+            "policy": self.policy.value,
+            "holdout_flag_rate": self.holdout_rate,
+            "detectors": [
+                {**detector_info(name).to_dict(), "threshold": self.thresholds[name]}
+                for name in self.detectors
+            ],
+            "schema": self.checker.schema.to_dict(),
+        }

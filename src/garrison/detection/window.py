@@ -1,0 +1,110 @@
+"""Windows of live rows (inputs and, as extra columns, outputs) for drift checks.
+
+A window closes after ``size`` rows (count window) or ``seconds`` after its first row
+(time window, read from the injected ``Clock``), whichever is configured; a time
+window that closes with fewer than ``min_rows`` rows is carried over. At most
+``max_rows`` rows are kept: beyond that a uniform reservoir sample is kept, so memory
+stays bounded on a busy deployment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from garrison.detection.drift import DriftConfig, DriftReport, compare
+from garrison.detection.profile import Profile
+from garrison.errors import InvalidInput
+from garrison.types import Clock, SystemClock
+
+__all__ = ["DriftMonitor", "DriftWindow"]
+
+
+class DriftWindow:
+    """Accumulates rows until the window is complete."""
+
+    def __init__(
+        self,
+        *,
+        size: int | None = None,
+        seconds: float | None = None,
+        min_rows: int = 100,
+        max_rows: int = 50_000,
+        clock: Clock | None = None,
+        rng: np.random.Generator | int | None = 0,
+    ) -> None:
+        if (size is None) == (seconds is None):
+            raise InvalidInput("give exactly one of size (rows) or seconds")
+        if (size is not None and size < 1) or (seconds is not None and seconds <= 0):
+            raise InvalidInput("window size must be positive")
+        if max_rows < (size or min_rows):
+            raise InvalidInput("max_rows must be at least the window size")
+        self.size = size
+        self.seconds = seconds
+        self.min_rows = min_rows
+        self.max_rows = max_rows
+        self.clock = clock or SystemClock()
+        self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        self._rows: list[Mapping[str, Any]] = []
+        self._seen = 0
+        self._started: dt.datetime | None = None
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @property
+    def seen(self) -> int:
+        """Rows offered to this window, including those the reservoir dropped."""
+        return self._seen
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        if self._started is None:
+            self._started = self.clock.now()
+        self._seen += 1
+        if len(self._rows) < self.max_rows:
+            self._rows.append(dict(row))
+            return
+        slot = int(self.rng.integers(self._seen))
+        if slot < self.max_rows:
+            self._rows[slot] = dict(row)
+
+    def ready(self) -> bool:
+        if self.size is not None:
+            return self._seen >= self.size
+        if self._started is None or len(self._rows) < self.min_rows:
+            return False
+        elapsed = (self.clock.now() - self._started).total_seconds()
+        return elapsed >= float(self.seconds or 0.0)
+
+    def take(self) -> pd.DataFrame:
+        """The window's rows as a frame; the window starts afresh."""
+        frame = pd.DataFrame.from_records(self._rows)
+        self._rows, self._seen, self._started = [], 0, None
+        return frame
+
+
+class DriftMonitor:
+    """A window plus the profile it is checked against; ``add`` returns a report when
+    the window closes, else ``None``."""
+
+    def __init__(self, profile: Profile, window: DriftWindow,
+                 config: DriftConfig | None = None) -> None:
+        self.profile = profile
+        self.window = window
+        self.config = config or DriftConfig()
+        self.last_report: DriftReport | None = None
+
+    def add(self, row: Mapping[str, Any]) -> DriftReport | None:
+        self.window.add(row)
+        return self.check() if self.window.ready() else None
+
+    def check(self) -> DriftReport | None:
+        """Close the window now (if it holds any rows) and compare it."""
+        if not len(self.window):
+            return None
+        self.last_report = compare(self.profile, self.window.take(), self.config)
+        return self.last_report

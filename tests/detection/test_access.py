@@ -1,0 +1,113 @@
+"""Access monitoring: extraction patterns alert, normal traffic does not, state is bounded."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import numpy as np
+import pytest
+
+from garrison.detection import AccessMonitor, AccessPolicy, AlertKind, Profile, Throttle
+from garrison.types import FixedClock
+
+from .conftest import correlated_frame
+
+D = 6
+
+
+@pytest.fixture(scope="module")
+def profile() -> Profile:
+    return Profile.from_frame(correlated_frame(np.random.default_rng(0), 20_000, D))
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+
+
+def _send(monitor: AccessMonitor, clock: FixedClock, caller: str, rows: np.ndarray,
+          names: list[str]) -> list:
+    alerts = []
+    for row in rows:
+        clock.advance(2)
+        alerts += monitor.observe_query(caller, dict(zip(names, row.tolist())))
+    return alerts
+
+
+def test_normal_traffic_raises_nothing(profile: Profile, clock: FixedClock) -> None:
+    monitor = AccessMonitor(profile, clock=clock)
+    rng = np.random.default_rng(1)
+    for caller in range(20):
+        rows = correlated_frame(rng, 400, D).to_numpy()
+        assert _send(monitor, clock, f"user-{caller}", rows, profile.names) == []
+        assert monitor.throttle(f"user-{caller}") is Throttle.NONE
+
+
+def test_perturbation_walk_raises_extraction_alert(profile: Profile, clock: FixedClock) -> None:
+    rng = np.random.default_rng(2)
+    seeds = correlated_frame(rng, 20, D).to_numpy()
+    sd = np.array([f.std for f in profile.features])
+    walk = np.concatenate([s + np.cumsum(rng.normal(size=(20, D)) * 0.02 * sd, axis=0)
+                           for s in seeds])
+    monitor = AccessMonitor(profile, clock=clock)
+    alerts = _send(monitor, clock, "thief", walk, profile.names)
+    kinds = {a.kind for a in alerts}
+    assert AlertKind.EXTRACTION in kinds
+    alert = next(a for a in alerts if a.kind is AlertKind.EXTRACTION)
+    assert alert.detail["shapiro_w"] < 0.85 and alert.caller == "thief"
+    assert alert.to_dict()["created"].endswith("Z")
+    assert monitor.throttle("thief") is Throttle.SLOW
+
+
+def test_uniform_and_grid_sweeps_raise_alerts(profile: Profile, clock: FixedClock) -> None:
+    monitor = AccessMonitor(profile, clock=clock)
+    lo = np.array([f.minimum for f in profile.features])
+    hi = np.array([f.maximum for f in profile.features])
+    uniform = np.random.default_rng(3).uniform(lo, hi, size=(300, D))
+    kinds = {a.kind for a in _send(monitor, clock, "sweeper", uniform, profile.names)}
+    assert AlertKind.SWEEP in kinds
+    axes = [np.linspace(a, b, 3) for a, b in zip(lo, hi)]
+    grid = np.array(list(itertools.product(*axes)))[:300]
+    kinds = {a.kind for a in _send(monitor, clock, "gridder", grid, profile.names)}
+    assert AlertKind.EXTRACTION in kinds or AlertKind.SWEEP in kinds
+
+
+def test_quota_auth_downloads_and_cooldown(clock: FixedClock) -> None:
+    policy = AccessPolicy(quota=50, quota_seconds=3600, auth_failures=3, auth_seconds=60,
+                          downloads=2, download_seconds=60, min_queries=10_000)
+    monitor = AccessMonitor(policy=policy, clock=clock)
+    alerts = []
+    for _ in range(60):
+        clock.advance(1)
+        alerts += monitor.observe_query("bulk", [0.0, 1.0])
+    assert [a.kind for a in alerts] == [AlertKind.QUOTA]  # Once: the cooldown holds.
+    assert monitor.throttle("bulk") is Throttle.BLOCK
+    clock.advance(policy.throttle_seconds + 1)
+    assert monitor.throttle("bulk") is Throttle.NONE
+    assert monitor.observe_auth_failure("guess") == []
+    assert monitor.observe_auth_failure("guess") == []
+    assert [a.kind for a in monitor.observe_auth_failure("guess")] == [AlertKind.AUTH]
+    clock.advance(120)
+    assert monitor.observe_auth_failure("slow") == []  # Spread out: no burst.
+    assert monitor.observe_download("ops") == []
+    assert monitor.observe_download("ops")[0].severity.value == "medium"
+
+
+def test_anomalous_share_alert(clock: FixedClock) -> None:
+    monitor = AccessMonitor(policy=AccessPolicy(min_queries=20), clock=clock)
+    alerts = []
+    for i in range(40):
+        alerts += monitor.observe_query("prober", [float(i), 0.0], anomalous=i % 2 == 0)
+    assert AlertKind.ANOMALIES in {a.kind for a in alerts}
+
+
+def test_state_is_bounded_lru(clock: FixedClock) -> None:
+    monitor = AccessMonitor(policy=AccessPolicy(max_callers=5), clock=clock, max_alerts=3)
+    for i in range(10):
+        monitor.observe_query(f"c{i}", [1.0, 2.0])
+    assert len(monitor) == 5
+    monitor.observe_query("c5", [1.0, 2.0])  # Touch c5: it becomes most recent.
+    monitor.observe_query("new", [1.0, 2.0])
+    assert monitor.throttle("c6") is Throttle.NONE
+    assert "c5" in monitor._callers and "c6" not in monitor._callers

@@ -1,0 +1,168 @@
+"""Drift: every drift type is caught, and false alarms stay rare on small and large windows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from garrison.detection import (
+    DriftConfig,
+    DriftMonitor,
+    DriftWindow,
+    Profile,
+    adjust_pvalues,
+    available_stattests,
+    compare,
+    get_stattest,
+)
+from garrison.errors import InvalidInput, NotFound
+from garrison.types import FixedClock
+
+
+def make(rng: np.random.Generator, n: int, *, rho: float = 0.7, shift: float = 0.0,
+         scale: float = 1.0, probs: tuple[float, ...] = (0.5, 0.3, 0.2), missing: float = 0.0,
+         new: float = 0.0, jitter: float = 0.0) -> pd.DataFrame:
+    z = rng.multivariate_normal([0, 0], [[1, rho], [rho, 1]], size=n)
+    frame = pd.DataFrame({
+        "a": z[:, 0] * scale + shift, "b": z[:, 1],
+        "c": rng.exponential(2.0, n) * (1 + jitter), "k": rng.integers(0, 5, n),
+        "cat": rng.choice(["x", "y", "z"], p=list(probs), size=n),
+    })
+    if missing:
+        frame.loc[rng.uniform(size=n) < missing, "c"] = np.nan
+    if new:
+        frame.loc[rng.uniform(size=n) < new, "cat"] = "w"
+    return frame
+
+
+@pytest.fixture(scope="module")
+def profile() -> Profile:
+    return Profile.from_frame(make(np.random.default_rng(1), 50_000))
+
+
+@pytest.mark.parametrize(("kind", "params", "feature"), [
+    ("mean shift", {"shift": 0.3}, "a"),
+    ("variance change", {"scale": 1.5}, "a"),
+    ("categorical frequency", {"probs": (0.34, 0.33, 0.33)}, "cat"),
+    ("new category", {"new": 0.03}, "cat"),
+    ("missing-value surge", {"missing": 0.15}, "c"),
+])
+@pytest.mark.parametrize("n", [500, 5000])
+def test_each_marginal_drift_is_detected(profile: Profile, kind: str, params: dict,
+                                         feature: str, n: int) -> None:
+    report = compare(profile, make(np.random.default_rng(hash(kind) % 2**32), n, **params))
+    assert report.drifted, kind
+    assert report.drifted_features == [feature], kind
+    check = next(c for f in report.features for c in f.checks if c.drifted)
+    assert check.p_adjusted <= 0.05 and check.effect_size >= check.threshold
+    assert check.method in {"ks", "chi2", "two-proportion-z", "binomial-good-turing"}
+
+
+@pytest.mark.parametrize("n", [500, 5000])
+def test_correlation_only_change_is_detected(profile: Profile, n: int) -> None:
+    window = make(np.random.default_rng(5), n, rho=0.0)
+    report = compare(profile, window)
+    # Every marginal is unchanged; only the dependence between a and b moved.
+    assert report.drifted_features == []
+    assert report.drifted
+    assert [c.feature for c in report.correlation_drift] == ["a|b"]
+    assert report.max_correlation_delta > 0.5
+
+
+def _false_alarms(profile: Profile, n: int, windows: int, seed: int, **params) -> tuple[int, int]:
+    rng = np.random.default_rng(seed)
+    alarms = raw = 0
+    for _ in range(windows):
+        report = compare(profile, make(rng, n, **params))
+        alarms += report.drifted
+        raw += any(c.p_value < 0.05 for f in report.features for c in f.checks)
+    return alarms, raw
+
+
+def test_false_alarm_rate_small_windows(profile: Profile) -> None:
+    alarms, raw = _false_alarms(profile, 1000, 60, seed=11)
+    print(f"\n1000-row windows: {alarms}/60 false alarms; raw p<0.05 somewhere in {raw}/60")
+    assert alarms <= 3  # At most 5% of 60 windows.
+
+
+def test_false_alarm_rate_large_windows_with_harmless_change(profile: Profile) -> None:
+    # 20k-row windows with a tiny, harmless difference (c scaled by 3%): raw p-values
+    # fire in most windows, the effect-size gate keeps the verdict quiet.
+    alarms, raw = _false_alarms(profile, 20_000, 50, seed=12, jitter=0.03)
+    print(f"\n20k-row windows: {alarms}/50 false alarms; raw p<0.05 somewhere in {raw}/50")
+    assert raw >= 40
+    assert alarms <= 2
+
+
+def test_effect_gate_and_significance_gate_both_needed(profile: Profile) -> None:
+    report = compare(profile, make(np.random.default_rng(3), 20_000, jitter=0.05))
+    c = next(c for c in report.features if c.feature == "c").checks
+    dist = next(x for x in c if x.check == "distribution")
+    assert dist.significant and not dist.drifted  # Significant but tiny.
+    tiny = compare(profile, make(np.random.default_rng(3), 25, shift=0.6),
+                   DriftConfig(min_rows=20, correlation=False))
+    a = next(x for x in tiny.features if x.feature == "a").checks[-1]
+    assert a.effect_size >= a.threshold  # Large effect on a small window ...
+    strict = compare(profile, make(np.random.default_rng(3), 25, shift=0.6),
+                     DriftConfig(min_rows=20, alpha=1e-6, correlation=False))
+    assert not strict.drifted  # ... is not drift without significance.
+
+
+def test_ks_matches_scipy_on_continuous_data() -> None:
+    rng = np.random.default_rng(0)
+    ref = pd.DataFrame({"v": rng.normal(size=40_000)})
+    cur = rng.normal(0.05, 1.0, 3000)
+    ours = get_stattest("ks")(Profile.from_frame(ref)["v"], cur)
+    theirs = stats.ks_2samp(ref["v"].to_numpy(), cur, method="asymp")
+    assert ours.statistic == pytest.approx(theirs.statistic, abs=0.004)
+    assert ours.p_value == pytest.approx(theirs.pvalue, rel=0.35)
+
+
+def test_adjust_pvalues_known_answers() -> None:
+    p = np.array([0.01, 0.04, 0.03, 0.005])
+    assert np.allclose(adjust_pvalues(p, "bh"), [0.02, 0.04, 0.04, 0.02])
+    assert np.allclose(adjust_pvalues(p, "holm"), [0.03, 0.06, 0.06, 0.02])
+    assert np.allclose(adjust_pvalues(p, "none"), p)
+    with pytest.raises(InvalidInput):
+        adjust_pvalues(p, "magic")
+
+
+def test_registry_and_report_shape(profile: Profile) -> None:
+    ids = {t.id for t in available_stattests()}
+    assert {"ks", "wasserstein", "psi", "chi2", "jensenshannon"} <= ids
+    with pytest.raises(NotFound):
+        get_stattest("nope")
+    body = compare(profile, make(np.random.default_rng(4), 800, shift=0.5)).to_dict()
+    assert body["drifted"] is True and body["drifted_features"] == ["a"]
+    check = body["features"][0]["checks"][-1]
+    assert {"method", "statistic", "p_value", "p_adjusted", "effect_size", "threshold",
+            "drifted"} <= set(check)
+    with pytest.raises(InvalidInput):
+        compare(profile, pd.DataFrame({"a": [1.0] * 50}))
+
+
+def test_count_window_and_monitor(profile: Profile) -> None:
+    monitor = DriftMonitor(profile, DriftWindow(size=600))
+    rows = make(np.random.default_rng(8), 600, shift=0.5).to_dict("records")
+    reports = [monitor.add(r) for r in rows]
+    assert all(r is None for r in reports[:-1])
+    assert reports[-1] is not None and reports[-1].drifted_features == ["a"]
+    assert len(monitor.window) == 0
+
+
+def test_time_window_uses_the_clock(profile: Profile) -> None:
+    clock = FixedClock(dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    window = DriftWindow(seconds=60, min_rows=50, max_rows=100, clock=clock, rng=1)
+    for row in make(np.random.default_rng(9), 300).to_dict("records"):
+        window.add(row)
+        clock.advance(0.1)
+    assert not window.ready() and window.seen == 300 and len(window) == 100  # Reservoir.
+    clock.advance(60)
+    assert window.ready()
+    assert len(window.take()) == 100 and not window.ready()
+    with pytest.raises(InvalidInput):
+        DriftWindow(size=10, seconds=5)
