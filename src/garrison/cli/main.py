@@ -14,6 +14,7 @@ from garrison.cli.accounts import key_group, role_group, user_group
 from garrison.cli.audit import audit_group
 from garrison.cli.demo import demo_command
 from garrison.cli.detect import detect_group, drift_group
+from garrison.cli.he import he_group
 from garrison.cli.models import model_group, signing_group
 from garrison.cli.scan import scan_command
 
@@ -113,6 +114,7 @@ cli.add_command(signing_group)
 cli.add_command(scan_command)
 cli.add_command(drift_group)
 cli.add_command(detect_group)
+cli.add_command(he_group)
 
 
 def main() -> None:
