@@ -12,6 +12,7 @@ from garrison import __version__
 from garrison.cli._common import CLIState, emit, handle_errors, json_option, pass_state
 from garrison.cli.accounts import key_group, role_group, user_group
 from garrison.cli.audit import audit_group
+from garrison.cli.data import data_group
 from garrison.cli.demo import demo_command
 from garrison.cli.detect import detect_group, drift_group
 from garrison.cli.he import he_group
@@ -115,6 +116,7 @@ cli.add_command(scan_command)
 cli.add_command(drift_group)
 cli.add_command(detect_group)
 cli.add_command(he_group)
+cli.add_command(data_group)
 
 
 def main() -> None:
