@@ -88,6 +88,46 @@ class Settings(BaseSettings):
         "`module.name` or `module.*` (JSON list in the environment). Every change of this "
         "list is recorded in the audit trail at startup.",
     )
+    host: str = Field(default="127.0.0.1", description="Address `garrison serve` binds to.")
+    port: int = Field(default=8080, ge=1, le=65535, description="Port of the inference gateway.")
+    workers: int = Field(default=1, ge=1, le=64,
+                         description="Gateway worker processes (each loads every model).")
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, le=256 * 1_048_576,
+        description="Largest accepted request body in bytes (413 above it).",
+    )
+    max_batch_rows: int = Field(default=1000, ge=1, le=100_000,
+                                description="Most rows (instances) in one prediction request.")
+    max_concurrency: int = Field(
+        default=64, ge=1, le=10_000,
+        description="Requests served at once by one worker; more are shed with 503 + Retry-After.",
+    )
+    request_timeout: float = Field(
+        default=2.0, gt=0, le=300, description="Deadline in seconds for one model call."
+    )
+    rate_limit: float = Field(default=50.0, gt=0,
+                              description="Default sustained requests per second per caller.")
+    rate_burst: int = Field(default=100, ge=1, description="Default burst size per caller.")
+    daily_quota: int | None = Field(
+        default=100_000, ge=1,
+        description="Default rows a caller may score per UTC day (model-extraction defence); "
+        "unset for none.",
+    )
+    oidc_issuer: str | None = Field(default=None,
+                                    description="OIDC issuer URL; enables JWT bearer tokens.")
+    oidc_audience: str | None = Field(default=None, description="Expected JWT audience.")
+    oidc_jwks_url: str | None = Field(default=None, description="JWKS URL of the issuer.")
+    alert_webhook_url: str | None = Field(
+        default=None, description="HTTPS URL that receives alerts as signed JSON POSTs."
+    )
+    alert_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC-SHA256 key for the `X-Garrison-Signature` header of alert webhooks. "
+        "Masked in logs.",
+    )
+    otel_endpoint: str | None = Field(
+        default=None, description="OTLP endpoint; enables OpenTelemetry tracing when set."
+    )
     debug: bool = Field(
         default=False,
         description="Show tracebacks in CLI errors. Never enable on a production gateway.",

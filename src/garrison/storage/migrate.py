@@ -1,4 +1,8 @@
-"""Alembic migrations, run programmatically (``garrison db upgrade``)."""
+"""Alembic migrations, run programmatically (``garrison db upgrade``).
+
+Areas added after the registry branch from ``0003_gateway`` as separate heads, so
+``upgrade`` targets every head and "current" means every head is applied.
+"""
 
 from __future__ import annotations
 
@@ -10,29 +14,36 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
-__all__ = ["current_revision", "head_revision", "upgrade"]
+__all__ = ["current_heads", "current_revision", "head_revision", "head_revisions", "upgrade"]
 
 _HERE = Path(__file__).parent / "migrations"
 
 
-def _config(engine: Engine) -> Config:
+def _config(engine: Engine | None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(_HERE))
     cfg.attributes["engine"] = engine
     return cfg
 
 
+def head_revisions() -> frozenset[str]:
+    return frozenset(ScriptDirectory.from_config(_config(None)).get_heads())
+
+
 def head_revision() -> str:
-    script = ScriptDirectory.from_config(_config(None))  # type: ignore[arg-type]
-    head = script.get_current_head()
-    assert head is not None
-    return head
+    """The newest revisions as one printable string."""
+    return ",".join(sorted(head_revisions()))
+
+
+def current_heads(engine: Engine) -> frozenset[str]:
+    with engine.connect() as conn:
+        return frozenset(MigrationContext.configure(conn).get_current_heads())
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+    heads = current_heads(engine)
+    return ",".join(sorted(heads)) if heads else None
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
     command.upgrade(_config(engine), revision)

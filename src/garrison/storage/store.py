@@ -21,7 +21,7 @@ from garrison.audit import AuditDraft, AuditQuery, AuditRecord, Checkpoint, Sign
 from garrison.errors import GarrisonError, SchemaOutOfDate, StorageError
 from garrison.storage import audit_log as _audit
 from garrison.storage.engine import is_sqlite, make_engine
-from garrison.storage.migrate import current_revision, head_revision, upgrade
+from garrison.storage.migrate import current_heads, current_revision, head_revision, head_revisions, upgrade
 from garrison.storage.registry_repo import SQLModelRepository
 from garrison.storage.repos import SQLAPIKeyRepository, SQLPrincipalRepository
 from garrison.storage.tables import meta
@@ -72,13 +72,13 @@ class Store:
     def ensure_current(self) -> None:
         """Raise :class:`SchemaOutOfDate` unless the schema is at the newest revision."""
         try:
-            current = current_revision(self.engine)
+            current = current_heads(self.engine)
         except DBAPIError as exc:
             raise StorageError("cannot reach the database") from exc
-        if current != head_revision():
+        if current != head_revisions():
             raise SchemaOutOfDate(
                 "the database schema is not current; run `garrison db upgrade`",
-                current=current, head=head_revision(),
+                current=sorted(current), head=head_revision(),
             )
 
     def revision(self) -> str | None:

@@ -167,3 +167,33 @@ model_transitions = Table(
 )
 
 __all__ += ["model_transitions", "model_versions", "models"]
+
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("name", String(64), ForeignKey("models.name"), primary_key=True),
+    Column("config", Text, nullable=False),
+    Column("updated", TS, nullable=False),
+    Column("updated_by", String(64), nullable=False),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("created", TS, nullable=False),
+    Column("caller", String(128), nullable=False),
+    Column("model", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("outputs", Text, nullable=False),
+    Column("inputs", Text, nullable=True),
+    Column("input_policy", String(16), nullable=False),
+    Column("fallback", String(64), nullable=False),
+    Column("flags", Text, nullable=False),
+    Column("explanation", Text, nullable=True),
+    Column("latency_ms", Integer, nullable=False),
+)
+Index("ix_decisions_model_created", decisions.c.model, decisions.c.created)
+
+__all__ += ["decisions", "deployments"]
