@@ -17,6 +17,7 @@ from garrison.cli.demo import demo_command
 from garrison.cli.detect import detect_group, drift_group
 from garrison.cli.he import he_group
 from garrison.cli.models import model_group, signing_group
+from garrison.cli.poison import poison_check_command
 from garrison.cli.scan import scan_command
 
 __all__ = ["cli", "main"]
@@ -117,6 +118,7 @@ cli.add_command(drift_group)
 cli.add_command(detect_group)
 cli.add_command(he_group)
 cli.add_command(data_group)
+data_group.add_command(poison_check_command)
 
 
 def main() -> None:

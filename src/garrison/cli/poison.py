@@ -1,0 +1,138 @@
+"""``garrison data poison-check``: find suspicious training rows before a model learns them.
+
+Exit codes: 0 nothing suspicious; 1 suspicious rows found (or, with ``--compare``, an
+alert such as a significant label shift); 2 unreadable input, unknown target column or
+any other error. The command object is ``poison_check_command``; attach it to the
+``data`` group with ``data_group.add_command(poison_check_command)``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from garrison.detection.poisoning import (
+    ComparisonReport,
+    PoisonCheckConfig,
+    PoisonReport,
+    compare_training_sets,
+    poison_check,
+    read_table,
+)
+from garrison.errors import GarrisonError
+
+__all__ = ["poison_check_command"]
+
+EXIT_CLEAN, EXIT_SUSPICIOUS, EXIT_ERROR = 0, 1, 2
+
+
+def _print_report(report: PoisonReport, max_rows: int, new_rows: set[int] | None) -> None:
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(
+        f"[bold]{report.rows}[/] rows, target [bold]{report.target}[/] "
+        f"({len(report.classes)} classes), model: {report.model}"
+    )
+    checks = Table(title="Checks", title_justify="left")
+    for column in ("check", "threshold", "rows flagged", "method"):
+        checks.add_column(column)
+    for summary in report.checks:
+        checks.add_row(
+            summary.check, f"{summary.threshold:g}", str(summary.rows_flagged), summary.method
+        )
+    console.print(checks)
+    if not report.findings:
+        console.print("[green]No suspicious rows found.[/]")
+        return
+    rows = Table(
+        title=f"Top {min(max_rows, len(report.findings))} of {len(report.findings)} "
+        "suspicious rows",
+        title_justify="left",
+    )
+    for column in ("row", "score", "label", "checks", "reason"):
+        rows.add_column(column)
+    for finding in report.findings[:max_rows]:
+        marker = " (new)" if new_rows is not None and finding.row in new_rows else ""
+        rows.add_row(
+            f"{finding.row}{marker}",
+            f"{finding.score:.2f}",
+            str(finding.label),
+            ", ".join(finding.checks),
+            finding.reasons[0].detail,
+        )
+    console.print(rows)
+
+
+def _print_comparison(comparison: ComparisonReport) -> None:
+    console = Console(highlight=False, soft_wrap=True)
+    shift = comparison.label_shift
+    console.print(
+        f"Compared with the accepted set: {len(comparison.new_rows)} new row(s), "
+        f"{len(comparison.removed_rows)} removed row(s); label shift chi-square "
+        f"{shift.statistic:.2f} (dof {shift.dof}), p = {shift.p_value:.3g}"
+    )
+    for alert in comparison.alerts:
+        console.print(f"[yellow]alert:[/] {alert}")
+
+
+@click.command("poison-check")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--target", required=True, help="Name of the label column.")
+@click.option(
+    "--compare",
+    "previous",
+    type=click.Path(dir_okay=False),
+    help="The last accepted training set (CSV or Parquet) to report changes against.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.option(
+    "--max-rows",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="How many of the most suspicious rows to print (or include in the JSON).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+def poison_check_command(
+    file: str, target: str, previous: str | None, as_json: bool, max_rows: int, seed: int
+) -> None:
+    """Find suspicious rows in the training table FILE (CSV or Parquet).
+
+    Runs confident learning on out-of-fold predictions, a boundary-flip check, exact and
+    near duplicates with conflicting labels, outliers and a backdoor-trigger search.
+
+    \b
+    Exit codes: 0 nothing suspicious, 1 suspicious rows or alerts, 2 error.
+    """
+    try:
+        current = read_table(file)
+        report = poison_check(current, target, config=PoisonCheckConfig(), random_state=seed)
+        comparison = (
+            compare_training_sets(read_table(previous), current, target)
+            if previous is not None
+            else None
+        )
+    except GarrisonError as exc:
+        if os.environ.get("GARRISON_DEBUG", "").lower() in ("1", "true", "yes"):
+            raise
+        click.echo(f"error ({exc.code}): {exc.message}", err=True)
+        sys.exit(EXIT_ERROR)
+    new_rows = set(comparison.new_rows) if comparison is not None else None
+    if as_json:
+        payload: dict[str, Any] = report.to_dict(max_findings=max_rows)
+        if comparison is not None:
+            for finding in payload["findings"]:
+                finding["new_row"] = finding["row"] in (new_rows or set())
+            payload["comparison"] = comparison.to_dict()
+        click.echo(json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False))
+    else:
+        _print_report(report, max_rows, new_rows)
+        if comparison is not None:
+            _print_comparison(comparison)
+    suspicious = report.suspicious or (comparison is not None and bool(comparison.alerts))
+    sys.exit(EXIT_SUSPICIOUS if suspicious else EXIT_CLEAN)

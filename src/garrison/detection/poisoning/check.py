@@ -1,0 +1,86 @@
+"""``poison_check``: run the registered detectors over one training set and merge findings."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pandas as pd
+
+from garrison.detection.poisoning._context import CheckContext
+from garrison.detection.poisoning._prepare import prepare
+from garrison.detection.poisoning.config import PoisonCheckConfig
+from garrison.detection.poisoning.registry import detectors, get_detector
+from garrison.detection.poisoning.report import (
+    CheckSummary,
+    PoisonReport,
+    Reason,
+    RowFinding,
+    combine_scores,
+)
+
+__all__ = ["poison_check"]
+
+_DEFAULT_CONFIG = PoisonCheckConfig()
+
+
+def poison_check(
+    df: pd.DataFrame,
+    target: str,
+    *,
+    config: PoisonCheckConfig = _DEFAULT_CONFIG,
+    random_state: int = 0,
+) -> PoisonReport:
+    """Find suspicious training rows of ``df`` whose label column is ``target``.
+
+    Every check named in ``config.checks`` (all registered ones by default) runs with
+    its default threshold unless ``config.thresholds`` overrides it. A row is reported
+    when at least one check flags it; its score is the noisy-or of the checks' scores.
+    Raises ``InvalidInput`` for an unusable table and ``LimitExceeded`` above
+    ``config.max_rows`` rows. The result depends only on the data, the configuration and
+    ``random_state``.
+    """
+    selected = (
+        [get_detector(name) for name in config.checks]
+        if config.checks is not None
+        else list(detectors())
+    )
+    for name in config.thresholds:
+        get_detector(name)
+    prepared = prepare(df, target, max_rows=config.max_rows, max_categories=config.max_categories)
+    ctx = CheckContext(prepared, config, random_state)
+    reasons: dict[int, list[Reason]] = defaultdict(list)
+    summaries = []
+    for detector in selected:
+        threshold = float(config.thresholds.get(detector.id, detector.default_threshold))
+        outcome = detector.run(ctx, threshold)
+        for flag in outcome.flags:
+            score = min(1.0, max(0.0, float(flag.score)))
+            reasons[flag.row].append(Reason(detector.id, flag.detail, score))
+        summaries.append(
+            CheckSummary(
+                check=detector.id,
+                method=outcome.method,
+                threshold=threshold,
+                rows_flagged=len({flag.row for flag in outcome.flags}),
+                detail=dict(outcome.detail),
+            )
+        )
+    findings = [
+        RowFinding(
+            row=row,
+            score=combine_scores([reason.score for reason in row_reasons]),
+            label=prepared.classes[int(prepared.labels[row])],
+            reasons=tuple(sorted(row_reasons, key=lambda reason: -reason.score)),
+        )
+        for row, row_reasons in reasons.items()
+    ]
+    findings.sort(key=lambda finding: (-finding.score, finding.row))
+    model = ctx.model_description if "oof_proba" in ctx.__dict__ else "none"
+    return PoisonReport(
+        target=str(target),
+        rows=prepared.n_rows,
+        classes=prepared.classes,
+        model=model,
+        findings=tuple(findings),
+        checks=tuple(summaries),
+    )

@@ -1,0 +1,148 @@
+"""Exact and near duplicates that carry conflicting labels.
+
+Two rows with the same (or almost the same) features and different labels cannot both be
+right; an attacker who copies rows and flips the copies' labels leaves exactly this trace.
+Near duplicates are searched on the standardized, one-hot encoded feature vectors: a pair
+is a near duplicate when its distance is at most ``(1 - threshold)`` times the median
+nearest-neighbour distance of the set. The radius search runs on a PCA projection of at
+most 8 dimensions (a projection never lengthens a distance, so no pair is missed) and
+every candidate pair is then verified in the full space.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from sklearn.decomposition import PCA
+from sklearn.neighbors import NearestNeighbors
+
+from garrison.detection.poisoning._context import CheckContext
+from garrison.detection.poisoning.registry import (
+    CheckOutcome,
+    PoisonDetector,
+    RowFlag,
+)
+
+__all__ = ["DUPLICATES", "conflicting_groups"]
+
+_PROJECTED_DIMENSIONS = 8
+_SCALE_SAMPLE = 2_000
+_MAX_LISTED = 5
+
+
+def _typical_distance(matrix: np.ndarray, rng: np.random.Generator) -> float:
+    """Median distance from a row to its nearest *distinct* neighbour (on a sample)."""
+    n = matrix.shape[0]
+    sample = rng.choice(n, size=min(n, _SCALE_SAMPLE), replace=False)
+    index = NearestNeighbors(n_neighbors=min(n, 6)).fit(matrix)
+    distance, _ = index.kneighbors(matrix[sample])
+    positive = np.where(distance > 0, distance, np.inf).min(axis=1)
+    positive = positive[np.isfinite(positive)]
+    return float(np.median(positive)) if len(positive) else 0.0
+
+
+def _near_pairs(matrix: np.ndarray, radius: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    n, d = matrix.shape
+    if d > _PROJECTED_DIMENSIONS:
+        projected = PCA(n_components=_PROJECTED_DIMENSIONS, random_state=seed).fit_transform(matrix)
+    else:
+        projected = matrix
+    index = NearestNeighbors(radius=radius, algorithm="kd_tree").fit(projected)
+    found = index.radius_neighbors(projected, return_distance=False)
+    lengths = np.fromiter((len(item) for item in found), dtype=np.int64, count=n)
+    left = np.repeat(np.arange(n), lengths)
+    right = np.concatenate(found) if n else np.zeros(0, dtype=np.int64)
+    keep = left < right
+    left, right = left[keep], right[keep]
+    # Verify candidates in the full space, in chunks to bound memory.
+    close = np.zeros(len(left), dtype=bool)
+    for start in range(0, len(left), 200_000):
+        part = slice(start, start + 200_000)
+        gap = matrix[left[part]] - matrix[right[part]]
+        close[part] = np.einsum("ij,ij->i", gap, gap) <= radius * radius
+    return left[close], right[close]
+
+
+def conflicting_groups(
+    frame: pd.DataFrame, matrix: np.ndarray, labels: np.ndarray, radius: float, seed: int
+) -> list[np.ndarray]:
+    """Groups of exact or near-duplicate rows whose labels are not all the same."""
+    n = len(labels)
+    hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    order = np.argsort(hashes, kind="stable")
+    same = np.flatnonzero(hashes[order][1:] == hashes[order][:-1])
+    left = [order[same]]
+    right = [order[same + 1]]
+    if radius > 0:
+        near_left, near_right = _near_pairs(matrix, radius, seed)
+        left.append(near_left)
+        right.append(near_right)
+    rows = np.concatenate(left)
+    cols = np.concatenate(right)
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    groups = []
+    sizes = np.bincount(component)
+    for comp in np.flatnonzero(sizes > 1):
+        members = np.flatnonzero(component == comp)
+        if len(np.unique(labels[members])) > 1:
+            groups.append(members)
+    return groups
+
+
+def _run(ctx: CheckContext, threshold: float) -> CheckOutcome:
+    prepared = ctx.prepared
+    typical = _typical_distance(prepared.matrix, ctx.rng(3))
+    radius = (1.0 - threshold) * typical
+    groups = conflicting_groups(
+        prepared.frame, prepared.matrix, prepared.labels, radius, ctx.random_state
+    )
+    hashes = pd.util.hash_pandas_object(prepared.frame, index=False).to_numpy()
+    flags: list[RowFlag] = []
+    for members in groups:
+        counts = Counter(prepared.labels[members].tolist())
+        exact = len(np.unique(hashes[members])) == 1
+        for row in members:
+            others = [int(m) for m in members if m != row]
+            other_labels = sorted({ctx.class_name(prepared.labels[m]) for m in others})
+            share = counts[int(prepared.labels[row])] / len(members)
+            listed = ", ".join(str(m) for m in others[:_MAX_LISTED])
+            more = "" if len(others) <= _MAX_LISTED else f" and {len(others) - _MAX_LISTED} more"
+            kind = "identical to" if exact else "a near duplicate of"
+            flags.append(
+                RowFlag(
+                    row=int(row),
+                    score=1.0 - share / 2.0,
+                    detail=(
+                        f"features {kind} row(s) {listed}{more} labelled "
+                        f"{', '.join(repr(label) for label in other_labels)}; "
+                        f"this row is labelled {ctx.class_name(prepared.labels[row])!r}"
+                    ),
+                )
+            )
+    return CheckOutcome(
+        method="feature-hash groups + radius neighbours on standardized features",
+        flags=tuple(flags),
+        detail={
+            "groups": len(groups),
+            "radius": round(radius, 6),
+            "typical_neighbour_distance": round(typical, 6),
+        },
+    )
+
+
+DUPLICATES = PoisonDetector(
+    id="conflicting-duplicates",
+    description=(
+        "Exact and near-duplicate rows whose labels disagree. Threshold: similarity; "
+        "rows closer than (1 - threshold) x the median nearest-neighbour distance "
+        "count as near duplicates."
+    ),
+    default_threshold=0.9,
+    applies_to=("binary", "multiclass", "numeric", "categorical"),
+    run=_run,
+)
