@@ -26,7 +26,7 @@ EXPECTED = {
     "auditor": {
         "list-models", "view-model", "verify-model-version", "view-lineage", "view-audit-log",
         "verify-audit-log", "export-audit-log", "list-principals", "view-decision",
-        "view-shadow-report", "view-alerts", "reidentify-data",
+        "view-shadow-report", "view-alerts", "view-metrics", "reidentify-data",
     },
     "client": {"invoke-model"},
     "admin": set(ACTIONS) - {"authenticate", "load-model-version", "invoke-model", "reidentify-data"},

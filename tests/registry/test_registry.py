@@ -93,6 +93,9 @@ def test_promotion_needs_approval_and_rollback_restores(env, model_file) -> None
     for n in (1, 2, 3):
         reg.approve(p["bob"], "fraud", n)
     reg.promote(p["bob"], "fraud", 1)
+    with pytest.raises(InvalidTransition):
+        reg.approve(p["bob"], "fraud", 1)  # approving again must not demote production
+    assert reg.production("fraud").version == 1
     reg.promote(p["bob"], "fraud", 2)
     assert reg.production("fraud").version == 2
     assert reg.get("fraud", 1).stage == "approved"

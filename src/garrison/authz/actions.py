@@ -55,6 +55,7 @@ _ALL = [
     # Serving.
     Action("invoke-model", "Call a model's prediction endpoints."),
     Action("view-decision", "Fetch a decision record and its explanation by request id."),
+    Action("view-metrics", "Scrape the gateway's Prometheus metrics."),
     Action("view-shadow-report", "Read shadow-deployment comparisons."),
     # Data security and monitoring.
     Action("register-dataset", "Record a dataset version with its scan reports."),

@@ -60,6 +60,7 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
             "view-decision",
             "view-shadow-report",
             "view-alerts",
+            "view-metrics",
             "reidentify-data",
         }
     ),

@@ -15,6 +15,7 @@ from typing import Any
 
 from garrison.errors import (
     ApprovalRequired,
+    InvalidTransition,
     ArtifactRefused,
     Conflict,
     DigestMismatch,
@@ -181,6 +182,9 @@ class RegistryService:
         """Approve a registered version; never by the person who registered it."""
 
         def apply(tx: RegistryTx, v: ModelVersion) -> None:
+            if v.stage != Stage.REGISTERED:
+                raise InvalidTransition(f"only a registered version can be approved; {v.ref} "
+                                        f"is {v.stage}")
             if v.registrant == actor.name:
                 raise FourEyesViolation("the registrant cannot approve their own version",
                                         registrant=v.registrant)

@@ -1,0 +1,58 @@
+"""`garrison admin-serve`: run the admin JSON API with uvicorn."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import click
+
+from garrison.cli._common import CLIState, handle_errors, pass_state
+
+__all__ = ["admin_serve_command"]
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@click.command("admin-serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8081, show_default=True)
+@click.option("--ssl-certfile", type=click.Path(exists=True, dir_okay=False),
+              help="Serve HTTPS with this certificate (PEM).")
+@click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False),
+              help="Private key of --ssl-certfile (PEM).")
+@click.option("--max-upload-mb", type=click.IntRange(1, 1024 * 64), default=2048,
+              show_default=True, help="Largest artifact upload, in MiB.")
+@pass_state
+@handle_errors
+def admin_serve_command(state: CLIState, host: str, port: int, ssl_certfile: str | None,
+                        ssl_keyfile: str | None, max_upload_mb: int) -> None:
+    """Serve the admin API (registry and audit trail over JSON) until interrupted.
+
+    Every endpoint except /admin/health and /admin/openapi.json needs
+    `Authorization: Bearer <API key>`. API keys travel in every request: listen on
+    anything but loopback only with --ssl-certfile/--ssl-keyfile or behind a TLS proxy.
+    """
+    import uvicorn
+
+    from garrison.web import create_web_app
+
+    if bool(ssl_certfile) != bool(ssl_keyfile):
+        raise click.UsageError("--ssl-certfile and --ssl-keyfile go together")
+    if not _is_loopback(host) and not ssl_certfile:
+        click.echo(f"warning: serving plain HTTP on {host}; API keys will cross the network "
+                   "unencrypted unless a TLS proxy is in front", err=True)
+    app = create_web_app(state.services, max_upload_bytes=max_upload_mb * 1024 * 1024)
+    scheme = "https" if ssl_certfile else "http"
+    click.echo(f"garrison admin API on {scheme}://{host}:{port}/admin (Ctrl-C stops)", err=True)
+    uvicorn.run(
+        app, host=host, port=port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
+        access_log=False, server_header=False, proxy_headers=False, lifespan="off",
+        timeout_keep_alive=5, log_level=state.settings.log_level,
+    )

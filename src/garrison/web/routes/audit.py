@@ -1,0 +1,52 @@
+"""Audit trail endpoints (read-only): filtered events and chain verification.
+
+``POST /admin/audit/verify`` answers 200 with the counts when the chain is intact and
+409 ``audit-chain-broken`` (with ``position`` and ``reason`` in the error object) when
+it is not. It is a POST because every verification is itself recorded in the trail.
+"""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from garrison.audit import AuditQuery
+from garrison.web._http import begin, read_query, reply
+from garrison.web.openapi import Operation
+from garrison.web.schemas import AuditEventList, AuditEventOut, AuditEventsQuery, AuditVerifyOut
+
+__all__ = ["OPERATIONS"]
+
+
+async def list_events(request: Request) -> Response:
+    """Audit events, oldest first, filtered; page with `after_seq` = `next_after_seq`."""
+    call = await begin(request)
+    q = read_query(request, AuditEventsQuery)
+    query = AuditQuery(actor=q.actor, action=q.action, outcome=q.outcome, resource=q.resource,
+                       since=q.since, until=q.until, request_id=q.request_id,
+                       after_seq=q.after_seq, limit=q.limit)
+    records = await run_in_threadpool(call.services.audit.log, call.principal, query,
+                                      request_id=call.request_id)
+    events = [AuditEventOut.model_validate(r.to_dict()) for r in records]
+    more = len(events) == q.limit
+    return reply(AuditEventList(events=events,
+                                next_after_seq=events[-1].seq if more and events else None))
+
+
+async def verify_chain(request: Request) -> Response:
+    """Check every event's hash, the chain links, the signed head and the checkpoints.
+    409 `audit-chain-broken` names the first bad position and the reason."""
+    call = await begin(request)
+    report = await run_in_threadpool(call.services.audit.verify, call.principal,
+                                     request_id=call.request_id)
+    return reply(AuditVerifyOut.model_validate(report.to_dict()))
+
+
+OPERATIONS: list[Operation] = [
+    Operation("GET", "/admin/audit/events", list_events, "listAuditEvents", "Read audit events",
+              "audit", query=AuditEventsQuery, response=AuditEventList, errors=(400, 401, 403)),
+    Operation("POST", "/admin/audit/verify", verify_chain, "verifyAuditChain",
+              "Verify the audit chain", "audit", response=AuditVerifyOut,
+              errors=(401, 403, 409)),
+]

@@ -1,0 +1,76 @@
+"""One real server: `admin-serve` in its own process (uvicorn on a free loopback port)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from garrison.app import initialize
+from garrison.client import GarrisonClient
+from garrison.config import load_settings
+from tests.web.helpers import model_bytes
+
+SERVE = "from garrison.cli.web import admin_serve_command as c; c(prog_name='admin-serve')"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def home(tmp_path):
+    settings = load_settings(home=tmp_path / "home", database_url=None)
+    services, _, key = initialize(settings, "root")
+    services.close()
+    return settings.home, key.secret
+
+
+def test_admin_serve_answers_the_sdk_and_stops(home) -> None:
+    path, secret = home
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GARRISON_")}
+    env.update(GARRISON_HOME=str(path), GARRISON_LOG_FORMAT="json")
+    proc = subprocess.Popen([sys.executable, "-c", SERVE, "--host", "127.0.0.1",
+                             "--port", str(port)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, proc.communicate()[1][-2000:]
+            try:
+                if httpx.get(base + "/admin/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the server did not start in 30 s"
+            time.sleep(0.1)
+        with GarrisonClient(base, secret, timeout=10) as client:
+            assert client.health()
+            v = client.register("fraud", model_bytes(), filename="model.pkl")
+            assert (v.ref, v.registrant) == ("fraud:1", "root")
+            assert [x.ref for x in client.list_versions()] == ["fraud:1"]
+        answer = httpx.get(base + "/admin/models", headers={"X-Request-ID": "probe-1"})
+        assert answer.status_code == 401 and answer.headers["x-request-id"] == "probe-1"
+        assert "server" not in answer.headers
+    finally:
+        proc.terminate()
+        try:
+            out, err = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+    # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells why.
+    assert proc.returncode in (0, -signal.SIGTERM), err[-2000:]
+    assert "Finished server process" in err
+    assert secret not in out + err
+    assert '"request_id": "probe-1"' in err and "Traceback" not in err
