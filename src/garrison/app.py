@@ -13,6 +13,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -192,3 +193,21 @@ def upgrade_database(settings: Settings) -> str | None:
         return store.revision()
     finally:
         store.dispose()
+
+
+def gateway_app() -> Any:
+    """The uvicorn factory of ``garrison serve`` (``garrison.app:gateway_app``).
+
+    Each worker process reads the settings from its environment, builds its own
+    services and loads every served model before it reports ready.
+    """
+    from garrison.config import load_settings
+    from garrison.gateway.server import build_gateway
+    from garrison.storage.gateway_repo import SQLDecisionStore, SQLDeploymentStore
+
+    settings = load_settings()
+    configure_logging(settings)
+    services = build_services(settings)
+    app, _ = build_gateway(services, settings, deployments=SQLDeploymentStore(services.store),
+                           decisions=SQLDecisionStore(services.store))
+    return app

@@ -18,6 +18,8 @@ from garrison.cli.detect import detect_group, drift_group
 from garrison.cli.he import he_group
 from garrison.cli.models import model_group, signing_group
 from garrison.cli.poison import poison_check_command
+from garrison.cli.serve import deploy_group, serve_command
+from garrison.cli.web import admin_serve_command
 from garrison.cli.scan import scan_command
 
 __all__ = ["cli", "main"]
@@ -118,6 +120,9 @@ cli.add_command(drift_group)
 cli.add_command(detect_group)
 cli.add_command(he_group)
 cli.add_command(data_group)
+cli.add_command(serve_command)
+cli.add_command(deploy_group)
+cli.add_command(admin_serve_command)
 data_group.add_command(poison_check_command)
 
 

@@ -1,0 +1,67 @@
+"""Bearer authentication for the gateway: Garrison API keys and, if configured, OIDC JWTs.
+
+Verified API keys are cached for ``ttl`` seconds under the SHA-256 of the key (the
+secret itself is never kept), so revoking a key or disabling a principal takes
+effect within ``ttl``. Failures are audited through the rate-limited denial auditor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import OrderedDict
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from garrison.errors import AuthenticationFailed
+from garrison.identity import Principal
+
+__all__ = ["Authenticator"]
+
+
+class Authenticator:
+    def __init__(self, accounts: Any, denials: Any, *, oidc: Any = None, ttl: float = 30.0,
+                 max_entries: int = 10_000) -> None:
+        self._accounts = accounts
+        self._denials = denials
+        self._oidc = oidc
+        self._ttl = ttl
+        self._max = max_entries
+        self._cache: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+
+    async def authenticate(self, header: str | None, request_id: str) -> Principal:
+        try:
+            return await self._authenticate(header)
+        except AuthenticationFailed as exc:
+            why = str(exc.detail.get("why") or exc.detail.get("reason") or "invalid")
+            self._denials.deny("anonymous", "authenticate", "", why, request_id)
+            raise
+
+    async def _authenticate(self, header: str | None) -> Principal:
+        if not header:
+            raise AuthenticationFailed("authentication failed", why="missing-credentials")
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token or len(token) > 8192:
+            raise AuthenticationFailed("authentication failed", why="malformed-authorization")
+        if token.startswith("gk_"):
+            return await self._api_key(token)
+        if self._oidc is None:
+            raise AuthenticationFailed("authentication failed", why="unknown-token-type")
+        identity = await self._oidc.verify(token)
+        return Principal(id=f"oidc:{identity.subject}", name=identity.name[:64], kind="human",
+                         created="", roles=frozenset(identity.roles))
+
+    async def _api_key(self, token: str) -> Principal:
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        now = time.monotonic()
+        hit = self._cache.get(digest)
+        if hit is not None and hit[1] > now:
+            self._cache.move_to_end(digest)
+            return hit[0]
+        principal = await run_in_threadpool(self._accounts.authenticate, token, audit=False)
+        self._cache[digest] = (principal, now + self._ttl)
+        if len(self._cache) > self._max:
+            self._cache.popitem(last=False)
+        return principal

@@ -1,0 +1,106 @@
+"""Build the gateway's model table from the registry, and keep it current.
+
+Only versions in ``production`` (primary), ``shadow`` and the deployment's fallback
+version are loaded, each through the registry's verifying loader. A version that
+fails verification is not served and keeps the gateway not-ready; the reason is in
+the audit trail (the loader records it) and in ``problems``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from garrison.errors import GarrisonError
+from garrison.registry import ModelVersion
+from garrison.serving.dataplane import Deployed, ModelTable, Serving
+from garrison.serving.deployment import DeploymentConfig
+from garrison.serving.limits import LimitPolicy, RateLimiter
+from garrison.serving.resilience import CircuitBreaker
+from garrison.serving.runtime import runtime_for
+from garrison.serving.validation import InputValidator, ValidationLimits
+
+__all__ = ["TableBuilder"]
+
+
+class TableBuilder:
+    def __init__(self, services: Any, limiter_factory: Callable[[str, LimitPolicy], RateLimiter],
+                 *, deployments: Any, max_body_bytes: int, max_rows: int,
+                 defaults: LimitPolicy) -> None:
+        self._services = services
+        self._deployments = deployments
+        self._limiter_factory = limiter_factory
+        self._limits = ValidationLimits(max_body_bytes=max_body_bytes, max_rows=max_rows)
+        self._defaults = defaults
+        self._cache: dict[tuple[str, int, str], Deployed] = {}
+        self.problems: dict[str, str] = {}
+        self.signature: tuple[Any, ...] = ()
+
+    def _policy(self, config: DeploymentConfig) -> LimitPolicy:
+        return LimitPolicy(
+            rate=config.rate_limit if config.rate_limit is not None else self._defaults.rate,
+            burst=config.rate_burst if config.rate_burst is not None else self._defaults.burst,
+            daily_quota=(config.daily_quota if config.daily_quota is not None
+                         else self._defaults.daily_quota),
+        )
+
+    def _deploy(self, v: ModelVersion, config: DeploymentConfig) -> Deployed:
+        key = (v.name, v.version, repr(config.to_dict()))
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        schema = v.metadata.input_schema
+        if schema is None:
+            raise GarrisonError(f"{v.ref} has no input schema; it cannot be served safely")
+        loaded = self._services.loader.load(v.name, v.version)
+        deployed = Deployed(
+            version=v,
+            runtime=runtime_for(loaded.model, v.format, schema.names),
+            validator=InputValidator(schema, self._limits),
+            config=config,
+            breaker=CircuitBreaker(config.breaker_failures, config.breaker_window,
+                                   config.breaker_cooldown, name=v.ref),
+            limiter=self._limiter_factory(v.name, self._policy(config)),
+        )
+        self._cache[key] = deployed
+        return deployed
+
+    def current_signature(self) -> tuple[Any, ...]:
+        versions = self._services.registry._store  # noqa: SLF001 - read-only listing.
+        with versions.read() as tx:
+            listed = tuple((v.name, v.version, v.stage) for v in tx.models.list_versions()
+                           if v.stage in ("production", "shadow", "approved"))
+        configs = self._deployments.all()
+        return listed + tuple(sorted((k, repr(c.to_dict())) for k, c in configs.items()))
+
+    def build(self) -> ModelTable:
+        registry = self._services.registry
+        configs = self._deployments.all()
+        entries: dict[str, Serving] = {}
+        problems: dict[str, str] = {}
+        self.signature = self.current_signature()
+        with registry._store.read() as tx:  # noqa: SLF001
+            names = tx.models.model_names()
+        for name in names:
+            prod = registry.production(name)
+            if prod is None:
+                continue
+            config = configs.get(name, DeploymentConfig())
+            try:
+                serving = Serving(primary=self._deploy(prod, config))
+                serving.versions[prod.version] = serving.primary
+                shadows = registry.in_stage(name, "shadow")
+                if shadows:
+                    serving.shadow = self._deploy(shadows[-1], config)
+                if config.fallback.kind == "version" and config.fallback.version is not None:
+                    fb = registry.get(name, int(config.fallback.version))
+                    if fb.stage in ("approved", "production"):
+                        serving.fallback = self._deploy(fb, config)
+                        serving.versions[fb.version] = serving.fallback
+                    else:
+                        problems[name] = f"fallback version {fb.version} is {fb.stage}"
+                entries[name] = serving
+            except GarrisonError as exc:
+                problems[name] = f"{exc.code}: {exc.message}"
+        self.problems = problems
+        return ModelTable(entries)

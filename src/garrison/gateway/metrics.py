@@ -1,0 +1,48 @@
+"""Prometheus telemetry for the gateway (its own registry; exposed at ``/metrics``)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["PrometheusTelemetry"]
+
+_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class PrometheusTelemetry:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("garrison_requests_total", "Prediction requests served.",
+                                ["model", "version", "outcome"], registry=r)
+        self.latency = Histogram("garrison_request_seconds", "Prediction latency.", ["model"],
+                                 buckets=_BUCKETS, registry=r)
+        self.rows = Counter("garrison_rows_total", "Rows scored.", ["model"], registry=r)
+        self.rejections = Counter("garrison_rejections_total", "Requests refused, by reason.",
+                                  ["reason"], registry=r)
+        self.fallbacks = Counter("garrison_fallbacks_total", "Answers served by a fallback.",
+                                 ["model", "reason"], registry=r)
+        self.http = Counter("garrison_http_responses_total", "HTTP responses by status.",
+                            ["status"], registry=r)
+        self.shadow_agreement = Gauge("garrison_shadow_agreement",
+                                      "Share of mirrored requests where shadow agreed.",
+                                      ["model"], registry=r)
+        self.decisions_dropped = Gauge("garrison_decision_records_dropped",
+                                       "Decision records dropped because the queue was full.",
+                                       registry=r)
+        self.breaker_open = Gauge("garrison_circuit_open", "1 while a model's breaker is open.",
+                                  ["model"], registry=r)
+
+    def request(self, model: str, version: int, outcome: str, seconds: float, rows: int) -> None:
+        self.requests.labels(model, str(version), outcome).inc()
+        self.latency.labels(model).observe(seconds)
+        self.rows.labels(model).inc(rows)
+
+    def rejected(self, reason: str) -> None:
+        self.rejections.labels(reason).inc()
+
+    def fallback(self, model: str, reason: str) -> None:
+        self.fallbacks.labels(model, reason.split(";", 1)[0]).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,141 @@
+"""Assemble and run the gateway: ``garrison serve`` -> uvicorn workers -> ``app.gateway_app``.
+
+Each worker process builds its own services (database pool, keyring), loads and
+verifies every served model, and only then reports ready. A background task
+reloads the model table when the registry or a deployment config changes (a
+rollback takes effect within ``refresh_interval``). Shutdown drains in-flight
+requests (uvicorn's graceful shutdown) and flushes decision records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+
+from garrison.config import Settings
+from garrison.gateway.app import GatewayState, create_gateway_app
+from garrison.gateway.auth import Authenticator
+from garrison.gateway.loading import TableBuilder
+from garrison.gateway.metrics import PrometheusTelemetry
+from garrison.serving.dataplane import DataPlane, DenialAuditor, ModelTable
+from garrison.serving.decisions import BatchWriter
+from garrison.serving.limits import ConcurrencyLimiter, LimitPolicy, MemoryRateLimiter
+from garrison.serving.resilience import BoundedExecutor
+from garrison.signing import write_private_file
+
+__all__ = ["build_gateway", "run"]
+
+log = logging.getLogger("garrison.gateway")
+
+
+def _limiter_factory(settings: Settings) -> Any:
+    if settings.redis_url is None:
+        return lambda name, policy: MemoryRateLimiter(policy)
+    from garrison.gateway.limits_redis import RedisRateLimiter
+
+    url = settings.redis_url.get_secret_value()
+    return lambda name, policy: RedisRateLimiter.from_url(
+        url, policy, prefix=f"garrison:limits:{name}")
+
+
+def _input_hasher(settings: Settings) -> Any:
+    path = settings.keys_dir / "decision-inputs.key"
+    if not path.exists():
+        write_private_file(path, os.urandom(32))
+    key = path.read_bytes()
+
+    def digest(rows: list[Any]) -> list[str]:
+        return [hmac.new(key, json.dumps(r, separators=(",", ":")).encode(),
+                         hashlib.sha256).hexdigest() for r in rows]
+
+    return digest
+
+
+def build_gateway(services: Any, settings: Settings, *, deployments: Any, decisions: Any,
+                  refresh_interval: float = 2.0,
+                  executor_workers: int = 4) -> tuple[Starlette, GatewayState]:
+    """Wire the gateway; ``deployments`` and ``decisions`` are the storage adapters."""
+    telemetry = PrometheusTelemetry()
+    denials = DenialAuditor(services.store.append, services.clock)
+    decision_store = decisions
+    writer = BatchWriter(decision_store.add_many, name="decisions",
+                         on_error=lambda exc: log.error("decision write failed: %s", exc))
+    defaults = LimitPolicy(rate=settings.rate_limit, burst=settings.rate_burst,
+                           daily_quota=settings.daily_quota)
+    builder = TableBuilder(services, _limiter_factory(settings), deployments=deployments,
+                           max_body_bytes=settings.max_body_bytes,
+                           max_rows=settings.max_batch_rows, defaults=defaults)
+    oidc = None
+    if settings.oidc_issuer and settings.oidc_audience and settings.oidc_jwks_url:
+        from garrison.gateway.oidc import OIDCConfig, OIDCVerifier
+
+        oidc = OIDCVerifier(OIDCConfig(issuer=settings.oidc_issuer,
+                                       audience=settings.oidc_audience,
+                                       jwks_url=settings.oidc_jwks_url))
+    executor = BoundedExecutor(executor_workers, max_pending=settings.max_concurrency)
+    plane = DataPlane(
+        ModelTable(), executor=executor,
+        concurrency=ConcurrencyLimiter(settings.max_concurrency),
+        denials=denials, decisions=writer.submit, clock=services.clock,
+        timeout=settings.request_timeout, telemetry=telemetry,
+        input_hasher=_input_hasher(settings),
+    )
+    state = GatewayState(plane, Authenticator(services.accounts, denials, oidc=oidc),
+                         telemetry, decision_store, max_body_bytes=settings.max_body_bytes)
+
+    def load() -> None:
+        plane.table = builder.build()
+        state.problems = dict(builder.problems)
+        state.ready = True
+        telemetry.decisions_dropped.set(writer.dropped)
+
+    async def refresh() -> None:
+        while True:
+            await asyncio.sleep(refresh_interval)
+            try:
+                if await asyncio.to_thread(builder.current_signature) != builder.signature:
+                    await asyncio.to_thread(load)
+                    log.info("model table reloaded")
+                telemetry.decisions_dropped.set(writer.dropped)
+                for name, serving in plane.table.entries.items():
+                    telemetry.breaker_open.labels(name).set(
+                        1 if serving.primary.breaker.state.value == "open" else 0)
+            except Exception:  # noqa: BLE001 - keep serving the last good table.
+                log.exception("model table refresh failed")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await asyncio.to_thread(load)
+        task = asyncio.create_task(refresh())
+        try:
+            yield
+        finally:
+            task.cancel()
+            writer.close()
+            executor.shutdown(wait=False)
+
+    app = create_gateway_app(state)
+    app.router.lifespan_context = lifespan
+    state.background.extend([writer, builder, executor])
+    return app, state
+
+
+def run(settings: Settings, *, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "garrison.app:gateway_app", factory=True, host=host, port=port,
+        workers=workers, loop="uvloop", http="httptools", access_log=False,
+        timeout_keep_alive=5, timeout_graceful_shutdown=30,
+        limit_concurrency=settings.max_concurrency * 4, h11_max_incomplete_event_size=16384,
+        server_header=False, date_header=True, log_level=settings.log_level,
+    )

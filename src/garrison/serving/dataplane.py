@@ -1,0 +1,288 @@
+"""The inference workflow, protocol-neutral: the REST adapter parses, calls, renders.
+
+``DataPlane.infer`` runs, in order: authorization (role table and the deployment's
+caller list; denials audited, rate-limited), per-caller rate limit and daily quota,
+strict input validation, load shedding, the model call off the event loop with a
+deadline and a circuit breaker, fallback on timeout / error / open breaker, output
+hardening, optional explanation, then the decision record and the shadow mirror
+off the hot path.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from garrison.audit import AuditDraft
+from garrison.authz import Subject, require
+from garrison.errors import (
+    Forbidden,
+    GarrisonError,
+    ModelNotFound,
+    ModelUnavailable,
+    ModelVersionNotFound,
+)
+from garrison.registry import ModelVersion
+from garrison.serving.decisions import DecisionRecord
+from garrison.serving.deployment import DeploymentConfig
+from garrison.serving.limits import ConcurrencyLimiter, RateLimiter
+from garrison.serving.resilience import CircuitBreaker, call_with_deadline
+from garrison.serving.runtime import ModelRuntime, RuntimeOutput
+from garrison.serving.validation import InputValidator, ValidatedBatch
+from garrison.types import Clock, utc_iso
+
+__all__ = ["DataPlane", "Deployed", "InferenceResult", "ModelTable", "Telemetry"]
+
+
+class Telemetry(Protocol):
+    def request(self, model: str, version: int, outcome: str, seconds: float, rows: int) -> None: ...
+
+    def rejected(self, reason: str) -> None: ...
+
+    def fallback(self, model: str, reason: str) -> None: ...
+
+
+class NullTelemetry:
+    def request(self, model: str, version: int, outcome: str, seconds: float, rows: int) -> None:
+        return None
+
+    def rejected(self, reason: str) -> None:
+        return None
+
+    def fallback(self, model: str, reason: str) -> None:
+        return None
+
+
+@dataclass
+class Deployed:
+    """One loaded, verified model version ready to serve."""
+
+    version: ModelVersion
+    runtime: ModelRuntime
+    validator: InputValidator
+    config: DeploymentConfig
+    breaker: CircuitBreaker
+    limiter: RateLimiter
+    explainer: Any = None
+
+    @property
+    def names(self) -> list[str]:
+        schema = self.version.metadata.input_schema
+        assert schema is not None
+        return schema.names
+
+
+@dataclass
+class Serving:
+    primary: Deployed
+    shadow: Deployed | None = None
+    fallback: Deployed | None = None
+    versions: dict[int, Deployed] = field(default_factory=dict)
+
+
+class ModelTable:
+    """Name -> what serves it. Replaced atomically when the registry changes."""
+
+    def __init__(self, entries: dict[str, Serving] | None = None) -> None:
+        self.entries: dict[str, Serving] = entries or {}
+
+    def get(self, name: str, version: int | None) -> tuple[Serving, Deployed]:
+        serving = self.entries.get(name)
+        if serving is None:
+            raise ModelNotFound("no such model is being served", name=name)
+        if version is None or version == serving.primary.version.version:
+            return serving, serving.primary
+        deployed = serving.versions.get(version)
+        if deployed is None:
+            raise ModelVersionNotFound("that version is not being served", name=name,
+                                       version=version)
+        return serving, deployed
+
+
+@dataclass(frozen=True)
+class InferenceResult:
+    request_id: str
+    deployed: Deployed
+    batch: ValidatedBatch
+    output: RuntimeOutput
+    served_by: int
+    fallback_reason: str = ""
+    explanations: list[dict[str, Any]] | None = None
+    hardened: Any = None
+
+
+class DenialAuditor:
+    """Audits denials, at most ``per_minute`` per (actor, reason); counts the rest."""
+
+    def __init__(self, append: Callable[[AuditDraft], Any], clock: Clock,
+                 per_minute: int = 10) -> None:
+        self._append = append
+        self._clock = clock
+        self._per_minute = per_minute
+        self._window: dict[tuple[str, str], list[float]] = {}
+        self.suppressed = 0
+
+    def deny(self, actor: str, action: str, resource: str, reason: str, request_id: str) -> None:
+        now = self._clock.now().timestamp()
+        key = (actor[:128], reason)
+        entry = self._window.setdefault(key, [now, 0.0, 0.0])
+        if now - entry[0] >= 60:
+            entry[0], entry[1], entry[2] = now, 0.0, entry[2]
+        if entry[1] >= self._per_minute:
+            entry[2] += 1
+            self.suppressed += 1
+            return
+        entry[1] += 1
+        suppressed, entry[2] = int(entry[2]), 0.0
+        if len(self._window) > 10_000:
+            self._window.clear()
+        self._append(AuditDraft(action=action, actor=actor[:128], outcome="denied",
+                                resource=resource, reason=reason, request_id=request_id,
+                                payload={"suppressed_since_last": suppressed}))
+
+
+class DataPlane:
+    def __init__(
+        self,
+        table: ModelTable,
+        *,
+        executor: Any,
+        concurrency: ConcurrencyLimiter,
+        denials: DenialAuditor,
+        decisions: Callable[[DecisionRecord], None],
+        clock: Clock,
+        timeout: float = 2.0,
+        telemetry: Telemetry | None = None,
+        input_hasher: Callable[[list[Any]], list[Any]] | None = None,
+        shadow: Callable[[InferenceResult, Serving], None] | None = None,
+        explain_rows: int = 32,
+    ) -> None:
+        self.table = table
+        self._executor = executor
+        self._concurrency = concurrency
+        self._denials = denials
+        self._decisions = decisions
+        self._clock = clock
+        self._timeout = timeout
+        self.telemetry = telemetry or NullTelemetry()
+        self._hasher = input_hasher
+        self._shadow = shadow
+        self._explain_rows = explain_rows
+
+    # -- guards -------------------------------------------------------------------
+    def authorize(self, principal: Subject, name: str, deployed: Deployed,
+                  request_id: str) -> None:
+        resource = f"model:{name}:{deployed.version.version}"
+        try:
+            require(principal, "invoke-model", resource)
+            if not deployed.config.admits(principal.name):
+                raise Forbidden("forbidden", why="not-in-deployment-callers")
+        except Forbidden as exc:
+            self.telemetry.rejected("forbidden")
+            self._denials.deny(principal.name, "invoke-model", resource,
+                               str(exc.detail.get("why", "forbidden")), request_id)
+            raise
+
+    async def _limit(self, principal: Subject, deployed: Deployed) -> None:
+        decision = await deployed.limiter.ahit(principal.name)
+        if not decision.allowed:
+            self.telemetry.rejected(decision.reason or "rate")
+            decision.raise_if_denied()
+
+    # -- the call -----------------------------------------------------------------
+    async def _call(self, deployed: Deployed, X: Any) -> RuntimeOutput:
+        timeout = deployed.config.timeout or self._timeout
+        return await call_with_deadline(deployed.runtime.predict, X, timeout=timeout,
+                                        executor=self._executor, breaker=deployed.breaker)
+
+    async def _with_fallback(self, serving: Serving, deployed: Deployed,
+                             X: Any, n: int) -> tuple[RuntimeOutput, int, str]:
+        try:
+            return await self._call(deployed, X), deployed.version.version, ""
+        except GarrisonError as exc:
+            reason = exc.code
+        except Exception as exc:  # noqa: BLE001 - any model failure falls back.
+            reason = "model-error"
+            _ = exc
+        policy = deployed.config.fallback
+        self.telemetry.fallback(deployed.version.name, reason)
+        if policy.kind == "version" and serving.fallback is not None:
+            try:
+                out = await self._call(serving.fallback, X)
+                return out, serving.fallback.version.version, reason
+            except Exception as exc:  # noqa: BLE001 - then the constant or nothing.
+                reason = f"{reason};fallback-{getattr(exc, 'code', 'model-error')}"
+        if policy.kind == "constant":
+            labels = np.array([policy.constant] * n, dtype=object)
+            return RuntimeOutput(labels), 0, reason
+        raise ModelUnavailable("the model is unavailable", reason=reason)
+
+    async def infer(
+        self, principal: Subject, name: str, body: bytes, *, version: int | None = None,
+        explain: bool = False, request_id: str | None = None,
+    ) -> InferenceResult:
+        started = time.perf_counter()
+        rid = request_id or uuid.uuid4().hex
+        serving, deployed = self.table.get(name, version)
+        self.authorize(principal, name, deployed, rid)
+        await self._limit(principal, deployed)
+        try:
+            batch = deployed.validator.validate_json(body)
+        except GarrisonError as exc:
+            self.telemetry.rejected(exc.code)
+            raise
+        X = batch.matrix if batch.matrix is not None else batch.as_columns()
+        async with self._concurrency.slot():
+            output, served_by, reason = await self._with_fallback(serving, deployed, X,
+                                                                  batch.n_rows)
+            explanations = None
+            if explain and deployed.config.explain and not reason:
+                explanations = await self._explain(deployed, batch)
+        result = InferenceResult(rid, deployed, batch, output, served_by, reason, explanations)
+        elapsed = time.perf_counter() - started
+        self.telemetry.request(name, served_by, "fallback" if reason else "ok", elapsed,
+                               batch.n_rows)
+        self._record(principal, result, elapsed)
+        if self._shadow is not None and serving.shadow is not None and not reason:
+            self._shadow(result, serving)
+        return result
+
+    async def _explain(self, deployed: Deployed, batch: ValidatedBatch) -> list[dict[str, Any]]:
+        from garrison.explain import explainer_for  # Imported on first use only.
+
+        if batch.matrix is None:
+            from garrison.errors import UnsupportedModel
+
+            raise UnsupportedModel("explanations need numeric features")
+        if batch.n_rows > self._explain_rows:
+            from garrison.errors import PayloadTooLarge
+
+            raise PayloadTooLarge(f"explain at most {self._explain_rows} rows per request")
+
+        def run() -> list[dict[str, Any]]:
+            if deployed.explainer is None:
+                deployed.explainer = explainer_for(deployed.runtime.model, deployed.names)
+            return [e.to_dict() for e in deployed.explainer.explain(batch.matrix)]
+
+        return await call_with_deadline(run, timeout=max(self._timeout, 5.0),
+                                        executor=self._executor)
+
+    def _record(self, principal: Subject, result: InferenceResult, elapsed: float) -> None:
+        d = result.deployed
+        policy = d.config.record_inputs
+        inputs = None
+        if policy != "none" and result.batch.matrix is not None:
+            rows = result.batch.matrix.tolist()
+            inputs = rows if policy == "full" else (self._hasher(rows) if self._hasher else None)
+        self._decisions(DecisionRecord(
+            request_id=result.request_id, created=utc_iso(self._clock.now()),
+            caller=principal.name, model=d.version.name, version=result.served_by,
+            rows=result.batch.n_rows, outputs=result.output.labels.tolist(),
+            input_policy=policy, inputs=inputs, fallback=result.fallback_reason,
+            explanation=result.explanations, latency_ms=int(elapsed * 1000),
+        ))

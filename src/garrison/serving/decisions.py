@@ -1,0 +1,132 @@
+"""Decision records, written off the hot path in batches.
+
+Every prediction gets a record (request id, caller, model version, time, output,
+fallback, detection flags, optional explanation, inputs only as the deployment's
+policy allows). :class:`BatchWriter` queues records and a daemon thread hands them
+to the sink in batches; the SQL sink commits each batch with ONE audit event whose
+payload carries a SHA-256 over the batch, so decision records are anchored in the
+tamper-evident chain without an audit write per prediction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+__all__ = ["BatchWriter", "DecisionRecord", "batch_digest"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    request_id: str
+    created: str
+    caller: str
+    model: str
+    version: int
+    rows: int
+    outputs: list[Any]
+    input_policy: str = "none"
+    inputs: list[Any] | None = None
+    fallback: str = ""
+    flags: list[Any] = field(default_factory=list)
+    explanation: list[Any] | None = None
+    latency_ms: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def batch_digest(records: Sequence[DecisionRecord]) -> str:
+    h = hashlib.sha256()
+    for r in records:
+        h.update(json.dumps([r.request_id, r.model, r.version, r.outputs, r.fallback],
+                            sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+class BatchWriter(Generic[T]):
+    """A bounded queue drained by a daemon thread into ``sink`` in batches.
+
+    ``submit`` never blocks: when the queue is full the item is dropped and counted
+    (``dropped`` is exported as a metric so an operator sees it).
+    """
+
+    def __init__(
+        self, sink: Callable[[list[T]], None], *, max_queue: int = 50_000,
+        batch_size: int = 500, flush_interval: float = 0.2, name: str = "writer",
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        self._sink = sink
+        self._queue: queue.Queue[T | None] = queue.Queue(max_queue)
+        self._batch = batch_size
+        self._interval = flush_interval
+        self._on_error = on_error
+        self.written = 0
+        self.dropped = 0
+        self.failed = 0
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread = threading.Thread(target=self._run, name=f"garrison-{name}", daemon=True)
+        self._thread.start()
+
+    def submit(self, item: T) -> None:
+        try:
+            self._idle.clear()
+            self._queue.put_nowait(item)
+        except queue.Full:
+            self.dropped += 1
+
+    def _drain(self, first: T) -> list[T]:
+        items = [first]
+        while len(items) < self._batch:
+            try:
+                nxt = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is None:
+                self._queue.put(None)
+                break
+            items.append(nxt)
+        return items
+
+    def _run(self) -> None:
+        while True:
+            try:
+                first = self._queue.get(timeout=self._interval)
+            except queue.Empty:
+                self._idle.set()
+                continue
+            if first is None:
+                self._idle.set()
+                return
+            items = self._drain(first)
+            try:
+                self._sink(items)
+                self.written += len(items)
+            except BaseException as exc:  # noqa: BLE001 - the writer must survive sink errors.
+                self.failed += len(items)
+                if self._on_error is not None:
+                    self._on_error(exc)
+            if self._queue.empty():
+                self._idle.set()
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything submitted so far has reached the sink."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._idle.wait(0.05) and self._queue.empty():
+                return True
+        return False
+
+    def close(self, timeout: float = 10.0) -> None:
+        self.flush(timeout)
+        self._queue.put(None)
+        self._thread.join(timeout)

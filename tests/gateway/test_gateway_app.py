@@ -1,0 +1,274 @@
+"""The gateway in-process: every guard, attacked; fallback, breaker, explanations."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from garrison.audit import AuditQuery
+from garrison.serving.deployment import DeploymentConfig
+from garrison.storage.gateway_repo import SQLDeploymentStore
+
+from .conftest import auth
+
+FEATURES = [f"f{i:02d}" for i in range(20)]
+
+
+def _row(X, i=0):
+    return {n: float(X[i, j]) for j, n in enumerate(FEATURES)}
+
+
+def _predict(client, key, instances, **params):
+    return client.post("/v1/models/credit-risk/predict", params=params, headers=auth(key),
+                       content=json.dumps({"instances": instances}))
+
+
+def test_health_needs_no_credentials_and_ready_after_load(gateway) -> None:
+    client, state, demo, _ = gateway
+    assert client.get("/v2/health/live").json() == {"live": True}
+    assert client.get("/v2/health/ready").json() == {"ready": True}
+
+
+def test_friendly_predict_matches_the_model(gateway) -> None:
+    client, state, demo, _ = gateway
+    r = _predict(client, demo.keys["scoring-app"], [_row(demo.X, i) for i in range(5)])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    expected = demo.estimator.predict_proba(demo.X[:5])
+    got = np.array([[p["scores"]["0"], p["scores"]["1"]] for p in body["predictions"]])
+    assert np.allclose(got, expected) and body["model_version"] == 1
+    assert r.headers["x-request-id"] == body["request_id"]
+
+
+def test_oip_v2_infer_single_tensor(gateway) -> None:
+    client, state, demo, _ = gateway
+    payload = {"id": "abc", "inputs": [{"name": "input", "shape": [2, 20], "datatype": "FP64",
+                                        "data": demo.X[:2].ravel().tolist()}]}
+    r = client.post("/v2/models/credit-risk/versions/1/infer", headers=auth(
+        demo.keys["scoring-app"]), content=json.dumps(payload))
+    assert r.status_code == 200, r.text
+    out = {o["name"]: o for o in r.json()["outputs"]}
+    assert out["label"]["data"] == demo.estimator.predict(demo.X[:2]).tolist()
+    assert r.json()["id"] == "abc"
+    meta = client.get("/v2/models/credit-risk", headers=auth(demo.keys["scoring-app"])).json()
+    assert [i["name"] for i in meta["inputs"]] == FEATURES
+
+
+@pytest.mark.parametrize("key,status", [
+    (None, 401), ("gk_000000000000_" + "A" * 43, 401), ("garbage", 401),
+])
+def test_authentication_failures_are_opaque(gateway, key, status) -> None:
+    client, state, demo, services = gateway
+    headers = auth(key) if key else {}
+    r = client.post("/v1/models/credit-risk/predict", headers=headers, content=b"{}")
+    assert r.status_code == status
+    assert r.json()["error"]["message"] == "authentication failed"
+    assert r.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_authorization_role_and_caller_list(gateway) -> None:
+    client, state, demo, services = gateway
+    row = [_row(demo.X)]
+    assert _predict(client, demo.keys["alice"], row).status_code == 403  # no invoke-model
+    root = services.accounts.get("root")
+    services.accounts.create_principal(root, "other-app", kind="service", roles=["client"])
+    other = services.accounts.create_key(root, "other-app").secret  # a client, not listed
+    r = _predict(client, other, row)
+    assert r.status_code == 403 and r.json()["error"]["message"] == "forbidden"
+    denied = services.store.query(AuditQuery(action="invoke-model", outcome="denied"))
+    assert {e.reason for e in denied} == {"no-role-grants-action", "not-in-deployment-callers"}
+
+
+@pytest.mark.parametrize("instances,problem,status", [
+    ([{**{n: 0.0 for n in FEATURES}, "ssn": "123"}], "unknown-field", 422),
+    ([{n: 0.0 for n in FEATURES[:-1]}], "missing-field", 422),
+    ([{**{n: 0.0 for n in FEATURES}, "f03": "high"}], None, 422),
+    ([{**{n: 0.0 for n in FEATURES}, "f03": True}], None, 422),
+    ([{**{n: 0.0 for n in FEATURES}, "f03": 1e9}], None, 422),
+    ([{**{n: 0.0 for n in FEATURES}, "f03": "NaN"}], None, 422),
+])
+def test_validation_names_the_field(gateway, instances, problem, status) -> None:
+    client, state, demo, _ = gateway
+    r = _predict(client, demo.keys["scoring-app"], instances)
+    assert r.status_code == status, r.text
+    err = r.json()["error"]
+    assert err["code"] == "schema-violation" and "field" in err
+    if problem:
+        assert err["problem"] == problem
+
+
+def test_malformed_bodies(gateway) -> None:
+    client, state, demo, _ = gateway
+    key = auth(demo.keys["scoring-app"])
+    url = "/v1/models/credit-risk/predict"
+    for body in (b"{", b"[]", b'{"instances": 5}', b"\xff\xfe", b'{"instances": []}',
+                 b'{"instances": [{"f00": NaN}]}', b"[" * 5000 + b"]" * 5000):
+        r = client.post(url, headers=key, content=body)
+        assert r.status_code in (400, 413, 422), (body[:20], r.status_code)
+        assert "error" in r.json()
+    big = client.post(url, headers=key, content=b" " * (state.max_body_bytes + 1))
+    assert big.status_code == 413
+    rows = [_row(demo.X)] * 1001
+    assert _predict(client, demo.keys["scoring-app"], rows).status_code == 413
+
+
+def test_rate_limit_and_quota(installation) -> None:
+    from starlette.testclient import TestClient
+
+    from garrison.gateway.server import build_gateway
+    from garrison.storage.gateway_repo import SQLDecisionStore
+
+    settings, services, demo = installation
+    SQLDeploymentStore(services.store).put("credit-risk", DeploymentConfig.from_dict(
+        {"callers": ["scoring-app"], "rate_limit": 0.001, "rate_burst": 3}), "bob", "t")
+    app, _ = build_gateway(services, settings, deployments=SQLDeploymentStore(services.store),
+                           decisions=SQLDecisionStore(services.store))
+    with TestClient(app) as client:
+        codes = [_predict(client, demo.keys["scoring-app"], [_row(demo.X)]).status_code
+                 for _ in range(5)]
+        assert codes == [200, 200, 200, 429, 429]
+        r = _predict(client, demo.keys["scoring-app"], [_row(demo.X)])
+        assert int(r.headers["retry-after"]) >= 1 and r.json()["error"]["code"] == "rate-limited"
+
+
+def _reconfigure(state, services, **config):
+    SQLDeploymentStore(services.store).put(
+        "credit-risk", DeploymentConfig.from_dict({"callers": ["scoring-app"], **config}),
+        "bob", "t")
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        served = state.dataplane.table.entries.get("credit-risk")
+        if served and served.primary.config.to_dict() == DeploymentConfig.from_dict(
+                {"callers": ["scoring-app"], **config}).to_dict():
+            return served
+        time.sleep(0.05)
+    raise AssertionError("table did not reload")
+
+
+class _Hang:
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def predict(self, X):
+        time.sleep(self.seconds)
+        raise AssertionError("unreachable")
+
+
+class _Boom:
+    def predict(self, X):
+        raise RuntimeError("model exploded")
+
+
+@pytest.mark.parametrize("bad,reason", [(_Hang(3.0), "model-timeout"), (_Boom(), "model-error")])
+def test_fallback_to_constant(gateway, bad, reason) -> None:
+    client, state, demo, services = gateway
+    served = _reconfigure(state, services, fallback={"kind": "constant", "constant": "review"},
+                          timeout=0.3)
+    original = served.primary.runtime
+    served.primary.runtime = bad
+    try:
+        r = _predict(client, demo.keys["scoring-app"], [_row(demo.X)])
+    finally:
+        served.primary.runtime = original
+    assert r.status_code == 200, r.text
+    assert r.json()["fallback"] == {"used": True, "reason": reason}
+    assert r.json()["predictions"] == [{"label": "review"}]
+
+
+def test_no_fallback_means_503(gateway) -> None:
+    client, state, demo, services = gateway
+    served = _reconfigure(state, services, fallback={"kind": "none"})
+    original, served.primary.runtime = served.primary.runtime, _Boom()
+    try:
+        r = _predict(client, demo.keys["scoring-app"], [_row(demo.X)])
+    finally:
+        served.primary.runtime = original
+    assert r.status_code == 503 and r.json()["error"]["code"] == "model-unavailable"
+
+
+def test_circuit_breaker_opens_and_closes(gateway) -> None:
+    client, state, demo, services = gateway
+    served = _reconfigure(state, services, fallback={"kind": "constant", "constant": 0},
+                          breaker_failures=3, breaker_cooldown=0.5)
+    original, served.primary.runtime = served.primary.runtime, _Boom()
+    reasons = [_predict(client, demo.keys["scoring-app"], [_row(demo.X)]).json()
+               ["fallback"]["reason"] for _ in range(5)]
+    assert reasons[:3] == ["model-error"] * 3 and reasons[3:] == ["circuit-open"] * 2
+    served.primary.runtime = original
+    time.sleep(0.6)
+    r = _predict(client, demo.keys["scoring-app"], [_row(demo.X)])
+    assert "fallback" not in r.json()  # half-open trial succeeded: closed again
+    assert served.primary.breaker.state.value == "closed"
+
+
+@pytest.mark.parametrize("mode,check", [
+    ("label", lambda p: set(p) == {"label"}),
+    ("rounded", lambda p: all(round(v, 2) == v for v in p["scores"].values())),
+    ("top_k", lambda p: len(p["top"]) == 1),
+])
+def test_output_hardening(gateway, mode, check) -> None:
+    client, state, demo, services = gateway
+    _reconfigure(state, services, output={"mode": mode, "decimals": 2, "k": 1})
+    preds = _predict(client, demo.keys["scoring-app"], [_row(demo.X, i) for i in range(3)]
+                     ).json()["predictions"]
+    assert all(check(p) for p in preds)
+
+
+def test_explanations_sum_to_the_decision_function(gateway) -> None:
+    client, state, demo, _ = gateway
+    r = _predict(client, demo.keys["scoring-app"], [_row(demo.X, 3)], explain="true")
+    exp = r.json()["explanations"][0]
+    total = exp["base_value"] + sum(exp["contributions"].values())
+    assert total == pytest.approx(demo.estimator.decision_function(demo.X[3:4])[0], abs=1e-9)
+
+
+def test_decision_records_written_and_fetchable_by_auditors(gateway) -> None:
+    client, state, demo, services = gateway
+    rid = _predict(client, demo.keys["scoring-app"], [_row(demo.X)]).json()["request_id"]
+    state.background[0].flush()
+    r = client.get(f"/v1/decisions/{rid}", headers=auth(demo.keys["carol"]))
+    assert r.status_code == 200 and r.json()["caller"] == "scoring-app"
+    assert r.json()["inputs"] is None  # the default privacy policy keeps no inputs
+    assert client.get(f"/v1/decisions/{rid}", headers=auth(demo.keys["scoring-app"])
+                      ).status_code == 403
+    batches = services.store.query(AuditQuery(action="invoke-model", actor="system"))
+    assert batches and json.loads(batches[-1].payload)["decisions"] >= 1
+
+
+def test_metrics_and_openapi(gateway) -> None:
+    client, state, demo, _ = gateway
+    _predict(client, demo.keys["scoring-app"], [_row(demo.X)])
+    assert client.get("/metrics", headers=auth(demo.keys["scoring-app"])).status_code == 403
+    text = client.get("/metrics", headers=auth(demo.keys["carol"])).text
+    assert 'garrison_requests_total{model="credit-risk",outcome="ok",version="1"}' in text
+    doc = client.get("/openapi.json", headers=auth(demo.keys["carol"])).json()
+    assert "/v1/models/{name}/predict" in doc["paths"]
+
+
+def test_rollback_is_picked_up(gateway) -> None:
+    client, state, demo, services = gateway
+    reg, people = services.registry, demo.extra["people"]
+    import pickle
+    import tempfile
+    from pathlib import Path
+
+    v1 = reg.get("credit-risk", 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "m.pkl"
+        path.write_bytes(pickle.dumps(demo.estimator))
+        reg.register(people["alice"], "credit-risk", path, v1.metadata)
+    reg.approve(people["bob"], "credit-risk", 2)
+    reg.promote(people["bob"], "credit-risk", 2)
+    deadline = time.time() + 10
+    while state.dataplane.table.entries["credit-risk"].primary.version.version != 2:
+        assert time.time() < deadline
+        time.sleep(0.05)
+    assert _predict(client, demo.keys["scoring-app"], [_row(demo.X)]).json()[
+        "model_version"] == 2
+    reg.rollback(people["bob"], "credit-risk")
+    while state.dataplane.table.entries["credit-risk"].primary.version.version != 1:
+        assert time.time() < deadline
+        time.sleep(0.05)
