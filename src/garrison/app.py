@@ -121,7 +121,7 @@ def _scan_policy(settings: Settings, store: Store, guard: Guard) -> ScanPolicy:
     policy = DEFAULT_POLICY.with_allowed(*entries) if entries else DEFAULT_POLICY
     recorded = store.get_meta("scan-allow")
     current = json.dumps(entries)
-    if recorded != current:
+    if (recorded or "[]") != current:
         with store.write() as tx:
             tx.conn.execute(delete(meta).where(meta.c.key == "scan-allow"))
             tx.conn.execute(insert(meta).values(key="scan-allow", value=current))

@@ -30,9 +30,12 @@ def _default_home() -> Path:
     return Path(os.environ.get("GARRISON_HOME", "~/.garrison")).expanduser()
 
 
-def config_file_path() -> Path:
+def config_file_path(home: Path | str | None = None) -> Path:
+    """``$GARRISON_CONFIG``, else ``garrison.toml`` in the home (``--home`` wins over env)."""
     explicit = os.environ.get("GARRISON_CONFIG")
-    return Path(explicit).expanduser() if explicit else _default_home() / "garrison.toml"
+    if explicit:
+        return Path(explicit).expanduser()
+    return (Path(home).expanduser() if home else _default_home()) / "garrison.toml"
 
 
 class Settings(BaseSettings):
@@ -148,7 +151,8 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        path = config_file_path()
+        home = getattr(init_settings, "init_kwargs", {}).get("home")
+        path = config_file_path(home)
         if path.is_file():
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)

@@ -294,7 +294,7 @@ class AuditChainBroken(IntegrityFailure):
 
     ``position`` is the sequence number of the first bad event (or of the missing
     tail), ``reason`` one of: ``modified``, ``deleted``, ``inserted``, ``reordered``,
-    ``truncated``, ``bad-checkpoint``.
+    ``truncated``, ``rewritten``, ``bad-checkpoint``.
     """
 
     code = "audit-chain-broken"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import time
 import uuid
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+import structlog
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -31,6 +33,8 @@ from garrison.serving.dataplane import DataPlane, InferenceResult
 __all__ = ["GatewayState", "create_gateway_app"]
 
 log = logging.getLogger("garrison.gateway")
+access = structlog.get_logger("garrison.access")
+_PID = os.getpid()
 _RID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _HEADERS = {
     "x-content-type-options": "nosniff",
@@ -49,6 +53,7 @@ class GatewayState:
     max_body_bytes: int = 1_048_576
     body_timeout: float = 10.0
     ready: bool = False
+    access_log: bool = True
     problems: dict[str, str] = field(default_factory=dict)
     background: list[Any] = field(default_factory=list)
 
@@ -155,9 +160,10 @@ def create_gateway_app(state: GatewayState) -> Starlette:
             response = _json(error_body(None, 500, rid), 500, {"x-request-id": rid})
         response.headers["x-request-id"] = rid
         state.telemetry.http.labels(str(status)).inc()
-        log.info("request", extra={"request_id": rid, "method": request.method,
-                                   "path": request.url.path, "status": status,
-                                   "ms": round((time.perf_counter() - started) * 1000, 2)})
+        if state.access_log:
+            access.info("request", request_id=rid, method=request.method,
+                        path=request.url.path, status=status, pid=_PID,
+                        ms=round((time.perf_counter() - started) * 1000, 2))
         return response
 
     async def live(request: Request) -> Response:

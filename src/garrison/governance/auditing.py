@@ -29,11 +29,19 @@ class AuditService:
 
     def verify_unaudited(self) -> VerifyReport:
         """Verify the chain; raises :class:`AuditChainBroken` (benchmarks, startup checks)."""
-        checkpoints = [*self._store.checkpoints(), *self._witness()]
+        # Order matters with concurrent writers: everything read before the head is at or
+        # below it unless the log was cut; records appended after it are left for next time.
+        witness = self._witness()
+        stored = self._store.checkpoints()
+        head = self._store.head()
+        until = head.seq if head is not None else None
+        seen = {(c.seq, c.hash) for c in stored}
+        checkpoints = [*stored, *(c for c in witness if (c.seq, c.hash) not in seen)]
         return verify_chain(
-            self._store.records(),
+            self._store.records(until_seq=until) if until is not None
+            else self._store.records(),
             verifier=self._store.signer,
-            head=self._store.head(),
+            head=head,
             checkpoints=checkpoints,
             reload=lambda: list(self._store.records()),
         )

@@ -96,6 +96,8 @@ class SQLAuditWriter:
         self._every = checkpoint_every
         self._witness = witness
         self._on_append = on_append
+        #: Work that must only happen once the transaction has committed.
+        self.after_commit: list[Callable[[], None]] = []
 
     def _cursor(self) -> tuple[Any, _Statements]:
         sql = _QMARK if self._conn.dialect.paramstyle == "qmark" else _FORMAT
@@ -143,7 +145,8 @@ class SQLAuditWriter:
             if rec.seq % self._every == 0:
                 self._store_checkpoint(rec.seq, rec.hash, created)
         if self._on_append is not None:
-            self._on_append(out)
+            callback = self._on_append
+            self.after_commit.append(lambda: callback(out))
         return out
 
     def _sign_head(self, seq: int, digest: str, created: str, *, first: bool) -> Checkpoint:
@@ -163,9 +166,14 @@ class SQLAuditWriter:
         if existing is None:
             self._conn.execute(insert(audit_checkpoints).values(**cp.__dict__))
         if self._witness is not None:
-            self._witness.parent.mkdir(parents=True, exist_ok=True)
-            with self._witness.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps(cp.to_dict(), sort_keys=True) + "\n")
+            witness, line = self._witness, json.dumps(cp.to_dict(), sort_keys=True) + "\n"
+
+            def write_witness() -> None:
+                witness.parent.mkdir(parents=True, exist_ok=True)
+                with witness.open("a", encoding="utf-8") as fh:
+                    fh.write(line)
+
+            self.after_commit.append(write_witness)
         return cp
 
     def checkpoint(self) -> Checkpoint:
@@ -180,13 +188,14 @@ def _record(row: object) -> AuditRecord:
     return AuditRecord(*row)  # type: ignore[misc]
 
 
-def read_records(conn: Connection, after_seq: int = 0, batch: int = 5000) -> Iterator[AuditRecord]:
+def read_records(conn: Connection, after_seq: int = 0, batch: int = 5000,
+                 until_seq: int | None = None) -> Iterator[AuditRecord]:
     last = after_seq
     while True:
-        rows = conn.execute(
-            select(*_COLUMNS).where(audit_events.c.seq > last).order_by(audit_events.c.seq)
-            .limit(batch)
-        ).all()
+        stmt = select(*_COLUMNS).where(audit_events.c.seq > last)
+        if until_seq is not None:
+            stmt = stmt.where(audit_events.c.seq <= until_seq)
+        rows = conn.execute(stmt.order_by(audit_events.c.seq).limit(batch)).all()
         if not rows:
             return
         for row in rows:

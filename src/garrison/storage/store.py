@@ -104,13 +104,16 @@ class Store:
             lock.acquire()
         try:
             with self.engine.connect().execution_options(garrison_write=True) as conn:
+                tx = self._tx(conn)
                 try:
                     with conn.begin():
-                        yield self._tx(conn)
+                        yield tx
                 except GarrisonError:
                     raise
                 except (OperationalError, DBAPIError) as exc:
                     raise StorageError("the database write failed") from exc
+                for task in tx.audit.after_commit:  # Committed: now the outside world.
+                    task()
         finally:
             if lock is not None:
                 lock.release()
@@ -134,9 +137,10 @@ class Store:
         with self.write() as tx:
             return tx.audit.append_many(drafts)
 
-    def records(self, after_seq: int = 0, batch: int = 5000) -> Iterator[AuditRecord]:
+    def records(self, after_seq: int = 0, batch: int = 5000,
+                until_seq: int | None = None) -> Iterator[AuditRecord]:
         with self.read() as tx:
-            yield from _audit.read_records(tx.conn, after_seq, batch)
+            yield from _audit.read_records(tx.conn, after_seq, batch, until_seq)
 
     def query(self, q: AuditQuery) -> list[AuditRecord]:
         with self.read() as tx:

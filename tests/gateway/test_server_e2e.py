@@ -1,0 +1,94 @@
+"""The gateway as a real server: `garrison serve` with 2 workers sharing limits in Redis."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from garrison.app import initialize
+from garrison.config import load_settings
+from garrison.demo import setup_demo
+
+FEATURES = [f"f{i:02d}" for i in range(20)]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path, redis_url):
+    import redis
+
+    home = tmp_path / "home"
+    settings = load_settings(home=home, database_url=None)
+    services, admin, _ = initialize(settings, "root")
+    demo = setup_demo(services, admin, config={"rate_limit": 0.001, "rate_burst": 6})
+    services.close()
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter("garrison:limits:credit-risk*"):
+        client.delete(key)
+    port = _free_port()
+    env = {**os.environ, "GARRISON_HOME": str(home), "GARRISON_REDIS_URL": redis_url,
+           "GARRISON_LOG_FORMAT": "json", "GARRISON_LOG_LEVEL": "info"}
+    env.pop("GARRISON_DATABASE_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "garrison", "serve", "--workers", "2", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                if httpx.get(f"{base}/v2/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
+            assert time.time() < deadline, "gateway did not become ready"
+            time.sleep(0.3)
+        yield base, demo, proc
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        for key in client.scan_iter("garrison:limits:credit-risk*"):
+            client.delete(key)
+
+
+@pytest.mark.slow
+@pytest.mark.redis
+def test_real_http_two_workers_share_the_rate_limit(server) -> None:
+    base, demo, proc = server
+    row = {n: float(demo.X[0, j]) for j, n in enumerate(FEATURES)}
+    headers = {"Authorization": f"Bearer {demo.keys['scoring-app']}"}
+    body = json.dumps({"instances": [row]})
+    codes = []
+    for _ in range(20):  # A new connection each time, so both workers take requests.
+        with httpx.Client(base_url=base, timeout=10) as c:
+            codes.append(c.post("/v1/models/credit-risk/predict", headers=headers,
+                                content=body).status_code)
+    assert codes.count(200) == 6 and codes.count(429) == 14, codes
+    with httpx.Client(base_url=base, timeout=10) as c:
+        assert c.post("/v1/models/credit-risk/predict", content=body).status_code == 401
+        r = c.post("/v1/models/credit-risk/predict", headers=headers, content=b"{")
+        assert r.status_code in (422, 429)
+        assert c.get("/v2/health/live").status_code == 200
+    os.killpg(proc.pid, signal.SIGTERM)
+    out = proc.communicate(timeout=30)[0].decode()
+    pids = {json.loads(line).get("pid") for line in out.splitlines()
+            if line.startswith("{") and '"request"' in line}
+    assert len(pids - {None}) == 2, "both workers should have served requests"
+    assert demo.keys["scoring-app"] not in out  # secrets never reach the logs
