@@ -136,7 +136,7 @@ def test_recomputed_chain_is_caught_by_signed_checkpoints(store: Store) -> None:
     records = list(store.records())
     prev = records[1].hash
     for rec in records[2:]:
-        fields = {**rec.__dict__, "prev_hash": prev}
+        fields = {**rec._asdict(), "prev_hash": prev}
         fields.pop("hash")
         if rec.seq == 3:
             fields["actor"] = "mallory"

@@ -23,7 +23,7 @@ from garrison.storage.store import Store
 from garrison.storage.tables_alerts import alerts
 from garrison.types import parse_utc, utc_iso
 
-__all__ = ["MAX_LIST", "RAISE_ACTION", "ACK_ACTION", "SQLAlertStore"]
+__all__ = ["ACK_ACTION", "MAX_LIST", "RAISE_ACTION", "SQLAlertStore"]
 
 #: Audit event names (kebab-case verb-noun).
 RAISE_ACTION = "raise-alert"

@@ -67,6 +67,13 @@ class _Statements:
             "INSERT INTO audit_head (id, seq, hash, created, key_id, signature) "
             f"VALUES (1, {ph}, {ph}, {ph}, {ph}, {ph})"
         )
+        self.page = (
+            f"SELECT {_EVENT_COLUMNS} FROM audit_events WHERE seq > {ph} ORDER BY seq LIMIT {ph}"
+        )
+        self.page_until = (
+            f"SELECT {_EVENT_COLUMNS} FROM audit_events WHERE seq > {ph} AND seq <= {ph} "
+            f"ORDER BY seq LIMIT {ph}"
+        )
         self.update_head = (
             f"UPDATE audit_head SET seq = {ph}, hash = {ph}, created = {ph}, key_id = {ph}, "
             f"signature = {ph} WHERE id = 1"
@@ -135,10 +142,7 @@ class SQLAuditWriter:
             out.append(AuditRecord(**fields, hash=digest))  # type: ignore[arg-type]
             prev = digest
         cur, sql = self._cursor()
-        cur.executemany(sql.insert, [
-            (r.seq, r.event_id, r.created, r.actor, r.action, r.resource, r.outcome, r.reason,
-             r.request_id, r.payload, r.prev_hash, r.hash) for r in out
-        ])
+        cur.executemany(sql.insert, out)
         cur.close()
         self._sign_head(seq, prev, created, first=out[0].seq == 1)
         for rec in out:
@@ -164,7 +168,9 @@ class SQLAuditWriter:
             select(audit_checkpoints.c.seq).where(audit_checkpoints.c.seq == seq)
         ).first()
         if existing is None:
-            self._conn.execute(insert(audit_checkpoints).values(**cp.__dict__))
+            self._conn.execute(insert(audit_checkpoints).values(
+                seq=cp.seq, hash=cp.hash, created=cp.created, key_id=cp.key_id,
+                signature=cp.signature))
         if self._witness is not None:
             witness, line = self._witness, json.dumps(cp.to_dict(), sort_keys=True) + "\n"
 
@@ -190,16 +196,24 @@ def _record(row: object) -> AuditRecord:
 
 def read_records(conn: Connection, after_seq: int = 0, batch: int = 5000,
                  until_seq: int | None = None) -> Iterator[AuditRecord]:
+    """Every record in ``seq`` order, read in pages through the DBAPI cursor (the hot
+    path of verification: SQLAlchemy's row objects cost more than hashing)."""
+    sql = _QMARK if conn.dialect.paramstyle == "qmark" else _FORMAT
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
     last = after_seq
+    make = AuditRecord._make
     while True:
-        stmt = select(*_COLUMNS).where(audit_events.c.seq > last)
-        if until_seq is not None:
-            stmt = stmt.where(audit_events.c.seq <= until_seq)
-        rows = conn.execute(stmt.order_by(audit_events.c.seq).limit(batch)).all()
+        cur = raw.cursor()
+        if until_seq is None:
+            cur.execute(sql.page, (last, batch))
+        else:
+            cur.execute(sql.page_until, (last, until_seq, batch))
+        rows = cur.fetchall()
+        cur.close()
         if not rows:
             return
-        for row in rows:
-            yield AuditRecord(*row)
+        yield from map(make, rows)
         last = rows[-1][0]
 
 
