@@ -54,6 +54,8 @@ class GatewayState:
     body_timeout: float = 10.0
     ready: bool = False
     access_log: bool = True
+    encrypted: Any = None
+    he_max_body_bytes: int = 64 * 1_048_576
     problems: dict[str, str] = field(default_factory=dict)
     background: list[Any] = field(default_factory=list)
 
@@ -68,9 +70,10 @@ def _request_id(request: Request) -> str:
     return supplied if _RID.fullmatch(supplied) else uuid.uuid4().hex
 
 
-async def _body(request: Request, state: GatewayState) -> bytes:
+async def _body(request: Request, state: GatewayState, limit: int | None = None) -> bytes:
+    cap = limit or state.max_body_bytes
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > state.max_body_bytes):
+    if declared is not None and (not declared.isdigit() or int(declared) > cap):
         raise PayloadTooLarge("request body too large", problem="body-too-large")
     chunks: list[bytes] = []
     size = 0
@@ -79,7 +82,7 @@ async def _body(request: Request, state: GatewayState) -> bytes:
         nonlocal size
         async for chunk in request.stream():
             size += len(chunk)
-            if size > state.max_body_bytes:
+            if size > cap:
                 raise PayloadTooLarge("request body too large", problem="body-too-large")
             chunks.append(chunk)
 
@@ -223,6 +226,25 @@ def create_gateway_app(state: GatewayState) -> Starlette:
             return _json(_render_friendly(result))
         return await guarded(request, handle)
 
+    async def he_params(request: Request) -> Response:
+        async def handle(req: Request, principal: Any, rid: str) -> Response:
+            return _json(await state.encrypted.params(principal, req.path_params["name"], rid))
+        return await guarded(request, handle)
+
+    async def he_context(request: Request) -> Response:
+        async def handle(req: Request, principal: Any, rid: str) -> Response:
+            body = await _body(req, state, state.he_max_body_bytes)
+            cid = await state.encrypted.register(principal, req.path_params["name"], body, rid)
+            return _json({"context_id": cid}, 201)
+        return await guarded(request, handle)
+
+    async def he_infer(request: Request) -> Response:
+        async def handle(req: Request, principal: Any, rid: str) -> Response:
+            body = await _body(req, state, state.he_max_body_bytes)
+            out = await state.encrypted.infer(principal, req.path_params["name"], body, rid)
+            return Response(out, 200, _HEADERS, media_type="application/json")
+        return await guarded(request, handle)
+
     async def decision(request: Request) -> Response:
         async def handle(req: Request, principal: Any, rid: str) -> Response:
             wanted = req.path_params["request_id"]
@@ -252,6 +274,9 @@ def create_gateway_app(state: GatewayState) -> Starlette:
         Route("/v2/models/{name}/infer", infer, methods=["POST"]),
         Route("/v2/models/{name}/versions/{version:int}/infer", infer, methods=["POST"]),
         Route("/v1/models/{name}/predict", predict, methods=["POST"]),
+        Route("/v1/models/{name}/he-params", he_params, methods=["GET"]),
+        Route("/v1/models/{name}/he-contexts", he_context, methods=["POST"]),
+        Route("/v1/models/{name}/infer-encrypted", he_infer, methods=["POST"]),
         Route("/v1/decisions/{request_id}", decision, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),

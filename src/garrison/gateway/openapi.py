@@ -119,6 +119,23 @@ def openapi_document() -> dict[str, Any]:
                 "requestBody": json_body("#/components/schemas/PredictRequest"),
                 "responses": {**ok("#/components/schemas/PredictResponse", "Predictions"),
                               **_INFER_ERRORS}}},
+            "/v1/models/{name}/he-params": {"get": {
+                "summary": "CKKS parameters for encrypted inference", "parameters": [_NAME],
+                "responses": {**ok("#/components/schemas/Object", "Parameters"),
+                              **_errors(401, 403, 404, 422, 429)}}},
+            "/v1/models/{name}/he-contexts": {"post": {
+                "summary": "Register a public evaluation context (no secret key)",
+                "parameters": [_NAME],
+                "requestBody": json_body("#/components/schemas/Object"),
+                "responses": {"201": {"description": "Registered", "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Object"}}}},
+                    **_errors(401, 403, 404, 413, 422, 429)}}},
+            "/v1/models/{name}/infer-encrypted": {"post": {
+                "summary": "Score CKKS ciphertexts; the server never sees plaintext",
+                "parameters": [_NAME],
+                "requestBody": json_body("#/components/schemas/Object"),
+                "responses": {**ok("#/components/schemas/Object", "Encrypted scores"),
+                              **_errors(401, 403, 404, 413, 422, 429, 503)}}},
             "/v1/decisions/{request_id}": {"get": {
                 "summary": "A decision record by request id (auditors)",
                 "parameters": [{"name": "request_id", "in": "path", "required": True,

@@ -91,6 +91,9 @@ def build_gateway(services: Any, settings: Settings, *, deployments: Any, decisi
     )
     state = GatewayState(plane, Authenticator(services.accounts, denials, oidc=oidc),
                          telemetry, decision_store, max_body_bytes=settings.max_body_bytes)
+    from garrison.serving.encrypted import EncryptedPlane
+
+    state.encrypted = EncryptedPlane(plane)
 
     def load() -> None:
         plane.table = builder.build()
