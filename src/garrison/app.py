@@ -22,12 +22,18 @@ from sqlalchemy import delete, insert
 from garrison.audit import AuditDraft, Checkpoint, redact
 from garrison.config import Settings
 from garrison.errors import AlreadyInitialized, ConfigurationError, IntegrityFailure
+from garrison.datasets import DatasetService, PseudonymizationService, PseudonymKeys
+from garrison.gateway.webhook import WebhookNotifier
 from garrison.governance import AccountService, AuditService, Guard, NewKey
 from garrison.identity import Principal
+from garrison.lineage import LineageRecorder
 from garrison.registry import ModelLoader, RegistryService
 from garrison.scanning import DEFAULT_POLICY, ScanPolicy
+from garrison.serving.alerts import AlertService
 from garrison.signing import Keyring, MasterKeys
 from garrison.storage import LocalArtifactStore, Store, is_sqlite
+from garrison.storage.alerts_repo import SQLAlertStore
+from garrison.storage.datasets_repo import SQLDatasetStore, SQLLineageStore
 from garrison.storage.tables import meta
 from garrison.types import Clock, SystemClock
 
@@ -52,8 +58,13 @@ class Services:
     audit: AuditService
     registry: RegistryService
     loader: ModelLoader
+    datasets: DatasetService
+    pseudonyms: PseudonymizationService
+    alerts: AlertService
+    alert_webhook: WebhookNotifier | None = None
 
     def close(self) -> None:
+        self.alerts.close()  # Delivers what is queued (at most a few seconds), then stops.
         self.store.dispose()
 
 
@@ -92,10 +103,13 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     store.ensure_current()
     guard = Guard(store)
     policy = _scan_policy(settings, store, guard)
+    lineage_store = SQLLineageStore(store)
     registry = RegistryService(
         store, LocalArtifactStore(settings.artifacts, _master_keys(settings)), keyring, guard,
-        clock, policy=policy,
+        clock, policy=policy, lineage=LineageRecorder(lineage_store),
+        promotion_gate=_shadow_gate(store),
     )
+    webhook = _alert_webhook(settings)
     return Services(
         settings=settings,
         clock=clock,
@@ -106,7 +120,39 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         audit=AuditService(store, guard, witness=lambda: read_witness(settings.witness_file)),
         registry=registry,
         loader=ModelLoader(registry, guard),
+        datasets=DatasetService(SQLDatasetStore(store), lineage_store, guard, clock),
+        pseudonyms=PseudonymizationService(PseudonymKeys(settings.keys_dir), guard),
+        alerts=AlertService(SQLAlertStore(store), notifier=webhook, clock=clock),
+        alert_webhook=webhook,
     )
+
+
+def _alert_webhook(settings: Settings) -> WebhookNotifier | None:
+    if settings.alert_webhook_url is None:
+        return None
+    if settings.alert_webhook_secret is None:
+        raise ConfigurationError("alert_webhook_url is set but alert_webhook_secret is not")
+    return WebhookNotifier(settings.alert_webhook_url,
+                           settings.alert_webhook_secret.get_secret_value().encode("utf-8"))
+
+
+def _shadow_gate(store: Store) -> Any:
+    """Promotion from shadow to production needs the deployment's minimum agreement."""
+    from garrison.serving.shadow import ShadowReport, ensure_shadow_gate
+    from garrison.storage.gateway_repo import SQLDeploymentStore
+    from garrison.storage.shadow_repo import SQLShadowStore
+
+    def gate(version: Any) -> None:
+        config = SQLDeploymentStore(store).get(version.name)
+        if version.stage != "shadow" or config.shadow_min_agreement is None:
+            return
+        observations = SQLShadowStore(store).observations(version.name,
+                                                          shadow_version=version.version)
+        report = ShadowReport.from_observations(observations, model=version.name)
+        ensure_shadow_gate(report, min_agreement=config.shadow_min_agreement,
+                           min_requests=config.shadow_min_requests, version=version.version)
+
+    return gate
 
 
 def _master_keys(settings: Settings) -> MasterKeys:
@@ -204,10 +250,12 @@ def gateway_app() -> Any:
     from garrison.config import load_settings
     from garrison.gateway.server import build_gateway
     from garrison.storage.gateway_repo import SQLDecisionStore, SQLDeploymentStore
+    from garrison.storage.shadow_repo import SQLShadowStore
 
     settings = load_settings()
     configure_logging(settings)
     services = build_services(settings)
     app, _ = build_gateway(services, settings, deployments=SQLDeploymentStore(services.store),
-                           decisions=SQLDecisionStore(services.store))
+                           decisions=SQLDecisionStore(services.store),
+                           shadows=SQLShadowStore(services.store))
     return app

@@ -22,13 +22,16 @@ FEATURES = [f"f{i:02d}" for i in range(20)]
 
 
 def demo_model(seed: int = 7) -> tuple[Any, np.ndarray]:
+    """The fitted model and its training features (labels are kept on the estimator)."""
     from sklearn.linear_model import LogisticRegression
 
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(2000, len(FEATURES)))
     w = rng.normal(size=len(FEATURES))
     y = (X @ w + rng.normal(scale=0.5, size=len(X)) > 0).astype(int)
-    return LogisticRegression(max_iter=500).fit(X, y), X
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    model.garrison_train_accuracy_ = float(model.score(X, y))
+    return model, X
 
 
 def demo_schema(X: np.ndarray) -> dict[str, Any]:
@@ -67,10 +70,15 @@ def setup_demo(services: Any, admin: Any, *, model: str = "credit-risk",
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.pkl"
         path.write_bytes(pickle.dumps(estimator, protocol=5))
-        services.registry.register(people["alice"], model, path, {
+        reference = Path(tmp) / "reference.csv"
+        import pandas as pd
+
+        pd.DataFrame(X, columns=FEATURES).to_csv(reference, index=False)
+        services.registry.register(people["alice"], model, path, reference=reference,
+                                   metadata={
             "framework": "scikit-learn", "description": "demo credit-risk scorer",
-            "input_schema": demo_schema(X), "metrics": {"train_accuracy": float(
-                estimator.score(X, (X @ np.zeros(20) >= 0).astype(int)) * 0 + 1.0)},
+            "input_schema": demo_schema(X), "metrics": {
+                "train_accuracy": estimator.garrison_train_accuracy_},
         })
     services.registry.approve(people["bob"], model, 1, "demo: reviewed")
     services.registry.promote(people["bob"], model, 1, reason="demo: go live")

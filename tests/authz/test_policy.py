@@ -21,7 +21,7 @@ EXPECTED = {
         "list-models", "view-model", "verify-model-version", "view-lineage",
         "approve-model-version", "reject-model-version", "promote-model-version",
         "rollback-model", "retire-model-version", "configure-deployment", "view-shadow-report",
-        "view-alerts",
+        "view-alerts", "acknowledge-alert",
     },
     "auditor": {
         "list-models", "view-model", "verify-model-version", "view-lineage", "view-audit-log",
@@ -29,7 +29,8 @@ EXPECTED = {
         "view-shadow-report", "view-alerts", "view-metrics", "reidentify-data",
     },
     "client": {"invoke-model"},
-    "admin": set(ACTIONS) - {"authenticate", "load-model-version", "invoke-model", "reidentify-data"},
+    "admin": set(ACTIONS) - {"authenticate", "load-model-version", "raise-alert", "invoke-model",
+                             "reidentify-data"},
 }
 
 
@@ -89,7 +90,7 @@ def test_unknown_action_is_an_error_not_an_allow() -> None:
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_denials_are_audited(store, role: str) -> None:
     guard = Guard(store)
-    denied = sorted(set(ACTIONS) - EXPECTED[role] - {"authenticate"})
+    denied = sorted(set(ACTIONS) - EXPECTED[role] - {"authenticate", "raise-alert"})
     for action in denied:
         with pytest.raises(Forbidden):
             guard.require(_p(role), action, "model:x", request_id="req-1")

@@ -8,6 +8,7 @@ from garrison.config import load_settings
 from garrison.demo import setup_demo
 from garrison.gateway.server import build_gateway
 from garrison.storage.gateway_repo import SQLDecisionStore, SQLDeploymentStore
+from garrison.storage.shadow_repo import SQLShadowStore
 
 
 @pytest.fixture
@@ -27,6 +28,7 @@ def gateway(installation):
     app, state = build_gateway(services, settings,
                                deployments=SQLDeploymentStore(services.store),
                                decisions=SQLDecisionStore(services.store),
+                               shadows=SQLShadowStore(services.store),
                                refresh_interval=0.2)
     with TestClient(app) as client:
         yield client, state, demo, services

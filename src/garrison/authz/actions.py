@@ -64,6 +64,8 @@ _ALL = [
     Action("reidentify-data", "Decrypt reversibly pseudonymized values."),
     Action("view-lineage", "Read lineage from datasets to models to deployments."),
     Action("view-alerts", "List detection alerts."),
+    Action("acknowledge-alert", "Mark a detection alert as handled."),
+    Action("raise-alert", "Record a detection alert (Garrison itself, never granted)."),
 ]
 
 ACTIONS: dict[str, Action] = {a.name: a for a in _ALL}

@@ -25,7 +25,8 @@ ROLES: dict[str, str] = {
 _READ_REGISTRY = {"list-models", "view-model", "verify-model-version", "view-lineage"}
 
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset(ACTIONS) - {"authenticate", "load-model-version", "invoke-model", "reidentify-data"},
+    "admin": frozenset(ACTIONS) - {"authenticate", "load-model-version", "raise-alert", "invoke-model",
+                                  "reidentify-data"},
     "data-scientist": frozenset(
         _READ_REGISTRY
         | {
@@ -48,6 +49,7 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
             "configure-deployment",
             "view-shadow-report",
             "view-alerts",
+            "acknowledge-alert",
         }
     ),
     "auditor": frozenset(

@@ -1,4 +1,4 @@
-"""``garrison data``: PII discovery, re-identification risk and anonymization of datasets.
+"""``garrison data``: PII discovery, risk, anonymization, pseudonymization, dataset registry.
 
 The group is exported as ``data_group`` so further commands (``pseudonymize``,
 ``register``, ``poison-check``) can be attached with ``data_group.add_command``.
@@ -14,7 +14,8 @@ from pathlib import Path
 
 import click
 
-from garrison.cli._common import emit, handle_errors, json_option, table
+from garrison.cli._common import CLIState, emit, handle_errors, json_option, pass_state, table
+from garrison.datasets import PseudonymizationResult, parse_dataset_ref
 from garrison.errors import InvalidInput
 from garrison.privacy import ScanReport, anonymize_file, scan_file
 from garrison.privacy.anonymize import DEFAULT_MAX_SUPPRESSION
@@ -214,3 +215,134 @@ def anonymize_command(
     click.echo(f"k-anonymity reached: {result.k_verified} (target {k})")
     for hierarchy, level in zip(result.plan.hierarchies, result.plan.levels, strict=True):
         click.echo(f"  {hierarchy.column}: {hierarchy.describe(level)}")
+
+
+# --- dataset registry and pseudonymization (need credentials: GARRISON_API_KEY) -------
+
+
+@data_group.command("register")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--name", "name", required=True, help="Dataset name (letters, digits, _ . -).")
+@click.option("--target", help="Label column: also run the poisoning check.")
+@click.option("--quasi", multiple=True, help="Quasi-identifiers for the risk analysis.")
+@json_option
+@pass_state
+@handle_errors
+def register_command(
+    state: CLIState, file: str, name: str, target: str | None, quasi: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Record FILE as the next version of dataset NAME.
+
+    Records the SHA-256 of the bytes, the schema, the row count and the privacy scan
+    (and with --target the poisoning check). The same bytes registered again under the
+    same name return the existing version. A model version refers to it through the
+    ``datasets`` entry of its metadata (printed as ``model_reference``).
+    """
+    v = state.services.datasets.register(
+        state.principal(), file, name, target=target, quasi=_names(quasi) or None)
+    if as_json:
+        emit(v.to_dict(reports=True))
+        return
+    click.echo(f"dataset {v.ref}: {v.rows} rows, {len(v.columns)} columns, {v.format}, "
+               f"sha256 {v.digest}")
+    click.echo(f"direct identifiers: {', '.join(v.pii_columns) or 'none found'}")
+    if v.suspicious_rows is not None:
+        click.echo(f"poisoning check on {v.target}: {v.suspicious_rows} suspicious rows")
+    click.echo("model metadata entry: " + json.dumps(v.model_reference()))
+
+
+@data_group.command("list")
+@click.argument("name", required=False)
+@json_option
+@pass_state
+@handle_errors
+def list_command(state: CLIState, name: str | None, as_json: bool) -> None:
+    """List registered dataset versions (all datasets, or NAME's versions)."""
+    versions = state.services.datasets.list(state.principal(), name)
+    if as_json:
+        emit([v.to_dict() for v in versions])
+        return
+    table("datasets", ["dataset", "rows", "columns", "sha256", "PII", "suspicious", "registered"],
+          [[v.ref, v.rows, len(v.columns), v.digest[:16], ", ".join(v.pii_columns),
+            "-" if v.suspicious_rows is None else v.suspicious_rows, v.created]
+           for v in versions])
+
+
+@data_group.command("show")
+@click.argument("ref", metavar="NAME[:VERSION]")
+@pass_state
+@handle_errors
+def show_command(state: CLIState, ref: str) -> None:
+    """Print one dataset version (the newest by default) with its full reports, as JSON."""
+    name, version = parse_dataset_ref(ref)
+    emit(state.services.datasets.get(state.principal(), name, version).to_dict(reports=True))
+
+
+_columns_option = click.option(
+    "--columns", "columns", multiple=True, required=True,
+    help="Columns to transform (comma-separate or repeat).")
+_out_option = click.option(
+    "--out", "out", type=click.Path(dir_okay=False), required=True,
+    help="Output file (.csv or .parquet).")
+_context_option = click.option(
+    "--context", default="", help="Namespace bound into the tokens (keep equal to join).")
+
+
+def _print_pseudonymized(result: PseudonymizationResult, as_json: bool) -> None:
+    data = result.to_dict()
+    if as_json:
+        emit(data)
+        return
+    verb = "re-identified" if data["action"] == "reidentify-data" else "pseudonymized"
+    click.echo(f"{verb} {', '.join(data['columns'])} in {data['rows']} rows -> {data['output']} "
+               f"({data['mode']}, key {data['key_id']}"
+               + (", key created" if data["key_created"] else "") + ")")
+
+
+@data_group.command("pseudonymize")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@_columns_option
+@_out_option
+@click.option("--reversible", is_flag=True,
+              help="AES-SIV tokens that `garrison data reidentify` can decrypt.")
+@_context_option
+@json_option
+@pass_state
+@handle_errors
+def pseudonymize_command(
+    state: CLIState, file: str, columns: tuple[str, ...], out: str, reversible: bool,
+    context: str, as_json: bool,
+) -> None:
+    """Replace COLUMNS of FILE by keyed tokens, written to OUT.
+
+    Default: HMAC-SHA256 tokens, the same for the same value under the installation's
+    key (files still join on them) and not reversible. With --reversible, AES-SIV
+    tokens an auditor can decrypt. The keys live in HOME/keys (0600); every use is
+    audited with the file digests and columns, never the key.
+    """
+    result = state.services.pseudonyms.pseudonymize(
+        state.principal(), file, out, _names(columns), reversible=reversible, context=context)
+    _print_pseudonymized(result, as_json)
+
+
+@data_group.command("reidentify")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@_columns_option
+@_out_option
+@_context_option
+@json_option
+@pass_state
+@handle_errors
+def reidentify_command(
+    state: CLIState, file: str, columns: tuple[str, ...], out: str, context: str,
+    as_json: bool,
+) -> None:
+    """Decrypt the reversible (AES-SIV) tokens in COLUMNS of FILE, written to OUT (0600).
+
+    Needs the reidentify-data permission (auditors); every attempt is audited. A token
+    that does not open leaves no output behind (exit 1).
+    """
+    result = state.services.pseudonyms.reidentify(
+        state.principal(), file, out, _names(columns), context=context)
+    _print_pseudonymized(result, as_json)

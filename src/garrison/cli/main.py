@@ -11,14 +11,17 @@ import click
 from garrison import __version__
 from garrison.cli._common import CLIState, emit, handle_errors, json_option, pass_state
 from garrison.cli.accounts import key_group, role_group, user_group
+from garrison.cli.alerts import alerts_group
 from garrison.cli.audit import audit_group
 from garrison.cli.data import data_group
 from garrison.cli.demo import demo_command
 from garrison.cli.detect import detect_group, drift_group
 from garrison.cli.he import he_group
+from garrison.cli.lineage import lineage_group
 from garrison.cli.models import model_group, signing_group
 from garrison.cli.poison import poison_check_command
 from garrison.cli.serve import deploy_group, serve_command
+from garrison.cli.shadow import shadow_group
 from garrison.cli.web import admin_serve_command
 from garrison.cli.scan import scan_command
 
@@ -123,6 +126,9 @@ cli.add_command(data_group)
 cli.add_command(serve_command)
 cli.add_command(deploy_group)
 cli.add_command(admin_serve_command)
+cli.add_command(alerts_group)
+cli.add_command(lineage_group)
+cli.add_command(shadow_group)
 data_group.add_command(poison_check_command)
 
 

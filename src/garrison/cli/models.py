@@ -42,11 +42,15 @@ def model_group() -> None:
               "code_commit.")
 @click.option("--framework", default="", help="e.g. scikit-learn, onnx, xgboost.")
 @click.option("--commit", "code_commit", default="", help="Git commit of the training code.")
+@click.option("--reference", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Reference (training) data, CSV or Parquet: profile, input schema and a "
+              "sealed sample for the gateway's detectors.")
 @json_option
 @pass_state
 @handle_errors
 def model_register(state: CLIState, name: str, path: Path, metadata_file: str | None,
-                   framework: str, code_commit: str, as_json: bool) -> None:
+                   framework: str, code_commit: str, reference: Path | None,
+                   as_json: bool) -> None:
     """Scan, sign, encrypt and register PATH as the next version of model NAME.
 
     An artifact the scanner does not call safe is refused (exit 1) and nothing is stored.
@@ -61,7 +65,8 @@ def model_register(state: CLIState, name: str, path: Path, metadata_file: str | 
         meta["framework"] = framework
     if code_commit:
         meta["code_commit"] = code_commit
-    v = state.services.registry.register(state.principal(), name, path, meta)
+    v = state.services.registry.register(state.principal(), name, path, meta,
+                                         reference=reference)
     if as_json:
         emit(v.to_dict())
     else:

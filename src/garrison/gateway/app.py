@@ -115,6 +115,8 @@ def _render_friendly(result: InferenceResult) -> dict[str, Any]:
         body["fallback"] = {"used": True, "reason": result.fallback_reason}
     if result.explanations is not None:
         body["explanations"] = result.explanations
+    if result.flags and result.deployed.config.detection in ("flag", "fallback"):
+        body["flags"] = result.flags
     return body
 
 
@@ -288,6 +290,8 @@ def create_gateway_app(state: GatewayState) -> Starlette:
         body = {"error": {"code": "not-found" if code == 404 else "method-not-allowed",
                           "message": "not found" if code == 404 else "method not allowed",
                           "request_id": rid}}
-        return _json(body, code, {"x-request-id": rid})
+        # A 405 carries the route's Allow header (RFC 9110); keep it.
+        allow = (getattr(exc, "headers", None) or {}).get("Allow")
+        return _json(body, code, {"x-request-id": rid, **({"allow": allow} if allow else {})})
 
     return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})

@@ -66,6 +66,6 @@ def error_body(exc: GarrisonError | None, status: int, request_id: str) -> dict[
     body: dict[str, Any] = {"code": exc.code, "message": message, "request_id": request_id}
     if isinstance(exc, SchemaViolation | InvalidInput) and status == 422:
         for key in ("field", "row", "problem"):
-            if key in exc.detail:
+            if exc.detail.get(key) is not None:  # "row" is None for whole-body problems.
                 body[key] = exc.detail[key]
     return {"error": body}

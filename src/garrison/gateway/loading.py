@@ -62,8 +62,23 @@ class TableBuilder:
                                    config.breaker_cooldown, name=v.ref),
             limiter=self._limiter_factory(v.name, self._policy(config)),
         )
+        if config.detection != "off" and v.metadata.reference_sha256:
+            deployed.monitor = self._fit_monitor(v, deployed, config)
         self._cache[key] = deployed
         return deployed
+
+    def _fit_monitor(self, v: ModelVersion, deployed: Deployed, config: DeploymentConfig) -> Any:
+        """Fit the anomaly / adversarial detectors on the version's signed reference sample."""
+        from garrison.detection import InputMonitor, Policy
+
+        reference = self._services.registry.reference_frame(v)
+        try:
+            return InputMonitor.fit(reference, model=deployed.runtime.model,
+                                    fpr=config.detection_fpr, policy=Policy(config.detection))
+        except GarrisonError:
+            # Model-based detectors need a numeric, probabilistic model; keep the rest.
+            return InputMonitor.fit(reference, fpr=config.detection_fpr,
+                                    policy=Policy(config.detection))
 
     def current_signature(self) -> tuple[Any, ...]:
         versions = self._services.registry._store  # noqa: SLF001 - read-only listing.

@@ -146,7 +146,7 @@ def openapi_document() -> dict[str, Any]:
                 "200": {"description": "Prometheus text format",
                         "content": {"text/plain": {"schema": {"type": "string"}}}},
                 **_errors(401, 403)}}},
-            "/openapi.json": {"get": {"summary": "This document", "responses": ok(
-                "#/components/schemas/Object", "OpenAPI 3.1")}},
+            "/openapi.json": {"get": {"summary": "This document", "responses": {
+                **ok("#/components/schemas/Object", "OpenAPI 3.1"), **_errors(401)}}},
         },
     }

@@ -23,6 +23,8 @@ from starlette.applications import Starlette
 
 from garrison.config import Settings
 from garrison.gateway.app import GatewayState, create_gateway_app
+from garrison.detection import AccessMonitor, Profile
+from garrison.gateway.alert_metrics import register_alert_metrics
 from garrison.gateway.auth import Authenticator
 from garrison.gateway.loading import TableBuilder
 from garrison.gateway.metrics import PrometheusTelemetry
@@ -30,6 +32,8 @@ from garrison.serving.dataplane import DataPlane, DenialAuditor, ModelTable
 from garrison.serving.decisions import BatchWriter
 from garrison.serving.limits import ConcurrencyLimiter, LimitPolicy, MemoryRateLimiter
 from garrison.serving.resilience import BoundedExecutor
+from garrison.serving.shadow import ShadowMirror, ShadowReport, observe_shadow
+from garrison.types import utc_iso
 from garrison.signing import write_private_file
 
 __all__ = ["build_gateway", "run"]
@@ -61,10 +65,28 @@ def _input_hasher(settings: Settings) -> Any:
 
 
 def build_gateway(services: Any, settings: Settings, *, deployments: Any, decisions: Any,
-                  refresh_interval: float = 2.0,
+                  shadows: Any = None, refresh_interval: float = 2.0,
                   executor_workers: int = 4) -> tuple[Starlette, GatewayState]:
     """Wire the gateway; ``deployments`` and ``decisions`` are the storage adapters."""
     telemetry = PrometheusTelemetry()
+    register_alert_metrics(telemetry.registry, services.alerts, services.alert_webhook)
+    monitors: dict[tuple[str, int], AccessMonitor] = {}
+    alert_writer = BatchWriter(services.alerts.raise_all, name="alerts", batch_size=50,
+                               on_error=lambda exc: log.error("alert write failed: %s", exc))
+
+    def access(caller: str, deployed: Any, matrix: Any) -> list[str]:
+        """Extraction monitoring (PRADA-style distances, input-space coverage, volume)."""
+        v = deployed.version
+        monitor = monitors.get((v.name, v.version))
+        if monitor is None:
+            profile = Profile.from_dict(v.metadata.profile) if v.metadata.profile else None
+            monitor = monitors[(v.name, v.version)] = AccessMonitor(profile, clock=services.clock)
+        alerts = []
+        for row in matrix[:8]:
+            alerts.extend(monitor.observe_query(caller, row))
+        for alert in alerts:
+            alert_writer.submit(alert)
+        return [a.kind for a in alerts]
     denials = DenialAuditor(services.store.append, services.clock)
     decision_store = decisions
     writer = BatchWriter(decision_store.add_many, name="decisions",
@@ -82,12 +104,45 @@ def build_gateway(services: Any, settings: Settings, *, deployments: Any, decisi
                                        audience=settings.oidc_audience,
                                        jwks_url=settings.oidc_jwks_url))
     executor = BoundedExecutor(executor_workers, max_pending=settings.max_concurrency)
+    mirror = None
+    if shadows is not None:
+        def shadow_sink(batch: list[Any]) -> None:
+            shadows.add_many(batch)
+            report = ShadowReport.from_observations(batch)
+            if report.agreement is not None:
+                telemetry.shadow_agreement.labels(batch[0].model).set(report.agreement)
+
+        mirror = ShadowMirror(1.0, shadow_sink, key=os.urandom(16))
+
+    def shadow(result: Any, serving: Any) -> None:
+        """Mirror a sampled share of traffic to the shadow version, off the request path."""
+        primary, candidate = result.deployed, serving.shadow
+        if mirror is None or not mirror.should_mirror(result.request_id,
+                                                      primary.config.shadow_fraction):
+            return
+        X = result.batch.matrix if result.batch.matrix is not None else \
+            result.batch.as_columns()
+        created = utc_iso(services.clock.now())
+        latency = float(result.elapsed_ms)
+
+        def run_shadow() -> tuple[Any, Any]:
+            out = candidate.runtime.predict(X)
+            return out.labels.tolist(), None if out.scores is None else out.scores.tolist()
+
+        mirror.submit(lambda: observe_shadow(
+            request_id=result.request_id, model=primary.version.name,
+            primary_version=result.served_by, shadow_version=candidate.version.version,
+            created=created, primary_labels=result.output.labels.tolist(),
+            primary_scores=None if result.output.scores is None
+            else result.output.scores.tolist(),
+            primary_latency_ms=latency, run_shadow=run_shadow))
+
     plane = DataPlane(
         ModelTable(), executor=executor,
         concurrency=ConcurrencyLimiter(settings.max_concurrency),
         denials=denials, decisions=writer.submit, clock=services.clock,
         timeout=settings.request_timeout, telemetry=telemetry,
-        input_hasher=_input_hasher(settings),
+        input_hasher=_input_hasher(settings), access=access, shadow=shadow,
     )
     state = GatewayState(plane, Authenticator(services.accounts, denials, oidc=oidc),
                          telemetry, decision_store, max_body_bytes=settings.max_body_bytes)
@@ -124,11 +179,14 @@ def build_gateway(services: Any, settings: Settings, *, deployments: Any, decisi
         finally:
             task.cancel()
             writer.close()
+            alert_writer.close()
+            if mirror is not None:
+                mirror.close()
             executor.shutdown(wait=False)
 
     app = create_gateway_app(state)
     app.router.lifespan_context = lifespan
-    state.background.extend([writer, builder, executor])
+    state.background.extend([writer, builder, executor, mirror])
     return app, state
 
 

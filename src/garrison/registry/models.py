@@ -44,8 +44,16 @@ class VersionMetadata:
     datasets: tuple[DatasetRef, ...] = ()
     code_commit: str = ""
     profile: dict[str, Any] | None = None
+    #: SHA-256 of the sealed reference sample (Parquet) the detectors are fitted on.
+    reference_sha256: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        out = self._base_dict()
+        if self.reference_sha256:  # Only when set, so older signed metadata keeps its digest.
+            out["reference_sha256"] = self.reference_sha256
+        return out
+
+    def _base_dict(self) -> dict[str, Any]:
         return {
             "framework": self.framework,
             "description": self.description,
@@ -84,6 +92,7 @@ class VersionMetadata:
             input_schema=InputSchema.from_dict(schema) if schema else None,
             metrics=metrics, tags=tags, datasets=datasets, code_commit=commit,
             profile=data.get("profile"),
+            reference_sha256=str(data.get("reference_sha256") or ""),
         )
 
 

@@ -49,12 +49,13 @@ class RegistryStore(Protocol):
 
 
 class ArtifactStore(Protocol):
-    def put(self, name: str, version: int, source: Path, context: str) -> None:
-        """Encrypt ``source`` into the store (atomically)."""
+    def put(self, name: str, version: int, source: Path, context: str, kind: str = "") -> None:
+        """Encrypt ``source`` into the store (atomically); ``kind`` names extra blobs."""
 
-    def get(self, name: str, version: int, context: str) -> bytes:
+    def get(self, name: str, version: int, context: str, kind: str = "") -> bytes:
         """Decrypt and authenticate; raise ``DecryptionFailed``."""
 
-    def remove(self, name: str, version: int) -> None: ...
+    def remove(self, name: str, version: int) -> None:
+        """Remove every blob of the version."""
 
-    def path(self, name: str, version: int) -> Path: ...
+    def path(self, name: str, version: int, kind: str = "") -> Path: ...

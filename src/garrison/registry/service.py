@@ -8,23 +8,28 @@ not call them safe.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 import hashlib
+import json
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from garrison.errors import (
     ApprovalRequired,
-    InvalidTransition,
     ArtifactRefused,
     Conflict,
     DigestMismatch,
     FourEyesViolation,
     GarrisonError,
     InvalidInput,
+    InvalidTransition,
 )
 from garrison.governance import Guard
 from garrison.identity import Principal
+from garrison.lineage import DatasetNode, DeploymentNode, LineageRecorder, ModelVersionNode, RunNode
 from garrison.registry.lifecycle import Stage, ensure_transition
 from garrison.registry.manifest import build_statement, sign_manifest, verify_manifest
 from garrison.registry.models import (
@@ -34,9 +39,10 @@ from garrison.registry.models import (
     validate_model_name,
 )
 from garrison.registry.ports import ArtifactStore, RegistryStore, RegistryTx
+from garrison.registry.reference import prepare_reference
 from garrison.scanning import DEFAULT_POLICY, ScanPolicy, scan_path
 from garrison.signing import Keyring
-from garrison.types import Clock, utc_iso
+from garrison.types import Clock, parse_utc, utc_iso
 
 __all__ = ["RegistryService", "artifact_context", "parse_ref"]
 
@@ -51,6 +57,10 @@ def parse_ref(ref: str) -> tuple[str, int | None]:
     return match.group(1), int(match.group(2)) if match.group(2) else None
 
 
+def reference_context(name: str, version: int, digest: str) -> str:
+    return f"garrison-reference:{name}:{version}:{digest}"
+
+
 def artifact_context(name: str, version: int, digest: str) -> str:
     """Binds a sealed blob to exactly one version: a blob moved elsewhere will not open."""
     return f"garrison-artifact:{name}:{version}:{digest}"
@@ -60,13 +70,18 @@ class RegistryService:
     def __init__(
         self, store: RegistryStore, artifacts: ArtifactStore, keyring: Keyring, guard: Guard,
         clock: Clock, *, policy: ScanPolicy = DEFAULT_POLICY,
+        lineage: LineageRecorder | None = None,
+        promotion_gate: Callable[[ModelVersion], None] | None = None,
     ) -> None:
+        #: Extra checks before shadow -> production (the shadow agreement gate); they raise.
+        self._promotion_gate = promotion_gate
         self._store = store
         self._artifacts = artifacts
         self._keyring = keyring
         self._guard = guard
         self._clock = clock
         self.policy = policy
+        self._lineage = lineage
 
     def _now(self) -> str:
         return utc_iso(self._clock.now())
@@ -101,13 +116,30 @@ class RegistryService:
     # -- registration -------------------------------------------------------------
     def register(
         self, actor: Principal, name: str, path: Path, metadata: VersionMetadata | dict[str, Any]
-        | None = None, *, request_id: str = "",
+        | None = None, *, reference: Path | None = None, request_id: str = "",
     ) -> ModelVersion:
+        """Register ``path``; ``reference`` data (CSV/Parquet) adds a profile, derives the
+        input schema if none is given, and seals a sample for the gateway's detectors."""
         validate_model_name(name)
         meta = metadata if isinstance(metadata, VersionMetadata) else VersionMetadata.from_dict(
             metadata or {})
         resource = f"model:{name}"
         self._guard.require(actor, "register-model-version", resource, request_id=request_id)
+        if reference is None:
+            # A reference digest is only ever computed here, never taken from the caller.
+            meta = dataclasses.replace(meta, reference_sha256="")
+            return self._register(actor, name, path, meta, None, resource, request_id)
+        with tempfile.TemporaryDirectory() as tmp:
+            meta, sample = prepare_reference(reference, meta, Path(tmp))
+            return self._register(actor, name, path, meta, sample, resource, request_id)
+
+    def _register(
+        self, actor: Principal, name: str, path: Path, meta: VersionMetadata,
+        sample: Path | None, resource: str, request_id: str,
+    ) -> ModelVersion:
+        # Sign exactly what storage will give back: the metadata after a JSON round trip.
+        meta = VersionMetadata.from_dict(json.loads(json.dumps(meta.to_dict())))
+        inputs = self._lineage_inputs(actor, resource, meta, request_id)
         report = scan_path(path, self.policy)
         scan = report.to_dict()
         scan["policy_extension"] = sorted(self.policy.extra_allowed)
@@ -140,6 +172,9 @@ class RegistryService:
                 scan_report=scan, metadata=meta, stage_changed=now,
             )
             self._artifacts.put(name, number, path, artifact_context(name, number, digest))
+            if sample is not None:
+                self._artifacts.put(name, number, sample, reference_context(
+                    name, number, meta.reference_sha256), kind="reference")
             try:
                 tx.models.add_version(version)
                 tx.models.add_transition(Transition(name, number, "", Stage.REGISTERED,
@@ -149,13 +184,52 @@ class RegistryService:
                 raise
             return version
 
-        return self._guard.run(
+        registered = self._guard.run(
             actor, "register-model-version", resource, change, authorize=False,
             request_id=request_id,
             result_payload=lambda v: {"version": v.version, "sha256": v.digest,
                                       "format": v.format, "size": v.size,
                                       "policy_extension": scan["policy_extension"]},
         )
+        if self._lineage is not None:
+            self._record_training(registered, inputs)
+        return registered
+
+    # -- lineage (only when a LineageRecorder is configured) -----------------------
+    def _lineage_inputs(self, actor: Principal, resource: str, meta: VersionMetadata,
+                        request_id: str) -> list[DatasetNode]:
+        """The registered dataset versions ``meta`` names; InvalidInput if one is unknown."""
+        if self._lineage is None:
+            return []
+        found, unknown = [], []
+        for ref in meta.datasets:
+            node = self._lineage.store.get_node(f"dataset:{ref.name}@{ref.version}")
+            if isinstance(node, DatasetNode) and _bare(node.digest) == _bare(ref.digest):
+                found.append(node)
+            else:
+                unknown.append(f"{ref.name}:{ref.version}")
+        if unknown:
+            self._guard.record(actor, "register-model-version", outcome="failed",
+                               resource=resource, reason="unknown-dataset",
+                               request_id=request_id, payload={"datasets": unknown})
+            raise InvalidInput("the metadata names dataset versions that are not registered "
+                               f"with that digest: {', '.join(unknown)}", datasets=unknown)
+        return found
+
+    def _record_training(self, v: ModelVersion, inputs: list[DatasetNode]) -> None:
+        assert self._lineage is not None
+        commit = v.metadata.code_commit
+        when = parse_utc(v.created)
+        run_id = f"train-{v.name}-{v.version}" + (f"-{commit[:12]}" if commit else "")
+        self._lineage.record_training(RunNode(run_id, commit or None, when, when), inputs,
+                                      [ModelVersionNode(v.name, str(v.version), v.digest)])
+
+    def _record_deployment(self, v: ModelVersion) -> ModelVersion:
+        if self._lineage is not None:
+            self._lineage.add_node(ModelVersionNode(v.name, str(v.version), v.digest))
+            self._lineage.record_deployment(
+                DeploymentNode(v.name, str(v.version), v.stage, parse_utc(v.stage_changed)))
+        return v
 
     # -- lifecycle ----------------------------------------------------------------
     def _move(self, tx: RegistryTx, v: ModelVersion, target: str, actor: str, reason: str) -> None:
@@ -210,6 +284,8 @@ class RegistryService:
         def apply(tx: RegistryTx, v: ModelVersion) -> None:
             if v.stage == Stage.REGISTERED:
                 raise ApprovalRequired(f"{v.ref} must be approved before promotion")
+            if stage == Stage.PRODUCTION and self._promotion_gate is not None:
+                self._promotion_gate(v)
             if stage == Stage.PRODUCTION:
                 for other in tx.models.list_versions(name):
                     if other.stage == Stage.PRODUCTION and other.version != version:
@@ -217,8 +293,8 @@ class RegistryService:
                                    f"superseded by version {version}")
             self._move(tx, v, stage, actor.name, reason or f"promoted to {stage}")
 
-        return self._transition(actor, "promote-model-version", name, version, reason,
-                                request_id, apply)
+        return self._record_deployment(self._transition(
+            actor, "promote-model-version", name, version, reason, request_id, apply))
 
     def retire(self, actor: Principal, name: str, version: int, reason: str = "",
                *, request_id: str = "") -> ModelVersion:
@@ -249,9 +325,10 @@ class RegistryService:
                     return tx.models.get_version(name, candidate)
             raise Conflict(f"{name} has no earlier production version that is still approved")
 
-        return self._guard.run(actor, "rollback-model", f"model:{name}", change,
-                               request_id=request_id, payload={"reason": reason[:500]},
-                               result_payload=lambda v: {"restored_version": v.version})
+        return self._record_deployment(self._guard.run(
+            actor, "rollback-model", f"model:{name}", change, request_id=request_id,
+            payload={"reason": reason[:500]},
+            result_payload=lambda v: {"restored_version": v.version}))
 
     # -- integrity ----------------------------------------------------------------
     def verified_bytes(self, v: ModelVersion) -> bytes:
@@ -263,6 +340,22 @@ class RegistryService:
         if hashlib.sha256(data).hexdigest() != v.digest:
             raise DigestMismatch("the artifact does not match its signed digest")
         return data
+
+    def reference_frame(self, v: ModelVersion):  # type: ignore[no-untyped-def]
+        """The verified reference sample (a DataFrame), or None if the version has none."""
+        if not v.metadata.reference_sha256:
+            return None
+        import io
+
+        import pandas as pd
+
+        verify_manifest(self._keyring, v.manifest, name=v.name, version=v.version,
+                        digest=v.digest, metadata=v.metadata.to_dict())
+        data = self._artifacts.get(v.name, v.version, reference_context(
+            v.name, v.version, v.metadata.reference_sha256), kind="reference")
+        if hashlib.sha256(data).hexdigest() != v.metadata.reference_sha256:
+            raise DigestMismatch("the reference sample does not match its signed digest")
+        return pd.read_parquet(io.BytesIO(data))
 
     def verify(self, actor: Principal, name: str, version: int,
                *, request_id: str = "") -> dict[str, Any]:
@@ -297,3 +390,8 @@ class RegistryService:
                            request_id=request_id, payload={"sha256": v.digest,
                                                            "bytes": len(data)})
         return data
+
+
+def _bare(digest: str) -> str:
+    """A SHA-256 digest without its optional ``sha256:`` prefix, lowercased."""
+    return digest.lower().removeprefix("sha256:")

@@ -215,7 +215,7 @@ class AlertService:
     def raise_alert(self, alert: AlertLike) -> bool:
         """Record ``alert`` unless it is a duplicate or over budget; True when recorded."""
         kind, caller, severity = _text(alert.kind), str(alert.caller), _text(alert.severity)
-        return self._raise(kind, caller, severity, alert.detail, _moment(alert.created))
+        return self._raise(kind, caller, severity, alert.detail, alert.created)
 
     def raise_all(self, alerts: Iterable[AlertLike]) -> int:
         """Raise several alerts (e.g. what an ``AccessMonitor.observe_*`` returned)."""
@@ -246,32 +246,40 @@ class AlertService:
         }
         severity = "high" if share >= 0.5 else "medium"
         return self._raise(DRIFT_KIND, f"model:{model}:{version}", severity, detail,
-                           utc_iso(self.clock.now()))
+                           self.clock.now())
 
     def _raise(self, kind: str, caller: str, severity: str, detail: Mapping[str, Any],
-               created: str) -> bool:
+               created: Any) -> bool:
         if len(kind) > _MAX_KIND or not _KIND.match(kind):
             raise InvalidInput("an alert kind must be kebab-case, at most 64 characters")
         if severity not in SEVERITIES:
             raise InvalidInput(f"an alert severity must be one of {SEVERITIES}")
         caller = caller[:_MAX_CALLER]
-        record = AlertRecord(self._new_id(), kind, caller, severity, clean_detail(detail),
-                             created)
+        # The lock is held while the store writes, so concurrent duplicates cannot both
+        # pass. Suppressed alerts never touch the store (one flood alert per window does).
+        flood: AlertRecord | None = None
         with self._lock:
             now = self.clock.now().timestamp()
             reason = self._admit(kind, caller, now)
-            if reason == "budget":
-                flood = self._flood_record(now)
-                if flood is not None:
-                    self._record(flood, now)
-                    self._send(flood)
-            if reason is not None:
+            if reason is None:
+                # Built only once admitted, so a flood of duplicates stays cheap.
+                record = AlertRecord(self._new_id(), kind, caller, severity,
+                                     clean_detail(detail), _moment(created))
+                self._record(record, now)
+            else:
                 key = (kind, reason)
                 self._suppressed[key] = self._suppressed.get(key, 0) + 1
-                return False
-            self._record(record, now)
-        self._send(record)
-        return True
+                if reason == "budget":
+                    flood = self._flood_record(now)
+                if flood is not None:
+                    self._record(flood, now)
+        # Notifiers run outside the lock: they may be slow, or take the lock to count.
+        if reason is None:
+            self._send(record)
+            return True
+        if flood is not None:
+            self._send(flood)
+        return False
 
     def _admit(self, kind: str, caller: str, now: float) -> str | None:
         """Why the alert is suppressed (``duplicate``, ``budget``) or None to record it."""
@@ -301,7 +309,7 @@ class AlertService:
         win.last.pop(key, None)
         win.last[key] = now
         while win.last:
-            oldest_key, oldest = next(iter(win.last.items()))
+            oldest = next(iter(win.last.values()))
             if now - oldest < self.dedupe_window and len(win.last) <= self.max_tracked:
                 break
             win.last.popitem(last=False)

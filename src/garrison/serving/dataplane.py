@@ -26,6 +26,7 @@ from garrison.errors import (
     ModelNotFound,
     ModelUnavailable,
     ModelVersionNotFound,
+    SchemaViolation,
 )
 from garrison.registry import ModelVersion
 from garrison.serving.decisions import DecisionRecord
@@ -69,6 +70,7 @@ class Deployed:
     breaker: CircuitBreaker
     limiter: RateLimiter
     explainer: Any = None
+    monitor: Any = None
 
     @property
     def names(self) -> list[str]:
@@ -114,6 +116,8 @@ class InferenceResult:
     fallback_reason: str = ""
     explanations: list[dict[str, Any]] | None = None
     hardened: Any = None
+    flags: list[dict[str, Any]] = field(default_factory=list)
+    elapsed_ms: float = 0.0
 
 
 class DenialAuditor:
@@ -161,7 +165,9 @@ class DataPlane:
         input_hasher: Callable[[list[Any]], list[Any]] | None = None,
         shadow: Callable[[InferenceResult, Serving], None] | None = None,
         explain_rows: int = 32,
+        access: Callable[[str, Deployed, np.ndarray], list[str]] | None = None,
     ) -> None:
+        self._access = access
         self.table = table
         self._executor = executor
         self._concurrency = concurrency
@@ -237,20 +243,60 @@ class DataPlane:
             self.telemetry.rejected(exc.code)
             raise
         X = batch.matrix if batch.matrix is not None else batch.as_columns()
+        flags = self._detect(principal, deployed, batch)
         async with self._concurrency.slot():
-            output, served_by, reason = await self._with_fallback(serving, deployed, X,
-                                                                  batch.n_rows)
+            if flags and deployed.config.detection == "fallback":
+                output, served_by, reason = self._fallback_only(serving, deployed, X, batch,
+                                                                "anomalous-input")
+                output = await output if not isinstance(output, RuntimeOutput) else output
+            else:
+                output, served_by, reason = await self._with_fallback(serving, deployed, X,
+                                                                      batch.n_rows)
             explanations = None
             if explain and deployed.config.explain and not reason:
                 explanations = await self._explain(deployed, batch)
-        result = InferenceResult(rid, deployed, batch, output, served_by, reason, explanations)
         elapsed = time.perf_counter() - started
+        result = InferenceResult(rid, deployed, batch, output, served_by, reason, explanations,
+                                 flags=flags, elapsed_ms=elapsed * 1000)
         self.telemetry.request(name, served_by, "fallback" if reason else "ok", elapsed,
                                batch.n_rows)
         self._record(principal, result, elapsed)
         if self._shadow is not None and serving.shadow is not None and not reason:
             self._shadow(result, serving)
         return result
+
+    def _detect(self, principal: Subject, deployed: Deployed,
+                batch: ValidatedBatch) -> list[dict[str, Any]]:
+        """Per-row anomaly / adversarial verdicts under the deployment's policy."""
+        if self._access is not None and batch.matrix is not None:
+            for alert in self._access(principal.name, deployed, batch.matrix):
+                self.telemetry.rejected(f"alert-{alert}")
+        monitor = deployed.monitor
+        policy = deployed.config.detection
+        if monitor is None or policy == "off" or batch.matrix is None:
+            return []
+        flags = [{"row": i, "score": round(float(v.score), 4), "reasons": list(v.reasons)[:5]}
+                 for i, v in enumerate(monitor.score_batch(batch.matrix)) if v.anomalous]
+        if flags:
+            self.telemetry.rejected("anomalous-input")
+            if policy == "reject":
+                raise SchemaViolation("the input looks anomalous or adversarial",
+                                      field=str(flags[0]["reasons"][0] if flags[0]["reasons"]
+                                                else "input"),
+                                      row=flags[0]["row"], problem="anomalous-input")
+        return flags
+
+    def _fallback_only(self, serving: Serving, deployed: Deployed, X: Any,
+                       batch: ValidatedBatch, reason: str) -> tuple[Any, int, str]:
+        policy = deployed.config.fallback
+        self.telemetry.fallback(deployed.version.name, reason)
+        if policy.kind == "version" and serving.fallback is not None:
+            return self._call(serving.fallback, X), serving.fallback.version.version, reason
+        if policy.kind == "constant":
+            labels = np.array([policy.constant] * batch.n_rows, dtype=object)
+            return RuntimeOutput(labels), 0, reason
+        raise ModelUnavailable("the input was refused by the detectors and there is no "
+                               "fallback", reason=reason)
 
     async def _explain(self, deployed: Deployed, batch: ValidatedBatch) -> list[dict[str, Any]]:
         from garrison.explain import explainer_for  # Imported on first use only.
@@ -284,5 +330,6 @@ class DataPlane:
             caller=principal.name, model=d.version.name, version=result.served_by,
             rows=result.batch.n_rows, outputs=result.output.labels.tolist(),
             input_policy=policy, inputs=inputs, fallback=result.fallback_reason,
-            explanation=result.explanations, latency_ms=int(elapsed * 1000),
+            flags=result.flags, explanation=result.explanations,
+            latency_ms=int(elapsed * 1000),
         ))

@@ -36,6 +36,9 @@ class DeploymentConfig:
     shadow_fraction: float = 0.0
     shadow_min_agreement: float | None = None
     shadow_min_requests: int = 100
+    #: What to do with inputs the detectors call anomalous or adversarial.
+    detection: Literal["off", "log", "flag", "reject", "fallback"] = "flag"
+    detection_fpr: float = 0.01
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.shadow_fraction <= 1.0:
@@ -46,6 +49,10 @@ class DeploymentConfig:
             raise InvalidInput("timeout must be in (0, 300] seconds")
         if self.breaker_failures < 1:
             raise InvalidInput("breaker_failures must be at least 1")
+        if self.detection not in ("off", "log", "flag", "reject", "fallback"):
+            raise InvalidInput("detection must be off, log, flag, reject or fallback")
+        if not 0.0001 <= self.detection_fpr <= 0.5:
+            raise InvalidInput("detection_fpr must be between 0.0001 and 0.5")
         if self.shadow_min_agreement is not None and not 0 <= self.shadow_min_agreement <= 1:
             raise InvalidInput("shadow_min_agreement must be between 0 and 1")
 

@@ -95,15 +95,18 @@ class ShadowMirror(Generic[T]):
         self.last_error: str | None = None
 
     # -- sampling ------------------------------------------------------------------
-    def should_mirror(self, request_id: str) -> bool:
+    def should_mirror(self, request_id: str, fraction: float | None = None) -> bool:
         """Whether this request is mirrored: a keyed hash of its id, so replays agree.
 
-        Raising the fraction only adds requests to the mirrored set. Pass a secret
-        ``key`` when callers choose their own request ids, so they cannot pick.
+        ``fraction`` overrides the mirror's own (one mirror can serve models with
+        different fractions). Raising the fraction only adds requests to the
+        mirrored set. Pass a secret ``key`` when callers choose their own request
+        ids, so they cannot pick.
         """
-        if self.fraction <= 0.0:
+        share = self.fraction if fraction is None else fraction
+        if share <= 0.0:
             return False
-        return self.fraction >= 1.0 or _bucket(request_id, self._key) < self.fraction
+        return share >= 1.0 or _bucket(request_id, self._key) < share
 
     # -- the request path ----------------------------------------------------------
     def submit(self, factory: Callable[[], T]) -> bool:

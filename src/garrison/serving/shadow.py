@@ -1,26 +1,26 @@
 """Shadow deployments: what is recorded per mirrored request, the report, the gate.
 
-A version in ``shadow`` receives a mirrored copy of a fraction of live traffic
-through :class:`~garrison.serving.mirror.ShadowMirror` (re-exported here), off the
-request path. For each mirrored request the gateway records one
-:class:`ShadowObservation`: both outputs, both latencies and errors.
-:class:`ShadowReport` summarizes stored observations (agreement, score or value
-differences, latency percentiles, error rates) and :func:`ensure_shadow_gate`
-raises :class:`~garrison.errors.ApprovalRequired` unless a minimum agreement was
-measured over a minimum number of mirrored requests.
+A ``shadow`` version gets a mirrored fraction of live traffic through
+:class:`~garrison.serving.mirror.ShadowMirror` (re-exported here), off the request
+path; each mirrored request yields one :class:`ShadowObservation` (both outputs,
+latencies and errors). :class:`ShadowReport` summarizes them and
+:func:`ensure_shadow_gate` raises :class:`~garrison.errors.ApprovalRequired` unless
+a minimum agreement was measured over a minimum number of mirrored requests.
 """
 
 from __future__ import annotations
 
 import math
+import operator
+import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
-from garrison.errors import ApprovalRequired, InvalidInput
+from garrison.errors import ApprovalRequired, GarrisonError, InvalidInput
 from garrison.serving.mirror import ShadowMirror
 
 __all__ = [
@@ -30,21 +30,26 @@ __all__ = [
     "ShadowObservation",
     "ShadowReport",
     "ensure_shadow_gate",
+    "observe_shadow",
 ]
 
 #: How many prediction differences a report lists.
 MAX_EXAMPLES = 10
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _as_dict(self: Any) -> dict[str, Any]:
+    return {f.name: getattr(self, f.name) for f in fields(self)}
+
 
 def _plain(value: Any) -> Any:
     """NumPy arrays and scalars become plain Python values (JSON-ready)."""
-    if value is None:
-        return None
-    if hasattr(value, "tolist"):
-        return value.tolist()
+    if isinstance(value, list) and all(isinstance(v, _SCALARS) for v in value):
+        return value
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
-    return value
+    return value.tolist() if hasattr(value, "tolist") else value
 
 
 @dataclass(frozen=True)
@@ -80,8 +85,12 @@ class ShadowObservation:
             object.__setattr__(self, name, value)
         if not self.request_id or not self.model:
             raise InvalidInput("a shadow observation needs a request id and a model")
-        if not isinstance(self.rows, int) or self.rows < 0:
-            raise InvalidInput("shadow observation rows must be a non-negative integer")
+        for name in ("rows", "primary_version", "shadow_version"):
+            value = getattr(self, name)
+            number = operator.index(value) if hasattr(value, "__index__") else -1
+            if number < 0 or isinstance(value, bool):
+                raise InvalidInput(f"shadow observation {name} must be a non-negative integer")
+            object.__setattr__(self, name, number)
         for name in ("primary_latency_ms", "shadow_latency_ms"):
             value = getattr(self, name)
             if value is None and name == "shadow_latency_ms":
@@ -98,18 +107,49 @@ class ShadowObservation:
     def primary_answered(self) -> bool:
         return self.primary_error is None and self.primary_labels is not None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+    to_dict = _as_dict
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ShadowObservation:
-        names = {f.name for f in fields(cls)}
-        missing = names - {"primary_error"} - set(data)
+        missing = _REQUIRED - data.keys()
         if missing:
             raise InvalidInput(f"shadow observation lacks {sorted(missing)}")
-        return cls(**{k: v for k, v in data.items() if k in names})
+        return cls(**{k: v for k, v in data.items() if k in _FIELDS})
 
 
+_FIELDS = frozenset(f.name for f in fields(ShadowObservation))
+_REQUIRED = _FIELDS - {"primary_error"}
+
+
+def observe_shadow(
+    *, request_id: str, model: str, primary_version: int, shadow_version: int, created: str,
+    primary_labels: Any, primary_scores: Any, primary_latency_ms: float,
+    run_shadow: Callable[[], tuple[Any, Any]], timer: Callable[[], float] = time.perf_counter,
+) -> ShadowObservation:
+    """Run the shadow version and record it next to the primary's answer.
+
+    ``run_shadow`` returns the shadow's (labels, scores); NumPy arrays are fine. It is
+    timed with ``timer`` (seconds). Any exception becomes an error *code*
+    (``GarrisonError.code``, else ``model-error``), never a message. Call this inside
+    the factory handed to :class:`ShadowMirror`, so the shadow runs off the request path.
+    """
+    started = timer()
+    labels = scores = error = None
+    try:
+        labels, scores = run_shadow()
+    except GarrisonError as exc:
+        error = exc.code
+    except Exception:  # Any other failure of the shadow model is just as recorded.
+        error = "model-error"
+    elapsed_ms = max(0.0, (timer() - started) * 1000.0)
+    primary = _plain(primary_labels)
+    return ShadowObservation(
+        request_id=request_id, model=model, primary_version=primary_version,
+        shadow_version=shadow_version, created=created,
+        rows=0 if primary is None else len(primary), primary_labels=primary,
+        shadow_labels=labels, primary_scores=primary_scores, shadow_scores=scores,
+        primary_latency_ms=primary_latency_ms, shadow_latency_ms=elapsed_ms, shadow_error=error,
+    )
 
 
 def _is_number(value: Any) -> bool:
@@ -125,7 +165,7 @@ def _agree(primary: Any, shadow: Any, tolerance: float) -> bool:
     if _is_number(primary) and _is_number(shadow):
         if isinstance(primary, int) and isinstance(shadow, int):
             return primary == shadow
-        return abs(primary - shadow) <= tolerance * max(1.0, abs(primary))
+        return bool(abs(primary - shadow) <= tolerance * max(1.0, abs(primary)))
     return bool(primary == shadow)
 
 
@@ -137,11 +177,14 @@ def _floats(value: Any) -> bool:
 
 def _max_abs_diff(primary: Any, shadow: Any) -> float | None:
     """Largest absolute difference between two numbers or equal-length vectors."""
-    a, b = (primary if isinstance(primary, list) else [primary],
-            shadow if isinstance(shadow, list) else [shadow])
-    if len(a) != len(b) or not a or not all(_is_number(v) for v in a + b):
+    a = primary if isinstance(primary, list) else [primary]
+    b = shadow if isinstance(shadow, list) else [shadow]
+    if len(a) != len(b) or not a:
         return None
-    return float(np.max(np.abs(np.asarray(a, dtype=float) - np.asarray(b, dtype=float))))
+    try:
+        return float(max(abs(x - y) for x, y in zip(a, b, strict=True)))
+    except TypeError:  # Strings, None or nested lists: no numeric difference.
+        return None
 
 
 @dataclass(frozen=True)
@@ -163,8 +206,7 @@ class LatencySummary:
         p50, p95, p99 = (float(v) for v in np.percentile(arr, [50, 95, 99]))
         return cls(len(values), p50, p95, p99, float(arr.mean()), float(arr.max()))
 
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+    to_dict = _as_dict
 
 
 @dataclass(frozen=True)
@@ -177,8 +219,7 @@ class PredictionDifference:
     shadow: Any
     shadow_error: str | None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+    to_dict = _as_dict
 
 
 @dataclass
@@ -204,7 +245,7 @@ def _compare(o: ShadowObservation, tolerance: float) -> _Comparison:
             c.rows_ok += 1
         elif first_bad is None:
             first_bad = i
-        if (diff := _max_abs_diff(label, shadow[i])) is not None:
+        if _floats(label) and (diff := _max_abs_diff(label, shadow[i])) is not None:
             c.value_diffs.append(diff)
         p_scores, s_scores = o.primary_scores, o.shadow_scores
         if p_scores is not None and s_scores is not None and i < min(len(p_scores), len(s_scores)):
@@ -324,7 +365,7 @@ class ShadowReport:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out = _as_dict(self)
         out["shadow_versions"] = list(self.shadow_versions)
         out["primary_versions"] = list(self.primary_versions)
         out["differences"] = [d.to_dict() for d in self.differences]

@@ -73,7 +73,8 @@ class SQLDatasetRepository:
             with self._conn.begin_nested():
                 self._conn.execute(insert(datasets).values(
                     name=v.name, version=v.version, digest=v.digest, format=v.format,
-                    size=v.size, row_count=v.rows, column_types=_dumps([list(c) for c in v.columns]),
+                    size=v.size, row_count=v.rows,
+                    column_types=_dumps([list(c) for c in v.columns]),
                     schema_digest=v.schema_digest, source=v.source, registrant=v.registrant,
                     created=v.created, target=v.target, scan_report=_dumps(v.scan_report),
                     poison_report=None if v.poison_report is None else _dumps(v.poison_report),

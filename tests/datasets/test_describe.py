@@ -1,0 +1,78 @@
+"""File facts: streaming digest, row count and schema of CSV and Parquet files."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+import pytest
+
+from garrison.datasets import describe_file, file_sha256, schema_digest
+from garrison.errors import InvalidInput
+
+from .datagen import write
+
+EXPECTED = (
+    ("customer_id", "int64"),
+    ("name", "string"),
+    ("email", "string"),
+    ("phone", "string"),
+    ("age", "int64"),
+    ("income", "float64"),
+    ("active", "bool"),
+    ("label", "int64"),
+)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_digest_rows_and_schema(tmp_path, frame, suffix) -> None:
+    path = write(frame, tmp_path / f"data{suffix}")
+    facts = describe_file(path)
+    assert facts.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert facts.format == suffix[1:]
+    assert facts.rows == len(frame) == 300
+    assert facts.size == path.stat().st_size
+    assert facts.columns == EXPECTED
+    assert facts.schema_digest == schema_digest(EXPECTED)
+
+
+def test_streaming_digest_matches_over_block_boundaries(tmp_path) -> None:
+    path = tmp_path / "big.bin"
+    data = bytes(range(256)) * ((3 << 20) // 256 + 7)  # Three MiB and a bit: several blocks.
+    path.write_bytes(data)
+    assert file_sha256(path) == hashlib.sha256(data).hexdigest()
+
+
+def test_csv_types_do_not_depend_on_chunking(tmp_path) -> None:
+    frame = pd.DataFrame({
+        "mixed": ["1"] * 5 + ["1.5"] * 5,          # int in one chunk, float in the next
+        "late_text": ["7"] * 9 + ["x"],           # numbers, then text
+        "sparse": [None] * 9 + ["true"],          # empty chunks carry no type
+        "zeros": ["001"] * 10,                    # text kept as written, still integral
+    })
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False)
+    whole = describe_file(path)
+    chunked = describe_file(path, chunk_rows=3)
+    assert whole.rows == chunked.rows == 10
+    assert whole.columns == chunked.columns == (
+        ("mixed", "float64"), ("late_text", "string"), ("sparse", "bool"), ("zeros", "int64"))
+
+
+def test_schema_digest_depends_on_order_and_types() -> None:
+    a = (("x", "int64"), ("y", "string"))
+    assert schema_digest(a) != schema_digest(a[::-1])
+    assert schema_digest(a) != schema_digest((("x", "float64"), ("y", "string")))
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00\x01binary", b"PAR1 not really parquet"])
+def test_unreadable_files_are_invalid_input(tmp_path, content) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(InvalidInput):
+        describe_file(path)
+
+
+def test_missing_file_is_invalid_input(tmp_path) -> None:
+    with pytest.raises(InvalidInput):
+        file_sha256(tmp_path / "nope.csv")

@@ -1,0 +1,92 @@
+"""Detection inside the gateway: anomalous inputs under each policy, extraction alerts."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from garrison.serving.deployment import DeploymentConfig
+from garrison.storage.gateway_repo import SQLDeploymentStore
+
+from .conftest import auth
+
+FEATURES = [f"f{i:02d}" for i in range(20)]
+
+
+def _post(client, key, rows):
+    return client.post("/v1/models/credit-risk/predict", headers=auth(key),
+                       content=json.dumps({"instances": rows}))
+
+
+def _reconfigure(state, services, **config):
+    cfg = DeploymentConfig.from_dict({"callers": ["scoring-app"], **config})
+    SQLDeploymentStore(services.store).put("credit-risk", cfg, "bob", "t")
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        served = state.dataplane.table.entries.get("credit-risk")
+        if served and served.primary.config == cfg:
+            return served
+        time.sleep(0.05)
+    raise AssertionError("table did not reload")
+
+
+def _rows(demo, idx):
+    return [{n: float(demo.X[i, j]) for j, n in enumerate(FEATURES)} for i in idx]
+
+
+def _odd(demo):
+    row = _rows(demo, [0])[0]
+    hi = demo.X.max(axis=0)
+    row["f05"] = float(hi[5] + 0.8 * (hi[5] - demo.X.min(axis=0)[5]))  # in schema, off profile
+    return row
+
+
+def test_monitor_is_fitted_from_the_signed_reference(gateway) -> None:
+    client, state, demo, _ = gateway
+    assert state.dataplane.table.entries["credit-risk"].primary.monitor is not None
+
+
+def test_flag_policy_marks_anomalous_rows_only(gateway) -> None:
+    client, state, demo, _ = gateway
+    body = _post(client, demo.keys["scoring-app"], [*_rows(demo, [1, 2]), _odd(demo)]).json()
+    assert [f["row"] for f in body["flags"]] == [2]
+    normal = _post(client, demo.keys["scoring-app"], _rows(demo, range(3, 40))).json()
+    assert len(normal.get("flags", [])) <= 2  # about the calibrated 1% false-positive rate
+
+
+def test_reject_policy_answers_422(gateway) -> None:
+    client, state, demo, services = gateway
+    _reconfigure(state, services, detection="reject")
+    r = _post(client, demo.keys["scoring-app"], [_odd(demo)])
+    assert r.status_code == 422 and r.json()["error"]["problem"] == "anomalous-input"
+    assert _post(client, demo.keys["scoring-app"], _rows(demo, [4])).status_code == 200
+
+
+def test_fallback_policy_answers_from_the_fallback(gateway) -> None:
+    client, state, demo, services = gateway
+    _reconfigure(state, services, detection="fallback",
+                 fallback={"kind": "constant", "constant": "manual-review"})
+    body = _post(client, demo.keys["scoring-app"], [_odd(demo)]).json()
+    assert body["fallback"]["reason"] == "anomalous-input"
+    assert body["predictions"] == [{"label": "manual-review"}]
+
+
+@pytest.mark.slow
+def test_extraction_sweep_raises_an_alert(gateway) -> None:
+    client, state, demo, services = gateway
+    _reconfigure(state, services, detection="off", rate_limit=1e6, rate_burst=1_000_000)
+    rng = np.random.default_rng(1)
+    lo, hi = demo.X.min(axis=0), demo.X.max(axis=0)
+    for _ in range(60):  # A uniform sweep of the input space, 8 rows per request.
+        sweep = rng.uniform(lo, hi, size=(8, 20))
+        rows = [{n: float(r[j]) for j, n in enumerate(FEATURES)} for r in sweep]
+        assert _post(client, demo.keys["scoring-app"], rows).status_code == 200
+    state.background[0].flush()
+    deadline = time.time() + 10
+    while not services.alerts.list(caller="scoring-app") and time.time() < deadline:
+        time.sleep(0.1)
+    kinds = {a.kind for a in services.alerts.list(caller="scoring-app")}
+    assert kinds & {"input-space-sweep", "extraction-pattern"}, kinds
