@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-
 from sqlalchemy import delete, insert
 
 from garrison.audit import AuditDraft, Checkpoint, redact
 from garrison.config import Settings
-from garrison.errors import AlreadyInitialized, ConfigurationError, IntegrityFailure
 from garrison.datasets import DatasetService, PseudonymizationService, PseudonymKeys
+from garrison.errors import AlreadyInitialized, ConfigurationError, IntegrityFailure
 from garrison.gateway.webhook import WebhookNotifier
 from garrison.governance import AccountService, AuditService, Guard, NewKey
 from garrison.identity import Principal

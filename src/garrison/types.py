@@ -6,7 +6,7 @@ import datetime as _dt
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["Clock", "FixedClock", "SystemClock", "utc_iso", "parse_utc"]
+__all__ = ["Clock", "FixedClock", "SystemClock", "parse_utc", "utc_iso"]
 
 
 class Clock(Protocol):

@@ -10,7 +10,16 @@ import stat
 import pytest
 
 from garrison.errors import ConfigurationError, DecryptionFailed, InvalidSignature
-from garrison.signing import DeterministicCipher, Keyring, MasterKeys, pae, seal, sign, unseal, verify
+from garrison.signing import (
+    DeterministicCipher,
+    Keyring,
+    MasterKeys,
+    pae,
+    seal,
+    sign,
+    unseal,
+    verify,
+)
 
 PT = "application/vnd.garrison.test+json"
 
@@ -73,6 +82,10 @@ def test_key_files_are_private_and_loose_ones_refused(tmp_path) -> None:
         Keyring.create(tmp_path / "keys")  # never overwrites
 
 
+def _flip(blob: bytes, at: int) -> bytes:
+    return blob[:at] + bytes([blob[at] ^ 1]) + blob[at + 1:]
+
+
 def test_sealing_detects_every_change() -> None:
     keys = MasterKeys.from_bytes(os.urandom(32))
     data = os.urandom((1 << 20) * 2 + 100)
@@ -80,7 +93,7 @@ def test_sealing_detects_every_change() -> None:
     assert unseal(keys, blob, "ctx") == data
     cut = len(blob) - 100 - 16  # drop the last segment exactly
     for bad in (blob[:-1], blob[:cut], blob[:20] + b"x" + blob[21:],
-                blob[: len(blob) // 2] + bytes([blob[len(blob) // 2] ^ 1]) + blob[len(blob) // 2 + 1:]):
+                _flip(blob, len(blob) // 2)):
         with pytest.raises(DecryptionFailed):
             unseal(keys, bad, "ctx")
     with pytest.raises(DecryptionFailed):

@@ -243,7 +243,8 @@ def _verify(
             verifier.verify(cp.key_id, cp.signature, checkpoint_message(cp.seq, cp.hash,
                                                                         cp.created))
         except InvalidSignature:
-            raise _broken(cp.seq, "bad-checkpoint", "checkpoint signature does not verify")
+            raise _broken(cp.seq, "bad-checkpoint",
+                          "checkpoint signature does not verify") from None
     by_seq: dict[int, list[Checkpoint]] = {}
     for cp in wanted:
         by_seq.setdefault(cp.seq, []).append(cp)

@@ -25,7 +25,8 @@ ROLES: dict[str, str] = {
 _READ_REGISTRY = {"list-models", "view-model", "verify-model-version", "view-lineage"}
 
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset(ACTIONS) - {"authenticate", "load-model-version", "raise-alert", "invoke-model",
+    "admin": frozenset(ACTIONS) - {"authenticate", "load-model-version", "raise-alert",
+                                   "invoke-model",
                                   "reidentify-data"},
     "data-scientist": frozenset(
         _READ_REGISTRY

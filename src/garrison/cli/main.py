@@ -20,10 +20,10 @@ from garrison.cli.he import he_group
 from garrison.cli.lineage import lineage_group
 from garrison.cli.models import model_group, signing_group
 from garrison.cli.poison import poison_check_command
+from garrison.cli.scan import scan_command
 from garrison.cli.serve import deploy_group, serve_command
 from garrison.cli.shadow import shadow_group
 from garrison.cli.web import admin_serve_command
-from garrison.cli.scan import scan_command
 
 __all__ = ["cli", "main"]
 

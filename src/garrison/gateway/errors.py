@@ -59,7 +59,7 @@ def status_for(exc: GarrisonError) -> int:
 
 
 def error_body(exc: GarrisonError | None, status: int, request_id: str) -> dict[str, Any]:
-    if exc is None or status >= 500 and not isinstance(exc, ModelUnavailable | Overloaded):
+    if exc is None or (status >= 500 and not isinstance(exc, ModelUnavailable | Overloaded)):
         return {"error": {"code": "internal-error", "message": "internal error",
                           "request_id": request_id}}
     message = _OPAQUE.get(status, exc.message)

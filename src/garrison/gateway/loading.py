@@ -81,7 +81,7 @@ class TableBuilder:
                                     policy=Policy(config.detection))
 
     def current_signature(self) -> tuple[Any, ...]:
-        versions = self._services.registry._store  # noqa: SLF001 - read-only listing.
+        versions = self._services.registry._store
         with versions.read() as tx:
             listed = tuple((v.name, v.version, v.stage) for v in tx.models.list_versions()
                            if v.stage in ("production", "shadow", "approved"))
@@ -94,7 +94,7 @@ class TableBuilder:
         entries: dict[str, Serving] = {}
         problems: dict[str, str] = {}
         self.signature = self.current_signature()
-        with registry._store.read() as tx:  # noqa: SLF001
+        with registry._store.read() as tx:
             names = tx.models.model_names()
         for name in names:
             prod = registry.production(name)

@@ -22,9 +22,9 @@ from typing import Any
 from starlette.applications import Starlette
 
 from garrison.config import Settings
-from garrison.gateway.app import GatewayState, create_gateway_app
 from garrison.detection import AccessMonitor, Profile
 from garrison.gateway.alert_metrics import register_alert_metrics
+from garrison.gateway.app import GatewayState, create_gateway_app
 from garrison.gateway.auth import Authenticator
 from garrison.gateway.loading import TableBuilder
 from garrison.gateway.metrics import PrometheusTelemetry
@@ -33,8 +33,8 @@ from garrison.serving.decisions import BatchWriter
 from garrison.serving.limits import ConcurrencyLimiter, LimitPolicy, MemoryRateLimiter
 from garrison.serving.resilience import BoundedExecutor
 from garrison.serving.shadow import ShadowMirror, ShadowReport, observe_shadow
-from garrison.types import utc_iso
 from garrison.signing import write_private_file
+from garrison.types import utc_iso
 
 __all__ = ["build_gateway", "run"]
 
@@ -167,7 +167,7 @@ def build_gateway(services: Any, settings: Settings, *, deployments: Any, decisi
                 for name, serving in plane.table.entries.items():
                     telemetry.breaker_open.labels(name).set(
                         1 if serving.primary.breaker.state.value == "open" else 0)
-            except Exception:  # noqa: BLE001 - keep serving the last good table.
+            except Exception:
                 log.exception("model table refresh failed")
 
     @contextlib.asynccontextmanager

@@ -5,4 +5,12 @@ from garrison.governance.auditing import AuditService
 from garrison.governance.guard import Guard
 from garrison.governance.ports import AuditWriter, TxView, UnitOfWork
 
-__all__ = ["AccountService", "AuditService", "AuditWriter", "Guard", "NewKey", "TxView", "UnitOfWork"]
+__all__ = [
+    "AccountService",
+    "AuditService",
+    "AuditWriter",
+    "Guard",
+    "NewKey",
+    "TxView",
+    "UnitOfWork",
+]

@@ -188,7 +188,9 @@ class AccountService:
 
         return self._guard.run(actor, action, f"principal:{name}", change, request_id=request_id)
 
-    def grant_role(self, actor: Principal, name: str, role: str, *, request_id: str = "") -> Principal:
+    def grant_role(
+        self, actor: Principal, name: str, role: str, *, request_id: str = ""
+    ) -> Principal:
         validate_roles([role])
 
         def change(tx: TxView) -> Principal:
@@ -199,7 +201,9 @@ class AccountService:
         return self._guard.run(actor, "grant-role", f"principal:{name}", change,
                                request_id=request_id, payload={"role": role})
 
-    def revoke_role(self, actor: Principal, name: str, role: str, *, request_id: str = "") -> Principal:
+    def revoke_role(
+        self, actor: Principal, name: str, role: str, *, request_id: str = ""
+    ) -> Principal:
         validate_roles([role])
 
         def change(tx: TxView) -> Principal:

@@ -62,7 +62,9 @@ class AuditService:
         )
         return report
 
-    def log(self, actor: Principal, query: AuditQuery, *, request_id: str = "") -> list[AuditRecord]:
+    def log(
+        self, actor: Principal, query: AuditQuery, *, request_id: str = ""
+    ) -> list[AuditRecord]:
         self._guard.require(actor, "view-audit-log", request_id=request_id)
         return self._store.query(query)
 

@@ -34,4 +34,5 @@ __all__ = [
     "parse_ref",
     "register_loader",
     "validate_model_name",
+    "verify_manifest",
 ]

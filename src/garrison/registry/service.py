@@ -9,11 +9,11 @@ not call them safe.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 import hashlib
 import json
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 

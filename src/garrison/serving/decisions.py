@@ -111,7 +111,7 @@ class BatchWriter(Generic[T]):
             try:
                 self._sink(items)
                 self.written += len(items)
-            except BaseException as exc:  # noqa: BLE001 - the writer must survive sink errors.
+            except BaseException as exc:
                 self.failed += len(items)
                 if self._on_error is not None:
                     self._on_error(exc)

@@ -39,7 +39,7 @@ class EncryptedPlane:
                 model = compile_model(deployed.runtime.model)
             except UnsupportedModel:
                 raise
-            except Exception as exc:  # noqa: BLE001 - anything else is just as unsupported.
+            except Exception as exc:
                 raise UnsupportedModel("this model cannot be served encrypted") from exc
             scorer = EncryptedScorer(model, HEParams.for_model(model), cache=self._cache)
             self._scorers[key] = scorer
@@ -55,7 +55,7 @@ class EncryptedPlane:
     async def params(self, principal: Subject, name: str, rid: str) -> dict[str, Any]:
         deployed = await self._admit(principal, name, rid)
         scorer = await call_with_deadline(self._scorer, deployed, timeout=self._timeout,
-                                          executor=self._plane._executor)  # noqa: SLF001
+                                          executor=self._plane._executor)
         return {"model": name, "version": deployed.version.version,
                 "params": scorer.params.to_dict(), "fingerprint": scorer.fingerprint}
 
@@ -66,7 +66,7 @@ class EncryptedPlane:
             return self._scorer(deployed).register_json(body, owner=principal.name)
 
         return await call_with_deadline(run, timeout=self._timeout,
-                                        executor=self._plane._executor)  # noqa: SLF001
+                                        executor=self._plane._executor)
 
     async def infer(self, principal: Subject, name: str, body: bytes, rid: str) -> bytes:
         started = time.perf_counter()
@@ -77,14 +77,14 @@ class EncryptedPlane:
         def run() -> bytes:
             return self._scorer(deployed).handle(request, owner=principal.name).to_json()
 
-        async with self._plane._concurrency.slot():  # noqa: SLF001
+        async with self._plane._concurrency.slot():
             out = await call_with_deadline(run, timeout=self._timeout,
-                                           executor=self._plane._executor)  # noqa: SLF001
+                                           executor=self._plane._executor)
         elapsed = time.perf_counter() - started
         self._plane.telemetry.request(name, deployed.version.version, "encrypted", elapsed,
                                       request.n_samples)
-        self._plane._decisions(DecisionRecord(  # noqa: SLF001
-            request_id=rid, created=utc_iso(self._plane._clock.now()),  # noqa: SLF001
+        self._plane._decisions(DecisionRecord(
+            request_id=rid, created=utc_iso(self._plane._clock.now()),
             caller=principal.name, model=name, version=deployed.version.version,
             rows=request.n_samples, outputs=[], input_policy="none",
             flags=["encrypted"], latency_ms=int(elapsed * 1000)))

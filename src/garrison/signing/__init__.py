@@ -1,6 +1,13 @@
 """Signing recipes: DSSE envelopes over an Ed25519 keyring."""
 
-from garrison.signing.envelope import IN_TOTO_PAYLOAD_TYPE, pae, sign, sign_json, verify, verify_json
+from garrison.signing.envelope import (
+    IN_TOTO_PAYLOAD_TYPE,
+    pae,
+    sign,
+    sign_json,
+    verify,
+    verify_json,
+)
 from garrison.signing.keyring import Keyring, key_id_for, write_private_file
 
 __all__ = [
@@ -15,7 +22,7 @@ __all__ = [
     "write_private_file",
 ]
 
-from garrison.signing.sealing import (  # noqa: E402
+from garrison.signing.sealing import (
     DeterministicCipher,
     MasterKeys,
     open_sealed,

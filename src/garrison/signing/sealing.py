@@ -140,7 +140,9 @@ def seal_file(keys: MasterKeys, source: Path, dest: Path, context: str) -> None:
     os.replace(tmp, dest)
 
 
-def _read_header(blob: memoryview, keys: MasterKeys, context: str) -> tuple[bytes, bytes, bytes, int]:
+def _read_header(
+    blob: memoryview, keys: MasterKeys, context: str
+) -> tuple[bytes, bytes, bytes, int]:
     if bytes(blob[: len(MAGIC)]) != MAGIC or len(blob) < len(MAGIC) + 4:
         raise DecryptionFailed("not a sealed Garrison blob")
     (length,) = struct.unpack(">I", blob[len(MAGIC): len(MAGIC) + 4])

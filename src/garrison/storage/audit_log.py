@@ -30,10 +30,10 @@ from garrison.audit import (
 )
 from garrison.audit.chain import GENESIS
 from garrison.errors import Conflict
+from garrison.storage.tables import audit_checkpoints, audit_events, audit_head
 from garrison.types import Clock, utc_iso
-from garrison.storage.tables import audit_checkpoints, audit_events, audit_head, meta
 
-__all__ = ["SQLAuditWriter", "read_checkpoints", "read_head", "read_records", "query_records"]
+__all__ = ["SQLAuditWriter", "query_records", "read_checkpoints", "read_head", "read_records"]
 
 _COLUMNS = [
     audit_events.c.seq, audit_events.c.event_id, audit_events.c.created, audit_events.c.actor,

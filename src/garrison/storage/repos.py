@@ -92,7 +92,7 @@ class SQLAPIKeyRepository:
 
     @staticmethod
     def _from_row(row: object) -> APIKey:
-        return APIKey(**{c: getattr(row, c) for c in api_keys.c.keys()})
+        return APIKey(**{c.name: getattr(row, c.name) for c in api_keys.c})
 
     def add(self, key: APIKey) -> None:
         try:

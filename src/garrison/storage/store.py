@@ -21,7 +21,13 @@ from garrison.audit import AuditDraft, AuditQuery, AuditRecord, Checkpoint, Sign
 from garrison.errors import GarrisonError, SchemaOutOfDate, StorageError
 from garrison.storage import audit_log as _audit
 from garrison.storage.engine import is_sqlite, make_engine
-from garrison.storage.migrate import current_heads, current_revision, head_revision, head_revisions, upgrade
+from garrison.storage.migrate import (
+    current_heads,
+    current_revision,
+    head_revision,
+    head_revisions,
+    upgrade,
+)
 from garrison.storage.registry_repo import SQLModelRepository
 from garrison.storage.repos import SQLAPIKeyRepository, SQLPrincipalRepository
 from garrison.storage.tables import meta
