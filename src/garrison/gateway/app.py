@@ -55,6 +55,7 @@ class GatewayState:
     ready: bool = False
     access_log: bool = True
     encrypted: Any = None
+    tracer: Any = None
     he_max_body_bytes: int = 64 * 1_048_576
     problems: dict[str, str] = field(default_factory=dict)
     background: list[Any] = field(default_factory=list)
@@ -142,6 +143,18 @@ def _render_oip(name: str, result: InferenceResult) -> dict[str, Any]:
 def create_gateway_app(state: GatewayState) -> Starlette:
     async def guarded(request: Request, handler: Any, *, auth: bool = True) -> Response:
         rid = _request_id(request)
+        if state.tracer is not None:
+            with state.tracer.span("garrison.request", **{
+                    "http.method": request.method, "http.route": request.url.path,
+                    "garrison.request_id": rid,
+                    "garrison.model": request.path_params.get("name", "")}) as span:
+                response = await _guarded(request, handler, rid, auth=auth)
+                if span is not None:
+                    span.set_attribute("http.status_code", response.status_code)
+                return response
+        return await _guarded(request, handler, rid, auth=auth)
+
+    async def _guarded(request: Request, handler: Any, rid: str, *, auth: bool) -> Response:
         started = time.perf_counter()
         status = 500
         try:

@@ -28,6 +28,7 @@ from garrison.gateway.app import GatewayState, create_gateway_app
 from garrison.gateway.auth import Authenticator
 from garrison.gateway.loading import TableBuilder
 from garrison.gateway.metrics import PrometheusTelemetry
+from garrison.gateway.tracing import make_tracer
 from garrison.serving.dataplane import DataPlane, DenialAuditor, ModelTable
 from garrison.serving.decisions import BatchWriter
 from garrison.serving.limits import ConcurrencyLimiter, LimitPolicy, MemoryRateLimiter
@@ -66,6 +67,7 @@ def _input_hasher(settings: Settings) -> Any:
 
 def build_gateway(services: Any, settings: Settings, *, deployments: Any, decisions: Any,
                   shadows: Any = None, refresh_interval: float = 2.0,
+                  span_exporter: Any = None,
                   executor_workers: int = 4) -> tuple[Starlette, GatewayState]:
     """Wire the gateway; ``deployments`` and ``decisions`` are the storage adapters."""
     telemetry = PrometheusTelemetry()
@@ -149,6 +151,7 @@ def build_gateway(services: Any, settings: Settings, *, deployments: Any, decisi
     from garrison.serving.encrypted import EncryptedPlane
 
     state.encrypted = EncryptedPlane(plane)
+    state.tracer = make_tracer(settings.otel_endpoint, exporter=span_exporter)
 
     def load() -> None:
         plane.table = builder.build()
