@@ -116,6 +116,11 @@ class Settings(BaseSettings):
         description="Default rows a caller may score per UTC day (model-extraction defence); "
         "unset for none.",
     )
+    drift_window: int = Field(
+        default=5000, ge=100, le=1_000_000,
+        description="Live input rows per drift window; each full window is compared with the "
+        "version's reference profile and a drifted window raises an alert.",
+    )
     oidc_issuer: str | None = Field(default=None,
                                     description="OIDC issuer URL; enables JWT bearer tokens.")
     oidc_audience: str | None = Field(default=None, description="Expected JWT audience.")

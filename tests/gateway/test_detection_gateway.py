@@ -90,3 +90,32 @@ def test_extraction_sweep_raises_an_alert(gateway) -> None:
         time.sleep(0.1)
     kinds = {a.kind for a in services.alerts.list(caller="scoring-app")}
     assert kinds & {"input-space-sweep", "extraction-pattern"}, kinds
+
+
+@pytest.mark.slow
+def test_live_drift_window_raises_a_drift_alert(installation) -> None:
+    from starlette.testclient import TestClient
+
+    from garrison.gateway.server import build_gateway
+    from garrison.storage.gateway_repo import SQLDecisionStore
+
+    settings, services, demo = installation
+    settings = settings.model_copy(update={"drift_window": 400})
+    SQLDeploymentStore(services.store).put("credit-risk", DeploymentConfig.from_dict(
+        {"callers": ["scoring-app"], "detection": "off"}), "bob", "t")
+    app, state = build_gateway(services, settings, deployments=SQLDeploymentStore(services.store),
+                               decisions=SQLDecisionStore(services.store))
+    shifted = demo.X[:400].copy()
+    shifted[:, 3] += 1.5 * demo.X[:, 3].std()  # a mean shift in one feature
+    with TestClient(app) as client:
+        for start in range(0, 400, 50):
+            rows = [{n: float(r[j]) for j, n in enumerate(FEATURES)}
+                    for r in shifted[start:start + 50]]
+            assert _post(client, demo.keys["scoring-app"], rows).status_code == 200
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            drift = [a for a in services.alerts.list(kind="drift")]
+            if drift:
+                break
+            time.sleep(0.2)
+    assert drift and "f03" in json.dumps(drift[0].detail)
