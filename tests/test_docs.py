@@ -26,7 +26,8 @@ def test_generated_reference_is_current(name, make) -> None:
     import subprocess
     import sys
 
-    code = f"import sys; from garrison.cli import docgen; sys.stdout.write(docgen.{make.__name__}())"
+    code = ("import sys; from garrison.cli import docgen; "
+            f"sys.stdout.write(docgen.{make.__name__}())")
     fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            check=True, timeout=120).stdout
     assert (DOCS / "reference" / name).read_text() == fresh, f"run `make docs` ({name})"
