@@ -194,18 +194,30 @@ def _classify(records: list[AuditRecord], i: int) -> AuditChainBroken:
 
 
 def _walk(records: Iterable[AuditRecord]) -> Iterator[tuple[int, AuditRecord, str | None]]:
+    """Yield only the first record that does not fit, or nothing when all fit.
+
+    Also yields ``(position, record, None)`` for records that carry a checkpoint check
+    (see ``_verify``): the loop is the hot path of verification, so it hashes inline
+    instead of calling :func:`record_hash` per record.
+    """
     prev = GENESIS
     expected = 1
+    encode = _encode
+    sha256 = hashlib.sha256
+    version = CHAIN_VERSION
     for rec in records:
-        problem: str | None = None
-        if rec.seq != expected:
-            problem = "seq"
-        elif rec.prev_hash != prev:
-            problem = "link"
-        elif _rehash(rec, prev=prev) != rec.hash:
-            problem = "hash"
-        yield expected, rec, problem
-        prev = rec.hash
+        if rec[0] != expected:
+            yield expected, rec, "seq"
+            return
+        if rec[10] != prev:
+            yield expected, rec, "link"
+            return
+        body = encode([version, *rec[:10], prev])
+        if sha256(body.encode()).hexdigest() != rec[11]:
+            yield expected, rec, "hash"
+            return
+        yield expected, rec, None
+        prev = rec[11]
         expected += 1
 
 
