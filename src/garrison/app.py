@@ -21,6 +21,7 @@ from sqlalchemy import delete, insert
 from garrison.audit import AuditDraft, Checkpoint, redact
 from garrison.config import Settings
 from garrison.datasets import DatasetService, PseudonymizationService, PseudonymKeys
+from garrison.detection import AccessMonitor
 from garrison.errors import AlreadyInitialized, ConfigurationError, IntegrityFailure
 from garrison.gateway.webhook import WebhookNotifier
 from garrison.governance import AccountService, AuditService, Guard, NewKey
@@ -109,6 +110,9 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         promotion_gate=_shadow_gate(store),
     )
     webhook = _alert_webhook(settings)
+    alerts = AlertService(SQLAlertStore(store), notifier=webhook, clock=clock)
+    downloads = AccessMonitor(clock=clock)
+    registry.on_download = lambda actor: alerts.raise_all(downloads.observe_download(actor))
     return Services(
         settings=settings,
         clock=clock,
@@ -121,7 +125,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         loader=ModelLoader(registry, guard),
         datasets=DatasetService(SQLDatasetStore(store), lineage_store, guard, clock),
         pseudonyms=PseudonymizationService(PseudonymKeys(settings.keys_dir), guard),
-        alerts=AlertService(SQLAlertStore(store), notifier=webhook, clock=clock),
+        alerts=alerts,
         alert_webhook=webhook,
     )
 
@@ -226,7 +230,7 @@ def configure_logging(settings: Settings) -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=False,
+        cache_logger_on_first_use=True,
     )
 
 

@@ -80,8 +80,8 @@ def test_extraction_sweep_raises_an_alert(gateway) -> None:
     _reconfigure(state, services, detection="off", rate_limit=1e6, rate_burst=1_000_000)
     rng = np.random.default_rng(1)
     lo, hi = demo.X.min(axis=0), demo.X.max(axis=0)
-    for _ in range(60):  # A uniform sweep of the input space, 8 rows per request.
-        sweep = rng.uniform(lo, hi, size=(8, 20))
+    for _ in range(300):  # A uniform sweep of the input space, one query per request.
+        sweep = rng.uniform(lo, hi, size=(1, 20))
         rows = [{n: float(r[j]) for j, n in enumerate(FEATURES)} for r in sweep]
         assert _post(client, demo.keys["scoring-app"], rows).status_code == 200
     state.background[0].flush()

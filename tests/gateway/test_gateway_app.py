@@ -272,3 +272,27 @@ def test_rollback_is_picked_up(gateway) -> None:
     while state.dataplane.table.entries["credit-risk"].primary.version.version != 1:
         assert time.time() < deadline
         time.sleep(0.05)
+
+
+def test_linear_fast_path_equals_sklearn(gateway) -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from garrison.serving.runtime import LinearRuntime, runtime_for
+
+    client, state, demo, _ = gateway
+    served = state.dataplane.table.entries["credit-risk"].primary.runtime
+    assert isinstance(served, LinearRuntime)
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 6))
+    y3 = rng.integers(0, 3, size=300)
+    for model, y in ((LogisticRegression().fit(X, y3 % 2), y3 % 2),
+                     (make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y3), y3)):
+        fast = runtime_for(model, "pickle", [f"x{i}" for i in range(6)])
+        assert isinstance(fast, LinearRuntime)
+        out = fast.predict(X)
+        assert np.allclose(out.scores, model.predict_proba(X), rtol=0, atol=1e-12)
+        assert (out.labels == model.predict(X)).all()
+    liblinear = LogisticRegression(solver="liblinear").fit(X, y3 % 2)
+    assert not isinstance(runtime_for(liblinear, "pickle", ["a"] * 6), LinearRuntime)

@@ -226,8 +226,17 @@ class AccessMonitor:
         state.stored += 1
         if state.bins is not None:
             raw = vec * self._scale + self._center
-            for j, edges in enumerate(self._edges):
-                state.bins[j, np.searchsorted(edges, raw[j], side="right")] += 1
+            # One vectorized comparison instead of a searchsorted per feature: the count of
+            # edges <= value is searchsorted(side="right"); padding with +inf adds nothing.
+            matrix = self.__dict__.get("_edge_matrix")
+            if matrix is None:
+                width = max(len(e) for e in self._edges)
+                matrix = np.full((len(self._edges), width), np.inf)
+                for j, edges in enumerate(self._edges):
+                    matrix[j, : len(edges)] = edges
+                self.__dict__["_edge_matrix"] = matrix
+            index = (matrix <= raw[:, None]).sum(axis=1)
+            state.bins[np.arange(len(index)), index] += 1
 
     def _pattern_checks(self, caller: str, state: _Caller, t: float,
                         now: dt.datetime) -> list[Alert]:

@@ -95,6 +95,8 @@ async def _body(request: Request, state: GatewayState, limit: int | None = None)
 
 
 def _flag(request: Request, name: str) -> bool:
+    if not request.scope.get("query_string"):
+        return False  # The usual case: no need to parse a query string.
     value = request.query_params.get(name, "false").lower()
     if value not in ("true", "false", "1", "0"):
         raise InvalidInput(f"query parameter {name} must be true or false")
@@ -161,7 +163,8 @@ def create_gateway_app(state: GatewayState) -> Starlette:
             principal = None
             if auth:
                 principal = await state.authenticator.authenticate(
-                    request.headers.get("authorization"), rid)
+                    request.headers.get("authorization"), rid,
+                    request.client.host if request.client else "")
             response = await handler(request, principal, rid)
             status = response.status_code
         except GarrisonError as exc:
@@ -173,14 +176,14 @@ def create_gateway_app(state: GatewayState) -> Starlette:
             if status == 401:
                 headers["www-authenticate"] = 'Bearer realm="garrison"'
             response = _json(error_body(exc, status, rid), status, headers)
-        except Exception:  # noqa: BLE001 - never a traceback to the client.
+        except Exception:
             log.exception("unhandled error", extra={"request_id": rid})
             response = _json(error_body(None, 500, rid), 500, {"x-request-id": rid})
         response.headers["x-request-id"] = rid
         state.telemetry.http.labels(str(status)).inc()
         if state.access_log:
             access.info("request", request_id=rid, method=request.method,
-                        path=request.url.path, status=status, pid=_PID,
+                        path=request.scope["path"], status=status, pid=_PID,
                         ms=round((time.perf_counter() - started) * 1000, 2))
         return response
 

@@ -22,7 +22,8 @@ __all__ = ["Authenticator"]
 
 class Authenticator:
     def __init__(self, accounts: Any, denials: Any, *, oidc: Any = None, ttl: float = 30.0,
-                 max_entries: int = 10_000) -> None:
+                 max_entries: int = 10_000, on_failure: Any = None) -> None:
+        self._on_failure = on_failure
         self._accounts = accounts
         self._denials = denials
         self._oidc = oidc
@@ -30,12 +31,15 @@ class Authenticator:
         self._max = max_entries
         self._cache: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
 
-    async def authenticate(self, header: str | None, request_id: str) -> Principal:
+    async def authenticate(self, header: str | None, request_id: str,
+                           client: str = "") -> Principal:
         try:
             return await self._authenticate(header)
         except AuthenticationFailed as exc:
             why = str(exc.detail.get("why") or exc.detail.get("reason") or "invalid")
             self._denials.deny("anonymous", "authenticate", "", why, request_id)
+            if self._on_failure is not None and why != "missing-credentials":
+                self._on_failure(client)
             raise
 
     async def _authenticate(self, header: str | None) -> Principal:

@@ -20,7 +20,13 @@ from garrison.serving.resilience import CircuitBreaker
 from garrison.serving.runtime import runtime_for
 from garrison.serving.validation import InputValidator, ValidationLimits
 
-__all__ = ["TableBuilder"]
+__all__ = ["GATEWAY_DETECTORS", "TableBuilder"]
+
+#: Per-request detectors in the gateway: extreme magnitudes, the joint outlier
+#: (Mahalanobis on a robust covariance) and the model's instability under small
+#: perturbations (the adversarial signal). The neighbour search and isolation forest
+#: cost several hundred microseconds per row; use them offline (`garrison detect`).
+GATEWAY_DETECTORS = ("magnitude", "mahalanobis", "perturbation-instability")
 
 
 class TableBuilder:
@@ -74,7 +80,8 @@ class TableBuilder:
         reference = self._services.registry.reference_frame(v)
         try:
             return InputMonitor.fit(reference, model=deployed.runtime.model,
-                                    fpr=config.detection_fpr, policy=Policy(config.detection))
+                                    fpr=config.detection_fpr, policy=Policy(config.detection),
+                                    detectors=GATEWAY_DETECTORS)
         except GarrisonError:
             # Model-based detectors need a numeric, probabilistic model; keep the rest.
             return InputMonitor.fit(reference, fpr=config.detection_fpr,

@@ -104,23 +104,34 @@ def build_gateway(services: Any, settings: Settings, *, deployments: Any, decisi
     monitors: dict[tuple[str, int], AccessMonitor] = {}
     drift_monitors: dict[tuple[str, int], DriftMonitor] = {}
 
+    def drift_profile(v: Any, deployed: Any) -> Profile:
+        """The reference profile plus the model's own outputs on the reference sample, so
+        drift in predictions is caught too (falls back to inputs only)."""
+        reference = services.registry.reference_frame(v)
+        if reference is None:
+            return Profile.from_dict(v.metadata.profile)
+        names = v.metadata.input_schema.names
+        labels = deployed.runtime.predict(reference[names].to_numpy(dtype=float)).labels
+        reference = reference[names].assign(prediction=[str(x) for x in labels])
+        return Profile.from_frame(reference, outputs=("prediction",))
+
     def drift_sink(items: list[Any]) -> None:
-        """Live inputs into per-version drift windows; a drifted window raises an alert."""
-        for v, matrix in items:
+        """Live inputs and outputs into per-version drift windows; drift raises an alert."""
+        for deployed, matrix, labels in items:
+            v = deployed.version
             key = (v.name, v.version)
             drift = drift_monitors.get(key)
             if drift is None:
-                profile = Profile.from_dict(v.metadata.profile)
                 drift = drift_monitors[key] = DriftMonitor(
-                    profile, DriftWindow(size=settings.drift_window, clock=services.clock))
-            names = profile_names(v)
-            for row in matrix:
-                report = drift.add(dict(zip(names, row.tolist(), strict=True)))
+                    drift_profile(v, deployed),
+                    DriftWindow(size=settings.drift_window, clock=services.clock))
+            names = v.metadata.input_schema.names
+            for row, label in zip(matrix.tolist(), labels, strict=True):
+                record = dict(zip(names, row, strict=True))
+                record["prediction"] = str(label)
+                report = drift.add(record)
                 if report is not None and report.drifted:
                     services.alerts.raise_drift(v.name, v.version, report.to_dict())
-
-    def profile_names(v: Any) -> list[str]:
-        return v.metadata.input_schema.names
 
     drift_feed = BatchWriter(drift_sink, name="drift", batch_size=100,
                              on_error=lambda exc: log.error("drift check failed: %s", exc))
@@ -134,14 +145,17 @@ def build_gateway(services: Any, settings: Settings, *, deployments: Any, decisi
         if monitor is None:
             profile = Profile.from_dict(v.metadata.profile) if v.metadata.profile else None
             monitor = monitors[(v.name, v.version)] = AccessMonitor(profile, clock=services.clock)
-        alerts = []
-        for row in matrix[:8]:
-            alerts.extend(monitor.observe_query(caller, row))
-        if v.metadata.profile:
-            drift_feed.submit((v, matrix))
+        # One row per request feeds the monitor: the statistics need a stream of queries,
+        # not every row of every batch, and the cost stays flat on the hot path.
+        alerts = monitor.observe_query(caller, matrix[0])
         for alert in alerts:
             alert_writer.submit(alert)
         return [a.kind for a in alerts]
+
+    def observe_outputs(deployed: Any, matrix: Any, labels: Any) -> None:
+        if deployed.version.metadata.profile:
+            drift_feed.submit((deployed, matrix, labels))
+
     denials = DenialAuditor(services.store.append, services.clock)
     decision_store = decisions
     writer = BatchWriter(_paced(decision_store.add_many, DECISION_WRITE_INTERVAL),
@@ -199,8 +213,17 @@ def build_gateway(services: Any, settings: Settings, *, deployments: Any, decisi
         denials=denials, decisions=writer.submit, clock=services.clock,
         timeout=settings.request_timeout, telemetry=telemetry,
         input_hasher=_input_hasher(settings), access=access, shadow=shadow,
+        outputs=observe_outputs,
     )
-    state = GatewayState(plane, Authenticator(services.accounts, denials, oidc=oidc),
+    auth_monitor = AccessMonitor(clock=services.clock)
+
+    def auth_failed(client: str) -> None:
+        """Repeated authentication failures from one address raise an alert."""
+        for alert in auth_monitor.observe_auth_failure(f"ip:{client or 'unknown'}"):
+            alert_writer.submit(alert)
+
+    state = GatewayState(plane, Authenticator(services.accounts, denials, oidc=oidc,
+                                              on_failure=auth_failed),
                          telemetry, decision_store, max_body_bytes=settings.max_body_bytes)
     from garrison.serving.encrypted import EncryptedPlane
 

@@ -72,7 +72,10 @@ class RegistryService:
         clock: Clock, *, policy: ScanPolicy = DEFAULT_POLICY,
         lineage: LineageRecorder | None = None,
         promotion_gate: Callable[[ModelVersion], None] | None = None,
+        on_download: Callable[[str], None] | None = None,
     ) -> None:
+        #: Told who downloaded an artifact (model-theft monitoring raises alerts).
+        self.on_download = on_download
         #: Extra checks before shadow -> production (the shadow agreement gate); they raise.
         self._promotion_gate = promotion_gate
         self._store = store
@@ -389,6 +392,8 @@ class RegistryService:
         self._guard.record(actor, "download-artifact", resource=v.resource,
                            request_id=request_id, payload={"sha256": v.digest,
                                                            "bytes": len(data)})
+        if self.on_download is not None:
+            self.on_download(actor.name)
         return data
 
 

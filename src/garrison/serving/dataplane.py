@@ -40,6 +40,10 @@ from garrison.types import Clock, utc_iso
 __all__ = ["DataPlane", "Deployed", "InferenceResult", "ModelTable", "Telemetry"]
 
 
+#: Largest batch a bounded-cost runtime scores on the event loop itself.
+_INLINE_ROWS = 64
+
+
 class Telemetry(Protocol):
     def request(self, model: str, version: int, outcome: str, seconds: float, rows: int) -> None: ...
 
@@ -166,8 +170,10 @@ class DataPlane:
         shadow: Callable[[InferenceResult, Serving], None] | None = None,
         explain_rows: int = 32,
         access: Callable[[str, Deployed, np.ndarray], list[str]] | None = None,
+        outputs: Callable[[Deployed, np.ndarray, Any], None] | None = None,
     ) -> None:
         self._access = access
+        self._outputs = outputs
         self.table = table
         self._executor = executor
         self._concurrency = concurrency
@@ -202,6 +208,18 @@ class DataPlane:
 
     # -- the call -----------------------------------------------------------------
     async def _call(self, deployed: Deployed, X: Any) -> RuntimeOutput:
+        runtime = deployed.runtime
+        if getattr(runtime, "inline", False) and len(X) <= _INLINE_ROWS:
+            # Bounded-cost runtimes (a dot product) run on the loop: a thread hop would
+            # cost more than the call. The breaker still sees every outcome.
+            deployed.breaker.before_call()
+            try:
+                out = runtime.predict(X)
+            except Exception:
+                deployed.breaker.record_failure()
+                raise
+            deployed.breaker.record_success()
+            return out
         timeout = deployed.config.timeout or self._timeout
         return await call_with_deadline(deployed.runtime.predict, X, timeout=timeout,
                                         executor=self._executor, breaker=deployed.breaker)
@@ -212,7 +230,7 @@ class DataPlane:
             return await self._call(deployed, X), deployed.version.version, ""
         except GarrisonError as exc:
             reason = exc.code
-        except Exception as exc:  # noqa: BLE001 - any model failure falls back.
+        except Exception as exc:
             reason = "model-error"
             _ = exc
         policy = deployed.config.fallback
@@ -221,7 +239,7 @@ class DataPlane:
             try:
                 out = await self._call(serving.fallback, X)
                 return out, serving.fallback.version.version, reason
-            except Exception as exc:  # noqa: BLE001 - then the constant or nothing.
+            except Exception as exc:
                 reason = f"{reason};fallback-{getattr(exc, 'code', 'model-error')}"
         if policy.kind == "constant":
             labels = np.array([policy.constant] * n, dtype=object)
@@ -261,6 +279,8 @@ class DataPlane:
         self.telemetry.request(name, served_by, "fallback" if reason else "ok", elapsed,
                                batch.n_rows)
         self._record(principal, result, elapsed)
+        if self._outputs is not None and batch.matrix is not None and not reason:
+            self._outputs(deployed, batch.matrix, output.labels.tolist())
         if self._shadow is not None and serving.shadow is not None and not reason:
             self._shadow(result, serving)
         return result

@@ -131,6 +131,68 @@ class BoosterRuntime:
         return RuntimeOutput(classes[proba.argmax(axis=1)], proba, classes)
 
 
+class LinearRuntime:
+    """scikit-learn logistic regression (optionally after a StandardScaler), evaluated with
+    the same operations scikit-learn performs, minus its per-call input validation.
+
+    The gateway has already validated every value against the schema, so the checks
+    scikit-learn repeats cost more than the arithmetic for small batches. ``inline``
+    tells the data plane the cost is bounded (a dot product), so it may skip the thread
+    hop. Outputs equal ``predict_proba`` to floating-point rounding (tested).
+    """
+
+    kind = "sklearn-linear"
+    inline = True
+
+    def __init__(self, model: Any, scaler: Any, classifier: Any) -> None:
+        self.model = model
+        self._mean = getattr(scaler, "mean_", None) if scaler is not None else None
+        self._scale = getattr(scaler, "scale_", None) if scaler is not None else None
+        self._coef = np.ascontiguousarray(classifier.coef_.T)
+        self._intercept = classifier.intercept_
+        self._classes = np.asarray(classifier.classes_)
+
+    @classmethod
+    def compile(cls, model: Any) -> LinearRuntime | None:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import Pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        scaler, clf = None, model
+        if isinstance(model, Pipeline):
+            steps = [step for _, step in model.steps if step not in (None, "passthrough")]
+            if len(steps) == 2 and type(steps[0]) is StandardScaler:
+                scaler, clf = steps
+            elif len(steps) == 1:
+                clf = steps[0]
+            else:
+                return None
+        if type(clf) is not LogisticRegression or getattr(clf, "solver", "") == "liblinear":
+            return None
+        if not hasattr(clf, "coef_") or (scaler is not None and not hasattr(scaler, "scale_")
+                                         and not hasattr(scaler, "mean_")):
+            return None
+        return cls(model, scaler, clf)
+
+    def predict(self, X: Any) -> RuntimeOutput:
+        from scipy.special import expit, softmax
+
+        if isinstance(X, Mapping):
+            raise UnsupportedModel("the linear fast path takes numeric features only")
+        Z = np.array(X, dtype=np.float64)
+        if self._mean is not None:
+            Z -= self._mean
+        if self._scale is not None:
+            Z /= self._scale
+        decision = Z @ self._coef + self._intercept
+        if decision.shape[1] == 1:
+            p1 = expit(decision[:, 0])
+            proba = np.column_stack([1.0 - p1, p1])
+        else:
+            proba = softmax(decision, axis=1)
+        return RuntimeOutput(self._classes[proba.argmax(axis=1)], proba, self._classes)
+
+
 def runtime_for(model: Any, fmt: str, feature_names: list[str]) -> ModelRuntime:
     """Pick the runtime for a loaded model by its stored format."""
     family = fmt.split("+", 1)[0]
@@ -141,7 +203,7 @@ def runtime_for(model: Any, fmt: str, feature_names: list[str]) -> ModelRuntime:
             return BoosterRuntime(model, "xgboost")
         if family == "lightgbm" and not hasattr(model, "predict_proba"):
             return BoosterRuntime(model, "lightgbm")
-        return SklearnRuntime(model, feature_names)
+        return LinearRuntime.compile(model) or SklearnRuntime(model, feature_names)
     except UnsupportedModel:
         raise
     except Exception as exc:  # A model that cannot even be inspected cannot serve.

@@ -1,0 +1,381 @@
+"""Server CPU per request: the Garrison gateway against a bare Starlette endpoint.
+
+Run: ``python bench/gateway.py [--requests N] [--concurrency C] [--rounds R]
+[--no-detection] [--strict]``
+
+One run starts, on 127.0.0.1, each server in its own process (uvicorn, uvloop,
+httptools, one worker, no access log), all serving the same scikit-learn
+LogisticRegression on 20 features (``garrison.demo``):
+
+* ``bare``: a minimal Starlette app written to the temporary directory at run time.
+  Its one ``async def`` route parses ``{"instances": [{...}]}`` with ``request.json()``,
+  calls ``predict_proba`` inline and answers with a ``JSONResponse``. No guard at all.
+* ``garrison``: ``python -m garrison serve --workers 1`` on a fresh demo home, with
+  every guard of the goal on: API-key authentication, authorization (role and caller
+  list), the per-caller rate limit and daily quota (set high so that the load is never
+  refused), strict schema validation, the model call off the event loop with a
+  deadline and a circuit breaker, output hardening, a decision record per prediction
+  (written to SQLite in batches, each anchored by a signed audit event), Prometheus
+  metrics, and whatever else the gateway always runs (extraction monitoring, drift
+  feed). The deployment's input detection is ``off``.
+* ``garrison+detection``: the same with the deployment default ``detection="flag"``
+  (reference-fitted anomaly and adversarial detectors on every row). Shown for
+  information; the goal is not about it. ``--no-detection`` skips it.
+
+All get the same load from this process: ``--requests`` single-row predictions per
+round (cycling over 64 different rows) over ``--concurrency`` keep-alive HTTP/1.1
+connections, from a small raw asyncio client so that the client's own cost stays
+low, after a warm-up. Rounds alternate between the servers, so the machine's
+background noise falls on all of them alike.
+
+The figure the goal is about is the server's CPU time per request: the user+system
+time of the server process and its children (``/proc/<pid>/stat``) over a round,
+divided by the round's requests, the median over the rounds. It does not depend on
+the client. Goal (checked with ``--strict``): Garrison uses at most 1.5x the bare
+endpoint's CPU per request. Requests per second and client-side p50/p99 latency are
+printed too; on a shared 2-core machine they also carry the client's and the other
+tenants' cost, so they are indicative only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import pickle
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import load_line, strict_argument  # noqa: E402
+
+GOAL_RATIO = 1.5
+MODEL = "credit-risk"
+
+BARE_APP = '''
+"""A bare endpoint: JSON in, predict_proba, JSON out (written by bench/gateway.py)."""
+import pickle
+import sys
+
+import numpy as np
+import uvicorn
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+with open(sys.argv[1], "rb") as fh:
+    MODEL = pickle.load(fh)
+FEATURES = [f"f{i:02d}" for i in range(20)]
+
+
+async def health(request):
+    return JSONResponse({"ready": True})
+
+
+async def predict(request):
+    payload = await request.json()
+    X = np.array([[row[n] for n in FEATURES] for row in payload["instances"]],
+                 dtype=np.float64)
+    return JSONResponse({"predictions": MODEL.predict_proba(X).tolist()})
+
+
+app = Starlette(routes=[Route("/health", health), Route("/predict", predict, methods=["POST"])])
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), loop="uvloop", http="httptools",
+            workers=1, access_log=False, log_level="warning")
+'''
+
+
+# -- servers ------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    """A server subprocess in its own process group, and how to call it."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    path: str
+    headers: dict[str, str] = field(default_factory=dict)
+    log: Path | None = None
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the server process and every live descendant."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in _descendants(self.process.pid):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # The process ended between the listing and the read.
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15).
+        return total / tick
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                todo.extend(int(c) for c in task.read_text().split())
+            except OSError:
+                continue
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(name: str, argv: list[str], env: dict[str, str], port: int, path: str,
+           log: Path, headers: dict[str, str] | None = None) -> Server:
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+    return Server(name, process, port, path, headers or {}, log)
+
+
+def _wait_ready(server: Server, health: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    url = f"http://127.0.0.1:{server.port}{health}"
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            break
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return
+        except (OSError, urllib.error.URLError):
+            pass
+        time.sleep(0.2)
+    tail = server.log.read_text(errors="replace")[-2000:] if server.log else ""
+    raise SystemExit(f"{server.name} did not become ready within {timeout:.0f}s:\n{tail}")
+
+
+def prepare(home: Path, detection: str) -> tuple[dict[str, str], dict[str, str], Any]:
+    """A demo home whose limits never refuse the load; returns env, headers and the demo."""
+    from garrison.app import initialize
+    from garrison.config import load_settings
+    from garrison.demo import setup_demo
+
+    settings = load_settings(home=home, database_url=None)
+    services, admin, _ = initialize(settings, "root")
+    try:
+        demo = setup_demo(services, admin, config={
+            "rate_limit": 1e6, "rate_burst": 1_000_000, "daily_quota": 1_000_000_000,
+            "detection": detection})
+    finally:
+        services.close()
+    path = os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "GARRISON_HOME": str(home), "GARRISON_LOG_LEVEL": "warning",
+           "PYTHONUNBUFFERED": "1", "PYTHONPATH": path}
+    return env, {"authorization": f"Bearer {demo.keys['scoring-app']}"}, demo
+
+
+def bodies(demo: Any, count: int = 64) -> list[bytes]:
+    """Single-row requests on the first ``count`` training rows (cycled by the client)."""
+    from garrison.demo import FEATURES
+
+    return [json.dumps({"instances": [{n: round(float(v), 6) for n, v in zip(
+        FEATURES, demo.X[i], strict=True)}]}).encode() for i in range(count)]
+
+
+# -- load ---------------------------------------------------------------------------
+
+
+def _request_bytes(server: Server, body: bytes) -> bytes:
+    lines = [f"POST {server.path} HTTP/1.1", f"host: 127.0.0.1:{server.port}",
+             "content-type: application/json", f"content-length: {len(body)}",
+             *(f"{k}: {v}" for k, v in server.headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def _connection(port: int, requests: list[bytes], first: int, count: int,
+                      latencies: list[float], statuses: dict[int, int]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for i in range(first, first + count):
+            started = time.perf_counter()
+            writer.write(requests[i % len(requests)])
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - started)
+            statuses[status] = statuses.get(status, 0) + 1
+    finally:
+        writer.close()
+
+
+@dataclass(frozen=True)
+class Round:
+    requests: int
+    wall: float
+    cpu: float
+    latencies: list[float]
+    statuses: dict[int, int]
+
+
+def drive(server: Server, payloads: list[bytes], requests: int, concurrency: int,
+          timeout: float) -> Round:
+    """``requests`` requests over ``concurrency`` connections; CPU read around them."""
+    wire = [_request_bytes(server, body) for body in payloads]
+    shares = [requests // concurrency + (i < requests % concurrency) for i in range(concurrency)]
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+
+    async def run() -> None:
+        await asyncio.wait_for(asyncio.gather(*(
+            _connection(server.port, wire, i * 7, n, latencies, statuses)
+            for i, n in enumerate(shares) if n)), timeout)
+
+    cpu, wall = server.cpu_seconds(), time.perf_counter()
+    asyncio.run(run())
+    wall, cpu = time.perf_counter() - wall, server.cpu_seconds() - cpu
+    return Round(requests, wall, cpu, latencies, statuses)
+
+
+# -- report -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Summary:
+    name: str
+    cpu_us: float
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    rounds_cpu_us: list[float]
+
+
+def summarize(name: str, rounds: list[Round]) -> Summary:
+    per_round = [r.cpu / r.requests * 1e6 for r in rounds]
+    latencies = sorted(x for r in rounds for x in r.latencies)
+    q = statistics.quantiles(latencies, n=100, method="inclusive")
+    rps = sum(r.requests for r in rounds) / sum(r.wall for r in rounds)
+    return Summary(name, statistics.median(per_round), rps, q[49] * 1e3, q[98] * 1e3,
+                   per_round)
+
+
+def table(rows: list[Summary]) -> str:
+    header = ["server", "CPU us/request", "req/s", "p50 ms", "p99 ms", "CPU us per round"]
+    cells = [[s.name, f"{s.cpu_us:,.0f}", f"{s.rps:,.0f}", f"{s.p50_ms:.2f}", f"{s.p99_ms:.2f}",
+              " ".join(f"{x:.0f}" for x in s.rounds_cpu_us)] for s in rows]
+    widths = [max(len(r[i]) for r in [header, *cells]) for i in range(len(header))]
+
+    def line(r: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i in (0, 5) else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
+
+    return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, cells)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=3000, help="Requests per round.")
+    parser.add_argument("--concurrency", type=int, default=8, help="Keep-alive connections.")
+    parser.add_argument("--rounds", type=int, default=3, help="Rounds per server, alternating.")
+    parser.add_argument("--warmup", type=int, default=500, help="Warm-up requests per server.")
+    parser.add_argument("--timeout", type=float, default=120.0,
+                        help="Longest a round may take, in seconds.")
+    parser.add_argument("--no-detection", action="store_true",
+                        help="Skip the third server (the gateway with input detection on).")
+    strict_argument(parser)
+    args = parser.parse_args(argv)
+    if args.requests < 1 or args.concurrency < 1 or args.rounds < 1 or args.warmup < 0:
+        parser.error("--requests, --concurrency and --rounds must be positive")
+
+    print(load_line())
+    servers: list[Server] = []
+    rounds: dict[str, list[Round]] = {}
+    with tempfile.TemporaryDirectory(prefix="garrison-bench-") as name:
+        tmp = Path(name)
+        try:
+            variants = [("garrison", "off")]
+            if not args.no_detection:
+                variants.append(("garrison+detection", "flag"))
+            homes = {label: prepare(tmp / label, detection) for label, detection in variants}
+            demo = homes["garrison"][2]
+            payloads = bodies(demo)
+            (tmp / "model.pkl").write_bytes(pickle.dumps(demo.estimator, protocol=5))
+            (tmp / "bare_app.py").write_text(textwrap.dedent(BARE_APP))
+            port = _free_port()
+            servers.append(_start(
+                "bare", [sys.executable, str(tmp / "bare_app.py"), str(tmp / "model.pkl"),
+                         str(port)], dict(os.environ), port, "/predict", tmp / "bare.log"))
+            for label, (env, headers, _) in homes.items():
+                port = _free_port()
+                servers.append(_start(
+                    label, [sys.executable, "-m", "garrison", "serve", "--workers", "1",
+                            "--host", "127.0.0.1", "--port", str(port)],
+                    env, port, f"/v1/models/{MODEL}/predict", tmp / f"{label}.log", headers))
+            for server in servers:
+                _wait_ready(server, "/health" if server.name == "bare" else "/v2/health/ready",
+                            90)
+            for server in servers:
+                warm = drive(server, payloads, args.warmup, args.concurrency, args.timeout)
+                if args.warmup and set(warm.statuses) != {200}:
+                    raise SystemExit(f"{server.name} answered {warm.statuses} during warm-up")
+            rounds = {s.name: [] for s in servers}
+            for _ in range(args.rounds):
+                for server in servers:
+                    result = drive(server, payloads, args.requests, args.concurrency,
+                                   args.timeout)
+                    if set(result.statuses) != {200}:
+                        raise SystemExit(f"{server.name} answered {result.statuses}")
+                    rounds[server.name].append(result)
+        finally:
+            for server in servers:
+                server.stop()
+    summaries = [summarize(label, runs) for label, runs in rounds.items()]
+    bare = summaries[0]
+    print(f"load: {args.rounds} rounds x {args.requests} single-row requests per server, "
+          f"{args.concurrency} keep-alive connections, 127.0.0.1")
+    print(table(summaries))
+    met = True
+    for summary in summaries[1:]:
+        ratio = summary.cpu_us / bare.cpu_us
+        goal = summary.name == "garrison"
+        verdict = f"goal <= {GOAL_RATIO}: {'met' if ratio <= GOAL_RATIO else 'MISSED'}"
+        print(f"ratio {summary.name}/bare server CPU per request: {ratio:.2f} "
+              f"({verdict if goal else 'no goal'}); "
+              f"extra CPU per request: {summary.cpu_us - bare.cpu_us:,.0f} us")
+        met = met and (not goal or ratio <= GOAL_RATIO)
+    return 1 if args.strict and not met else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
