@@ -45,7 +45,9 @@ _INLINE_ROWS = 64
 
 
 class Telemetry(Protocol):
-    def request(self, model: str, version: int, outcome: str, seconds: float, rows: int) -> None: ...
+    def request(
+        self, model: str, version: int, outcome: str, seconds: float, rows: int
+    ) -> None: ...
 
     def rejected(self, reason: str) -> None: ...
 
