@@ -32,7 +32,8 @@ def _packages():
 def test_package_exports_are_real(name: str) -> None:
     module = importlib.import_module(name)
     exported = getattr(module, "__all__", None)
-    if exported is None:
-        pytest.skip(f"{name} has no public API")
+    if exported is None:  # An adapter namespace (cli, gateway): documented, nothing exported.
+        assert module.__doc__, f"{name} needs a docstring saying what it holds"
+        return
     for symbol in exported:
         assert hasattr(module, symbol), f"{name}.__all__ names missing {symbol}"

@@ -113,7 +113,8 @@ class Settings(BaseSettings):
     rate_burst: int = Field(default=100, ge=1, description="Default burst size per caller.")
     daily_quota: int | None = Field(
         default=100_000, ge=1,
-        description="Default rows a caller may score per UTC day (model-extraction defence); "
+        description="Default rows a caller may score per model per UTC day (every row is a "
+        "query a model-extraction attack needs); "
         "unset for none.",
     )
     drift_window: int = Field(

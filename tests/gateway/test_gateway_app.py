@@ -134,6 +134,26 @@ def test_rate_limit_and_quota(installation) -> None:
         assert int(r.headers["retry-after"]) >= 1 and r.json()["error"]["code"] == "rate-limited"
 
 
+def test_daily_quota_counts_rows(installation) -> None:
+    from starlette.testclient import TestClient
+
+    from garrison.gateway.server import build_gateway
+    from garrison.storage.gateway_repo import SQLDecisionStore
+
+    settings, services, demo = installation
+    SQLDeploymentStore(services.store).put("credit-risk", DeploymentConfig.from_dict(
+        {"callers": ["scoring-app"], "daily_quota": 5}), "bob", "t")
+    app, _ = build_gateway(services, settings, deployments=SQLDeploymentStore(services.store),
+                           decisions=SQLDecisionStore(services.store))
+    rows = [_row(demo.X, i) for i in range(3)]
+    with TestClient(app) as client:
+        assert _predict(client, demo.keys["scoring-app"], rows).status_code == 200
+        r = _predict(client, demo.keys["scoring-app"], rows)  # 6 rows > 5: refused whole
+        assert r.status_code == 429 and r.json()["error"]["code"] == "quota-exceeded"
+        assert int(r.headers["retry-after"]) >= 1
+        assert _predict(client, demo.keys["scoring-app"], rows[:2]).status_code == 200
+
+
 def _reconfigure(state, services, **config):
     SQLDeploymentStore(services.store).put(
         "credit-risk", DeploymentConfig.from_dict({"callers": ["scoring-app"], **config}),

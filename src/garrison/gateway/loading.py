@@ -43,12 +43,18 @@ class TableBuilder:
         self.signature: tuple[Any, ...] = ()
 
     def _policy(self, config: DeploymentConfig) -> LimitPolicy:
+        """Requests per second and burst (one token per request)."""
         return LimitPolicy(
             rate=config.rate_limit if config.rate_limit is not None else self._defaults.rate,
             burst=config.rate_burst if config.rate_burst is not None else self._defaults.burst,
-            daily_quota=(config.daily_quota if config.daily_quota is not None
-                         else self._defaults.daily_quota),
+            daily_quota=None,
         )
+
+    def _quota(self, config: DeploymentConfig) -> LimitPolicy | None:
+        """Rows per caller per UTC day: every row is a query an extraction attack needs."""
+        quota = (config.daily_quota if config.daily_quota is not None
+                 else self._defaults.daily_quota)
+        return None if quota is None else LimitPolicy(rate=None, daily_quota=quota)
 
     def _deploy(self, v: ModelVersion, config: DeploymentConfig) -> Deployed:
         key = (v.name, v.version, repr(config.to_dict()))
@@ -68,6 +74,9 @@ class TableBuilder:
                                    config.breaker_cooldown, name=v.ref),
             limiter=self._limiter_factory(v.name, self._policy(config)),
         )
+        quota = self._quota(config)
+        if quota is not None:
+            deployed.quota = self._limiter_factory(f"{v.name}:rows", quota)
         if config.detection != "off" and v.metadata.reference_sha256:
             deployed.monitor = self._fit_monitor(v, deployed, config)
         self._cache[key] = deployed

@@ -77,6 +77,8 @@ class Deployed:
     limiter: RateLimiter
     explainer: Any = None
     monitor: Any = None
+    #: Daily quota in rows (a limiter without a rate); ``None`` for no quota.
+    quota: Any = None
 
     @property
     def names(self) -> list[str]:
@@ -262,6 +264,11 @@ class DataPlane:
         except GarrisonError as exc:
             self.telemetry.rejected(exc.code)
             raise
+        if deployed.quota is not None:
+            used = await deployed.quota.ahit(principal.name, batch.n_rows)
+            if not used.allowed:
+                self.telemetry.rejected("quota")
+                used.raise_if_denied()
         X = batch.matrix if batch.matrix is not None else batch.as_columns()
         flags = self._detect(principal, deployed, batch)
         async with self._concurrency.slot():
