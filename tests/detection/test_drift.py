@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -54,7 +55,8 @@ def profile() -> Profile:
 @pytest.mark.parametrize("n", [500, 5000])
 def test_each_marginal_drift_is_detected(profile: Profile, kind: str, params: dict,
                                          feature: str, n: int) -> None:
-    report = compare(profile, make(np.random.default_rng(hash(kind) % 2**32), n, **params))
+    # A stable seed: hash() of a str changes with every interpreter (PYTHONHASHSEED).
+    report = compare(profile, make(np.random.default_rng(zlib.crc32(kind.encode())), n, **params))
     assert report.drifted, kind
     assert report.drifted_features == [feature], kind
     check = next(c for f in report.features for c in f.checks if c.drifted)
