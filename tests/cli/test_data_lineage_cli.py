@@ -95,7 +95,6 @@ def test_register_train_promote_and_show_lineage(cli_env, tmp_path) -> None:
     assert {n["kind"] for n in graph["nodes"]} == {"dataset", "run", "model-version",
                                                    "deployment"}
 
-    pytest.importorskip("openlineage.client")
     lines_out = run("lineage", "export", "churn:1", "--openlineage", "--namespace", "acme",
                     key="dan").stdout.splitlines()
     events = [json.loads(line) for line in lines_out]

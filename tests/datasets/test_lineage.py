@@ -137,7 +137,6 @@ def test_reading_lineage_needs_view_lineage(trained) -> None:
 
 
 def test_openlineage_export_has_start_complete_and_the_digest(trained) -> None:
-    pytest.importorskip("openlineage.client")
     services, people, dataset, _ = trained
     events_ = services.datasets.openlineage_events(people["dan"], "churn", 1,
                                                    namespace="acme")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import lightgbm
 import numpy as np
 import pytest
+import xgboost
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
 
 from garrison.explain import explain, explainer_for, spec_for
-
-xgboost = pytest.importorskip("xgboost")
-lightgbm = pytest.importorskip("lightgbm")
 
 CANCER = load_breast_cancer(return_X_y=True)
 WINE = load_wine(return_X_y=True)

@@ -78,6 +78,7 @@ def test_authorization_role_and_caller_list(gateway) -> None:
     other = services.accounts.create_key(root, "other-app").secret  # a client, not listed
     r = _predict(client, other, row)
     assert r.status_code == 403 and r.json()["error"]["message"] == "forbidden"
+    assert state.background[4].flush()  # Denials are audited off the event loop.
     denied = services.store.query(AuditQuery(action="invoke-model", outcome="denied"))
     assert {e.reason for e in denied} == {"no-role-grants-action", "not-in-deployment-callers"}
 

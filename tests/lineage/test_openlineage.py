@@ -8,6 +8,7 @@ import json
 import uuid
 from pathlib import Path
 
+import openlineage.client  # noqa: F401 - declared (lineage extra): fail, never skip
 import pytest
 
 from garrison.lineage import (
@@ -19,8 +20,6 @@ from garrison.lineage import (
     openlineage_run_id,
     to_openlineage_events,
 )
-
-pytest.importorskip("openlineage.client")
 
 PRODUCER = "https://example.org/garrison"
 

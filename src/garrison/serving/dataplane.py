@@ -234,9 +234,13 @@ class DataPlane:
             return await self._call(deployed, X), deployed.version.version, ""
         except GarrisonError as exc:
             reason = exc.code
-        except Exception as exc:
+        except Exception:  # Any model failure falls back; the code says which kind.
             reason = "model-error"
-            _ = exc
+        return await self._fallback(serving, deployed, X, n, reason)
+
+    async def _fallback(self, serving: Serving, deployed: Deployed, X: Any, n: int,
+                        reason: str) -> tuple[RuntimeOutput, int, str]:
+        """Answer from the deployment's fallback (another version, then a constant)."""
         policy = deployed.config.fallback
         self.telemetry.fallback(deployed.version.name, reason)
         if policy.kind == "version" and serving.fallback is not None:
@@ -246,8 +250,7 @@ class DataPlane:
             except Exception as exc:
                 reason = f"{reason};fallback-{getattr(exc, 'code', 'model-error')}"
         if policy.kind == "constant":
-            labels = np.array([policy.constant] * n, dtype=object)
-            return RuntimeOutput(labels), 0, reason
+            return RuntimeOutput(np.array([policy.constant] * n, dtype=object)), 0, reason
         raise ModelUnavailable("the model is unavailable", reason=reason)
 
     async def infer(
@@ -270,12 +273,11 @@ class DataPlane:
                 self.telemetry.rejected("quota")
                 used.raise_if_denied()
         X = batch.matrix if batch.matrix is not None else batch.as_columns()
-        flags = self._detect(principal, deployed, batch)
         async with self._concurrency.slot():
+            flags = await self._detect(principal, deployed, batch)
             if flags and deployed.config.detection == "fallback":
-                output, served_by, reason = self._fallback_only(serving, deployed, X, batch,
-                                                                "anomalous-input")
-                output = await output if not isinstance(output, RuntimeOutput) else output
+                output, served_by, reason = await self._fallback(
+                    serving, deployed, X, batch.n_rows, "anomalous-input")
             else:
                 output, served_by, reason = await self._with_fallback(serving, deployed, X,
                                                                       batch.n_rows)
@@ -294,8 +296,8 @@ class DataPlane:
             self._shadow(result, serving)
         return result
 
-    def _detect(self, principal: Subject, deployed: Deployed,
-                batch: ValidatedBatch) -> list[dict[str, Any]]:
+    async def _detect(self, principal: Subject, deployed: Deployed,
+                      batch: ValidatedBatch) -> list[dict[str, Any]]:
         """Per-row anomaly / adversarial verdicts under the deployment's policy."""
         if self._access is not None and batch.matrix is not None:
             for alert in self._access(principal.name, deployed, batch.matrix):
@@ -304,8 +306,14 @@ class DataPlane:
         policy = deployed.config.detection
         if monitor is None or policy == "off" or batch.matrix is None:
             return []
+        if batch.n_rows <= _INLINE_ROWS:
+            verdicts = monitor.score_batch(batch.matrix)
+        else:  # A large batch must not stall every other request on the event loop.
+            verdicts = await call_with_deadline(monitor.score_batch, batch.matrix,
+                                                timeout=max(self._timeout, 5.0),
+                                                executor=self._executor)
         flags = [{"row": i, "score": round(float(v.score), 4), "reasons": list(v.reasons)[:5]}
-                 for i, v in enumerate(monitor.score_batch(batch.matrix)) if v.anomalous]
+                 for i, v in enumerate(verdicts) if v.anomalous]
         if flags:
             self.telemetry.rejected("anomalous-input")
             if policy == "reject":
@@ -314,18 +322,6 @@ class DataPlane:
                                                 else "input"),
                                       row=flags[0]["row"], problem="anomalous-input")
         return flags
-
-    def _fallback_only(self, serving: Serving, deployed: Deployed, X: Any,
-                       batch: ValidatedBatch, reason: str) -> tuple[Any, int, str]:
-        policy = deployed.config.fallback
-        self.telemetry.fallback(deployed.version.name, reason)
-        if policy.kind == "version" and serving.fallback is not None:
-            return self._call(serving.fallback, X), serving.fallback.version.version, reason
-        if policy.kind == "constant":
-            labels = np.array([policy.constant] * batch.n_rows, dtype=object)
-            return RuntimeOutput(labels), 0, reason
-        raise ModelUnavailable("the input was refused by the detectors and there is no "
-                               "fallback", reason=reason)
 
     async def _explain(self, deployed: Deployed, batch: ValidatedBatch) -> list[dict[str, Any]]:
         from garrison.explain import explainer_for  # Imported on first use only.
