@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -12,6 +12,7 @@ import numpy as np
 from garrison.errors import InvalidInput, SchemaViolation
 
 __all__ = [
+    "AdditiveExplainer",
     "Explainer",
     "Explanation",
     "as_rows",
@@ -188,3 +189,31 @@ def build_explanations(
             )
         )
     return result
+
+
+class AdditiveExplainer:
+    """``explain`` for explainers whose ``contributions(X)`` returns ``(phi, output)``
+    around one ``_base`` value (linear models and TreeSHAP)."""
+
+    method: str
+    output_space: str
+    baseline: str
+    feature_names: list[str]
+    labels: Any
+    target: Any
+    _base: Any
+    contributions: Callable[[Any], tuple[np.ndarray, np.ndarray]]  # Each subclass's own.
+
+    def explain(self, X: Any) -> list[Explanation]:
+        phi, output = self.contributions(X)
+        return build_explanations(
+            method=self.method,
+            output_space=self.output_space,
+            baseline=self.baseline,
+            feature_names=self.feature_names,
+            labels=self.labels,
+            target=self.target,
+            base=self._base,
+            phi=phi,
+            output=output,
+        )

@@ -38,7 +38,7 @@ from sklearn.svm import SVC, LinearSVC, LinearSVR
 
 from garrison.errors import InvalidInput, UnsupportedModel
 
-from .base import Explanation, as_rows, build_explanations, check_feature_names, ensure_fitted
+from .base import AdditiveExplainer, as_rows, check_feature_names, ensure_fitted
 from .registry import ExplainerSpec
 
 __all__ = ["LINEAR_SPEC", "LinearExplainer", "is_linear_model"]
@@ -100,7 +100,7 @@ def _dense(value: Any) -> np.ndarray:
     return np.asarray(value, dtype=np.float64)
 
 
-class LinearExplainer:
+class LinearExplainer(AdditiveExplainer):
     """Exact contributions of a linear model, precomputed as folded weights at construction."""
 
     method = "linear-exact"
@@ -184,20 +184,6 @@ class LinearExplainer:
         phi = centered[:, None, :] * self._weights
         # A small dot product is cheaper than a numpy reduction call for one row.
         return phi, centered @ self._weights_t + self._base
-
-    def explain(self, X: Any) -> list[Explanation]:
-        phi, output = self.contributions(X)
-        return build_explanations(
-            method=self.method,
-            output_space=self.output_space,
-            baseline=self.baseline,
-            feature_names=self.feature_names,
-            labels=self.labels,
-            target=self.target,
-            base=self._base,
-            phi=phi,
-            output=output,
-        )
 
 
 LINEAR_SPEC = ExplainerSpec(

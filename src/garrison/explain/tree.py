@@ -33,7 +33,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from garrison.errors import UnsupportedModel
 
 from ._treeshap import Tree, TreePaths
-from .base import Explanation, as_rows, build_explanations, check_feature_names, ensure_fitted
+from .base import AdditiveExplainer, as_rows, check_feature_names, ensure_fitted
 from .registry import ExplainerSpec
 
 __all__ = ["SKLEARN_TREE_SPEC", "TreeExplainer", "is_sklearn_tree_model"]
@@ -93,7 +93,7 @@ def _from_hist(predictor: Any, output: int, n_outputs: int) -> Tree:
     )
 
 
-class TreeExplainer:
+class TreeExplainer(AdditiveExplainer):
     """Path-dependent TreeSHAP over a fitted scikit-learn tree model.
 
     The tree paths are extracted once, at construction; ``explain`` then works on blocks of
@@ -217,20 +217,6 @@ class TreeExplainer:
             rows = rows.astype(np.float32).astype(np.float64)
         phi, output = self._paths.shap_values(rows)
         return phi, output + self._offset
-
-    def explain(self, X: Any) -> list[Explanation]:
-        phi, output = self.contributions(X)
-        return build_explanations(
-            method=self.method,
-            output_space=self.output_space,
-            baseline=self.baseline,
-            feature_names=self.feature_names,
-            labels=self.labels,
-            target=self.target,
-            base=self._base,
-            phi=phi,
-            output=output,
-        )
 
 
 SKLEARN_TREE_SPEC = ExplainerSpec(
