@@ -111,3 +111,47 @@ def test_state_is_bounded_lru(clock: FixedClock) -> None:
     monitor.observe_query("new", [1.0, 2.0])
     assert monitor.throttle("c6") is Throttle.NONE
     assert "c5" in monitor._callers and "c6" not in monitor._callers
+
+
+@pytest.mark.parametrize("chunks", [[1] * 40, [7, 1, 30, 64, 2], [300], [3, 250, 100, 9]])
+def test_observe_many_leaves_the_state_of_one_query_at_a_time(
+        profile: Profile, clock: FixedClock, chunks: list[int]) -> None:
+    """The vectorized batch step (ring buffer wrap, warm-up inside a batch, NaN rows)
+    leaves the state that one query at a time leaves, and matches the definition."""
+    policy = AccessPolicy(history=64, warmup=5, min_queries=20, check_every=7)
+    rows = correlated_frame(np.random.default_rng(8), sum(chunks), D).to_numpy().copy()
+    rows[5, 2] = np.nan
+    one, many = (AccessMonitor(profile, policy, clock=clock) for _ in range(2))
+    for row in rows:
+        one.observe_query("c", row)
+    start = 0
+    for size in chunks:
+        many.observe_many("c", rows[start:start + size])
+        start += size
+    a, b = one._callers["c"], many._callers["c"]
+    assert a.stored == b.stored == len(rows) and a.queries == b.queries
+    np.testing.assert_allclose(list(a.mind), list(b.mind), rtol=1e-12)
+    assert len(a.mind) == min(len(rows) - policy.warmup, policy.prada_window)
+    z = one._standardize(rows)  # The definition, one query at a time.
+    naive = [np.sqrt(((z[max(0, i - policy.history):i] - z[i]) ** 2).sum(axis=1).min())
+             for i in range(policy.warmup, len(rows))][-policy.prada_window:]
+    np.testing.assert_allclose(list(b.mind), naive, rtol=1e-9)
+    held = min(len(rows), policy.history)
+    np.testing.assert_array_equal(a.points[:held], b.points[:held])
+    np.testing.assert_array_equal(a.bins, b.bins)
+    assert b.bins.sum() == len(rows) * D
+
+
+def test_observe_many_sees_a_walk_split_across_batches(profile: Profile,
+                                                       clock: FixedClock) -> None:
+    rng = np.random.default_rng(2)
+    sd = np.array([f.std for f in profile.features])
+    seeds = correlated_frame(rng, 20, D).to_numpy()
+    walk = np.concatenate([s + np.cumsum(rng.normal(size=(20, D)) * 0.02 * sd, axis=0)
+                           for s in seeds])
+    monitor = AccessMonitor(profile, clock=clock)
+    kinds = set()
+    for start in range(0, len(walk), 50):
+        clock.advance(5)
+        kinds |= {a.kind for a in monitor.observe_many("thief", walk[start:start + 50])}
+    assert AlertKind.EXTRACTION in kinds

@@ -168,3 +168,31 @@ def test_time_window_uses_the_clock(profile: Profile) -> None:
     assert len(window.take()) == 100 and not window.ready()
     with pytest.raises(InvalidInput):
         DriftWindow(size=10, seconds=5)
+
+
+def test_frames_close_the_same_windows_as_rows(profile: Profile) -> None:
+    """add_frame splits a frame at window boundaries: 1,500 rows in uneven frames close
+    the same two 600-row windows, with the same verdicts, as 1,500 single rows."""
+    frame = make(np.random.default_rng(8), 1500, shift=0.5)
+    by_row = DriftMonitor(profile, DriftWindow(size=600))
+    row_reports = [r for r in map(by_row.add, frame.to_dict("records")) if r is not None]
+    by_frame = DriftMonitor(profile, DriftWindow(size=600))
+    frame_reports = []
+    for lo, hi in [(0, 1), (1, 590), (590, 1210), (1210, 1500)]:
+        frame_reports += by_frame.add_frame(frame.iloc[lo:hi])
+    assert len(frame_reports) == len(row_reports) == 2
+    assert [r.to_dict() for r in frame_reports] == [r.to_dict() for r in row_reports]
+    assert len(by_frame.window) == len(by_row.window) == 300
+
+
+def test_frames_beyond_max_rows_join_the_reservoir(profile: Profile) -> None:
+    clock = FixedClock(dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    window = DriftWindow(seconds=60, min_rows=50, max_rows=100, clock=clock, rng=1)
+    frame = make(np.random.default_rng(9), 300)
+    window.extend(frame.iloc[:80])
+    window.extend(frame.iloc[80:])
+    assert window.seen == 300 and len(window) == 100
+    clock.advance(61)
+    taken = window.take()
+    assert len(taken) == 100 and list(taken.columns) == list(frame.columns)
+    assert taken.index.tolist() == list(range(100))

@@ -149,6 +149,10 @@ class AccessMonitor:
             self._edges = [np.asarray(f.edges) for f in numeric]
             self._expected = [np.maximum(np.asarray(f.counts) / sum(f.counts), 1e-4)
                               for f in numeric]
+            width = max((len(e) for e in self._edges), default=0)
+            self._edge_matrix = np.full((len(self._edges), width), np.inf)
+            for j, edges in enumerate(self._edges):
+                self._edge_matrix[j, : len(edges)] = edges
 
     def _state(self, caller: str) -> _Caller:
         state = self._callers.get(caller)
@@ -164,79 +168,110 @@ class AccessMonitor:
     def __len__(self) -> int:
         return len(self._callers)
 
-    def _vector(self, features: Mapping[str, Any] | Sequence[float] | np.ndarray) -> np.ndarray:
+    def _standardize(self, rows: np.ndarray) -> np.ndarray:
+        """Rows in robust standard units; non-finite values count as the median."""
+        if self._names and rows.shape[1] == len(self._names):
+            return (np.where(np.isfinite(rows), rows, self._center) - self._center) / self._scale
+        return np.where(np.isfinite(rows), rows, 0.0)
+
+    def _row(self, features: Mapping[str, Any] | Sequence[float] | np.ndarray) -> np.ndarray:
         if isinstance(features, Mapping):
             if not self._names:
                 raise InvalidInput("mapping features need a profile")
-            raw = np.array([_as_float(features.get(n)) for n in self._names])
-            raw = np.where(np.isfinite(raw), raw, self._center)
-            return (raw - self._center) / self._scale
-        vec = np.asarray(features, dtype=float).ravel()
-        if self._names and len(vec) == len(self._names):
-            vec = np.where(np.isfinite(vec), vec, self._center)
-            return (vec - self._center) / self._scale
-        return np.where(np.isfinite(vec), vec, 0.0)
+            return np.array([_as_float(features.get(n)) for n in self._names])
+        return np.asarray(features, dtype=float).ravel()
 
     def observe_query(self, caller: str, features: Mapping[str, Any] | Sequence[float],
                       now: dt.datetime | None = None, *, anomalous: bool = False) -> list[Alert]:
         """Record one prediction query; ``anomalous`` is the input monitor's verdict."""
+        return self.observe_many(caller, self._row(features)[None, :], now,
+                                 anomalous=int(bool(anomalous)))
+
+    def observe_many(self, caller: str, rows: np.ndarray, now: dt.datetime | None = None, *,
+                     anomalous: int = 0) -> list[Alert]:
+        """Record ``rows`` (one query each, in arrival order) in one vectorized step.
+
+        The state afterwards is what as many :meth:`observe_query` calls leave; the
+        pattern checks run once if their period elapsed within the rows. ``anomalous``
+        is how many of the rows the input monitor flagged.
+        """
+        matrix = np.asarray(rows, dtype=float)
+        if matrix.ndim != 2 or not len(matrix):
+            return []
         now = now or self.clock.now()
         t = now.timestamp()
         state = self._state(caller)
         p = self.policy
         alerts: list[Alert] = []
-        state.queries += 1
-        state.anomalous += bool(anomalous)
+        k = len(matrix)
+        state.queries += k
+        state.anomalous += anomalous
         width = p.quota_seconds / 60.0
         start = t - t % width
         if state.buckets and state.buckets[-1][0] == start:
-            state.buckets[-1] = (start, state.buckets[-1][1] + 1)
+            state.buckets[-1] = (start, state.buckets[-1][1] + k)
         else:
-            state.buckets.append((start, 1))
+            state.buckets.append((start, k))
         in_period = sum(c for b, c in state.buckets if b > t - p.quota_seconds)
         if in_period > p.quota:
             alerts += self._raise(caller, state, AlertKind.QUOTA, t, now,
                                   {"queries": in_period, "quota": p.quota})
-        vec = self._vector(features)
-        self._remember(state, vec)
+        self._remember(state, self._standardize(matrix))
         if p.anomaly_share < 1 and state.queries >= p.min_queries:
             share = state.anomalous / state.queries
             if share >= p.anomaly_share:
                 alerts += self._raise(caller, state, AlertKind.ANOMALIES, t, now,
                                       {"share": round(share, 4), "queries": state.queries})
-        if state.queries >= p.min_queries and state.queries % p.check_every == 0:
+        # The checks are due when a multiple of check_every (at least min_queries) was
+        # reached by one of the rows.
+        due = state.queries - state.queries % p.check_every
+        if due >= max(state.queries - k + 1, p.min_queries):
             alerts += self._pattern_checks(caller, state, t, now)
         return alerts
 
-    def _remember(self, state: _Caller, vec: np.ndarray) -> None:
+    def _remember(self, state: _Caller, batch: np.ndarray) -> None:
+        """Nearest-earlier-query distances, the history ring and the decile bins."""
         p = self.policy
+        k, d = batch.shape
         if state.points is None:
-            state.points = np.empty((p.history, len(vec)))
-            if self._names and len(vec) == len(self._names):
-                state.bins = np.zeros((len(vec), 10))
-        elif state.points.shape[1] != len(vec):
+            state.points = np.empty((p.history, d))
+            if self._names and d == len(self._names):
+                state.bins = np.zeros((d, 10))
+        elif state.points.shape[1] != d:
             raise InvalidInput("queries of one caller must have the same number of features")
-        filled = min(state.stored, p.history)
+        held = min(state.stored, p.history)
+        cut = state.stored % p.history if state.stored > p.history else 0
+        past = np.concatenate([state.points[cut:held], state.points[:cut]]) if cut else \
+            state.points[:held]
+        # Query i of the batch sees the min(stored + i, history) queries before it.
         # Distances to a handful of earlier queries are large and shrink fast as the
         # history grows; they are left out so that D is stationary for real traffic.
-        if filled >= p.warmup:
-            diff = state.points[:filled] - vec
-            state.mind.append(float(np.sqrt(np.min(np.einsum("ij,ij->i", diff, diff)))))
-        state.points[state.stored % p.history] = vec
-        state.stored += 1
+        filled = np.minimum(state.stored + np.arange(k), p.history)
+        wanted = filled >= max(p.warmup, 1)
+        if wanted.any():
+            everything = np.concatenate([past, batch])
+            for lo in range(0, k, 32):  # Blocks bound the memory of the distance matrix.
+                hi = min(k, lo + 32)
+                if not wanted[lo:hi].any():
+                    continue
+                position = held + np.arange(lo, hi)
+                end = int(position[-1])
+                diff = everything[None, :end, :] - batch[lo:hi, None, :]
+                d2 = np.einsum("ijk,ijk->ij", diff, diff)
+                columns = np.arange(end)[None, :]
+                d2[(columns < (position - filled[lo:hi])[:, None])
+                   | (columns >= position[:, None])] = np.inf
+                nearest = np.sqrt(d2.min(axis=1))
+                state.mind.extend(nearest[wanted[lo:hi]].tolist())
+        kept = batch[-p.history:]
+        state.points[(state.stored + k - len(kept) + np.arange(len(kept))) % p.history] = kept
+        state.stored += k
         if state.bins is not None:
-            raw = vec * self._scale + self._center
-            # One vectorized comparison instead of a searchsorted per feature: the count of
-            # edges <= value is searchsorted(side="right"); padding with +inf adds nothing.
-            matrix = self.__dict__.get("_edge_matrix")
-            if matrix is None:
-                width = max(len(e) for e in self._edges)
-                matrix = np.full((len(self._edges), width), np.inf)
-                for j, edges in enumerate(self._edges):
-                    matrix[j, : len(edges)] = edges
-                self.__dict__["_edge_matrix"] = matrix
-            index = (matrix <= raw[:, None]).sum(axis=1)
-            state.bins[np.arange(len(index)), index] += 1
+            raw = batch * self._scale + self._center
+            # The count of edges <= value is searchsorted(side="right"), for every value at
+            # once; the +inf padding of shorter edge lists adds nothing.
+            index = (self._edge_matrix[None, :, :] <= raw[:, :, None]).sum(axis=2)
+            np.add.at(state.bins, (np.broadcast_to(np.arange(d), index.shape), index), 1)
 
     def _pattern_checks(self, caller: str, state: _Caller, t: float,
                         now: dt.datetime) -> list[Alert]:

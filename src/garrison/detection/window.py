@@ -50,11 +50,14 @@ class DriftWindow:
         self.clock = clock or SystemClock()
         self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         self._rows: list[Mapping[str, Any]] = []
+        #: Whole frames added by :meth:`extend`, kept as they are until ``take``.
+        self._blocks: list[pd.DataFrame] = []
+        self._block_rows = 0
         self._seen = 0
         self._started: dt.datetime | None = None
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self._rows) + self._block_rows
 
     @property
     def seen(self) -> int:
@@ -65,12 +68,29 @@ class DriftWindow:
         if self._started is None:
             self._started = self.clock.now()
         self._seen += 1
-        if len(self._rows) < self.max_rows:
+        if len(self) < self.max_rows:
             self._rows.append(dict(row))
             return
+        if self._blocks:  # The reservoir replaces single rows: unpack the frames once.
+            self._rows = [r for b in self._blocks for r in b.to_dict("records")] + self._rows
+            self._blocks, self._block_rows = [], 0
         slot = int(self.rng.integers(self._seen))
         if slot < self.max_rows:
             self._rows[slot] = dict(row)
+
+    def extend(self, frame: pd.DataFrame) -> None:
+        """Add the rows of ``frame`` (its columns are the row keys) at once."""
+        if not len(frame):
+            return
+        if len(self) + len(frame) > self.max_rows:
+            for row in frame.to_dict("records"):  # The reservoir decides row by row.
+                self.add(row)
+            return
+        if self._started is None:
+            self._started = self.clock.now()
+        self._seen += len(frame)
+        self._blocks.append(frame)
+        self._block_rows += len(frame)
 
     def ready(self) -> bool:
         if self.size is not None:
@@ -82,8 +102,11 @@ class DriftWindow:
 
     def take(self) -> pd.DataFrame:
         """The window's rows as a frame; the window starts afresh."""
-        frame = pd.DataFrame.from_records(self._rows)
-        self._rows, self._seen, self._started = [], 0, None
+        parts = [*self._blocks, *([pd.DataFrame.from_records(self._rows)] if self._rows else [])]
+        frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else \
+            (parts[0].reset_index(drop=True) if parts else pd.DataFrame())
+        self._rows, self._blocks, self._block_rows = [], [], 0
+        self._seen, self._started = 0, None
         return frame
 
 
@@ -101,6 +124,22 @@ class DriftMonitor:
     def add(self, row: Mapping[str, Any]) -> DriftReport | None:
         self.window.add(row)
         return self.check() if self.window.ready() else None
+
+    def add_frame(self, frame: pd.DataFrame) -> list[DriftReport]:
+        """Add many rows; returns a report for each window they closed, in order."""
+        reports: list[DriftReport] = []
+        start = 0
+        while start < len(frame):
+            room = len(frame) - start
+            if self.window.size is not None:
+                room = min(room, max(self.window.size - self.window.seen, 1))
+            self.window.extend(frame.iloc[start:start + room])
+            start += room
+            if self.window.ready():
+                report = self.check()
+                if report is not None:
+                    reports.append(report)
+        return reports
 
     def check(self) -> DriftReport | None:
         """Close the window now (if it holds any rows) and compare it."""

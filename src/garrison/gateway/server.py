@@ -22,13 +22,14 @@ from typing import Any
 from starlette.applications import Starlette
 
 from garrison.config import Settings
-from garrison.detection import AccessMonitor, DriftMonitor, DriftWindow, Profile
+from garrison.detection import AccessMonitor, Profile
 from garrison.gateway.alert_metrics import register_alert_metrics
 from garrison.gateway.app import GatewayState, create_gateway_app
 from garrison.gateway.auth import Authenticator
 from garrison.gateway.loading import TableBuilder
 from garrison.gateway.metrics import PrometheusTelemetry
 from garrison.gateway.tracing import make_tracer
+from garrison.gateway.watch import Watch
 from garrison.serving.dataplane import DataPlane, DenialAuditor, ModelTable
 from garrison.serving.decisions import BatchWriter
 from garrison.serving.limits import ConcurrencyLimiter, LimitPolicy, MemoryRateLimiter
@@ -72,12 +73,11 @@ def build_gateway(services: Any, settings: Settings, *, deployments: Any, decisi
     """Wire the gateway; ``deployments`` and ``decisions`` are the storage adapters."""
     telemetry = PrometheusTelemetry()
     register_alert_metrics(telemetry.registry, services.alerts, services.alert_webhook)
-    monitors: dict[tuple[str, int], AccessMonitor] = {}
-    drift_monitors: dict[tuple[str, int], DriftMonitor] = {}
 
-    def drift_profile(v: Any, deployed: Any) -> Profile:
+    def drift_profile(deployed: Any) -> Profile:
         """The reference profile plus the model's own outputs on the reference sample, so
         drift in predictions is caught too (falls back to inputs only)."""
+        v = deployed.version
         reference = services.registry.reference_frame(v)
         if reference is None:
             return Profile.from_dict(v.metadata.profile)
@@ -86,46 +86,11 @@ def build_gateway(services: Any, settings: Settings, *, deployments: Any, decisi
         reference = reference[names].assign(prediction=[str(x) for x in labels])
         return Profile.from_frame(reference, outputs=("prediction",))
 
-    def drift_sink(items: list[Any]) -> None:
-        """Live inputs and outputs into per-version drift windows; drift raises an alert."""
-        for deployed, matrix, labels in items:
-            v = deployed.version
-            key = (v.name, v.version)
-            drift = drift_monitors.get(key)
-            if drift is None:
-                drift = drift_monitors[key] = DriftMonitor(
-                    drift_profile(v, deployed),
-                    DriftWindow(size=settings.drift_window, clock=services.clock))
-            names = v.metadata.input_schema.names
-            for row, label in zip(matrix.tolist(), labels, strict=True):
-                record = dict(zip(names, row, strict=True))
-                record["prediction"] = str(label)
-                report = drift.add(record)
-                if report is not None and report.drifted:
-                    services.alerts.raise_drift(v.name, v.version, report.to_dict())
-
-    drift_feed = BatchWriter(drift_sink, name="drift", batch_size=100,
-                             on_error=lambda exc: log.error("drift check failed: %s", exc))
     alert_writer = BatchWriter(services.alerts.raise_all, name="alerts", batch_size=50,
                                on_error=lambda exc: log.error("alert write failed: %s", exc))
-
-    def access(caller: str, deployed: Any, matrix: Any) -> list[str]:
-        """Extraction monitoring (PRADA-style distances, input-space coverage, volume)."""
-        v = deployed.version
-        monitor = monitors.get((v.name, v.version))
-        if monitor is None:
-            profile = Profile.from_dict(v.metadata.profile) if v.metadata.profile else None
-            monitor = monitors[(v.name, v.version)] = AccessMonitor(profile, clock=services.clock)
-        # One row per request feeds the monitor: the statistics need a stream of queries,
-        # not every row of every batch, and the cost stays flat on the hot path.
-        alerts = monitor.observe_query(caller, matrix[0])
-        for alert in alerts:
-            alert_writer.submit(alert)
-        return [a.kind for a in alerts]
-
-    def observe_outputs(deployed: Any, matrix: Any, labels: Any) -> None:
-        if deployed.version.metadata.profile:
-            drift_feed.submit((deployed, matrix, labels))
+    watch = Watch(clock=services.clock, drift_window=settings.drift_window,
+                  drift_profile=drift_profile, alerts=services.alerts,
+                  raise_alert=alert_writer.submit, count=telemetry.rejected)
 
     # Denials (already rate-limited per actor and reason) are appended off the event loop.
     audit_writer = BatchWriter(services.store.append_many, name="audit", linger=0.02,
@@ -188,8 +153,7 @@ def build_gateway(services: Any, settings: Settings, *, deployments: Any, decisi
         concurrency=ConcurrencyLimiter(settings.max_concurrency),
         denials=denials, decisions=writer.submit, clock=services.clock,
         timeout=settings.request_timeout, telemetry=telemetry,
-        input_hasher=_input_hasher(settings), access=access, shadow=shadow,
-        outputs=observe_outputs,
+        input_hasher=_input_hasher(settings), shadow=shadow, observe=watch.submit,
     )
     auth_monitor = AccessMonitor(clock=services.clock)
 
@@ -236,15 +200,15 @@ def build_gateway(services: Any, settings: Settings, *, deployments: Any, decisi
             task.cancel()
             writer.close()
             audit_writer.close()
+            watch.close()
             alert_writer.close()
-            drift_feed.close()
             if mirror is not None:
                 mirror.close()
             executor.shutdown(wait=False)
 
     app = create_gateway_app(state)
     app.router.lifespan_context = lifespan
-    state.background.extend([writer, builder, executor, mirror, audit_writer])
+    state.background.extend([writer, builder, executor, mirror, audit_writer, watch])
     return app, state
 
 

@@ -37,7 +37,7 @@ from garrison.serving.runtime import ModelRuntime, RuntimeOutput
 from garrison.serving.validation import InputValidator, ValidatedBatch
 from garrison.types import Clock, utc_iso
 
-__all__ = ["DataPlane", "Deployed", "InferenceResult", "ModelTable", "Telemetry"]
+__all__ = ["DataPlane", "Deployed", "InferenceResult", "ModelTable", "Observe", "Telemetry"]
 
 
 #: Largest batch a bounded-cost runtime scores on the event loop itself.
@@ -52,6 +52,15 @@ class Telemetry(Protocol):
     def rejected(self, reason: str) -> None: ...
 
     def fallback(self, model: str, reason: str) -> None: ...
+
+
+class Observe(Protocol):
+    """Hands one request's numeric rows to the monitors (extraction, drift) off the
+    hot path. ``labels`` is ``None`` when the model did not answer (a fallback or a
+    rejected anomalous input); ``flags`` are the input monitor's verdicts."""
+
+    def __call__(self, caller: str, deployed: Deployed, matrix: np.ndarray,
+                 labels: np.ndarray | None, flags: list[dict[str, Any]]) -> None: ...
 
 
 class NullTelemetry:
@@ -158,6 +167,13 @@ class DenialAuditor:
                                 payload={"suppressed_since_last": suppressed}))
 
 
+def _anomalous(flags: list[dict[str, Any]]) -> SchemaViolation:
+    first = flags[0]
+    return SchemaViolation("the input looks anomalous or adversarial",
+                           field=str(first["reasons"][0] if first["reasons"] else "input"),
+                           row=first["row"], problem="anomalous-input")
+
+
 class DataPlane:
     def __init__(
         self,
@@ -173,11 +189,9 @@ class DataPlane:
         input_hasher: Callable[[list[Any]], list[Any]] | None = None,
         shadow: Callable[[InferenceResult, Serving], None] | None = None,
         explain_rows: int = 32,
-        access: Callable[[str, Deployed, np.ndarray], list[str]] | None = None,
-        outputs: Callable[[Deployed, np.ndarray, Any], None] | None = None,
+        observe: Observe | None = None,
     ) -> None:
-        self._access = access
-        self._outputs = outputs
+        self._observe = observe
         self.table = table
         self._executor = executor
         self._concurrency = concurrency
@@ -274,7 +288,10 @@ class DataPlane:
                 used.raise_if_denied()
         X = batch.matrix if batch.matrix is not None else batch.as_columns()
         async with self._concurrency.slot():
-            flags = await self._detect(principal, deployed, batch)
+            flags = await self._detect(deployed, batch)
+            if flags and deployed.config.detection == "reject":
+                self._watch(principal, deployed, batch, None, flags)
+                raise _anomalous(flags)
             if flags and deployed.config.detection == "fallback":
                 output, served_by, reason = await self._fallback(
                     serving, deployed, X, batch.n_rows, "anomalous-input")
@@ -290,18 +307,18 @@ class DataPlane:
         self.telemetry.request(name, served_by, "fallback" if reason else "ok", elapsed,
                                batch.n_rows)
         self._record(principal, result, elapsed)
-        if self._outputs is not None and batch.matrix is not None and not reason:
-            self._outputs(deployed, batch.matrix, output.labels.tolist())
+        self._watch(principal, deployed, batch, None if reason else output.labels, flags)
         if self._shadow is not None and serving.shadow is not None and not reason:
             self._shadow(result, serving)
         return result
 
-    async def _detect(self, principal: Subject, deployed: Deployed,
-                      batch: ValidatedBatch) -> list[dict[str, Any]]:
+    def _watch(self, principal: Subject, deployed: Deployed, batch: ValidatedBatch,
+               labels: np.ndarray | None, flags: list[dict[str, Any]]) -> None:
+        if self._observe is not None and batch.matrix is not None:
+            self._observe(principal.name, deployed, batch.matrix, labels, flags)
+
+    async def _detect(self, deployed: Deployed, batch: ValidatedBatch) -> list[dict[str, Any]]:
         """Per-row anomaly / adversarial verdicts under the deployment's policy."""
-        if self._access is not None and batch.matrix is not None:
-            for alert in self._access(principal.name, deployed, batch.matrix):
-                self.telemetry.rejected(f"alert-{alert}")
         monitor = deployed.monitor
         policy = deployed.config.detection
         if monitor is None or policy == "off" or batch.matrix is None:
@@ -316,11 +333,6 @@ class DataPlane:
                  for i, v in enumerate(verdicts) if v.anomalous]
         if flags:
             self.telemetry.rejected("anomalous-input")
-            if policy == "reject":
-                raise SchemaViolation("the input looks anomalous or adversarial",
-                                      field=str(flags[0]["reasons"][0] if flags[0]["reasons"]
-                                                else "input"),
-                                      row=flags[0]["row"], problem="anomalous-input")
         return flags
 
     async def _explain(self, deployed: Deployed, batch: ValidatedBatch) -> list[dict[str, Any]]:

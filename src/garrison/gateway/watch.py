@@ -1,0 +1,96 @@
+"""The gateway's always-on monitors, fed off the hot path: extraction and drift.
+
+A request hands its numeric rows to :meth:`Watch.submit` (a queue put); a writer
+thread lingers until a batch has gathered, then feeds, per caller and model version,
+the extraction monitor (PRADA distances, input-space coverage, volume, share of
+anomalous inputs) in one vectorized step, and, per model version, the live drift
+window. The alerts they raise are counted in metrics and stored by the alert writer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from garrison.detection import AccessMonitor, DriftMonitor, DriftWindow, Profile
+from garrison.serving.decisions import BatchWriter
+
+__all__ = ["Watch"]
+
+log = logging.getLogger("garrison.gateway")
+
+#: At most this many rows of one request feed the extraction monitor: enough to see a
+#: batch-shaped sweep, while one huge batch cannot monopolize the monitor.
+ROWS_PER_REQUEST = 64
+
+
+class Watch:
+    """Extraction and drift monitors per served model version."""
+
+    def __init__(self, *, clock: Any, drift_window: int, drift_profile: Callable[[Any], Profile],
+                 alerts: Any, raise_alert: Callable[[Any], None],
+                 count: Callable[[str], None], linger: float = 0.1) -> None:
+        self._clock = clock
+        self._drift_window = drift_window
+        self._drift_profile = drift_profile
+        self._alerts = alerts
+        self._raise = raise_alert
+        self._count = count
+        self._access: dict[tuple[str, int], AccessMonitor] = {}
+        self._drift: dict[tuple[str, int], DriftMonitor] = {}
+        self.writer: BatchWriter[tuple[Any, ...]] = BatchWriter(
+            self._sink, name="watch", batch_size=2_000, linger=linger,
+            on_error=lambda exc: log.error("monitoring failed: %s", exc))
+
+    def submit(self, caller: str, deployed: Any, matrix: np.ndarray,
+               labels: np.ndarray | None, flags: list[dict[str, Any]]) -> None:
+        self.writer.submit((caller, deployed, matrix, labels, flags))
+
+    def close(self) -> None:
+        self.writer.close()
+
+    # -- the writer thread ------------------------------------------------------------
+    def _sink(self, items: list[tuple[Any, ...]]) -> None:
+        queries: dict[tuple[str, tuple[str, int]], list[Any]] = {}
+        outputs: dict[tuple[str, int], list[Any]] = {}
+        for caller, deployed, matrix, labels, flags in items:
+            v = deployed.version
+            key = (v.name, v.version)
+            rows = matrix[:ROWS_PER_REQUEST]
+            entry = queries.setdefault((caller, key), [deployed, [], 0])
+            entry[1].append(rows)
+            entry[2] += sum(1 for f in flags if f["row"] < len(rows))
+            if labels is not None and v.metadata.profile:
+                outputs.setdefault(key, [deployed, [], []])
+                outputs[key][1].append(matrix)
+                outputs[key][2].append(labels)
+        for (caller, key), (deployed, chunks, anomalous) in queries.items():
+            monitor = self._access.get(key)
+            if monitor is None:
+                profile = deployed.version.metadata.profile
+                monitor = self._access[key] = AccessMonitor(
+                    Profile.from_dict(profile) if profile else None, clock=self._clock)
+            rows = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+            for alert in monitor.observe_many(caller, rows, anomalous=anomalous):
+                self._count(f"alert-{alert.kind}")
+                self._raise(alert)
+        for key, (deployed, matrices, labels) in outputs.items():
+            self._feed_drift(key, deployed, np.concatenate(matrices), np.concatenate(labels))
+
+    def _feed_drift(self, key: tuple[str, int], deployed: Any, matrix: np.ndarray,
+                    labels: np.ndarray) -> None:
+        """Live inputs and outputs into the version's drift window; drift raises an alert."""
+        drift = self._drift.get(key)
+        if drift is None:
+            drift = self._drift[key] = DriftMonitor(
+                self._drift_profile(deployed),
+                DriftWindow(size=self._drift_window, clock=self._clock))
+        frame = pd.DataFrame(matrix, columns=deployed.version.metadata.input_schema.names)
+        frame["prediction"] = labels.astype(str)
+        for report in drift.add_frame(frame):
+            if report.drifted:
+                self._alerts.raise_drift(key[0], key[1], report.to_dict())
