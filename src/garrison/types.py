@@ -41,7 +41,7 @@ def utc_iso(moment: _dt.datetime) -> str:
     """Canonical text form of a moment: UTC, microseconds, ``Z`` suffix."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime; Garrison only handles aware UTC times")
-    return moment.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(_dt.UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def parse_utc(text: str) -> _dt.datetime:

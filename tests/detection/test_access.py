@@ -155,3 +155,14 @@ def test_observe_many_sees_a_walk_split_across_batches(profile: Profile,
         clock.advance(5)
         kinds |= {a.kind for a in monitor.observe_many("thief", walk[start:start + 50])}
     assert AlertKind.EXTRACTION in kinds
+
+
+def test_repeated_queries_are_at_distance_exactly_zero(profile: Profile,
+                                                       clock: FixedClock) -> None:
+    """Duplicates must not come out as a rounding error (the log-distance test relies on
+    zeros): the matrix-product shortcut only picks the neighbour."""
+    rows = correlated_frame(np.random.default_rng(4), 40, D).to_numpy() * 1e3
+    monitor = AccessMonitor(profile, clock=clock)
+    monitor.observe_many("dup", np.concatenate([rows, rows[:1].repeat(60, axis=0)]))
+    mind = list(monitor._callers["dup"].mind)
+    assert mind[-60:] == [0.0] * 60 and min(mind[:-60]) > 0

@@ -250,19 +250,24 @@ class AccessMonitor:
         wanted = filled >= max(p.warmup, 1)
         if wanted.any():
             everything = np.concatenate([past, batch])
-            for lo in range(0, k, 32):  # Blocks bound the memory of the distance matrix.
-                hi = min(k, lo + 32)
+            norms = np.einsum("ij,ij->i", everything, everything)
+            for lo in range(0, k, 256):  # Blocks bound the memory of the distance matrix.
+                hi = min(k, lo + 256)
                 if not wanted[lo:hi].any():
                     continue
                 position = held + np.arange(lo, hi)
                 end = int(position[-1])
-                diff = everything[None, :end, :] - batch[lo:hi, None, :]
-                d2 = np.einsum("ijk,ijk->ij", diff, diff)
+                # |a - b|^2 = |a|^2 + |b|^2 - 2ab as one matrix product picks the nearest
+                # earlier query; the distance to it is then computed exactly, so that
+                # duplicates are at distance 0, not at a rounding error.
+                d2 = norms[None, :end] + norms[position, None] \
+                    - 2.0 * (batch[lo:hi] @ everything[:end].T)
                 columns = np.arange(end)[None, :]
                 d2[(columns < (position - filled[lo:hi])[:, None])
                    | (columns >= position[:, None])] = np.inf
-                nearest = np.sqrt(d2.min(axis=1))
-                state.mind.extend(nearest[wanted[lo:hi]].tolist())
+                take = wanted[lo:hi]
+                diff = everything[d2[take].argmin(axis=1)] - batch[lo:hi][take]
+                state.mind.extend(np.sqrt(np.einsum("ij,ij->i", diff, diff)).tolist())
         kept = batch[-p.history:]
         state.points[(state.stored + k - len(kept) + np.arange(len(kept))) % p.history] = kept
         state.stored += k

@@ -11,7 +11,6 @@ import logging
 import os
 import re
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,7 +67,7 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 def _request_id(request: Request) -> str:
     supplied = request.headers.get("x-request-id", "")
-    return supplied if _RID.fullmatch(supplied) else uuid.uuid4().hex
+    return supplied if _RID.fullmatch(supplied) else os.urandom(16).hex()
 
 
 async def _body(request: Request, state: GatewayState, limit: int | None = None) -> bytes:

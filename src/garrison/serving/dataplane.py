@@ -10,8 +10,8 @@ off the hot path.
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -272,7 +272,7 @@ class DataPlane:
         explain: bool = False, request_id: str | None = None,
     ) -> InferenceResult:
         started = time.perf_counter()
-        rid = request_id or uuid.uuid4().hex
+        rid = request_id or os.urandom(16).hex()
         serving, deployed = self.table.get(name, version)
         self.authorize(principal, name, deployed, rid)
         await self._limit(principal, deployed)

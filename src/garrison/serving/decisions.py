@@ -11,7 +11,6 @@ tamper-evident chain without an audit write per prediction.
 from __future__ import annotations
 
 import hashlib
-import json
 import queue
 import threading
 import time
@@ -19,12 +18,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+import orjson
+
 __all__ = ["BatchWriter", "DecisionRecord", "batch_digest"]
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class DecisionRecord:
     request_id: str
     created: str
@@ -41,14 +42,16 @@ class DecisionRecord:
     latency_ms: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {name: getattr(self, name) for name in self.__slots__}
 
 
 def batch_digest(records: Sequence[DecisionRecord]) -> str:
+    """SHA-256 over each record's ``[request_id, model, version, outputs, fallback]``
+    as compact JSON with sorted keys, in batch order."""
     h = hashlib.sha256()
     for r in records:
-        h.update(json.dumps([r.request_id, r.model, r.version, r.outputs, r.fallback],
-                            sort_keys=True, default=str).encode())
+        h.update(orjson.dumps([r.request_id, r.model, r.version, r.outputs, r.fallback],
+                              default=str, option=orjson.OPT_SORT_KEYS))
     return h.hexdigest()
 
 
