@@ -108,6 +108,11 @@ class Settings(BaseSettings):
     request_timeout: float = Field(
         default=2.0, gt=0, le=300, description="Deadline in seconds for one model call."
     )
+    native_threads: int = Field(
+        default=1, ge=1, le=256,
+        description="Threads each gateway worker lets BLAS / OpenMP use. Workers are the "
+        "parallelism; more native threads per worker oversubscribe the cores and spin idle.",
+    )
     rate_limit: float = Field(default=50.0, gt=0,
                               description="Default sustained requests per second per caller.")
     rate_burst: int = Field(default=100, ge=1, description="Default burst size per caller.")
