@@ -48,7 +48,7 @@ def test_round_trip_and_one_audit_event_per_batch(store) -> None:
 def test_a_failing_record_writes_nothing_of_its_batch(store) -> None:
     repo = SQLDecisionStore(store)
     repo.add_many([record("r1")])
-    with pytest.raises(Exception):  # noqa: B017 - the driver's own integrity error.
+    with pytest.raises(Exception):
         repo.add_many([record("r2"), record("r1")])  # r1 again: primary key conflict.
     with pytest.raises(DecisionNotFound):
         repo.get("r2")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 __all__ = ["PrometheusTelemetry"]
@@ -33,10 +35,27 @@ class PrometheusTelemetry:
         self.breaker_open = Gauge("garrison_circuit_open", "1 while a model's breaker is open.",
                                   ["model"], registry=r)
 
+        #: Labelled children by label values: ``labels()`` validates and locks per call.
+        self._children: dict[tuple[str, int, str], tuple[Any, Any, Any]] = {}
+        self._statuses: dict[int, Any] = {}
+
     def request(self, model: str, version: int, outcome: str, seconds: float, rows: int) -> None:
-        self.requests.labels(model, str(version), outcome).inc()
-        self.latency.labels(model).observe(seconds)
-        self.rows.labels(model).inc(rows)
+        key = (model, version, outcome)
+        children = self._children.get(key)
+        if children is None:
+            if len(self._children) > 10_000:  # Bounded: label values come from the table.
+                self._children.clear()
+            children = self._children[key] = (self.requests.labels(model, str(version), outcome),
+                                              self.latency.labels(model), self.rows.labels(model))
+        children[0].inc()
+        children[1].observe(seconds)
+        children[2].inc(rows)
+
+    def response(self, status: int) -> None:
+        child = self._statuses.get(status)
+        if child is None:
+            child = self._statuses[status] = self.http.labels(str(status))
+        child.inc()
 
     def rejected(self, reason: str) -> None:
         self.rejections.labels(reason).inc()

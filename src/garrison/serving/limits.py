@@ -19,8 +19,8 @@ import collections
 import math
 import threading
 import time
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -303,11 +303,22 @@ class ConcurrencyLimiter:
         with suppress(ValueError):
             self._waiters.remove(waiter)
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    def slot(self) -> _Slot:
         """``async with limiter.slot(): ...`` around the work of one request."""
-        await self.acquire()
-        try:
-            yield
-        finally:
-            self.release()
+        return _Slot(self)
+
+
+class _Slot:
+    """The context manager of :meth:`ConcurrencyLimiter.slot` (a plain class: a
+    generator-based one costs more than the counting it guards)."""
+
+    __slots__ = ("_limiter",)
+
+    def __init__(self, limiter: ConcurrencyLimiter) -> None:
+        self._limiter = limiter
+
+    async def __aenter__(self) -> None:
+        await self._limiter.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._limiter.release()
