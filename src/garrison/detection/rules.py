@@ -50,6 +50,12 @@ class RuleChecker:
             num_pos = self.numeric_names.index(spec.name) if spec.type in _NUMERIC else -1
             self._specs.append((spec.name, spec.type, low, high, cats, spec.nullable, num_pos))
         self._known = frozenset(schema.names)
+        # The all-numeric batch path's bounds, as arrays once.
+        self._all_numeric = all(s[1] in ("float", "int") for s in self._specs)
+        self._low = np.array([s[2] for s in self._specs])
+        self._high = np.array([s[3] for s in self._specs])
+        self._nullable = np.array([s[5] for s in self._specs], dtype=bool)
+        self._is_int = np.array([s[1] == "int" for s in self._specs], dtype=bool)
 
     # The per-request path is a plain loop: for ~20 features it costs a few
     # microseconds, far less than building a DataFrame would.
@@ -174,7 +180,7 @@ class RuleChecker:
             raise SchemaViolation(
                 f"expected a 2-D array with {len(self.schema.features)} columns"
             )
-        if array.dtype.kind == "f" and all(s[1] in ("float", "int") for s in self._specs):
+        if array.dtype.kind == "f" and self._all_numeric:
             return self._check_float_batch(array)
         frame = pd.DataFrame(array, columns=self.schema.names)
         return self.check_frame(frame)
@@ -183,10 +189,7 @@ class RuleChecker:
         """Fast path for an all-numeric float array; NaN means a missing value."""
         n = array.shape[0]
         reasons: list[list[str]] = [[] for _ in range(n)]
-        low = np.array([s[2] for s in self._specs])
-        high = np.array([s[3] for s in self._specs])
-        nullable = np.array([s[5] for s in self._specs])
-        is_int = np.array([s[1] == "int" for s in self._specs])
+        low, high, nullable, is_int = self._low, self._high, self._nullable, self._is_int
         missing = np.isnan(array)
         infinite = np.isinf(array)
         finite = ~missing & ~infinite

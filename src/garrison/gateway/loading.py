@@ -87,8 +87,12 @@ class TableBuilder:
         from garrison.detection import InputMonitor, Policy
 
         reference = self._services.registry.reference_frame(v)
+        # The model-based detectors call predict_proba on noisy copies of every row: the
+        # compiled runtime answers it without scikit-learn's per-call input checks.
+        runtime = deployed.runtime
+        model = runtime if callable(getattr(runtime, "predict_proba", None)) else runtime.model
         try:
-            return InputMonitor.fit(reference, model=deployed.runtime.model,
+            return InputMonitor.fit(reference, model=model,
                                     fpr=config.detection_fpr, policy=Policy(config.detection),
                                     detectors=GATEWAY_DETECTORS)
         except GarrisonError:

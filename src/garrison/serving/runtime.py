@@ -151,6 +151,9 @@ class LinearRuntime:
         self._coef = np.ascontiguousarray(classifier.coef_.T)
         self._intercept = classifier.intercept_
         self._classes = np.asarray(classifier.classes_)
+        from scipy.special import expit, softmax  # scikit-learn's own link functions.
+
+        self._expit, self._softmax = expit, softmax
 
     @classmethod
     def compile(cls, model: Any) -> LinearRuntime | None:
@@ -174,9 +177,8 @@ class LinearRuntime:
             return None
         return cls(model, scaler, clf)
 
-    def predict(self, X: Any) -> RuntimeOutput:
-        from scipy.special import expit, softmax
-
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """``predict_proba`` of the wrapped model, for rows already validated."""
         if isinstance(X, Mapping):
             raise UnsupportedModel("the linear fast path takes numeric features only")
         Z = np.array(X, dtype=np.float64)
@@ -186,10 +188,14 @@ class LinearRuntime:
             Z /= self._scale
         decision = Z @ self._coef + self._intercept
         if decision.shape[1] == 1:
-            p1 = expit(decision[:, 0])
-            proba = np.column_stack([1.0 - p1, p1])
-        else:
-            proba = softmax(decision, axis=1)
+            proba = np.empty((len(Z), 2))
+            proba[:, 1] = self._expit(decision[:, 0])
+            np.subtract(1.0, proba[:, 1], out=proba[:, 0])
+            return proba
+        return self._softmax(decision, axis=1)
+
+    def predict(self, X: Any) -> RuntimeOutput:
+        proba = self.predict_proba(X)
         return RuntimeOutput(self._classes[proba.argmax(axis=1)], proba, self._classes)
 
 
