@@ -119,3 +119,26 @@ def test_live_drift_window_raises_a_drift_alert(installation) -> None:
                 break
             time.sleep(0.2)
     assert drift and "f03" in json.dumps(drift[0].detail)
+
+
+@pytest.mark.slow
+def test_a_caller_sending_mostly_anomalous_inputs_raises_an_alert(gateway) -> None:
+    """The extraction monitor sees the input detector's verdicts: a caller whose
+    queries are flagged (here 1 in 2) gets an anomalous-queries alert; rejected rows
+    (policy reject) count too."""
+    client, state, demo, services = gateway
+    _reconfigure(state, services, detection="reject", rate_limit=1e6, rate_burst=1_000_000)
+    statuses = set()
+    for i in range(120):
+        rows = [_odd(demo)] if i % 2 else _rows(demo, [i % 50])
+        statuses.add(_post(client, demo.keys["scoring-app"], rows).status_code)
+    assert statuses == {200, 422}
+    deadline = time.time() + 10
+    kinds: set[str] = set()
+    while "anomalous-queries" not in kinds and time.time() < deadline:
+        time.sleep(0.1)
+        kinds = {a.kind for a in services.alerts.list(caller="scoring-app")}
+    assert "anomalous-queries" in kinds, kinds
+    alert = next(a for a in services.alerts.list(caller="scoring-app")
+                 if a.kind == "anomalous-queries")
+    assert alert.detail["share"] >= 0.4
