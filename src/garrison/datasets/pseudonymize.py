@@ -30,6 +30,7 @@ from garrison.governance import Guard
 from garrison.identity import Principal
 from garrison.privacy import CipherTokenizer, HMACTokenizer, iter_chunks, list_columns
 from garrison.privacy import pseudonymize_file as _pseudonymize_file
+from garrison.privacy.pseudonym import map_values
 from garrison.privacy.tabular import FrameWriter
 from garrison.signing import DeterministicCipher, write_private_file
 
@@ -131,16 +132,7 @@ class PseudonymizationResult:
 def _detokenize_frame(
     frame: pd.DataFrame, columns: Sequence[str], cipher: CipherTokenizer, context: str
 ) -> pd.DataFrame:
-    out = frame.copy()
-    for column in columns:
-        series = frame[column]
-        present = series.notna()
-        text = series[present].map(str)
-        mapping = {token: cipher.detokenize(token, context) for token in pd.unique(text)}
-        values = pd.Series(None, index=series.index, dtype="object")
-        values[present] = text.map(mapping)
-        out[column] = values.astype("str")
-    return out
+    return map_values(frame, columns, lambda token: cipher.detokenize(token, context))
 
 
 def reidentify_file(

@@ -15,7 +15,7 @@ import base64
 import hashlib
 import hmac
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -29,6 +29,7 @@ __all__ = [
     "DeterministicCipher",
     "HMACTokenizer",
     "Tokenizer",
+    "map_values",
     "pseudonymize_file",
     "pseudonymize_frame",
 ]
@@ -142,15 +143,22 @@ def pseudonymize_frame(
     missing = set(columns) - set(frame.columns)
     if missing:
         raise InvalidInput(f"no such column(s): {sorted(missing)}")
+    return map_values(frame, columns, lambda value: tok.tokenize(value, context))
+
+
+def map_values(frame: pd.DataFrame, columns: Sequence[str],
+               fn: Callable[[str], str]) -> pd.DataFrame:
+    """A copy with ``fn`` applied to the text of each value of ``columns``, once per
+    distinct value; missing values stay missing."""
     out = frame.copy()
     for column in columns:
         series = frame[column]
         present = series.notna()
         text = series[present].map(str)
-        mapping = {value: tok.tokenize(value, context) for value in pd.unique(text)}
-        tokens = pd.Series(None, index=series.index, dtype="object")
-        tokens[present] = text.map(mapping)
-        out[column] = tokens.astype("str")
+        mapping = {value: fn(value) for value in pd.unique(text)}
+        values = pd.Series(None, index=series.index, dtype="object")
+        values[present] = text.map(mapping)
+        out[column] = values.astype("str")
     return out
 
 
