@@ -99,7 +99,35 @@ def check_edge(
     return True
 
 
-class LineageGraph:
+class Recording:
+    """The recording verbs, over ``add_node`` / ``add_edge`` (which check each step):
+    shared by the in-memory graph and the recorder that writes to a store."""
+
+    def add_node(self, node: Node) -> Node:
+        raise NotImplementedError
+
+    def add_edge(self, source: Any, target: Any, kind: str) -> Edge:
+        raise NotImplementedError
+
+    def record_training(
+        self, run: RunNode, inputs: Iterable[Node], outputs: Iterable[Node]
+    ) -> None:
+        """Record a run with the datasets / model versions it used and produced."""
+        self.add_node(run)
+        for node in inputs:
+            self.add_node(node)
+            self.add_edge(node, run, "used")
+        for node in outputs:
+            self.add_node(node)
+            self.add_edge(run, node, "produced")
+
+    def record_deployment(self, deployment: DeploymentNode) -> None:
+        """Record a deployment of an already recorded model version."""
+        self.add_node(deployment)
+        self.add_edge(deployment.model_key, deployment, "deployed_as")
+
+
+class LineageGraph(Recording):
     """A validated lineage DAG. It also satisfies the ``LineageStore`` protocol."""
 
     def __init__(self) -> None:
@@ -148,22 +176,6 @@ class LineageGraph:
     def record_edge(self, edge: Edge) -> None:
         self.add_edge(edge.source, edge.target, edge.kind)
 
-    def record_training(
-        self, run: RunNode, inputs: Iterable[Node], outputs: Iterable[Node]
-    ) -> None:
-        """Record a run with the datasets / model versions it used and produced."""
-        self.add_node(run)
-        for node in inputs:
-            self.add_node(node)
-            self.add_edge(node, run, "used")
-        for node in outputs:
-            self.add_node(node)
-            self.add_edge(run, node, "produced")
-
-    def record_deployment(self, deployment: DeploymentNode) -> None:
-        """Record a deployment of an already recorded model version."""
-        self.add_node(deployment)
-        self.add_edge(deployment.model_key, deployment, "deployed_as")
 
     # --- reading ---------------------------------------------------------------------------
 

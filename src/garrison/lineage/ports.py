@@ -9,13 +9,12 @@ back into a ``LineageGraph`` for display or export.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
 from garrison.errors import ModelNotFound, ModelVersionNotFound
 
-from .graph import LineageGraph, check_edge, check_node
-from .nodes import DeploymentNode, Edge, ModelVersionNode, Node, RunNode
+from .graph import LineageGraph, Recording, check_edge, check_node
+from .nodes import Edge, ModelVersionNode, Node
 
 __all__ = ["LineageRecorder", "LineageStore", "MemoryLineageStore", "load_lineage"]
 
@@ -71,7 +70,7 @@ class MemoryLineageStore:
         ]
 
 
-class LineageRecorder:
+class LineageRecorder(Recording):
     """Record lineage into any ``LineageStore`` with the same rules as ``LineageGraph``."""
 
     def __init__(self, store: LineageStore) -> None:
@@ -92,22 +91,6 @@ class LineageRecorder:
             self.store.record_edge(edge)
         return edge
 
-    def record_training(
-        self, run: RunNode, inputs: Iterable[Node], outputs: Iterable[Node]
-    ) -> None:
-        """Record a run with the datasets / model versions it used and produced."""
-        self.add_node(run)
-        for node in inputs:
-            self.add_node(node)
-            self.add_edge(node, run, "used")
-        for node in outputs:
-            self.add_node(node)
-            self.add_edge(run, node, "produced")
-
-    def record_deployment(self, deployment: DeploymentNode) -> None:
-        """Record a deployment of an already recorded model version."""
-        self.add_node(deployment)
-        self.add_edge(deployment.model_key, deployment, "deployed_as")
 
 
 def load_lineage(store: LineageStore, name: str, version: str | None = None) -> LineageGraph:
