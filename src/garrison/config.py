@@ -108,6 +108,11 @@ class Settings(BaseSettings):
     request_timeout: float = Field(
         default=2.0, gt=0, le=300, description="Deadline in seconds for one model call."
     )
+    body_timeout: float = Field(
+        default=10.0, gt=0, le=300,
+        description="Seconds a client may take to send a request body (slow clients get 422 "
+        "slow-body instead of holding a worker).",
+    )
     native_threads: int = Field(
         default=1, ge=1, le=256,
         description="Threads each gateway worker lets BLAS / OpenMP use. Workers are the "

@@ -164,7 +164,8 @@ def build_gateway(services: Any, settings: Settings, *, deployments: Any, decisi
 
     state = GatewayState(plane, Authenticator(services.accounts, denials, oidc=oidc,
                                               on_failure=auth_failed),
-                         telemetry, decision_store, max_body_bytes=settings.max_body_bytes)
+                         telemetry, decision_store, max_body_bytes=settings.max_body_bytes,
+                         body_timeout=settings.body_timeout)
     from garrison.serving.encrypted import EncryptedPlane
 
     state.encrypted = EncryptedPlane(plane)
