@@ -19,6 +19,7 @@ DOCS = Path(__file__).parent.parent / "docs"
     ("settings.md", docgen.settings_reference),
     ("errors.md", docgen.error_reference),
     ("cli.md", docgen.cli_reference),
+    ("gateway-api.md", docgen.api_reference),
 ])
 def test_generated_reference_is_current(name, make) -> None:
     # A fresh interpreter: click caches each command's help option on first use, so other

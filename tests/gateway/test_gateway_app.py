@@ -253,6 +253,17 @@ def test_decision_records_written_and_fetchable_by_auditors(gateway) -> None:
     r = client.get(f"/v1/decisions/{rid}", headers=auth(demo.keys["carol"]))
     assert r.status_code == 200 and r.json()["caller"] == "scoring-app"
     assert r.json()["inputs"] is None  # the default privacy policy keeps no inputs
+    assert r.json()["integrity"]["verified"] is True
+    from sqlalchemy import update
+
+    from garrison.storage.tables import decisions
+    with services.store.write() as tx:  # A database administrator rewrites the answer.
+        tx.conn.execute(update(decisions).where(decisions.c.request_id == rid).values(
+            outputs='["approved"]'))
+    tampered = client.get(f"/v1/decisions/{rid}", headers=auth(demo.keys["carol"])).json()
+    assert tampered["outputs"] == ["approved"]
+    assert tampered["integrity"] == {"verified": False, "reason": "batch-mismatch",
+                                     "anchor_seq": r.json()["integrity"]["anchor_seq"]}
     assert client.get(f"/v1/decisions/{rid}", headers=auth(demo.keys["scoring-app"])
                       ).status_code == 403
     batches = services.store.query(AuditQuery(action="invoke-model", actor="system"))

@@ -378,6 +378,7 @@ def test_decisions_are_fetchable_by_auditors_only(live: Live) -> None:
         time.sleep(0.1)
     assert r.status_code == 200 and r.json()["caller"] == "scoring-app"
     assert r.json()["inputs"] is None  # The default privacy policy keeps no inputs.
+    assert r.json()["integrity"]["verified"] is True
     denied = httpx.get(url, headers={"authorization": f"Bearer {live.keys['scoring-app']}"})
     assert denied.status_code == 403
 

@@ -1,4 +1,4 @@
-"""`garrison audit` commands: verify, log, export, checkpoint."""
+"""`garrison audit` commands: verify, decisions, log, export, checkpoint."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import click
 
 from garrison.audit import AuditQuery
 from garrison.cli._common import CLIState, emit, handle_errors, json_option, pass_state, table
-from garrison.errors import AuditChainBroken, InvalidInput
+from garrison.errors import AuditChainBroken, IntegrityFailure, InvalidInput
 from garrison.types import parse_utc, utc_iso
 
 __all__ = ["audit_group"]
@@ -69,6 +69,54 @@ def audit_verify(state: CLIState, as_json: bool) -> None:
     else:
         click.echo(f"audit trail intact: {report.events} events, head {report.head_seq} "
                    f"{report.head_hash[:16]}, {report.checkpoints_checked} signed checkpoint(s)")
+
+
+@audit_group.command("decisions")
+@click.option("--request-id", help="Check only the batch of this decision.")
+@json_option
+@pass_state
+@handle_errors
+def audit_decisions(state: CLIState, request_id: str | None, as_json: bool) -> None:
+    """Check decision records against the audit events that anchor their batches.
+
+    Each batch of decision records is anchored by one audit event carrying its size
+    and a SHA-256 over the stored rows. Exit 0 when every record matches; exit 1
+    listing each problem: batch-mismatch (a record was changed, deleted or added),
+    not-an-anchor, unanchored (no anchor, e.g. written before anchoring existed).
+    Run `garrison audit verify` too: it checks the events themselves.
+    """
+    from garrison.storage.decisions_repo import BatchProblem, DecisionsReport, SQLDecisionStore
+
+    actor = state.principal()
+    state.services.guard.require(actor, "verify-audit-log", "decisions")
+    repo = SQLDecisionStore(state.services.store)
+    if request_id is None:
+        report = repo.verify_all()
+    else:
+        try:
+            proof = repo.verify(request_id)
+            report = DecisionsReport(1, 1)
+        except IntegrityFailure as exc:
+            report = DecisionsReport(1, 1, [BatchProblem(
+                str(exc.detail.get("reason")), exc.detail.get("anchor_seq"), request_id)])
+        else:
+            if not as_json:
+                click.echo(f"decision {request_id} matches audit event {proof['anchor_seq']}")
+    state.services.guard.record(
+        actor, "verify-audit-log", resource="decisions", outcome="ok" if report.ok else "failed",
+        reason="" if report.ok else report.problems[0].reason,
+        payload={"batches": report.batches, "records": report.records,
+                 "problems": len(report.problems)})
+    if as_json:
+        emit(report.to_dict())
+    elif request_id is None and report.ok:
+        click.echo(f"decision records intact: {report.records} records in "
+                   f"{report.batches} anchored batches")
+    for problem in report.problems if not as_json else []:
+        where = f"audit event {problem.anchor_seq}" if problem.anchor_seq is not None else ""
+        click.echo(f"{problem.reason}: {problem.request_id or ''} {where}".rstrip(), err=True)
+    if not report.ok:
+        sys.exit(1)
 
 
 @audit_group.command("log")

@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from garrison import __version__
 from garrison.authz import require
-from garrison.errors import GarrisonError, InvalidInput, PayloadTooLarge
+from garrison.errors import GarrisonError, IntegrityFailure, InvalidInput, PayloadTooLarge
 from garrison.gateway.errors import error_body, status_for
 from garrison.gateway.openapi import openapi_document
 from garrison.serving.dataplane import DataPlane, InferenceResult
@@ -263,7 +263,15 @@ def create_gateway_app(state: GatewayState) -> Starlette:
             wanted = req.path_params["request_id"]
             require(principal, "view-decision", f"decision:{wanted}")
             record = await run_in_threadpool(state.decisions.get, wanted)
-            return _json(record.to_dict())
+            body = record.to_dict()
+            try:
+                body["integrity"] = await run_in_threadpool(state.decisions.verify, wanted)
+            except IntegrityFailure as exc:
+                log.error("decision %s failed its integrity check: %s", wanted,
+                          exc.detail.get("reason"))
+                body["integrity"] = {"verified": False, "reason": exc.detail.get("reason"),
+                                     "anchor_seq": exc.detail.get("anchor_seq")}
+            return _json(body)
         return await guarded(request, handle)
 
     async def metrics(request: Request) -> Response:

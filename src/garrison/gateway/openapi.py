@@ -48,6 +48,29 @@ def openapi_document() -> dict[str, Any]:
                                    "request_id": {"type": "string"},
                                    "field": {"type": "string"}, "row": {"type": "integer"},
                                    "problem": {"type": "string"}}}}},
+                "Decision": {
+                    "type": "object",
+                    "required": ["request_id", "created", "caller", "model", "version", "rows",
+                                 "outputs", "input_policy", "fallback", "flags", "latency_ms",
+                                 "integrity"],
+                    "properties": {
+                        "request_id": {"type": "string"}, "created": {"type": "string"},
+                        "caller": {"type": "string"}, "model": {"type": "string"},
+                        "version": {"type": "integer"}, "rows": {"type": "integer"},
+                        "outputs": {"type": "array"}, "inputs": {"type": ["array", "null"]},
+                        "input_policy": {"type": "string",
+                                         "enum": ["none", "pseudonymized", "full"]},
+                        "fallback": {"type": "string"}, "flags": {"type": "array"},
+                        "explanation": {"type": ["array", "null"]},
+                        "latency_ms": {"type": "integer"},
+                        "integrity": {
+                            "type": "object", "required": ["verified"],
+                            "description": "The record's batch checked against the audit "
+                            "event that anchors it (reason: unanchored, not-an-anchor, "
+                            "batch-mismatch).",
+                            "properties": {"verified": {"type": "boolean"},
+                                           "anchor_seq": {"type": ["integer", "null"]},
+                                           "reason": {"type": "string"}}}}},
                 "PredictRequest": {
                     "type": "object", "required": ["instances"], "additionalProperties": False,
                     "properties": {"instances": {"type": "array", "minItems": 1, "items": {
@@ -140,7 +163,8 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "A decision record by request id (auditors)",
                 "parameters": [{"name": "request_id", "in": "path", "required": True,
                                 "schema": {"type": "string"}}],
-                "responses": {**ok("#/components/schemas/Object", "Decision"),
+                "responses": {**ok("#/components/schemas/Decision",
+                                   "The decision record and its integrity check"),
                               **_errors(401, 403, 404)}}},
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {
                 "200": {"description": "Prometheus text format",

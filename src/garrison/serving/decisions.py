@@ -4,23 +4,21 @@ Every prediction gets a record (request id, caller, model version, time, output,
 fallback, detection flags, optional explanation, inputs only as the deployment's
 policy allows). :class:`BatchWriter` queues records and a daemon thread hands them
 to the sink in batches; the SQL sink commits each batch with ONE audit event whose
-payload carries a SHA-256 over the batch, so decision records are anchored in the
-tamper-evident chain without an audit write per prediction.
+payload carries a SHA-256 over the stored batch, so decision records are anchored in
+the tamper-evident chain without an audit write per prediction
+(``storage/decisions_repo.py``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-import orjson
-
-__all__ = ["BatchWriter", "DecisionRecord", "batch_digest"]
+__all__ = ["BatchWriter", "DecisionRecord"]
 
 T = TypeVar("T")
 
@@ -43,16 +41,6 @@ class DecisionRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
-
-
-def batch_digest(records: Sequence[DecisionRecord]) -> str:
-    """SHA-256 over each record's ``[request_id, model, version, outputs, fallback]``
-    as compact JSON with sorted keys, in batch order."""
-    h = hashlib.sha256()
-    for r in records:
-        h.update(orjson.dumps([r.request_id, r.model, r.version, r.outputs, r.fallback],
-                              default=str, option=orjson.OPT_SORT_KEYS))
-    return h.hexdigest()
 
 
 class BatchWriter(Generic[T]):

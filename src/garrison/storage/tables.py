@@ -193,7 +193,10 @@ decisions = Table(
     Column("flags", Text, nullable=False),
     Column("explanation", Text, nullable=True),
     Column("latency_ms", Integer, nullable=False),
+    # The seq of the audit event whose payload carries this record's batch digest.
+    Column("anchor_seq", BigInteger, nullable=True),
 )
 Index("ix_decisions_model_created", decisions.c.model, decisions.c.created)
+Index("ix_decisions_anchor_seq", decisions.c.anchor_seq)
 
 __all__ += ["decisions", "deployments"]

@@ -1,0 +1,186 @@
+"""Decision records in SQL, each batch anchored by one event of the audit chain.
+
+A batch is written in one transaction. The transaction first appends an
+``invoke-model`` audit event whose payload carries the batch's size and a SHA-256
+over the stored rows (:func:`rows_digest`), then inserts the rows, each pointing at
+that event (``anchor_seq``). The hash chain protects the event, and the event
+protects the rows. :meth:`SQLDecisionStore.verify` checks one record's batch against
+its anchor, and :meth:`SQLDecisionStore.verify_all` checks every batch. Either one
+finds a changed, deleted or inserted record, and a record without an anchor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+
+from garrison.audit import AuditDraft, AuditQuery
+from garrison.errors import DecisionNotFound, IntegrityFailure
+from garrison.serving.decisions import DecisionRecord
+from garrison.storage import audit_log as _audit
+from garrison.storage.store import Store
+from garrison.storage.tables import decisions
+
+__all__ = ["BatchProblem", "DecisionsReport", "SQLDecisionStore", "rows_digest"]
+
+#: The stored columns, in the order the digest covers them.
+_COLUMNS = ("request_id", "created", "caller", "model", "version", "rows", "outputs", "inputs",
+            "input_policy", "fallback", "flags", "explanation", "latency_ms")
+_ANCHOR = {"action": "invoke-model", "actor": "system", "resource": "decisions"}
+
+
+def _json(value: Any) -> str | None:
+    if value is None:
+        return None
+    return orjson.dumps(value, default=str, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+
+
+def rows_digest(rows: Iterable[Sequence[Any]]) -> str:
+    """SHA-256 over stored rows (the columns above, as stored), ordered by request id.
+
+    Each row is hashed as one compact JSON array, so the digest is unambiguous and is
+    recomputed from what the database returns without re-encoding any value.
+    """
+    h = hashlib.sha256()
+    for row in sorted(rows, key=lambda r: r[0]):
+        h.update(orjson.dumps(list(row)))
+    return h.hexdigest()
+
+
+def _insert_sql(placeholder: str) -> str:
+    names = (*_COLUMNS, "anchor_seq")
+    return (f"INSERT INTO decisions ({', '.join(names)}) "
+            f"VALUES ({', '.join([placeholder] * len(names))})")
+
+
+_INSERT_QMARK, _INSERT_FORMAT = _insert_sql("?"), _insert_sql("%s")
+_SELECTED = [getattr(decisions.c, name) for name in _COLUMNS]
+
+
+@dataclass(frozen=True)
+class BatchProblem:
+    reason: str  # batch-mismatch, not-an-anchor, unanchored
+    anchor_seq: int | None = None
+    request_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"reason": self.reason, "anchor_seq": self.anchor_seq,
+                "request_id": self.request_id}
+
+
+@dataclass(frozen=True)
+class DecisionsReport:
+    batches: int
+    records: int
+    problems: list[BatchProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "batches": self.batches, "records": self.records,
+                "problems": [p.to_dict() for p in self.problems]}
+
+
+class SQLDecisionStore:
+    """Batches of decision records, each batch anchored by one audit event."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def add_many(self, records: Sequence[DecisionRecord]) -> None:
+        if not records:
+            return
+        rows = [(r.request_id, r.created, r.caller[:128], r.model, r.version, r.rows,
+                 _json(r.outputs), _json(r.inputs), r.input_policy, r.fallback[:64],
+                 _json(r.flags), _json(r.explanation), r.latency_ms) for r in records]
+        with self._store.write() as tx:
+            anchor = tx.audit.append(AuditDraft(
+                **_ANCHOR, payload={
+                    "decisions": len(rows), "first": rows[0][0], "last": rows[-1][0],
+                    "sha256": rows_digest(rows),
+                    "models": sorted({f"{r.model}:{r.version}" for r in records})}))
+            # The DBAPI cursor directly: SQLAlchemy's per-row parameter processing cost
+            # more than the insert itself. The statement stays parameterized.
+            cursor = tx.conn.connection.dbapi_connection.cursor()
+            try:
+                cursor.executemany(_INSERT_QMARK if tx.conn.dialect.paramstyle == "qmark"
+                                   else _INSERT_FORMAT, [(*row, anchor.seq) for row in rows])
+            finally:
+                cursor.close()
+
+    def get(self, request_id: str) -> DecisionRecord:
+        with self._store.read() as tx:
+            row = tx.conn.execute(select(decisions).where(
+                decisions.c.request_id == request_id)).first()
+        if row is None:
+            raise DecisionNotFound("no decision with that request id")
+        m = row._mapping
+        return DecisionRecord(
+            request_id=m["request_id"], created=m["created"], caller=m["caller"],
+            model=m["model"], version=int(m["version"]), rows=int(m["rows"]),
+            outputs=json.loads(m["outputs"]), input_policy=m["input_policy"],
+            inputs=json.loads(m["inputs"]) if m["inputs"] else None, fallback=m["fallback"],
+            flags=json.loads(m["flags"]),
+            explanation=json.loads(m["explanation"]) if m["explanation"] else None,
+            latency_ms=int(m["latency_ms"]),
+        )
+
+    # -- verification -----------------------------------------------------------------
+    def verify(self, request_id: str) -> dict[str, Any]:
+        """Check the batch of one record against its audit anchor; raises
+        :class:`IntegrityFailure` (``reason``: unanchored, not-an-anchor,
+        batch-mismatch) or :class:`DecisionNotFound`."""
+        with self._store.read() as tx:
+            anchor = tx.conn.execute(select(decisions.c.anchor_seq).where(
+                decisions.c.request_id == request_id)).first()
+            if anchor is None:
+                raise DecisionNotFound("no decision with that request id")
+            if anchor[0] is None:
+                raise IntegrityFailure("the decision record has no audit anchor",
+                                       reason="unanchored")
+            problem = self._check(tx.conn, int(anchor[0]))
+        if problem is not None:
+            raise IntegrityFailure("the decision record does not match its audit anchor",
+                                   reason=problem.reason, anchor_seq=problem.anchor_seq)
+        return {"verified": True, "anchor_seq": int(anchor[0])}
+
+    def verify_all(self) -> DecisionsReport:
+        """Every anchored batch against its event, and every record against an anchor."""
+        problems: list[BatchProblem] = []
+        with self._store.read() as tx:
+            anchors = [e.seq for e in _audit.query_records(
+                tx.conn, AuditQuery(**_ANCHOR, limit=None))]
+            for seq in anchors:
+                problem = self._check(tx.conn, seq)
+                if problem is not None:
+                    problems.append(problem)
+            known = set(anchors)
+            rows = tx.conn.execute(select(decisions.c.request_id, decisions.c.anchor_seq))
+            count = 0
+            for request_id, seq in rows:
+                count += 1
+                if seq is None:
+                    problems.append(BatchProblem("unanchored", request_id=request_id))
+                elif seq not in known:
+                    problems.append(BatchProblem("not-an-anchor", int(seq), request_id))
+        return DecisionsReport(len(anchors), count, problems)
+
+    @staticmethod
+    def _check(conn: Any, seq: int) -> BatchProblem | None:
+        events = list(_audit.read_records(conn, seq - 1, 1, seq))
+        event = events[0] if events else None
+        if event is None or any(getattr(event, k) != v for k, v in _ANCHOR.items()):
+            return BatchProblem("not-an-anchor", seq)
+        payload = json.loads(event.payload)
+        rows = conn.execute(select(*_SELECTED).where(decisions.c.anchor_seq == seq)).all()
+        if len(rows) != payload.get("decisions") or rows_digest(rows) != payload.get("sha256"):
+            return BatchProblem("batch-mismatch", seq)
+        return None
