@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from garrison.detection.profile import Profile, category_label
 from garrison.detection.stattests import StatResult, get_stattest
@@ -289,30 +289,33 @@ def _correlation_checks(profile: Profile, current: pd.DataFrame,
         counts = frame.notna().astype(float)
         pair_n = (counts.T @ counts).to_numpy()
     else:
-        ranks = np.apply_along_axis(stats.rankdata, 0, frame.to_numpy())
+        ranks = stats.rankdata(frame.to_numpy(), axis=0)
         cur = np.corrcoef(ranks, rowvar=False)
         pair_n = np.full((len(names), len(names)), float(len(frame)))
     ref = np.asarray(profile.correlation)
-    ref_n = {f.name: f.present for f in profile.features}
+    present = np.array([{f.name: f.present for f in profile.features}[n] for n in names])
     threshold = config.threshold("correlation", _DEFAULTS["correlation"])
-    out = []
     iu, ju = np.triu_indices(len(names), k=1)
-    for i, j in zip(iu, ju, strict=False):
-        r_cur, r_ref = cur[i, j], ref[i, j]
-        n_cur, n_ref = pair_n[i, j], min(ref_n[names[i]], ref_n[names[j]])
-        if not np.isfinite(r_cur) or n_cur < 10:
-            continue
-        # Fisher z with the Bonett-Wright variance of Spearman's rho,
-        # (1 + rho^2 / 2) / (n - 3), evaluated at the reference value (the null).
-        zc, zr = np.arctanh(np.clip([r_cur, r_ref], -0.9999, 0.9999))
+    r_cur, r_ref, n_cur = cur[iu, ju], ref[iu, ju], pair_n[iu, ju]
+    n_ref = np.minimum(present[iu], present[ju])
+    keep = np.isfinite(r_cur) & (n_cur >= 10)
+    # Fisher z with the Bonett-Wright variance of Spearman's rho, (1 + rho^2 / 2) / (n - 3),
+    # evaluated at the reference value (the null); all pairs at once.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        zc = np.arctanh(np.clip(r_cur, -0.9999, 0.9999))
+        zr = np.arctanh(np.clip(r_ref, -0.9999, 0.9999))
         var = 1.0 + r_ref * r_ref / 2.0
-        se = math.sqrt(var / (n_cur - 3) + var / max(n_ref - 3, 1))
-        z = float((zc - zr) / se)
-        p = float(2 * stats.norm.sf(abs(z)))
-        delta = float(abs(r_cur - r_ref))
-        effect = StatResult("spearman-delta", delta, effect_size=delta, threshold=threshold)
+        se = np.sqrt(var / (n_cur - 3) + var / np.maximum(n_ref - 3, 1))
+        z = (zc - zr) / se
+    p = 2.0 * special.ndtr(-np.abs(z))  # The two-sided normal tail, as norm.sf computes it.
+    delta = np.abs(r_cur - r_ref)
+    out = []
+    for k in np.flatnonzero(keep):
+        i, j = iu[k], ju[k]
+        effect = StatResult("spearman-delta", float(delta[k]), effect_size=float(delta[k]),
+                            threshold=threshold)
         out.append(_Pending(f"{names[i]}|{names[j]}", "correlation",
-                            StatResult("fisher-z", z, p_value=p), [effect]))
+                            StatResult("fisher-z", float(z[k]), p_value=float(p[k])), [effect]))
     return out
 
 
