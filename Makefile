@@ -20,7 +20,7 @@ demo: $(STAMP)
 
 ## test: set up and run the whole suite, PostgreSQL and Redis backends included.
 test: $(STAMP)
-	$(PY) -m pytest -n 2 --dist loadgroup --timeout=600 $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --dist loadfile --timeout=600 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

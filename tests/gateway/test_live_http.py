@@ -35,8 +35,7 @@ from garrison.serving.deployment import DeploymentConfig
 from garrison.storage.gateway_repo import SQLDeploymentStore
 from garrison.storage.shadow_repo import SQLShadowStore
 
-# One server for the module: its tests run in order on one xdist worker.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("live-http")]
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_CONFIG = {"callers": ["scoring-app"], "detection": "off", "rate_limit": 10_000.0,
@@ -386,6 +385,7 @@ def test_decisions_are_fetchable_by_auditors_only(live: Live) -> None:
 def test_metrics_count_what_happened(live: Live) -> None:
     live.post("credit-risk", [live.row()])
     live.post("credit-risk", [{"nope": 1}])
+    live.post("credit-risk", [live.row()], key="")
     text = httpx.get(f"{live.base}/metrics",
                      headers={"authorization": f"Bearer {live.keys['carol']}"}).text
     assert 'garrison_requests_total{model="credit-risk",outcome="ok",version="1"}' in text
