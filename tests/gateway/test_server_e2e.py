@@ -42,22 +42,25 @@ def server(tmp_path, redis_url):
     env = {**os.environ, "GARRISON_HOME": str(home), "GARRISON_REDIS_URL": redis_url,
            "GARRISON_LOG_FORMAT": "json", "GARRISON_LOG_LEVEL": "info"}
     env.pop("GARRISON_DATABASE_URL", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "garrison", "serve", "--workers", "2", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    log = tmp_path / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "garrison", "serve", "--workers", "2", "--port", str(port)],
+            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 90
-        while True:
+        while True:  # Ready means one worker answered; wait for both to have started.
             try:
-                if httpx.get(f"{base}/v2/health/ready", timeout=1).status_code == 200:
-                    break
+                ready = httpx.get(f"{base}/v2/health/ready", timeout=1).status_code == 200
             except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
+                ready = False
+            if ready and log.read_text().count("Application startup complete") == 2:
+                break
+            assert proc.poll() is None, log.read_text()[-3000:]
             assert time.time() < deadline, "gateway did not become ready"
             time.sleep(0.3)
-        yield base, demo, proc
+        yield base, demo, proc, log
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -71,7 +74,7 @@ def server(tmp_path, redis_url):
 @pytest.mark.slow
 @pytest.mark.redis
 def test_real_http_two_workers_share_the_rate_limit(server) -> None:
-    base, demo, proc = server
+    base, demo, proc, log = server
     row = {n: float(demo.X[0, j]) for j, n in enumerate(FEATURES)}
     headers = {"Authorization": f"Bearer {demo.keys['scoring-app']}"}
     body = json.dumps({"instances": [row]})
@@ -87,7 +90,8 @@ def test_real_http_two_workers_share_the_rate_limit(server) -> None:
         assert r.status_code in (422, 429)
         assert c.get("/v2/health/live").status_code == 200
     os.killpg(proc.pid, signal.SIGTERM)
-    out = proc.communicate(timeout=30)[0].decode()
+    proc.wait(30)
+    out = log.read_text()
     pids = {json.loads(line).get("pid") for line in out.splitlines()
             if line.startswith("{") and '"request"' in line}
     assert len(pids - {None}) == 2, "both workers should have served requests"
