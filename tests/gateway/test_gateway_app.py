@@ -276,6 +276,11 @@ def test_metrics_and_openapi(gateway) -> None:
     assert client.get("/metrics", headers=auth(demo.keys["scoring-app"])).status_code == 403
     text = client.get("/metrics", headers=auth(demo.keys["carol"])).text
     assert 'garrison_requests_total{model="credit-risk",outcome="ok",version="1"}' in text
+    assert 'garrison_background_dropped{queue="watch"} 0.0' in text
+    watch = next(b for b in state.background if type(b).__name__ == "Watch")
+    watch.writer.dropped += 3  # What a full queue would count.
+    text = client.get("/metrics", headers=auth(demo.keys["carol"])).text
+    assert 'garrison_background_dropped{queue="watch"} 3.0' in text
     doc = client.get("/openapi.json", headers=auth(demo.keys["carol"])).json()
     assert "/v1/models/{name}/predict" in doc["paths"]
 

@@ -32,6 +32,10 @@ class PrometheusTelemetry:
         self.decisions_dropped = Gauge("garrison_decision_records_dropped",
                                        "Decision records dropped because the queue was full.",
                                        registry=r)
+        self.background_dropped = Gauge(
+            "garrison_background_dropped",
+            "Items a background queue dropped because it was full (decisions, watch, alerts, "
+            "audit): monitoring that lost data says so.", ["queue"], registry=r)
         self.breaker_open = Gauge("garrison_circuit_open", "1 while a model's breaker is open.",
                                   ["model"], registry=r)
 
@@ -56,6 +60,11 @@ class PrometheusTelemetry:
         if child is None:
             child = self._statuses[status] = self.http.labels(str(status))
         child.inc()
+
+    def watch_queues(self, queues: dict[str, Any]) -> None:
+        """Export each background writer's ``dropped`` count, read at scrape time."""
+        for name, writer in queues.items():
+            self.background_dropped.labels(name).set_function(lambda w=writer: w.dropped)
 
     def rejected(self, reason: str) -> None:
         self.rejections.labels(reason).inc()
