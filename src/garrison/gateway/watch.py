@@ -33,7 +33,7 @@ class Watch:
 
     def __init__(self, *, clock: Any, drift_window: int, drift_profile: Callable[[Any], Profile],
                  alerts: Any, raise_alert: Callable[[Any], None],
-                 count: Callable[[str], None], linger: float = 0.1) -> None:
+                 count: Callable[[str], None], linger: float = 0.3) -> None:
         self._clock = clock
         self._drift_window = drift_window
         self._drift_profile = drift_profile

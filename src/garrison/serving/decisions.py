@@ -91,6 +91,17 @@ class BatchWriter(Generic[T]):
             items.append(nxt)
         return items
 
+    def _wait_for_batch(self) -> None:
+        """Linger until a full batch is queued or ``linger`` has passed, whichever is
+        first: a busy producer never waits, and the write rate is never capped at
+        ``batch_size / linger``."""
+        deadline = time.monotonic() + self._linger
+        while self._queue.qsize() + 1 < self._batch:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, 0.02))
+
     def _run(self) -> None:
         while True:
             try:
@@ -101,8 +112,7 @@ class BatchWriter(Generic[T]):
             if first is None:
                 self._idle.set()
                 return
-            if self._linger > 0:
-                time.sleep(self._linger)
+            self._wait_for_batch()
             items = self._drain(first)
             try:
                 self._sink(items)
