@@ -251,22 +251,24 @@ class AccessMonitor:
         if wanted.any():
             everything = np.concatenate([past, batch])
             norms = np.einsum("ij,ij->i", everything, everything)
-            for lo in range(0, k, 256):  # Blocks bound the memory of the distance matrix.
-                hi = min(k, lo + 256)
+            for lo in range(0, k, 64):  # Blocks bound the memory of the distance matrix.
+                hi = min(k, lo + 64)
                 if not wanted[lo:hi].any():
                     continue
                 position = held + np.arange(lo, hi)
-                end = int(position[-1])
+                # Only the window of earlier queries the block's rows can see: it starts
+                # where the first row's window starts (windows only move forward).
+                start, end = int(position[0] - filled[lo]), int(position[-1])
                 # |a - b|^2 = |a|^2 + |b|^2 - 2ab as one matrix product picks the nearest
                 # earlier query; the distance to it is then computed exactly, so that
                 # duplicates are at distance 0, not at a rounding error.
-                d2 = norms[None, :end] + norms[position, None] \
-                    - 2.0 * (batch[lo:hi] @ everything[:end].T)
-                columns = np.arange(end)[None, :]
+                d2 = norms[None, start:end] + norms[position, None] \
+                    - 2.0 * (batch[lo:hi] @ everything[start:end].T)
+                columns = np.arange(start, end)[None, :]
                 d2[(columns < (position - filled[lo:hi])[:, None])
                    | (columns >= position[:, None])] = np.inf
                 take = wanted[lo:hi]
-                diff = everything[d2[take].argmin(axis=1)] - batch[lo:hi][take]
+                diff = everything[start + d2[take].argmin(axis=1)] - batch[lo:hi][take]
                 state.mind.extend(np.sqrt(np.einsum("ij,ij->i", diff, diff)).tolist())
         kept = batch[-p.history:]
         state.points[(state.stored + k - len(kept) + np.arange(len(kept))) % p.history] = kept
