@@ -128,6 +128,24 @@ def test_float_batch_fast_path(det_reference: pd.DataFrame) -> None:
         mon.score_batch(rows[:, :2])
 
 
+def test_rows_no_rule_can_flag_skip_the_rules_with_the_same_verdicts(
+        det_reference: pd.DataFrame) -> None:
+    """Valid rows take the shortcut (no rule checks); anything a rule could flag, an
+    infinity under an unbounded schema included, still goes through the rules."""
+    mon = InputMonitor.fit(det_reference, rng=1)
+    rows = det_reference.to_numpy()[:40].copy()
+    assert mon.checker.passes_all(rows)
+    reasons, numeric = mon.checker.check_batch(rows)
+    slow = mon._score_matrix(reasons, numeric)
+    assert [(v.anomalous, v.score) for v in mon.score_batch(rows)] == \
+        [(v.anomalous, v.score) for v in slow]
+    for value in (np.inf, -np.inf, np.nan, 1e12):
+        bad = rows[:2].copy()
+        bad[1, 1] = value
+        assert not mon.checker.passes_all(bad)
+        assert mon.score_batch(bad)[1].anomalous and mon.score_batch(bad)[1].reasons
+
+
 def test_scores_match_scikit_learn(det_reference: pd.DataFrame) -> None:
     data = det_reference.to_numpy()
     rng = np.random.default_rng(3)

@@ -220,6 +220,9 @@ class InputMonitor:
 
     def score_batch(self, rows: np.ndarray | Sequence[Sequence[Any]]) -> list[RowVerdict]:
         """Verdicts for a 2-D array whose columns are ``input_schema.names`` in order."""
+        if isinstance(rows, np.ndarray) and self.checker.passes_all(rows):
+            # No rule can fire and nothing needs imputing: the detectors score as is.
+            return self._score_matrix([[] for _ in range(len(rows))], rows)
         reasons, numeric = self.checker.check_batch(rows)
         return self._score_matrix(reasons, numeric)
 
