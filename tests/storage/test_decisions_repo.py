@@ -172,3 +172,12 @@ def test_records_from_before_the_anchor_are_reported_unanchored(db_url, keyring,
         assert repo.verify("new")["verified"]
     finally:
         store.dispose()
+
+
+def test_a_batch_larger_than_one_statement(store) -> None:
+    """600 records go in three multi-row statements (256, 256, 88), one anchor."""
+    repo = SQLDecisionStore(store)
+    repo.add_many([record(f"r{i:04d}", outputs=[i]) for i in range(600)])
+    assert repo.get("r0599").outputs == [599] and repo.get("r0256").outputs == [256]
+    report = repo.verify_all()
+    assert report.ok and (report.batches, report.records) == (1, 600)

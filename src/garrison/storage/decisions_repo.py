@@ -11,6 +11,7 @@ finds a changed, deleted or inserted record, and a record without an anchor.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
@@ -53,13 +54,18 @@ def rows_digest(rows: Iterable[Sequence[Any]]) -> str:
     return h.hexdigest()
 
 
-def _insert_sql(placeholder: str) -> str:
+#: Rows per INSERT statement: one statement per chunk, not one step per row (the
+#: driver releases and retakes the GIL around every step; the event loop pays for it).
+_CHUNK = 256
+
+
+@functools.lru_cache(maxsize=16)
+def _insert_sql(placeholder: str, rows: int) -> str:
     names = (*_COLUMNS, "anchor_seq")
-    return (f"INSERT INTO decisions ({', '.join(names)}) "
-            f"VALUES ({', '.join([placeholder] * len(names))})")
+    one = f"({', '.join([placeholder] * len(names))})"
+    return f"INSERT INTO decisions ({', '.join(names)}) VALUES {', '.join([one] * rows)}"
 
 
-_INSERT_QMARK, _INSERT_FORMAT = _insert_sql("?"), _insert_sql("%s")
 _SELECTED = [getattr(decisions.c, name) for name in _COLUMNS]
 
 
@@ -108,11 +114,14 @@ class SQLDecisionStore:
                     "sha256": rows_digest(rows),
                     "models": sorted({f"{r.model}:{r.version}" for r in records})}))
             # The DBAPI cursor directly: SQLAlchemy's per-row parameter processing cost
-            # more than the insert itself. The statement stays parameterized.
+            # more than the insert itself. The statements stay parameterized.
+            placeholder = "?" if tx.conn.dialect.paramstyle == "qmark" else "%s"
             cursor = tx.conn.connection.dbapi_connection.cursor()
             try:
-                cursor.executemany(_INSERT_QMARK if tx.conn.dialect.paramstyle == "qmark"
-                                   else _INSERT_FORMAT, [(*row, anchor.seq) for row in rows])
+                for lo in range(0, len(rows), _CHUNK):
+                    chunk = rows[lo:lo + _CHUNK]
+                    cursor.execute(_insert_sql(placeholder, len(chunk)),
+                                   [v for row in chunk for v in (*row, anchor.seq)])
             finally:
                 cursor.close()
 
