@@ -12,12 +12,8 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import math
-import os
 import pickle
-import signal
 import socket
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -35,9 +31,10 @@ from garrison.serving.deployment import DeploymentConfig
 from garrison.storage.gateway_repo import SQLDeploymentStore
 from garrison.storage.shadow_repo import SQLShadowStore
 
+from .serving import free_port, gateway_env, start, stop
+
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 BASE_CONFIG = {"callers": ["scoring-app"], "detection": "off", "rate_limit": 10_000.0,
                "rate_burst": 10_000}
 
@@ -62,12 +59,6 @@ class Live:
 
     def row(self, i: int = 0) -> dict[str, float]:
         return {n: float(self.X[i, j]) for j, n in enumerate(FEATURES)}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _publish(services: Any, people: dict[str, Any], name: str, estimator: Any, X: np.ndarray,
@@ -108,37 +99,14 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Any:
     _publish(services, people, "credit-risk", candidate, X, None, stage="shadow")
     services.close()
 
-    port, switch, log = _free_port(), tmp / "fault", tmp / "server.log"
-    env = {**os.environ, "GARRISON_HOME": str(settings.home), "GARRISON_LOG_FORMAT": "json",
-           "GARRISON_LOG_LEVEL": "info", "GARRISON_MAX_CONCURRENCY": "2",
-           "GARRISON_BODY_TIMEOUT": "1", "GARRISON_MAX_BATCH_ROWS": "50",
-           "GARRISON_MAX_BODY_BYTES": "65536", "PYTHONPATH": str(ROOT)}
-    for name in ("GARRISON_DATABASE_URL", "GARRISON_REDIS_URL"):
-        env.pop(name, None)
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "tests.gateway.e2e_server", str(port),
-                                 str(switch)], env=env, cwd=ROOT, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
+    port, switch, log = free_port(), tmp / "fault", tmp / "server.log"
+    env = gateway_env(settings.home, GARRISON_MAX_CONCURRENCY="2", GARRISON_BODY_TIMEOUT="1",
+                      GARRISON_MAX_BATCH_ROWS="50", GARRISON_MAX_BODY_BYTES="65536")
+    proc = start(["-m", "tests.gateway.e2e_server", str(port), str(switch)], env, port, log)
     try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                if httpx.get(f"{base}/v2/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, log.read_text()[-3000:]
-            assert time.time() < deadline, "gateway did not become ready"
-            time.sleep(0.3)
-        yield Live(base, demo.keys, X, estimator, switch, log, settings)
+        yield Live(f"http://127.0.0.1:{port}", demo.keys, X, estimator, switch, log, settings)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(40)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+        stop(proc)
     text = log.read_text()
     assert "Traceback" not in text, text[-3000:]
     assert not any(secret in text for secret in demo.keys.values())

@@ -6,8 +6,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 
 import httpx
@@ -17,13 +15,10 @@ from garrison.app import initialize
 from garrison.config import load_settings
 from garrison.demo import setup_demo
 
+from .serving import free_port, gateway_env, start, stop
+
 FEATURES = [f"f{i:02d}" for i in range(20)]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+SERVE = ["-m", "garrison", "serve", "--port"]
 
 
 @pytest.fixture
@@ -38,35 +33,13 @@ def server(tmp_path, redis_url):
     client = redis.Redis.from_url(redis_url)
     for key in client.scan_iter("garrison:limits:credit-risk*"):
         client.delete(key)
-    port = _free_port()
-    env = {**os.environ, "GARRISON_HOME": str(home), "GARRISON_REDIS_URL": redis_url,
-           "GARRISON_LOG_FORMAT": "json", "GARRISON_LOG_LEVEL": "info"}
-    env.pop("GARRISON_DATABASE_URL", None)
-    log = tmp_path / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "garrison", "serve", "--workers", "2", "--port", str(port)],
-            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
+    port, log = free_port(), tmp_path / "server.log"
+    proc = start([*SERVE, str(port), "--workers", "2"],
+                 gateway_env(home, GARRISON_REDIS_URL=redis_url), port, log, workers=2)
     try:
-        deadline = time.time() + 90
-        while True:  # Ready means one worker answered; wait for both to have started.
-            try:
-                ready = httpx.get(f"{base}/v2/health/ready", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                ready = False
-            if ready and log.read_text().count("Application startup complete") == 2:
-                break
-            assert proc.poll() is None, log.read_text()[-3000:]
-            assert time.time() < deadline, "gateway did not become ready"
-            time.sleep(0.3)
-        yield base, demo, proc, log
+        yield f"http://127.0.0.1:{port}", demo, proc, log
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop(proc)
         for key in client.scan_iter("garrison:limits:credit-risk*"):
             client.delete(key)
 
@@ -98,27 +71,6 @@ def test_real_http_two_workers_share_the_rate_limit(server) -> None:
     assert demo.keys["scoring-app"] not in out  # secrets never reach the logs
 
 
-def _start(home, port: int, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-    env = {**os.environ, "GARRISON_HOME": str(home), "GARRISON_LOG_FORMAT": "json",
-           "GARRISON_LOG_LEVEL": "info", **(extra_env or {})}
-    for name in ("GARRISON_DATABASE_URL", "GARRISON_REDIS_URL"):
-        env.pop(name, None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "garrison", "serve", "--workers", "1", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.time() + 90
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/v2/health/ready", timeout=1).status_code \
-                    == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
-        assert time.time() < deadline, "gateway did not become ready"
-        time.sleep(0.3)
-
-
 @pytest.mark.slow
 def test_sigterm_drains_the_request_in_flight_and_keeps_its_decision(tmp_path) -> None:
     """A request whose body is still arriving when SIGTERM lands is answered in full;
@@ -131,8 +83,8 @@ def test_sigterm_drains_the_request_in_flight_and_keeps_its_decision(tmp_path) -
     services, admin, _ = initialize(settings, "root")
     demo = setup_demo(services, admin)
     services.close()
-    port = _free_port()
-    proc = _start(home, port)
+    port, log = free_port(), tmp_path / "server.log"
+    proc = start([*SERVE, str(port)], gateway_env(home), port, log)
     try:
         row = {n: float(demo.X[0, j]) for j, n in enumerate(FEATURES)}
         body = json.dumps({"instances": [row]}).encode()
@@ -166,13 +118,12 @@ def test_sigterm_drains_the_request_in_flight_and_keeps_its_decision(tmp_path) -
         assert status_line.startswith(b"HTTP/1.1 200"), answer[:500]
         payload = json.loads(rest.partition(b"\r\n\r\n")[2])
         assert payload["request_id"] == "drain-1" and len(payload["predictions"]) == 1
-        out = proc.communicate(timeout=40)[0].decode()
+        proc.wait(40)
+        out = log.read_text()
         assert proc.returncode in (0, -signal.SIGTERM), out[-2000:]
         assert "Traceback" not in out
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+        stop(proc)
     services = build_services(settings)
     try:
         record = SQLDecisionStore(services.store).get("drain-1")
