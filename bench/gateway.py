@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=3000, help="Requests per round.")
     parser.add_argument("--concurrency", type=int, default=8, help="Keep-alive connections.")
-    parser.add_argument("--rounds", type=int, default=3, help="Rounds per server, alternating.")
+    parser.add_argument("--rounds", type=int, default=5, help="Rounds per server, alternating.")
     parser.add_argument("--warmup", type=int, default=500, help="Warm-up requests per server.")
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="Longest a round may take, in seconds.")
