@@ -1,0 +1,24 @@
+"""The gateway benchmark still runs end to end (tiny load; the figures are not judged)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_gateway_benchmark_runs_and_reports_the_ratio() -> None:
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "gateway.py"), "--requests", "60", "--rounds", "1",
+         "--warmup", "20", "--concurrency", "2", "--no-detection"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    ratio = re.search(r"ratio garrison/bare server CPU per request: (\d+\.\d+)", run.stdout)
+    assert ratio and float(ratio.group(1)) > 0, run.stdout
+    assert re.search(r"^garrison\s+[\d,]+\s+[\d,]+", run.stdout, re.M), run.stdout
