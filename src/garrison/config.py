@@ -95,6 +95,16 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=1, le=65535, description="Port of the inference gateway.")
     workers: int = Field(default=1, ge=1, le=64,
                          description="Gateway worker processes (each loads every model).")
+    tls_cert_file: Path | None = Field(
+        default=None,
+        description="PEM certificate chain: the gateway serves HTTPS only (TLS 1.2 or newer). "
+        "Give it with tls_key_file, or neither to terminate TLS at a proxy or ingress.",
+    )
+    tls_key_file: Path | None = Field(
+        default=None,
+        description="PEM private key of tls_cert_file; refused unless its mode is 0600 or "
+        "stricter.",
+    )
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, le=256 * 1_048_576,
         description="Largest accepted request body in bytes (413 above it).",
@@ -152,7 +162,8 @@ class Settings(BaseSettings):
         description="Show tracebacks in CLI errors. Never enable on a production gateway.",
     )
 
-    @field_validator("home", "artifact_dir", "audit_witness_file", mode="before")
+    @field_validator("home", "artifact_dir", "audit_witness_file", "tls_cert_file",
+                     "tls_key_file", mode="before")
     @classmethod
     def _expand(cls, value: Any) -> Any:
         return Path(value).expanduser() if isinstance(value, str) and value else value

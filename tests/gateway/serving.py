@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -33,17 +34,21 @@ def gateway_env(home: Path, **extra: str) -> dict[str, str]:
 
 
 def start(argv: list[str], env: dict[str, str], port: int, log: Path, *,
-          workers: int = 1, timeout: float = 90) -> subprocess.Popen[bytes]:
+          workers: int = 1, timeout: float = 90,
+          tls_ca: Path | None = None) -> subprocess.Popen[bytes]:
     """Run ``python argv`` in its own process group, output to ``log``; return once the
-    gateway is ready and all ``workers`` have started."""
+    gateway is ready and all ``workers`` have started (over HTTPS trusting ``tls_ca``
+    when given)."""
+    scheme, verify = ("https", ssl.create_default_context(cafile=str(tls_ca))) if tls_ca \
+        else ("http", True)
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, *argv], env=env, cwd=ROOT, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.time() + timeout
     while True:
         try:
-            ready = httpx.get(f"http://127.0.0.1:{port}/v2/health/ready",
-                              timeout=1).status_code == 200
+            ready = httpx.get(f"{scheme}://127.0.0.1:{port}/v2/health/ready",
+                              timeout=1, verify=verify).status_code == 200
         except httpx.HTTPError:
             ready = False
         # Ready means one worker answered; every worker logs its own startup.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -17,21 +18,32 @@ __all__ = ["deploy_group", "serve_command"]
 @click.option("--port", type=int, default=None, help="Port [env GARRISON_PORT; 8080].")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Worker processes [env GARRISON_WORKERS; 1].")
+@click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="PEM certificate chain; serve HTTPS only [env GARRISON_TLS_CERT_FILE].")
+@click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="PEM private key, mode 0600 [env GARRISON_TLS_KEY_FILE].")
 @pass_state
 @handle_errors
 def serve_command(state: CLIState, host: str | None, port: int | None,
-                  workers: int | None) -> None:
+                  workers: int | None, tls_cert: Path | None, tls_key: Path | None) -> None:
     """Run the hardened inference gateway (uvicorn with uvloop and httptools).
 
     Serves the production version of every model that has an input schema, after
     verifying each artifact's signature and digest. /v2/health/ready turns true once
-    every model is loaded. SIGTERM drains in-flight requests before exiting.
+    every model is loaded. SIGTERM drains in-flight requests before exiting. With a
+    certificate and key it serves HTTPS only (TLS 1.2 or newer); without, put it behind
+    a proxy or ingress that terminates TLS.
     """
     import os
 
-    from garrison.gateway.server import run
+    from garrison.gateway.server import run, tls_files
 
     settings = state.settings
+    if tls_cert is not None or tls_key is not None:
+        settings = settings.model_copy(update={
+            "tls_cert_file": tls_cert or settings.tls_cert_file,
+            "tls_key_file": tls_key or settings.tls_key_file})
+    tls_files(settings)  # Refuse a bad pair before any worker starts.
     # Workers read their settings from the environment: pass the CLI's choices down.
     os.environ["GARRISON_HOME"] = str(settings.home)
     run(settings, host=host or settings.host, port=port or settings.port,

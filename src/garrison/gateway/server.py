@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 
 from garrison.config import Settings
 from garrison.detection import AccessMonitor, Profile
+from garrison.errors import ConfigurationError
 from garrison.gateway.alert_metrics import register_alert_metrics
 from garrison.gateway.app import GatewayState, create_gateway_app
 from garrison.gateway.auth import Authenticator
@@ -38,7 +39,7 @@ from garrison.serving.shadow import ShadowMirror, ShadowReport, observe_shadow
 from garrison.signing import write_private_file
 from garrison.types import utc_iso
 
-__all__ = ["build_gateway", "run"]
+__all__ = ["build_gateway", "run", "tls_files"]
 
 log = logging.getLogger("garrison.gateway")
 
@@ -216,13 +217,34 @@ def build_gateway(services: Any, settings: Settings, *, deployments: Any, decisi
     return app, state
 
 
+def tls_files(settings: Settings) -> dict[str, str]:
+    """uvicorn's TLS arguments, after checking the pair; empty for plain HTTP.
+
+    Raises ``ConfigurationError`` for half a pair, a missing file, or a private key that
+    others can read (the same rule as every key Garrison keeps).
+    """
+    cert, key = settings.tls_cert_file, settings.tls_key_file
+    if cert is None and key is None:
+        return {}
+    if cert is None or key is None:
+        raise ConfigurationError("give both tls_cert_file and tls_key_file, or neither")
+    for path in (cert, key):
+        if not path.is_file():
+            raise ConfigurationError(f"TLS file not found: {path.name}")
+    mode = key.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise ConfigurationError(f"TLS key {key.name} has mode {oct(mode)}; it must be 0600")
+    return {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+
+
 def run(settings: Settings, *, host: str, port: int, workers: int) -> None:
     import uvicorn
 
+    tls = tls_files(settings)
     uvicorn.run(
         "garrison.app:gateway_app", factory=True, host=host, port=port,
         workers=workers, loop="uvloop", http="httptools", access_log=False,
         timeout_keep_alive=5, timeout_graceful_shutdown=30,
         limit_concurrency=settings.max_concurrency * 4, h11_max_incomplete_event_size=16384,
-        server_header=False, date_header=True, log_level=settings.log_level,
+        server_header=False, date_header=True, log_level=settings.log_level, **tls,
     )
