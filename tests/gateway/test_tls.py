@@ -56,7 +56,8 @@ def test_the_pair_is_checked(tmp_path) -> None:
     base = load_settings(home=tmp_path / "home", database_url=None)
     assert tls_files(base) == {}
     good = base.model_copy(update={"tls_cert_file": cert, "tls_key_file": key})
-    assert tls_files(good) == {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+    assert tls_files(good) == {"ssl_certfile": str(cert), "ssl_keyfile": str(key),
+                               "ssl_ciphers": "ECDHE+AESGCM:ECDHE+CHACHA20"}
     for update, words in [({"tls_cert_file": cert}, "both"),
                           ({"tls_key_file": key}, "both"),
                           ({"tls_cert_file": tmp_path / "nope.pem", "tls_key_file": key},
@@ -106,6 +107,18 @@ def test_the_gateway_speaks_tls_only(tmp_path) -> None:
         with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
                 context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
             assert tls.version() in ("TLSv1.2", "TLSv1.3")
+        tls12 = ssl.create_default_context(cafile=str(cert))
+        tls12.maximum_version = ssl.TLSVersion.TLSv1_2
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
+                tls12.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            assert tls.version() == "TLSv1.2" and "GCM" in tls.cipher()[0]
+        weak = ssl.create_default_context(cafile=str(cert))
+        weak.maximum_version = ssl.TLSVersion.TLSv1_2
+        # CBC suites that Python's default server context would still accept.
+        weak.set_ciphers("ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES256-SHA384")
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
+                pytest.raises(ssl.SSLError):
+            weak.wrap_socket(raw, server_hostname="127.0.0.1")
     finally:
         stop(proc)
     assert demo.keys["scoring-app"] not in log.read_text()

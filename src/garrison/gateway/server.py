@@ -217,6 +217,9 @@ def build_gateway(services: Any, settings: Settings, *, deployments: Any, decisi
     return app, state
 
 
+_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
+
+
 def tls_files(settings: Settings) -> dict[str, str]:
     """uvicorn's TLS arguments, after checking the pair; empty for plain HTTP.
 
@@ -234,7 +237,9 @@ def tls_files(settings: Settings) -> dict[str, str]:
     mode = key.stat().st_mode & 0o777
     if mode & 0o077:
         raise ConfigurationError(f"TLS key {key.name} has mode {oct(mode)}; it must be 0600")
-    return {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+    # TLS 1.2 is limited to forward-secret AEAD suites (TLS 1.3 suites are all of that
+    # kind); Python's server context already refuses anything older than TLS 1.2.
+    return {"ssl_certfile": str(cert), "ssl_keyfile": str(key), "ssl_ciphers": _CIPHERS}
 
 
 def run(settings: Settings, *, host: str, port: int, workers: int) -> None:
