@@ -273,6 +273,10 @@ def gateway_app() -> Any:
     settings = load_settings()
     configure_logging(settings)
     limit_native_threads(settings.native_threads)
+    from garrison.gateway.protocol import GuardedHttpToolsProtocol
+
+    GuardedHttpToolsProtocol.configure(header_timeout=settings.header_timeout,
+                                       max_header_bytes=settings.max_header_bytes)
     services = build_services(settings)
     app, _ = build_gateway(services, settings, deployments=SQLDeploymentStore(services.store),
                            decisions=SQLDecisionStore(services.store),

@@ -123,6 +123,15 @@ class Settings(BaseSettings):
         description="Seconds a client may take to send a request body (slow clients get 422 "
         "slow-body instead of holding a worker).",
     )
+    header_timeout: float = Field(
+        default=10.0, gt=0, le=300,
+        description="Seconds a client may take to send a request's headers, counted from the "
+        "connection or the request's first byte (408 and close after; stops slowloris).",
+    )
+    max_header_bytes: int = Field(
+        default=65_536, ge=4096, le=1_048_576,
+        description="Largest request header section in bytes (431 and close above it).",
+    )
     native_threads: int = Field(
         default=1, ge=1, le=256,
         description="Threads each gateway worker lets BLAS / OpenMP use. Workers are the "

@@ -101,7 +101,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
     port, switch, log = free_port(), tmp / "fault", tmp / "server.log"
     env = gateway_env(settings.home, GARRISON_MAX_CONCURRENCY="2", GARRISON_BODY_TIMEOUT="1",
-                      GARRISON_MAX_BATCH_ROWS="50", GARRISON_MAX_BODY_BYTES="65536")
+                      GARRISON_MAX_BATCH_ROWS="50", GARRISON_MAX_BODY_BYTES="65536",
+                      GARRISON_HEADER_TIMEOUT="1", GARRISON_MAX_HEADER_BYTES="16384")
     proc = start(["-m", "tests.gateway.e2e_server", str(port), str(switch)], env, port, log)
     try:
         yield Live(f"http://127.0.0.1:{port}", demo.keys, X, estimator, switch, log, settings)
@@ -211,6 +212,70 @@ def test_a_slow_body_is_cut_off(live: Live) -> None:
             answer += chunk  # The body may come in a second segment.
     assert answer.startswith(b"HTTP/1.1 422") and b"slow-body" in answer
     assert 0.9 <= waited < 5
+
+
+def _raw(live: Live) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", int(live.base.rsplit(":", 1)[1])), timeout=10)
+    return sock
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    answer = b""
+    while chunk := sock.recv(65536):
+        answer += chunk
+    return answer
+
+
+def test_a_connection_that_sends_nothing_is_closed(live: Live) -> None:
+    with _raw(live) as sock:
+        started = time.monotonic()
+        answer = _read_all(sock)  # The server closes it: recv returns b"".
+        waited = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408") and 0.9 <= waited < 5, (answer, waited)
+
+
+def test_slowloris_headers_are_cut_off(live: Live) -> None:
+    """One header line every 0.3 s would keep a connection forever without a header
+    deadline; with it, the connection gets 408 and is closed after about 1 s."""
+    with _raw(live) as sock:
+        started = time.monotonic()
+        sock.sendall(b"POST /v1/models/credit-risk/predict HTTP/1.1\r\nhost: x\r\n")
+        answer = b""
+        with pytest.raises(OSError):  # Writing to the closed connection fails at last.
+            for i in range(40):
+                time.sleep(0.3)
+                sock.sendall(b"x-pad-%d: y\r\n" % i)
+                sock.settimeout(0.01)
+                try:
+                    answer += sock.recv(65536)
+                except TimeoutError:
+                    continue
+                finally:
+                    sock.settimeout(10)
+        waited = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408") and waited < 5, (answer, waited)
+
+
+def test_oversized_headers_get_431(live: Live) -> None:
+    with _raw(live) as sock:
+        sock.sendall(b"GET /v2/health/live HTTP/1.1\r\nhost: x\r\nx-big: "
+                     + b"a" * 20_000 + b"\r\n\r\n")
+        answer = _read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 431")
+
+
+def test_keep_alive_requests_each_get_the_header_deadline(live: Live) -> None:
+    """The deadline is re-armed for every request on a kept-alive connection: a fast
+    first request is served, a slow second one is cut off."""
+    with _raw(live) as sock:
+        sock.sendall(b"GET /v2/health/live HTTP/1.1\r\nhost: x\r\n\r\n")
+        first = sock.recv(65536)
+        assert first.startswith(b"HTTP/1.1 200")
+        assert b"HTTP/1.1 408" not in first
+        sock.sendall(b"GET /v2/health/live HTTP/1.1\r\n")  # ... and nothing more.
+        started = time.monotonic()
+        answer = _read_all(sock)
+    assert b"HTTP/1.1 408" in answer and time.monotonic() - started < 5
 
 
 def test_rate_limit_answers_429_with_retry_after(live: Live) -> None:

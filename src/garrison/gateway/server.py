@@ -245,11 +245,13 @@ def tls_files(settings: Settings) -> dict[str, str]:
 def run(settings: Settings, *, host: str, port: int, workers: int) -> None:
     import uvicorn
 
+    from garrison.gateway.protocol import GuardedHttpToolsProtocol
+
     tls = tls_files(settings)
     uvicorn.run(
         "garrison.app:gateway_app", factory=True, host=host, port=port,
-        workers=workers, loop="uvloop", http="httptools", access_log=False,
+        workers=workers, loop="uvloop", http=GuardedHttpToolsProtocol, access_log=False,
         timeout_keep_alive=5, timeout_graceful_shutdown=30,
-        limit_concurrency=settings.max_concurrency * 4, h11_max_incomplete_event_size=16384,
+        limit_concurrency=settings.max_concurrency * 4,
         server_header=False, date_header=True, log_level=settings.log_level, **tls,
     )

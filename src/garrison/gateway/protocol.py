@@ -1,0 +1,104 @@
+"""uvicorn's httptools protocol with the two guards it lacks against slow and bloated clients.
+
+uvicorn arms no timer until a connection has answered its first request, and none while
+a request's headers arrive. A client that connects and sends nothing, or sends one
+header line a second (slowloris), holds a connection slot forever; a few hundred of them
+exhaust ``limit_concurrency`` and every other caller gets 503. This protocol:
+
+* closes a connection whose request headers are not complete ``header_timeout`` seconds
+  after the connection opened or the request began (``408``, then close);
+* refuses request headers larger than ``max_header_bytes`` (``431``, then close).
+
+The body has its own deadline in the application (``GARRISON_BODY_TIMEOUT``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, ClassVar
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+__all__ = ["GuardedHttpToolsProtocol"]
+
+_REFUSALS = {
+    408: b"HTTP/1.1 408 Request Timeout\r\n",
+    431: b"HTTP/1.1 431 Request Header Fields Too Large\r\n",
+}
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    header_timeout: ClassVar[float] = 10.0
+    max_header_bytes: ClassVar[int] = 65_536
+
+    @classmethod
+    def configure(cls, *, header_timeout: float, max_header_bytes: int) -> None:
+        """Set the limits for every connection of this process (one call per worker)."""
+        cls.header_timeout = header_timeout
+        cls.max_header_bytes = max_header_bytes
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._in_headers = True
+        self._header_bytes = 0
+        self._tail = b""  # The last bytes seen, to find a header end split across reads.
+
+    def _arm(self) -> None:
+        self._in_headers, self._header_bytes, self._tail = True, 0, b""
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_later(self.header_timeout, self._too_slow)
+
+    def _disarm(self) -> None:
+        self._in_headers = False
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _refuse(self, status: int) -> None:
+        self._disarm()
+        if not self.transport.is_closing():
+            self.transport.write(_REFUSALS[status] + b"content-length: 0\r\n"
+                                 b"connection: close\r\n\r\n")
+            self.transport.close()
+
+    def _too_slow(self) -> None:
+        self._header_timer = None
+        if self._in_headers:
+            self._refuse(408)
+
+    # -- protocol and parser callbacks ------------------------------------------------
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()  # Until the first request's headers are in, idle time counts too.
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._in_headers:
+            # Count only the bytes up to the blank line that ends the headers: the body
+            # often arrives in the same read.
+            window = self._tail + data
+            end = window.find(b"\r\n\r\n")
+            self._header_bytes += len(data) if end < 0 else max(0, end + 4 - len(self._tail))
+            if self._header_bytes > self.max_header_bytes:
+                self._refuse(431)
+                return
+            self._tail = window[-3:]
+        super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        # The next request's first bytes count against its header limit; uvicorn's
+        # keep-alive timer covers the idle time until they come.
+        self._in_headers, self._header_bytes, self._tail = True, 0, b""
