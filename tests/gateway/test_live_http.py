@@ -278,6 +278,47 @@ def test_keep_alive_requests_each_get_the_header_deadline(live: Live) -> None:
     assert b"HTTP/1.1 408" in answer and time.monotonic() - started < 5
 
 
+def _exchange(live: Live, raw: bytes) -> bytes:
+    """Send ``raw``; return what came back before the server closed (it may close while
+    the rest is still being sent)."""
+    answer = b""
+    with _raw(live) as sock:
+        try:
+            sock.sendall(raw)
+        except OSError:
+            pass
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except OSError:
+            pass
+    return answer
+
+
+@pytest.mark.parametrize("framing", [
+    b"content-length: 4\r\ntransfer-encoding: chunked\r\n",  # CL.TE smuggling
+    b"content-length: 5\r\ncontent-length: 6\r\n",  # two lengths
+    b"x-a: b\r\n folded\r\n",  # obsolete line folding
+])
+def test_ambiguous_framing_is_refused(live: Live, framing: bytes) -> None:
+    """Requests a proxy and the gateway could split differently never reach the app."""
+    answer = _exchange(live, b"POST /v1/models/credit-risk/predict HTTP/1.1\r\nhost: x\r\n"
+                       + f"authorization: Bearer {live.keys['scoring-app']}\r\n".encode()
+                       + framing + b"\r\n0\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+
+
+def test_a_chunked_body_over_the_limit_is_cut_off(live: Live) -> None:
+    """No Content-Length to check up front: the running count stops it at 64 KiB."""
+    chunk = b"a" * 30_000
+    raw = (b"POST /v1/models/credit-risk/predict HTTP/1.1\r\nhost: x\r\n"
+           + f"authorization: Bearer {live.keys['scoring-app']}\r\n".encode()
+           + b"transfer-encoding: chunked\r\n\r\n"
+           + (b"7530\r\n" + chunk + b"\r\n") * 20 + b"0\r\n\r\n")
+    answer = _exchange(live, raw)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+
+
 def test_rate_limit_answers_429_with_retry_after(live: Live) -> None:
     codes = [live.post("tight", [live.row()]) for _ in range(5)]
     assert [r.status_code for r in codes] == [200, 200, 200, 429, 429]
