@@ -10,6 +10,7 @@ uvicorn server and gateway app, with a fault switch on the model named ``flaky``
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import math
 import pickle
@@ -283,15 +284,11 @@ def _exchange(live: Live, raw: bytes) -> bytes:
     the rest is still being sent)."""
     answer = b""
     with _raw(live) as sock:
-        try:
+        with contextlib.suppress(OSError):
             sock.sendall(raw)
-        except OSError:
-            pass
-        try:
+        with contextlib.suppress(OSError):
             while chunk := sock.recv(65536):
                 answer += chunk
-        except OSError:
-            pass
     return answer
 
 
