@@ -333,3 +333,24 @@ def test_linear_fast_path_equals_sklearn(gateway) -> None:
         assert (out.labels == model.predict(X)).all()
     liblinear = LogisticRegression(solver="liblinear").fit(X, y3 % 2)
     assert not isinstance(runtime_for(liblinear, "pickle", ["a"] * 6), LinearRuntime)
+
+
+def test_revocations_reach_the_key_cache_within_the_refresh(gateway) -> None:
+    """A verified key is cached for 30 s, but revoking it (or a role, or disabling its
+    principal) is audited and the refresh loop drops the cache: refused within ~0.2 s."""
+    client, state, demo, services = gateway
+    admin = services.accounts.authenticate(demo.keys["root"], audit=False)
+    extra = services.accounts.create_key(admin, "scoring-app", name="second")
+    assert _predict(client, extra.secret, [_row(demo.X)]).status_code == 200  # now cached
+    services.accounts.revoke_key(admin, extra.record.prefix)
+    deadline = time.time() + 5
+    while _predict(client, extra.secret, [_row(demo.X)]).status_code == 200:
+        assert time.time() < deadline, "the revoked key still works from the cache"
+        time.sleep(0.05)
+    assert _predict(client, extra.secret, [_row(demo.X)]).status_code == 401
+    assert _predict(client, demo.keys["scoring-app"], [_row(demo.X)]).status_code == 200
+    services.accounts.set_disabled(admin, "scoring-app", True)
+    deadline = time.time() + 5
+    while _predict(client, demo.keys["scoring-app"], [_row(demo.X)]).status_code == 200:
+        assert time.time() < deadline, "a disabled principal still works from the cache"
+        time.sleep(0.05)

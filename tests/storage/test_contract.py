@@ -111,6 +111,17 @@ def test_audit_query_filters(store: Store, clock) -> None:
     assert [r.seq for r in store.query(AuditQuery(limit=1, after_seq=1))] == [2]
 
 
+def test_latest_seq_of_successful_actions(store: Store) -> None:
+    assert store.latest_seq(["revoke-api-key"]) == 0
+    first = store.append(AuditDraft(action="revoke-api-key", actor="root")).seq
+    store.append(AuditDraft(action="grant-role", actor="root", outcome="denied"))
+    store.append(AuditDraft(action="view-model", actor="alice"))
+    assert store.latest_seq(["revoke-api-key", "grant-role"]) == first  # ok events only
+    last = store.append(AuditDraft(action="grant-role", actor="root")).seq
+    assert store.latest_seq(["revoke-api-key", "grant-role"]) == last
+    assert store.latest_seq(["x'; DROP TABLE audit_events; --"]) == 0
+
+
 def test_append_many_is_one_chain(store: Store) -> None:
     out = store.append_many([AuditDraft(action="invoke-model", actor="app")] * 25)
     assert [r.seq for r in out] == list(range(1, 26))

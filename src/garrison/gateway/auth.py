@@ -1,8 +1,10 @@
 """Bearer authentication for the gateway: Garrison API keys and, if configured, OIDC JWTs.
 
 Verified API keys are cached for ``ttl`` seconds under the SHA-256 of the key (the
-secret itself is never kept), so revoking a key or disabling a principal takes
-effect within ``ttl``. Failures are audited through the rate-limited denial auditor.
+secret itself is never kept). The server's refresh loop calls :meth:`forget` when an
+account change is audited (a revoked key or role, a disabled principal), so those take
+effect within the refresh interval; ``ttl`` bounds the rest. Failures are audited
+through the rate-limited denial auditor.
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ from starlette.concurrency import run_in_threadpool
 from garrison.errors import AuthenticationFailed
 from garrison.identity import Principal
 
-__all__ = ["Authenticator"]
+__all__ = ["CREDENTIAL_ACTIONS", "Authenticator"]
+
+#: Audited actions after which a cached verification may be wrong.
+CREDENTIAL_ACTIONS = ("revoke-api-key", "disable-principal", "enable-principal",
+                      "revoke-role", "grant-role")
 
 
 class Authenticator:
@@ -30,6 +36,10 @@ class Authenticator:
         self._ttl = ttl
         self._max = max_entries
         self._cache: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+
+    def forget(self) -> None:
+        """Drop every cached verification (an account changed)."""
+        self._cache.clear()
 
     async def authenticate(self, header: str | None, request_id: str,
                            client: str = "") -> Principal:

@@ -26,7 +26,7 @@ from garrison.detection import AccessMonitor, Profile
 from garrison.errors import ConfigurationError
 from garrison.gateway.alert_metrics import register_alert_metrics
 from garrison.gateway.app import GatewayState, create_gateway_app
-from garrison.gateway.auth import Authenticator
+from garrison.gateway.auth import CREDENTIAL_ACTIONS, Authenticator
 from garrison.gateway.loading import TableBuilder
 from garrison.gateway.metrics import PrometheusTelemetry
 from garrison.gateway.tracing import make_tracer
@@ -173,6 +173,13 @@ def build_gateway(services: Any, settings: Settings, *, deployments: Any, decisi
     state.encrypted = EncryptedPlane(plane)
     state.tracer = make_tracer(settings.otel_endpoint, exporter=span_exporter)
 
+    credentials = {"epoch": 0}  # The newest audited account change seen.
+
+    def accounts_changed() -> bool:
+        epoch = services.store.latest_seq(CREDENTIAL_ACTIONS)
+        changed, credentials["epoch"] = epoch != credentials["epoch"], epoch
+        return changed
+
     def load() -> None:
         plane.table = builder.build()
         state.problems = dict(builder.problems)
@@ -183,6 +190,8 @@ def build_gateway(services: Any, settings: Settings, *, deployments: Any, decisi
         while True:
             await asyncio.sleep(refresh_interval)
             try:
+                if await asyncio.to_thread(accounts_changed):
+                    state.authenticator.forget()  # A revoked key stops within the interval.
                 if await asyncio.to_thread(builder.current_signature) != builder.signature:
                     await asyncio.to_thread(load)
                     log.info("model table reloaded")

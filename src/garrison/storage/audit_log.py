@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection
 
 from garrison.audit import (
@@ -234,6 +234,13 @@ def query_records(conn: Connection, q: AuditQuery) -> list[AuditRecord]:
     if q.limit is not None:
         stmt = stmt.limit(q.limit)
     return [AuditRecord(*row) for row in conn.execute(stmt)]
+
+
+def latest_seq(conn: Connection, actions: Sequence[str]) -> int:
+    """The seq of the newest ``ok`` event of any of ``actions`` (0 if none)."""
+    value = conn.execute(select(func.max(audit_events.c.seq)).where(
+        audit_events.c.action.in_(list(actions)), audit_events.c.outcome == "ok")).scalar()
+    return int(value or 0)
 
 
 def read_head(conn: Connection) -> Checkpoint | None:

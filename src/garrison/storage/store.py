@@ -8,7 +8,7 @@ driver errors are translated into :class:`~garrison.errors.StorageError`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,6 +151,11 @@ class Store:
     def query(self, q: AuditQuery) -> list[AuditRecord]:
         with self.read() as tx:
             return _audit.query_records(tx.conn, q)
+
+    def latest_seq(self, actions: Sequence[str]) -> int:
+        """The seq of the newest successful event of ``actions`` (0 if none)."""
+        with self.read() as tx:
+            return _audit.latest_seq(tx.conn, actions)
 
     def head(self) -> Checkpoint | None:
         with self.read() as tx:
