@@ -74,3 +74,40 @@ def test_admin_serve_answers_the_sdk_and_stops(home) -> None:
     assert "Finished server process" in err
     assert secret not in out + err
     assert '"request_id": "probe-1"' in err and "Traceback" not in err
+
+
+def test_admin_serve_has_the_gateway_guards(home, tmp_path) -> None:
+    """The admin API is served like the gateway: a connection that never finishes its
+    headers is closed with 408, and a TLS key others can read is refused up front."""
+    path, secret = home
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GARRISON_")}
+    env.update(GARRISON_HOME=str(path), GARRISON_HEADER_TIMEOUT="1")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    key.write_text("not really a key"), cert.write_text("not really a cert")
+    key.chmod(0o644)
+    refused = subprocess.run([sys.executable, "-c", SERVE, "--ssl-certfile", str(cert),
+                              "--ssl-keyfile", str(key)], env=env, capture_output=True,
+                             text=True, timeout=60)
+    assert refused.returncode == 2 and "0600" in refused.stderr
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-c", SERVE, "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/admin/health", timeout=1).is_success:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            started = time.monotonic()
+            sock.sendall(b"GET /admin/models HTTP/1.1\r\nhost: x\r\n")  # ... and stop.
+            answer = sock.recv(65536)
+            waited = time.monotonic() - started
+        assert answer.startswith(b"HTTP/1.1 408") and 0.9 <= waited < 5
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=15)

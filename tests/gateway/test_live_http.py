@@ -124,7 +124,9 @@ def _error(r: httpx.Response) -> dict[str, Any]:
 
 
 def test_health_needs_no_credentials_and_everything_else_does(live: Live) -> None:
-    assert httpx.get(f"{live.base}/v2/health/live").json() == {"live": True}
+    live_answer = httpx.get(f"{live.base}/v2/health/live")
+    assert live_answer.json() == {"live": True}
+    assert "strict-transport-security" not in live_answer.headers  # Plain HTTP: no HSTS.
     assert httpx.get(f"{live.base}/v2/health/ready").status_code == 200
     for path in ("/v2", "/v2/models/credit-risk", "/metrics", "/openapi.json",
                  "/v1/decisions/x"):

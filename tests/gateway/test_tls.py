@@ -24,7 +24,7 @@ from garrison.app import initialize
 from garrison.config import load_settings
 from garrison.demo import FEATURES, setup_demo
 from garrison.errors import ConfigurationError
-from garrison.gateway.server import tls_files
+from garrison.gateway.protocol import tls_files
 
 from .serving import free_port, gateway_env, start, stop
 
@@ -53,20 +53,16 @@ def _pair(directory: Path, key_mode: int = 0o600) -> tuple[Path, Path]:
 
 def test_the_pair_is_checked(tmp_path) -> None:
     cert, key = _pair(tmp_path)
-    base = load_settings(home=tmp_path / "home", database_url=None)
-    assert tls_files(base) == {}
-    good = base.model_copy(update={"tls_cert_file": cert, "tls_key_file": key})
-    assert tls_files(good) == {"ssl_certfile": str(cert), "ssl_keyfile": str(key),
-                               "ssl_ciphers": "ECDHE+AESGCM:ECDHE+CHACHA20"}
-    for update, words in [({"tls_cert_file": cert}, "both"),
-                          ({"tls_key_file": key}, "both"),
-                          ({"tls_cert_file": tmp_path / "nope.pem", "tls_key_file": key},
-                           "not found")]:
+    assert tls_files(None, None) == {}
+    assert tls_files(cert, key) == {"ssl_certfile": str(cert), "ssl_keyfile": str(key),
+                                    "ssl_ciphers": "ECDHE+AESGCM:ECDHE+CHACHA20"}
+    for pair, words in [((cert, None), "both"), ((None, key), "both"),
+                        ((tmp_path / "nope.pem", key), "not found")]:
         with pytest.raises(ConfigurationError, match=words):
-            tls_files(base.model_copy(update=update))
+            tls_files(*pair)
     key.chmod(0o640)
     with pytest.raises(ConfigurationError, match="0600") as caught:
-        tls_files(good)
+        tls_files(cert, key)
     assert "BEGIN" not in str(caught.value)  # Never the key material.
 
 
@@ -99,6 +95,10 @@ def test_the_gateway_speaks_tls_only(tmp_path) -> None:
                        content=json.dumps({"instances": [row]}),
                        verify=ssl.create_default_context(cafile=str(cert)))
         assert r.status_code == 200 and r.json()["model_version"] == 1
+        assert r.headers["strict-transport-security"] == "max-age=31536000"
+        missing = httpx.get(f"https://127.0.0.1:{port}/nope",
+                            verify=ssl.create_default_context(cafile=str(cert)))
+        assert missing.status_code == 404 and "strict-transport-security" in missing.headers
         with pytest.raises(httpx.HTTPError):  # Plain HTTP gets no answer at all.
             httpx.get(f"http://127.0.0.1:{port}/v2/health/live", timeout=5)
         with pytest.raises(httpx.ConnectError):  # An untrusted certificate is refused.

@@ -36,14 +36,15 @@ def serve_command(state: CLIState, host: str | None, port: int | None,
     """
     import os
 
-    from garrison.gateway.server import run, tls_files
+    from garrison.gateway.protocol import tls_files
+    from garrison.gateway.server import run
 
     settings = state.settings
     if tls_cert is not None or tls_key is not None:
         settings = settings.model_copy(update={
             "tls_cert_file": tls_cert or settings.tls_cert_file,
             "tls_key_file": tls_key or settings.tls_key_file})
-    tls_files(settings)  # Refuse a bad pair before any worker starts.
+    tls_files(settings.tls_cert_file, settings.tls_key_file)  # Refuse before workers start.
     # Workers read their settings from the environment: pass the CLI's choices down.
     os.environ["GARRISON_HOME"] = str(settings.home)
     run(settings, host=host or settings.host, port=port or settings.port,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 
 import click
 
@@ -23,16 +24,16 @@ def _is_loopback(host: str) -> bool:
 @click.command("admin-serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8081, show_default=True)
-@click.option("--ssl-certfile", type=click.Path(exists=True, dir_okay=False),
-              help="Serve HTTPS with this certificate (PEM).")
-@click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False),
-              help="Private key of --ssl-certfile (PEM).")
+@click.option("--ssl-certfile", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Serve HTTPS only with this certificate chain (PEM; TLS 1.2+, AEAD).")
+@click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Private key of --ssl-certfile (PEM, mode 0600).")
 @click.option("--max-upload-mb", type=click.IntRange(1, 1024 * 64), default=2048,
               show_default=True, help="Largest artifact upload, in MiB.")
 @pass_state
 @handle_errors
-def admin_serve_command(state: CLIState, host: str, port: int, ssl_certfile: str | None,
-                        ssl_keyfile: str | None, max_upload_mb: int) -> None:
+def admin_serve_command(state: CLIState, host: str, port: int, ssl_certfile: Path | None,
+                        ssl_keyfile: Path | None, max_upload_mb: int) -> None:
     """Serve the admin API (registry and audit trail over JSON) until interrupted.
 
     Every endpoint except /admin/health and /admin/openapi.json needs
@@ -41,10 +42,15 @@ def admin_serve_command(state: CLIState, host: str, port: int, ssl_certfile: str
     """
     import uvicorn
 
+    from garrison.gateway.protocol import GuardedHttpToolsProtocol, tls_files
     from garrison.web import create_web_app
 
     if bool(ssl_certfile) != bool(ssl_keyfile):
         raise click.UsageError("--ssl-certfile and --ssl-keyfile go together")
+    tls = tls_files(ssl_certfile, ssl_keyfile)  # A key others can read is refused.
+    # The same slow-client guards as the gateway: header deadline and size limit.
+    GuardedHttpToolsProtocol.configure(header_timeout=state.settings.header_timeout,
+                                       max_header_bytes=state.settings.max_header_bytes)
     if not _is_loopback(host) and not ssl_certfile:
         click.echo(f"warning: serving plain HTTP on {host}; API keys will cross the network "
                    "unencrypted unless a TLS proxy is in front", err=True)
@@ -52,7 +58,7 @@ def admin_serve_command(state: CLIState, host: str, port: int, ssl_certfile: str
     scheme = "https" if ssl_certfile else "http"
     click.echo(f"garrison admin API on {scheme}://{host}:{port}/admin (Ctrl-C stops)", err=True)
     uvicorn.run(
-        app, host=host, port=port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
+        app, host=host, port=port, http=GuardedHttpToolsProtocol, loop="uvloop",
         access_log=False, server_header=False, proxy_headers=False, lifespan="off",
-        timeout_keep_alive=5, log_level=state.settings.log_level,
+        timeout_keep_alive=5, log_level=state.settings.log_level, **tls,
     )

@@ -18,6 +18,7 @@ import orjson
 import structlog
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -58,6 +59,8 @@ class GatewayState:
     he_max_body_bytes: int = 64 * 1_048_576
     problems: dict[str, str] = field(default_factory=dict)
     background: list[Any] = field(default_factory=list)
+    #: The process terminates TLS itself: every answer carries Strict-Transport-Security.
+    hsts: bool = False
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -313,4 +316,26 @@ def create_gateway_app(state: GatewayState) -> Starlette:
         allow = (getattr(exc, "headers", None) or {}).get("Allow")
         return _json(body, code, {"x-request-id": rid, **({"allow": allow} if allow else {})})
 
-    return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
+    return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found},
+                     middleware=[Middleware(StrictTransport)] if state.hsts else [])
+
+
+class StrictTransport:
+    """Adds Strict-Transport-Security to every response, errors and 404s included (only
+    when this process terminates TLS itself)."""
+
+    header = (b"strict-transport-security", b"max-age=31536000")
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_header(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), self.header]
+            await send(message)
+
+        return await self.app(scope, receive, send_with_header)

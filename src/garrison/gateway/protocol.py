@@ -10,16 +10,25 @@ exhaust ``limit_concurrency`` and every other caller gets 503. This protocol:
 * refuses request headers larger than ``max_header_bytes`` (``431``, then close).
 
 The body has its own deadline in the application (``GARRISON_BODY_TIMEOUT``).
+:func:`tls_files` checks a certificate pair for uvicorn. The gateway and the admin API
+are both served this way.
 """
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any, ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["GuardedHttpToolsProtocol"]
+from garrison.errors import ConfigurationError
+
+__all__ = ["GuardedHttpToolsProtocol", "tls_files"]
+
+#: TLS 1.2 is limited to forward-secret AEAD suites (TLS 1.3 suites are all of that
+#: kind); Python's server context already refuses anything older than TLS 1.2.
+_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
 
 _REFUSALS = {
     408: b"HTTP/1.1 408 Request Timeout\r\n",
@@ -102,3 +111,22 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # The next request's first bytes count against its header limit; uvicorn's
         # keep-alive timer covers the idle time until they come.
         self._in_headers, self._header_bytes, self._tail = True, 0, b""
+
+
+def tls_files(cert: Path | None, key: Path | None) -> dict[str, str]:
+    """uvicorn's TLS arguments, after checking the pair; empty for plain HTTP.
+
+    Raises ``ConfigurationError`` for half a pair, a missing file, or a private key that
+    others can read (the same rule as every key Garrison keeps).
+    """
+    if cert is None and key is None:
+        return {}
+    if cert is None or key is None:
+        raise ConfigurationError("give both the TLS certificate and its key, or neither")
+    for path in (cert, key):
+        if not path.is_file():
+            raise ConfigurationError(f"TLS file not found: {path.name}")
+    mode = key.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise ConfigurationError(f"TLS key {key.name} has mode {oct(mode)}; it must be 0600")
+    return {"ssl_certfile": str(cert), "ssl_keyfile": str(key), "ssl_ciphers": _CIPHERS}

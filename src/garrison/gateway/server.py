@@ -23,12 +23,12 @@ from starlette.applications import Starlette
 
 from garrison.config import Settings
 from garrison.detection import AccessMonitor, Profile
-from garrison.errors import ConfigurationError
 from garrison.gateway.alert_metrics import register_alert_metrics
 from garrison.gateway.app import GatewayState, create_gateway_app
 from garrison.gateway.auth import CREDENTIAL_ACTIONS, Authenticator
 from garrison.gateway.loading import TableBuilder
 from garrison.gateway.metrics import PrometheusTelemetry
+from garrison.gateway.protocol import GuardedHttpToolsProtocol, tls_files
 from garrison.gateway.tracing import make_tracer
 from garrison.gateway.watch import Watch
 from garrison.serving.dataplane import DataPlane, DenialAuditor, ModelTable
@@ -39,7 +39,7 @@ from garrison.serving.shadow import ShadowMirror, ShadowReport, observe_shadow
 from garrison.signing import write_private_file
 from garrison.types import utc_iso
 
-__all__ = ["build_gateway", "run", "tls_files"]
+__all__ = ["build_gateway", "run"]
 
 log = logging.getLogger("garrison.gateway")
 
@@ -167,7 +167,8 @@ def build_gateway(services: Any, settings: Settings, *, deployments: Any, decisi
     state = GatewayState(plane, Authenticator(services.accounts, denials, oidc=oidc,
                                               on_failure=auth_failed),
                          telemetry, decision_store, max_body_bytes=settings.max_body_bytes,
-                         body_timeout=settings.body_timeout)
+                         body_timeout=settings.body_timeout,
+                         hsts=settings.tls_cert_file is not None)
     from garrison.serving.encrypted import EncryptedPlane
 
     state.encrypted = EncryptedPlane(plane)
@@ -226,37 +227,10 @@ def build_gateway(services: Any, settings: Settings, *, deployments: Any, decisi
     return app, state
 
 
-_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
-
-
-def tls_files(settings: Settings) -> dict[str, str]:
-    """uvicorn's TLS arguments, after checking the pair; empty for plain HTTP.
-
-    Raises ``ConfigurationError`` for half a pair, a missing file, or a private key that
-    others can read (the same rule as every key Garrison keeps).
-    """
-    cert, key = settings.tls_cert_file, settings.tls_key_file
-    if cert is None and key is None:
-        return {}
-    if cert is None or key is None:
-        raise ConfigurationError("give both tls_cert_file and tls_key_file, or neither")
-    for path in (cert, key):
-        if not path.is_file():
-            raise ConfigurationError(f"TLS file not found: {path.name}")
-    mode = key.stat().st_mode & 0o777
-    if mode & 0o077:
-        raise ConfigurationError(f"TLS key {key.name} has mode {oct(mode)}; it must be 0600")
-    # TLS 1.2 is limited to forward-secret AEAD suites (TLS 1.3 suites are all of that
-    # kind); Python's server context already refuses anything older than TLS 1.2.
-    return {"ssl_certfile": str(cert), "ssl_keyfile": str(key), "ssl_ciphers": _CIPHERS}
-
-
 def run(settings: Settings, *, host: str, port: int, workers: int) -> None:
     import uvicorn
 
-    from garrison.gateway.protocol import GuardedHttpToolsProtocol
-
-    tls = tls_files(settings)
+    tls = tls_files(settings.tls_cert_file, settings.tls_key_file)
     uvicorn.run(
         "garrison.app:gateway_app", factory=True, host=host, port=port,
         workers=workers, loop="uvloop", http=GuardedHttpToolsProtocol, access_log=False,
