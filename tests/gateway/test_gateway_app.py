@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import time
 
@@ -354,3 +355,21 @@ def test_revocations_reach_the_key_cache_within_the_refresh(gateway) -> None:
     while _predict(client, demo.keys["scoring-app"], [_row(demo.X)]).status_code == 200:
         assert time.time() < deadline, "a disabled principal still works from the cache"
         time.sleep(0.05)
+
+
+def test_a_cached_key_is_not_served_past_its_expiry(gateway) -> None:
+    client, state, demo, services = gateway
+    from sqlalchemy import update
+
+    from garrison.storage.tables import api_keys
+    from garrison.types import utc_iso
+
+    admin = services.accounts.authenticate(demo.keys["root"], audit=False)
+    extra = services.accounts.create_key(admin, "scoring-app", name="short-lived")
+    soon = utc_iso(services.clock.now() + datetime.timedelta(seconds=1))
+    with services.store.write() as tx:  # Expires in 1 s (the CLI's minimum is a day).
+        tx.conn.execute(update(api_keys).where(api_keys.c.prefix == extra.record.prefix)
+                        .values(expires=soon))
+    assert _predict(client, extra.secret, [_row(demo.X)]).status_code == 200  # now cached
+    time.sleep(1.3)
+    assert _predict(client, extra.secret, [_row(demo.X)]).status_code == 401

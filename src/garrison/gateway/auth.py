@@ -74,8 +74,11 @@ class Authenticator:
         if hit is not None and hit[1] > now:
             self._cache.move_to_end(digest)
             return hit[0]
-        principal = await run_in_threadpool(self._accounts.authenticate, token, audit=False)
-        self._cache[digest] = (principal, now + self._ttl)
+        principal, left = await run_in_threadpool(self._accounts.authenticate_key, token,
+                                                  audit=False)
+        # Never cache a verification past the key's own expiry.
+        self._cache[digest] = (principal, now + min(self._ttl, left if left is not None
+                                                    else self._ttl))
         if len(self._cache) > self._max:
             self._cache.popitem(last=False)
         return principal

@@ -96,6 +96,13 @@ class AccountService:
         the audit trail (unless ``audit`` is false: the gateway records failures itself,
         rate-limited); its message is the same opaque text for every failure.
         """
+        return self.authenticate_key(presented, request_id=request_id, audit=audit)[0]
+
+    def authenticate_key(
+        self, presented: str, *, request_id: str = "", audit: bool = True
+    ) -> tuple[Principal, float | None]:
+        """:meth:`authenticate`, plus the seconds the key has left (``None``: no expiry),
+        so a cache of verified keys never outlives the key."""
         try:
             return self._authenticate(presented)
         except AuthenticationFailed as exc:
@@ -107,7 +114,7 @@ class AccountService:
                 )
             raise
 
-    def _authenticate(self, presented: str) -> Principal:
+    def _authenticate(self, presented: str) -> tuple[Principal, float | None]:
         prefix = parse_key(presented)
         with self._store.read() as tx:
             try:
@@ -134,7 +141,8 @@ class AccountService:
         if key.last_used is None or parse_utc(key.last_used) + TOUCH_INTERVAL <= now:
             with self._store.write() as wtx:
                 wtx.api_keys.touch(key.id, utc_iso(now))
-        return principal
+        left = None if key.expires is None else (parse_utc(key.expires) - now).total_seconds()
+        return principal, left
 
     # -- principals ---------------------------------------------------------------
     def create_principal(
