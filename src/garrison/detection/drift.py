@@ -204,6 +204,9 @@ def compare(
                 values = values[np.isfinite(values)]
             if len(values) < config.min_rows:
                 continue
+            # Every numeric test is blind to order: one sort here makes each test's own
+            # sort, partition or unique run on sorted data, which numpy does much faster.
+            values = np.sort(values)
             sig = get_stattest(config.numeric_test)(feat, values)
             effects = [_effect(e, feat, values, config) for e in config.numeric_effects]
             pending.append(_Pending(feat.name, "distribution", sig, effects))
@@ -283,15 +286,18 @@ def _correlation_checks(profile: Profile, current: pd.DataFrame,
     names = list(profile.correlation_features)
     if len(names) < 2 or len(current) < max(config.min_rows, 10):
         return []
-    frame = current[names].apply(pd.to_numeric, errors="coerce")
-    if frame.isna().to_numpy().any():
+    # Column by column: DataFrame.apply costs ten times the conversions themselves.
+    matrix = np.column_stack([pd.to_numeric(current[n], errors="coerce").to_numpy(dtype=float)
+                              for n in names])
+    if np.isnan(matrix).any():
+        frame = pd.DataFrame(matrix, columns=names)
         cur = frame.corr(method="spearman").to_numpy()
         counts = frame.notna().astype(float)
         pair_n = (counts.T @ counts).to_numpy()
     else:
-        ranks = stats.rankdata(frame.to_numpy(), axis=0)
+        ranks = stats.rankdata(matrix, axis=0)
         cur = np.corrcoef(ranks, rowvar=False)
-        pair_n = np.full((len(names), len(names)), float(len(frame)))
+        pair_n = np.full((len(names), len(names)), float(len(matrix)))
     ref = np.asarray(profile.correlation)
     present = np.array([{f.name: f.present for f in profile.features}[n] for n in names])
     threshold = config.threshold("correlation", _DEFAULTS["correlation"])
