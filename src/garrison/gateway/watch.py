@@ -42,6 +42,7 @@ class Watch:
         self._count = count
         self._access: dict[tuple[str, int], AccessMonitor] = {}
         self._drift: dict[tuple[str, int], DriftMonitor] = {}
+        self._drift_off: set[tuple[str, int]] = set()
         self.writer: BatchWriter[tuple[Any, ...]] = BatchWriter(
             self._sink, name="watch", batch_size=2_000, linger=linger,
             on_error=lambda exc: log.error("monitoring failed: %s", exc))
@@ -68,27 +69,47 @@ class Watch:
                 outputs.setdefault(key, [deployed, [], []])
                 outputs[key][1].append(matrix)
                 outputs[key][2].append(labels)
+        # Each model version's monitors fail alone: one bad profile must not blind the
+        # others (the failure is logged; the writer's on_error never sees it).
         for (caller, key), (deployed, chunks, anomalous) in queries.items():
-            monitor = self._access.get(key)
-            if monitor is None:
-                profile = deployed.version.metadata.profile
-                monitor = self._access[key] = AccessMonitor(
-                    Profile.from_dict(profile) if profile else None, clock=self._clock)
-            rows = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
-            for alert in monitor.observe_many(caller, rows, anomalous=anomalous):
-                self._count(f"alert-{alert.kind}")
-                self._raise(alert)
+            try:
+                self._observe(caller, key, deployed,
+                              chunks[0] if len(chunks) == 1 else np.concatenate(chunks),
+                              anomalous)
+            except Exception:
+                log.exception("extraction monitoring failed for %s:%s", *key)
         for key, (deployed, matrices, labels) in outputs.items():
-            self._feed_drift(key, deployed, np.concatenate(matrices), np.concatenate(labels))
+            try:
+                self._feed_drift(key, deployed, np.concatenate(matrices),
+                                 np.concatenate(labels))
+            except Exception:
+                log.exception("drift monitoring failed for %s:%s", *key)
+
+    def _observe(self, caller: str, key: tuple[str, int], deployed: Any, rows: np.ndarray,
+                 anomalous: int) -> None:
+        monitor = self._access.get(key)
+        if monitor is None:
+            profile = deployed.version.metadata.profile
+            monitor = self._access[key] = AccessMonitor(
+                Profile.from_dict(profile) if profile else None, clock=self._clock)
+        for alert in monitor.observe_many(caller, rows, anomalous=anomalous):
+            self._count(f"alert-{alert.kind}")
+            self._raise(alert)
 
     def _feed_drift(self, key: tuple[str, int], deployed: Any, matrix: np.ndarray,
                     labels: np.ndarray) -> None:
         """Live inputs and outputs into the version's drift window; drift raises an alert."""
+        if key in self._drift_off:
+            return
         drift = self._drift.get(key)
         if drift is None:
+            try:
+                profile = self._drift_profile(deployed)
+            except Exception:
+                self._drift_off.add(key)  # Not retried on every batch; logged once.
+                raise
             drift = self._drift[key] = DriftMonitor(
-                self._drift_profile(deployed),
-                DriftWindow(size=self._drift_window, clock=self._clock))
+                profile, DriftWindow(size=self._drift_window, clock=self._clock))
         frame = pd.DataFrame(matrix, columns=deployed.version.metadata.input_schema.names)
         frame["prediction"] = labels.astype(str)
         for report in drift.add_frame(frame):
