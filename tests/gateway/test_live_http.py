@@ -267,6 +267,22 @@ def test_oversized_headers_get_431(live: Live) -> None:
     assert answer.startswith(b"HTTP/1.1 431")
 
 
+def test_oversized_headers_sent_in_pieces_get_431(live: Live) -> None:
+    """The limit counts every read of the header section, the first one included: 10 KB
+    with the request line, then 2 x 4 KB, is 18 KB against a 16 KB limit."""
+    with _raw(live) as sock:
+        sock.sendall(b"GET /v2/health/live HTTP/1.1\r\nhost: x\r\nx-first: "
+                     + b"a" * 10_000 + b"\r\n")
+        for i in range(2):
+            time.sleep(0.1)  # Separate reads on the server.
+            with contextlib.suppress(OSError):
+                sock.sendall(b"x-pad-%d: " % i + b"a" * 4_000 + b"\r\n")
+        with contextlib.suppress(OSError):
+            sock.sendall(b"\r\n")
+        answer = _read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 431"), answer[:100]
+
+
 def test_keep_alive_requests_each_get_the_header_deadline(live: Live) -> None:
     """The deadline is re-armed for every request on a kept-alive connection: a fast
     first request is served, a slow second one is cut off."""

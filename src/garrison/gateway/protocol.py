@@ -54,7 +54,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._tail = b""  # The last bytes seen, to find a header end split across reads.
 
     def _arm(self) -> None:
-        self._in_headers, self._header_bytes, self._tail = True, 0, b""
+        # The byte count is not reset here: this runs while the request's first read is
+        # being parsed, and that read has already been counted.
+        self._in_headers = True
         if self._header_timer is None:
             self._header_timer = self.loop.call_later(self.header_timeout, self._too_slow)
 
