@@ -282,6 +282,7 @@ def test_metrics_and_openapi(gateway) -> None:
     watch.writer.dropped += 3  # What a full queue would count.
     text = client.get("/metrics", headers=auth(demo.keys["carol"])).text
     assert 'garrison_background_dropped{queue="watch"} 3.0' in text
+    assert 'garrison_background_dropped{queue="shadow"} 0.0' in text
     doc = client.get("/openapi.json", headers=auth(demo.keys["carol"])).json()
     assert "/v1/models/{name}/predict" in doc["paths"]
 

@@ -220,7 +220,8 @@ def build_gateway(services: Any, settings: Settings, *, deployments: Any, decisi
             executor.shutdown(wait=False)
 
     telemetry.watch_queues({"decisions": writer, "watch": watch.writer, "alerts": alert_writer,
-                            "audit": audit_writer})
+                            "audit": audit_writer,
+                            **({"shadow": mirror} if mirror is not None else {})})
     app = create_gateway_app(state)
     app.router.lifespan_context = lifespan
     state.background.extend([writer, builder, executor, mirror, audit_writer, watch])
