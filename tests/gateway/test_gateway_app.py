@@ -374,3 +374,26 @@ def test_a_cached_key_is_not_served_past_its_expiry(gateway) -> None:
     assert _predict(client, extra.secret, [_row(demo.X)]).status_code == 200  # now cached
     time.sleep(1.3)
     assert _predict(client, extra.secret, [_row(demo.X)]).status_code == 401
+
+
+@pytest.mark.parametrize("policy", ["none", "pseudonymized", "full"])
+def test_decision_inputs_follow_the_privacy_policy(gateway, policy) -> None:
+    """Inputs are stored as the deployment allows: nothing, a keyed digest per row (equal
+    rows give equal digests, no value is readable), or the rows themselves."""
+    client, state, demo, services = gateway
+    _reconfigure(state, services, record_inputs=policy)
+    rows = [_row(demo.X, 7), _row(demo.X, 8), _row(demo.X, 7)]
+    rid = _predict(client, demo.keys["scoring-app"], rows).json()["request_id"]
+    assert state.background[0].flush()
+    stored = client.get(f"/v1/decisions/{rid}", headers=auth(demo.keys["carol"])).json()
+    assert stored["input_policy"] == policy and len(stored["outputs"]) == 3
+    if policy == "none":
+        assert stored["inputs"] is None
+    elif policy == "full":
+        assert stored["inputs"] == [[r[n] for n in FEATURES] for r in rows]
+    else:
+        digests = stored["inputs"]
+        assert all(len(d) == 64 and int(d, 16) >= 0 for d in digests)
+        assert digests[0] == digests[2] != digests[1]
+        assert str(rows[0]["f00"]) not in json.dumps(stored)
+    assert stored["integrity"]["verified"] is True

@@ -32,7 +32,7 @@ from garrison.gateway.protocol import GuardedHttpToolsProtocol, tls_files
 from garrison.gateway.tracing import make_tracer
 from garrison.gateway.watch import Watch
 from garrison.serving.dataplane import DataPlane, DenialAuditor, ModelTable
-from garrison.serving.decisions import BatchWriter
+from garrison.serving.decisions import BatchWriter, settle
 from garrison.serving.limits import ConcurrencyLimiter, LimitPolicy, MemoryRateLimiter
 from garrison.serving.resilience import BoundedExecutor
 from garrison.serving.shadow import ShadowMirror, ShadowReport, observe_shadow
@@ -101,7 +101,9 @@ def build_gateway(services: Any, settings: Settings, *, deployments: Any, decisi
     # Each batch is one transaction and one signed audit event: let batches fill (at
     # 1,000 requests/s about 300 records) by lingering up to 0.3 s before each write; a
     # full batch is written at once, so the rate is never capped by the linger.
-    writer = BatchWriter(decision_store.add_many, linger=0.3, batch_size=2_000,
+    pseudonymize = _input_hasher(settings)
+    writer = BatchWriter(lambda records: decision_store.add_many(settle(records, pseudonymize)),
+                         linger=0.3, batch_size=2_000,
                          name="decisions",
                          on_error=lambda exc: log.error("decision write failed: %s", exc))
     defaults = LimitPolicy(rate=settings.rate_limit, burst=settings.rate_burst,
@@ -155,7 +157,7 @@ def build_gateway(services: Any, settings: Settings, *, deployments: Any, decisi
         concurrency=ConcurrencyLimiter(settings.max_concurrency),
         denials=denials, decisions=writer.submit, clock=services.clock,
         timeout=settings.request_timeout, telemetry=telemetry,
-        input_hasher=_input_hasher(settings), shadow=shadow, observe=watch.submit,
+        shadow=shadow, observe=watch.submit,
     )
     auth_monitor = AccessMonitor(clock=services.clock)
 

@@ -186,7 +186,6 @@ class DataPlane:
         clock: Clock,
         timeout: float = 2.0,
         telemetry: Telemetry | None = None,
-        input_hasher: Callable[[list[Any]], list[Any]] | None = None,
         shadow: Callable[[InferenceResult, Serving], None] | None = None,
         explain_rows: int = 32,
         observe: Observe | None = None,
@@ -200,7 +199,6 @@ class DataPlane:
         self._clock = clock
         self._timeout = timeout
         self.telemetry = telemetry or NullTelemetry()
-        self._hasher = input_hasher
         self._shadow = shadow
         self._explain_rows = explain_rows
 
@@ -356,17 +354,16 @@ class DataPlane:
                                         executor=self._executor)
 
     def _record(self, principal: Subject, result: InferenceResult, elapsed: float) -> None:
+        """Queue the decision record; arrays are converted (and inputs pseudonymized) on
+        the writer thread (``decisions.settle``), never on the event loop."""
         d = result.deployed
         policy = d.config.record_inputs
-        inputs = None
-        if policy != "none" and result.batch.matrix is not None:
-            rows = result.batch.matrix.tolist()
-            inputs = rows if policy == "full" else (self._hasher(rows) if self._hasher else None)
         self._decisions(DecisionRecord(
             request_id=result.request_id, created=utc_iso(self._clock.now()),
             caller=principal.name, model=d.version.name, version=result.served_by,
-            rows=result.batch.n_rows, outputs=result.output.labels.tolist(),
-            input_policy=policy, inputs=inputs, fallback=result.fallback_reason,
+            rows=result.batch.n_rows, outputs=result.output.labels,  # type: ignore[arg-type]
+            input_policy=policy, fallback=result.fallback_reason,
+            inputs=result.batch.matrix if policy != "none" else None,  # type: ignore[arg-type]
             flags=result.flags, explanation=result.explanations,
             latency_ms=int(elapsed * 1000),
         ))

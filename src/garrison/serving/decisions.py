@@ -18,7 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-__all__ = ["BatchWriter", "DecisionRecord"]
+import numpy as np
+
+__all__ = ["BatchWriter", "DecisionRecord", "settle"]
 
 T = TypeVar("T")
 
@@ -41,6 +43,24 @@ class DecisionRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
+
+
+def settle(records: list[DecisionRecord],
+           pseudonymize: Callable[[list[Any]], list[str]]) -> list[DecisionRecord]:
+    """Finish records on the writer thread, not the request path.
+
+    The data plane hands over its arrays as they are: ``outputs`` and ``inputs`` become
+    lists here, and inputs are kept as the record's policy says (``full`` rows, keyed
+    ``pseudonymized`` digests of each row, or nothing).
+    """
+    for r in records:
+        if isinstance(r.outputs, np.ndarray):
+            r.outputs = r.outputs.tolist()
+        if isinstance(r.inputs, np.ndarray):
+            rows = r.inputs.tolist()
+            r.inputs = rows if r.input_policy == "full" else \
+                pseudonymize(rows) if r.input_policy == "pseudonymized" else None
+    return records
 
 
 class BatchWriter(Generic[T]):
