@@ -30,6 +30,7 @@ from garrison.audit import (
 )
 from garrison.audit.chain import GENESIS
 from garrison.errors import Conflict
+from garrison.storage.engine import dbapi_cursor
 from garrison.storage.tables import audit_checkpoints, audit_events, audit_head
 from garrison.types import Clock, utc_iso
 
@@ -80,8 +81,7 @@ class _Statements:
         )
 
 
-_QMARK = _Statements("?")
-_FORMAT = _Statements("%s")
+_STATEMENTS = {ph: _Statements(ph) for ph in ("?", "%s")}
 
 
 class SQLAuditWriter:
@@ -107,8 +107,8 @@ class SQLAuditWriter:
         self.after_commit: list[Callable[[], None]] = []
 
     def _cursor(self) -> tuple[Any, _Statements]:
-        sql = _QMARK if self._conn.dialect.paramstyle == "qmark" else _FORMAT
-        return self._conn.connection.dbapi_connection.cursor(), sql  # type: ignore[union-attr]
+        cursor, placeholder = dbapi_cursor(self._conn)
+        return cursor, _STATEMENTS[placeholder]
 
     def _lock_head(self) -> tuple[int, str]:
         cur, sql = self._cursor()
@@ -190,21 +190,15 @@ class SQLAuditWriter:
         return self._store_checkpoint(seq, digest, created)
 
 
-def _record(row: object) -> AuditRecord:
-    return AuditRecord(*row)  # type: ignore[misc]
-
-
 def read_records(conn: Connection, after_seq: int = 0, batch: int = 5000,
                  until_seq: int | None = None) -> Iterator[AuditRecord]:
     """Every record in ``seq`` order, read in pages through the DBAPI cursor (the hot
     path of verification: SQLAlchemy's row objects cost more than hashing)."""
-    sql = _QMARK if conn.dialect.paramstyle == "qmark" else _FORMAT
-    raw = conn.connection.dbapi_connection
-    assert raw is not None
     last = after_seq
     make = AuditRecord._make
     while True:
-        cur = raw.cursor()
+        cur, placeholder = dbapi_cursor(conn)
+        sql = _STATEMENTS[placeholder]
         if until_seq is None:
             cur.execute(sql.page, (last, batch))
         else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from garrison.audit import AuditDraft, AuditQuery
 from garrison.errors import DecisionNotFound, IntegrityFailure
 from garrison.serving.decisions import DecisionRecord
 from garrison.storage import audit_log as _audit
+from garrison.storage.engine import dbapi_cursor
 from garrison.storage.store import Store
 from garrison.storage.tables import decisions
 
@@ -115,8 +117,7 @@ class SQLDecisionStore:
                     "models": sorted({f"{r.model}:{r.version}" for r in records})}))
             # The DBAPI cursor directly: SQLAlchemy's per-row parameter processing cost
             # more than the insert itself. The statements stay parameterized.
-            placeholder = "?" if tx.conn.dialect.paramstyle == "qmark" else "%s"
-            cursor = tx.conn.connection.dbapi_connection.cursor()
+            cursor, placeholder = dbapi_cursor(tx.conn)
             try:
                 for lo in range(0, len(rows), _CHUNK):
                     chunk = rows[lo:lo + _CHUNK]
@@ -162,25 +163,44 @@ class SQLDecisionStore:
         return {"verified": True, "anchor_seq": int(anchor[0])}
 
     def verify_all(self) -> DecisionsReport:
-        """Every anchored batch against its event, and every record against an anchor."""
+        """Every anchored batch against its event, and every record against an anchor.
+
+        The audit head is read first and last: batches anchored between the two reads
+        were committed while the check ran (PostgreSQL reads are not one snapshot) and
+        are left for the next check rather than reported half-seen; an anchor past the
+        last head names no event at all. Then the anchor events, then every record in
+        anchor order: three reads, whatever the number of batches.
+        """
         problems: list[BatchProblem] = []
         with self._store.read() as tx:
-            anchors = [e.seq for e in _audit.query_records(
-                tx.conn, AuditQuery(**_ANCHOR, limit=None))]
-            for seq in anchors:
-                problem = self._check(tx.conn, seq)
+            head = _audit.read_head(tx.conn)
+            newest = head.seq if head is not None else 0
+            events = {e.seq: e for e in _audit.query_records(
+                tx.conn, AuditQuery(**_ANCHOR, limit=None)) if e.seq <= newest}
+            rows = tx.conn.execute(select(decisions.c.anchor_seq, *_SELECTED).order_by(
+                decisions.c.anchor_seq, decisions.c.request_id)).all()
+            after = _audit.read_head(tx.conn)
+            latest = after.seq if after is not None else 0
+        seen: set[int] = set()
+        count = 0
+        for seq, group in itertools.groupby(rows, key=lambda r: r[0]):
+            batch = [tuple(r[1:]) for r in group]
+            if seq is None:
+                problems += [BatchProblem("unanchored", request_id=r[0]) for r in batch]
+            elif seq in events:
+                seen.add(seq)
+                problem = _mismatch(events[seq], batch)
                 if problem is not None:
                     problems.append(problem)
-            known = set(anchors)
-            rows = tx.conn.execute(select(decisions.c.request_id, decisions.c.anchor_seq))
-            count = 0
-            for request_id, seq in rows:
-                count += 1
-                if seq is None:
-                    problems.append(BatchProblem("unanchored", request_id=request_id))
-                elif seq not in known:
-                    problems.append(BatchProblem("not-an-anchor", int(seq), request_id))
-        return DecisionsReport(len(anchors), count, problems)
+            elif seq <= newest or seq > latest:  # No such anchor, then or now.
+                problems += [BatchProblem("not-an-anchor", seq, r[0]) for r in batch]
+            else:
+                continue  # Anchored while the check ran: the next check sees it whole.
+            count += len(batch)
+        # An anchor whose records are all gone is a deleted batch.
+        problems += [p for seq in sorted(set(events) - seen)
+                     if (p := _mismatch(events[seq], [])) is not None]
+        return DecisionsReport(len(events), count, problems)
 
     @staticmethod
     def _check(conn: Any, seq: int) -> BatchProblem | None:
@@ -188,8 +208,13 @@ class SQLDecisionStore:
         event = events[0] if events else None
         if event is None or any(getattr(event, k) != v for k, v in _ANCHOR.items()):
             return BatchProblem("not-an-anchor", seq)
-        payload = json.loads(event.payload)
         rows = conn.execute(select(*_SELECTED).where(decisions.c.anchor_seq == seq)).all()
-        if len(rows) != payload.get("decisions") or rows_digest(rows) != payload.get("sha256"):
-            return BatchProblem("batch-mismatch", seq)
-        return None
+        return _mismatch(event, rows)
+
+
+def _mismatch(event: Any, rows: Sequence[Sequence[Any]]) -> BatchProblem | None:
+    """``batch-mismatch`` unless ``rows`` are exactly the batch the anchor event hashed."""
+    payload = json.loads(event.payload)
+    if len(rows) != payload.get("decisions") or rows_digest(rows) != payload.get("sha256"):
+        return BatchProblem("batch-mismatch", event.seq)
+    return None

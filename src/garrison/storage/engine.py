@@ -12,13 +12,22 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 
 from garrison.errors import ConfigurationError
 
-__all__ = ["is_sqlite", "make_engine"]
+__all__ = ["dbapi_cursor", "is_sqlite", "make_engine"]
+
+
+def dbapi_cursor(conn: Connection) -> tuple[Any, str]:
+    """A raw DBAPI cursor on ``conn``'s connection and the driver's placeholder (``?`` for
+    sqlite3, ``%s`` for psycopg), for the few hot statements that bypass SQLAlchemy's
+    per-row processing. Statements built with it stay parameterized."""
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    return raw.cursor(), "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
 
 def is_sqlite(engine: Engine) -> bool:
