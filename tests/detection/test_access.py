@@ -166,3 +166,19 @@ def test_repeated_queries_are_at_distance_exactly_zero(profile: Profile,
     monitor.observe_many("dup", np.concatenate([rows, rows[:1].repeat(60, axis=0)]))
     mind = list(monitor._callers["dup"].mind)
     assert mind[-60:] == [0.0] * 60 and min(mind[:-60]) > 0
+
+
+def test_values_on_decile_edges_land_in_their_own_bin(clock: FixedClock) -> None:
+    """Discrete features put many values exactly on a decile edge; replaying the
+    reference itself must reproduce the reference's bin counts exactly."""
+    import pandas as pd
+
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({f"x{j}": rng.integers(0, 7, 3000).astype(float) * 0.1
+                          for j in range(4)})
+    profile = Profile.from_frame(frame)
+    monitor = AccessMonitor(profile, AccessPolicy(min_queries=10**9), clock=clock)
+    monitor.observe_many("me", frame.to_numpy())
+    bins = monitor._callers["me"].bins
+    for j, feature in enumerate(profile.features):
+        assert bins[j, : len(feature.counts)].tolist() == list(feature.counts), feature.name

@@ -196,3 +196,13 @@ def test_frames_beyond_max_rows_join_the_reservoir(profile: Profile) -> None:
     taken = window.take()
     assert len(taken) == 100 and list(taken.columns) == list(frame.columns)
     assert taken.index.tolist() == list(range(100))
+
+
+def test_a_time_window_filled_by_frames_closes_on_time(profile: Profile) -> None:
+    clock = FixedClock(dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    monitor = DriftMonitor(profile, DriftWindow(seconds=10, min_rows=50, clock=clock))
+    frame = make(np.random.default_rng(10), 200, shift=0.5)
+    assert monitor.add_frame(frame.iloc[:100]) == []
+    clock.advance(20)
+    reports = monitor.add_frame(frame.iloc[100:])
+    assert len(reports) == 1 and reports[0].drifted_features == ["a"]

@@ -168,11 +168,17 @@ class AccessMonitor:
     def __len__(self) -> int:
         return len(self._callers)
 
+    def _clean(self, rows: np.ndarray) -> np.ndarray:
+        """Non-finite values replaced by the profile's median (0 without a profile)."""
+        profiled = self._names and rows.shape[1] == len(self._names)
+        return np.where(np.isfinite(rows), rows, self._center if profiled else 0.0)
+
     def _standardize(self, rows: np.ndarray) -> np.ndarray:
         """Rows in robust standard units; non-finite values count as the median."""
+        clean = self._clean(rows)
         if self._names and rows.shape[1] == len(self._names):
-            return (np.where(np.isfinite(rows), rows, self._center) - self._center) / self._scale
-        return np.where(np.isfinite(rows), rows, 0.0)
+            return (clean - self._center) / self._scale
+        return clean
 
     def _row(self, features: Mapping[str, Any] | Sequence[float] | np.ndarray) -> np.ndarray:
         if isinstance(features, Mapping):
@@ -216,7 +222,8 @@ class AccessMonitor:
         if in_period > p.quota:
             alerts += self._raise(caller, state, AlertKind.QUOTA, t, now,
                                   {"queries": in_period, "quota": p.quota})
-        self._remember(state, self._standardize(matrix))
+        clean = self._clean(matrix)
+        self._remember(state, self._standardize(clean), clean)
         if p.anomaly_share < 1 and state.queries >= p.min_queries:
             share = state.anomalous / state.queries
             if share >= p.anomaly_share:
@@ -229,7 +236,7 @@ class AccessMonitor:
             alerts += self._pattern_checks(caller, state, t, now)
         return alerts
 
-    def _remember(self, state: _Caller, batch: np.ndarray) -> None:
+    def _remember(self, state: _Caller, batch: np.ndarray, raw: np.ndarray) -> None:
         """Nearest-earlier-query distances, the history ring and the decile bins."""
         p = self.policy
         k, d = batch.shape
@@ -274,9 +281,10 @@ class AccessMonitor:
         state.points[(state.stored + k - len(kept) + np.arange(len(kept))) % p.history] = kept
         state.stored += k
         if state.bins is not None:
-            raw = batch * self._scale + self._center
-            # The count of edges <= value is searchsorted(side="right"), for every value at
-            # once; the +inf padding of shorter edge lists adds nothing.
+            # Binned on the values themselves, not standardized and back (that round trip
+            # moves a value sitting on a decile edge into the wrong bin). The count of
+            # edges <= value is searchsorted(side="right"), for every value at once; the
+            # +inf padding of shorter edge lists adds nothing.
             index = (self._edge_matrix[None, :, :] <= raw[:, :, None]).sum(axis=2)
             np.add.at(state.bins, (np.broadcast_to(np.arange(d), index.shape), index), 1)
 

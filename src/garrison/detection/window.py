@@ -95,7 +95,7 @@ class DriftWindow:
     def ready(self) -> bool:
         if self.size is not None:
             return self._seen >= self.size
-        if self._started is None or len(self._rows) < self.min_rows:
+        if self._started is None or len(self) < self.min_rows:
             return False
         elapsed = (self.clock.now() - self._started).total_seconds()
         return elapsed >= float(self.seconds or 0.0)
