@@ -26,5 +26,12 @@ def test_spans_carry_route_status_and_request_id_only(installation) -> None:
     attrs = dict(span.attributes)
     assert attrs["http.status_code"] == 200 and attrs["garrison.model"] == "credit-risk"
     assert attrs["garrison.request_id"] == r.headers["x-request-id"]
+    assert attrs["http.route"] == "/v1/models/{name}/predict"  # the template, not the path
     dumped = json.dumps(attrs)
     assert demo.keys["scoring-app"] not in dumped and "0.5" not in dumped
+
+
+def test_no_endpoint_means_no_tracer() -> None:
+    from garrison.gateway.tracing import make_tracer
+
+    assert make_tracer(None) is None  # requests skip tracing entirely

@@ -145,7 +145,8 @@ def create_gateway_app(state: GatewayState) -> Starlette:
         rid = _request_id(request)
         if state.tracer is not None:
             with state.tracer.span("garrison.request", **{
-                    "http.method": request.method, "http.route": request.url.path,
+                    "http.method": request.method,
+                    "http.route": getattr(request.scope.get("route"), "path", ""),
                     "garrison.request_id": rid,
                     "garrison.model": request.path_params.get("name", "")}) as span:
                 response = await _guarded(request, handler, rid, auth=auth)

@@ -17,14 +17,11 @@ __all__ = ["Tracer", "make_tracer"]
 class Tracer:
     """A thin wrapper so the app does not depend on OpenTelemetry being installed."""
 
-    def __init__(self, tracer: Any = None) -> None:
+    def __init__(self, tracer: Any) -> None:
         self._tracer = tracer
 
     @contextlib.contextmanager
     def span(self, name: str, **attributes: Any) -> Iterator[Any]:
-        if self._tracer is None:
-            yield None
-            return
         from opentelemetry.trace import SpanKind
 
         with self._tracer.start_as_current_span(name, kind=SpanKind.SERVER,
@@ -33,10 +30,11 @@ class Tracer:
 
 
 def make_tracer(endpoint: str | None, *, exporter: Any = None,
-                service_name: str = "garrison-gateway") -> Tracer:
-    """A tracer exporting to ``endpoint`` (or to ``exporter``, for tests); a no-op if neither."""
+                service_name: str = "garrison-gateway") -> Tracer | None:
+    """A tracer exporting to ``endpoint`` (or to ``exporter``, for tests); ``None`` if
+    neither, so that a request without tracing pays nothing for it."""
     if endpoint is None and exporter is None:
-        return Tracer()
+        return None
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
