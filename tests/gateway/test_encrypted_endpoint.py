@@ -50,3 +50,35 @@ def test_encrypted_endpoints_keep_the_guards(gateway) -> None:
                  b"x" * 100):
         r = client.post("/v1/models/credit-risk/infer-encrypted", headers=key, content=body)
         assert r.status_code in (400, 404, 413, 422), (body[:20], r.status_code, r.text)
+
+
+def test_encrypted_samples_count_against_the_daily_row_quota(gateway) -> None:
+    """Exact decrypted scores are enough to extract a linear model: every encrypted sample
+    is a query, charged to the same quota as a plaintext row."""
+    from garrison.serving.deployment import DeploymentConfig
+    from garrison.storage.gateway_repo import SQLDeploymentStore
+
+    client, state, demo, services = gateway
+    cfg = DeploymentConfig.from_dict({"callers": ["scoring-app"], "daily_quota": 100})
+    SQLDeploymentStore(services.store).put("credit-risk", cfg, "bob", "t")
+    import time
+
+    deadline = time.time() + 20
+    while state.dataplane.table.entries["credit-risk"].primary.config != cfg:
+        assert time.time() < deadline
+        time.sleep(0.05)
+    key = auth(demo.keys["scoring-app"])
+    params = HEParams.from_dict(client.get("/v1/models/credit-risk/he-params",
+                                           headers=key).json()["params"])
+    he = HEClient.generate(params, mode="batch")
+    assert client.post("/v1/models/credit-risk/he-contexts", headers=key,
+                       content=he.registration().to_json()).status_code == 201
+    first = client.post("/v1/models/credit-risk/infer-encrypted", headers=key,
+                        content=he.request_batch(demo.X[:64]).to_json())
+    assert first.status_code == 200
+    over = client.post("/v1/models/credit-risk/infer-encrypted", headers=key,
+                       content=he.request_batch(demo.X[:64]).to_json())  # 128 > 100
+    assert over.status_code == 429 and over.json()["error"]["code"] == "quota-exceeded"
+    plain = client.post("/v1/models/credit-risk/predict", headers=key, content=json.dumps(
+        {"instances": [{f"f{j:02d}": float(v) for j, v in enumerate(demo.X[0])}] * 40}))
+    assert plain.status_code == 429  # 64 + 40 > 100: one quota for both protocols

@@ -216,11 +216,21 @@ class DataPlane:
                                str(exc.detail.get("why", "forbidden")), request_id)
             raise
 
-    async def _limit(self, principal: Subject, deployed: Deployed) -> None:
+    async def limit(self, principal: Subject, deployed: Deployed) -> None:
+        """One request against the caller's rate limit (429 when refused)."""
         decision = await deployed.limiter.ahit(principal.name)
         if not decision.allowed:
             self.telemetry.rejected(decision.reason or "rate")
             decision.raise_if_denied()
+
+    async def charge_rows(self, principal: Subject, deployed: Deployed, rows: int) -> None:
+        """``rows`` against the caller's daily quota: every row (or encrypted sample) is a
+        query a model-extraction attack needs, whatever the protocol carried it."""
+        if deployed.quota is not None:
+            used = await deployed.quota.ahit(principal.name, rows)
+            if not used.allowed:
+                self.telemetry.rejected("quota")
+                used.raise_if_denied()
 
     # -- the call -----------------------------------------------------------------
     async def _call(self, deployed: Deployed, X: Any) -> RuntimeOutput:
@@ -273,17 +283,13 @@ class DataPlane:
         rid = request_id or os.urandom(16).hex()
         serving, deployed = self.table.get(name, version)
         self.authorize(principal, name, deployed, rid)
-        await self._limit(principal, deployed)
+        await self.limit(principal, deployed)
         try:
             batch = deployed.validator.validate_json(body)
         except GarrisonError as exc:
             self.telemetry.rejected(exc.code)
             raise
-        if deployed.quota is not None:
-            used = await deployed.quota.ahit(principal.name, batch.n_rows)
-            if not used.allowed:
-                self.telemetry.rejected("quota")
-                used.raise_if_denied()
+        await self.charge_rows(principal, deployed, batch.n_rows)
         X = batch.matrix if batch.matrix is not None else batch.as_columns()
         async with self._concurrency.slot():
             flags = await self._detect(deployed, batch)

@@ -48,8 +48,7 @@ class EncryptedPlane:
     async def _admit(self, principal: Subject, name: str, rid: str) -> Deployed:
         _, deployed = self._plane.table.get(name, None)
         self._plane.authorize(principal, name, deployed, rid)
-        decision = await deployed.limiter.ahit(principal.name)
-        decision.raise_if_denied()
+        await self._plane.limit(principal, deployed)
         return deployed
 
     async def params(self, principal: Subject, name: str, rid: str) -> dict[str, Any]:
@@ -71,11 +70,13 @@ class EncryptedPlane:
     async def infer(self, principal: Subject, name: str, body: bytes, rid: str) -> bytes:
         started = time.perf_counter()
         deployed = await self._admit(principal, name, rid)
-        scorer_limits = self._scorer(deployed).limits
-        request = EncryptedRequest.from_json(body, max_bytes=scorer_limits.max_request_bytes)
+        scorer = await call_with_deadline(self._scorer, deployed, timeout=self._timeout,
+                                          executor=self._plane._executor)  # may compile
+        request = EncryptedRequest.from_json(body, max_bytes=scorer.limits.max_request_bytes)
+        await self._plane.charge_rows(principal, deployed, request.n_samples)
 
         def run() -> bytes:
-            return self._scorer(deployed).handle(request, owner=principal.name).to_json()
+            return scorer.handle(request, owner=principal.name).to_json()
 
         async with self._plane._concurrency.slot():
             out = await call_with_deadline(run, timeout=self._timeout,
