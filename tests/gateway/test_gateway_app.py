@@ -397,3 +397,24 @@ def test_decision_inputs_follow_the_privacy_policy(gateway, policy) -> None:
         assert digests[0] == digests[2] != digests[1]
         assert str(rows[0]["f00"]) not in json.dumps(stored)
     assert stored["integrity"]["verified"] is True
+
+
+def test_a_config_edit_does_not_refill_the_callers_buckets(gateway) -> None:
+    """Changing anything but the limits (here the output mode) rebuilds the deployment,
+    but the caller's spent bucket carries over: a refill would be a free reset."""
+    client, state, demo, services = gateway
+    _reconfigure(state, services, rate_limit=0.001, rate_burst=3)
+    codes = [_predict(client, demo.keys["scoring-app"], [_row(demo.X)]).status_code
+             for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    _reconfigure(state, services, rate_limit=0.001, rate_burst=3,
+                 output={"mode": "label", "decimals": 2, "k": 1})
+    assert _predict(client, demo.keys["scoring-app"], [_row(demo.X)]).status_code == 429
+
+
+def test_the_table_builder_forgets_what_it_no_longer_serves(gateway) -> None:
+    client, state, demo, services = gateway
+    builder = next(b for b in state.background if type(b).__name__ == "TableBuilder")
+    for mode in ("label", "rounded", "full"):
+        _reconfigure(state, services, output={"mode": mode, "decimals": 2, "k": 1})
+    assert len(builder._cache) == 1  # only the deployment being served

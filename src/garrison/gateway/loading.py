@@ -138,4 +138,9 @@ class TableBuilder:
             except GarrisonError as exc:
                 problems[name] = f"{exc.code}: {exc.message}"
         self.problems = problems
+        # Versions and configs no longer served let go of their models and monitors.
+        used = {(d.version.name, d.version.version, repr(d.config.to_dict()))
+                for serving in entries.values()
+                for d in (serving.primary, serving.shadow, serving.fallback) if d is not None}
+        self._cache = {k: v for k, v in self._cache.items() if k in used}
         return ModelTable(entries)

@@ -45,13 +45,31 @@ log = logging.getLogger("garrison.gateway")
 
 
 def _limiter_factory(settings: Settings) -> Any:
-    if settings.redis_url is None:
-        return lambda name, policy: MemoryRateLimiter(policy)
-    from garrison.gateway.limits_redis import RedisRateLimiter
+    """One limiter per (model, policy), whichever version or config asks for it.
 
-    url = settings.redis_url.get_secret_value()
-    return lambda name, policy: RedisRateLimiter.from_url(
-        url, policy, prefix=f"garrison:limits:{name}")
+    A model's versions (the fallback is callable by version) and a config edit that
+    leaves the limits alone must not get a fresh bucket or quota: in memory that would
+    reset callers' limits, in Redis it would open another connection pool.
+    """
+    limiters: dict[tuple[str, LimitPolicy], Any] = {}
+    if settings.redis_url is None:
+        def make(name: str, policy: LimitPolicy) -> Any:
+            return MemoryRateLimiter(policy)
+    else:
+        from garrison.gateway.limits_redis import RedisRateLimiter
+
+        url = settings.redis_url.get_secret_value()
+
+        def make(name: str, policy: LimitPolicy) -> Any:
+            return RedisRateLimiter.from_url(url, policy, prefix=f"garrison:limits:{name}")
+
+    def limiter(name: str, policy: LimitPolicy) -> Any:
+        key = (name, policy)
+        if key not in limiters:
+            limiters[key] = make(name, policy)
+        return limiters[key]
+
+    return limiter
 
 
 def _input_hasher(settings: Settings) -> Any:
