@@ -76,3 +76,17 @@ def test_unreadable_files_are_invalid_input(tmp_path, content) -> None:
 def test_missing_file_is_invalid_input(tmp_path) -> None:
     with pytest.raises(InvalidInput):
         file_sha256(tmp_path / "nope.csv")
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 1_000])
+def test_repeated_csv_headers_are_refused_not_renamed(tmp_path, chunk_rows) -> None:
+    path = tmp_path / "dup.csv"
+    path.write_text("id,email,email\n1,a@example.com,b@example.com\n")
+    with pytest.raises(InvalidInput, match=r"dup\.csv has duplicate column name\(s\) \['email'\]"):
+        describe_file(path, chunk_rows=chunk_rows)
+
+
+def test_a_csv_header_that_only_looks_repeated_is_described(tmp_path) -> None:
+    path = tmp_path / "ok.csv"
+    path.write_text("email,email.1\na@example.com,2\n")
+    assert describe_file(path).columns == (("email", "string"), ("email.1", "int64"))

@@ -128,6 +128,15 @@ def test_unreadable_file_is_refused_and_nothing_stored(env, tmp_path) -> None:
         services.datasets.get(people["alice"], "customers")
 
 
+def test_repeated_csv_headers_are_refused_and_nothing_stored(env, tmp_path) -> None:
+    services, people = env
+    dup = tmp_path / "dup.csv"
+    dup.write_text("id,email,email\n1,a@example.com,b@example.com\n")
+    with pytest.raises(InvalidInput, match=r"duplicate column name\(s\) \['email'\]"):
+        services.datasets.register(people["alice"], dup, "customers")
+    assert services.datasets.list(people["alice"]) == []
+
+
 def test_quasi_identifiers_drive_the_risk_report(env, csv_file) -> None:
     services, people = env
     v = services.datasets.register(people["alice"], csv_file, "customers", quasi=["age"])

@@ -112,6 +112,14 @@ def test_a_header_hint_is_needed_for_weak_value_evidence() -> None:
     assert not report.column("c03").types
 
 
+@pytest.mark.parametrize("symbol", ["$", "€", "£", ""])
+def test_salaries_are_found_whatever_the_currency_symbol(symbol: str) -> None:
+    amounts = [f"{symbol}{30_000 + 137 * i:,}" for i in range(300)]
+    report = scan_frame(pd.DataFrame({"salary": amounts}), clock=CLOCK, risk=False)
+    assert report.column("salary").types == {"salary"}, amounts[:3]
+    assert report.column("salary").pii_types[0].evidence == ("values", "name")
+
+
 def test_birth_dates_are_judged_against_the_clock() -> None:
     dates = column_values("dob", 300, seed=1)
     import datetime as dt

@@ -6,12 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 import garrison.privacy as privacy
 from garrison.errors import InvalidInput
 from garrison.privacy import ColumnFinding, minimization_report, scan_file
-from garrison.privacy.tabular import Reservoir, iter_chunks
+from garrison.privacy.tabular import Reservoir, iter_chunks, list_columns
 from garrison.schema import FeatureSpec, InputSchema
 
 from .helpers import CLOCK
@@ -67,6 +69,41 @@ def test_unknown_columns_are_refused(tmp_path: Path) -> None:
     path.write_text("a\n1\n")
     with pytest.raises(InvalidInput):
         list(iter_chunks(path, columns=["b"]))
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["id,a,a", "id,a,\"a\"", "\ufeffa,a", "\n\na;x,a;x"],
+    ids=["plain", "quoted", "bom", "blank-lines"],
+)
+def test_repeated_csv_headers_are_refused_not_renamed(tmp_path: Path, header: str) -> None:
+    # pandas would silently read the second "a" as "a.1".
+    path = tmp_path / "dup.csv"
+    path.write_text(f"{header}\n1,2,3\n", encoding="utf-8")
+    for read in (lambda: list_columns(path), lambda: list(iter_chunks(path)),
+                 lambda: list(iter_chunks(path, columns=["a"]))):
+        with pytest.raises(InvalidInput, match=r"dup\.csv has duplicate column name\(s\) \['a"):
+            read()
+
+
+def test_repeated_parquet_columns_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "dup.parquet"
+    pq.write_table(pa.table([pa.array(["1"]), pa.array(["2"])], names=["a", "a"]), path)
+    with pytest.raises(InvalidInput, match=r"duplicate column name\(s\) \['a'\]"):
+        list_columns(path)
+    with pytest.raises(InvalidInput, match="duplicate column name"):
+        list(iter_chunks(path))
+
+
+def test_distinct_csv_headers_still_read(tmp_path: Path) -> None:
+    path = tmp_path / "ok.csv"
+    path.write_text("\ufeffa,a.1,\"b,c\"\n1,2,3\n,5,6\n", encoding="utf-8")
+    assert list_columns(path) == ["a", "a.1", "b,c"]
+    [chunk] = list(iter_chunks(path))
+    assert chunk.columns.tolist() == ["a", "a.1", "b,c"]
+    assert chunk["a.1"].tolist() == ["2", "5"] and chunk["a"].isna().tolist() == [False, True]
+    [picked] = list(iter_chunks(path, columns=["b,c"]))
+    assert picked["b,c"].tolist() == ["3", "6"]
 
 
 def test_minimization_report() -> None:

@@ -263,8 +263,9 @@ def _distinct(minimum: int) -> ColumnCheck:
 
 def _leading_zero_postcodes(values: Sequence[str], ctx: DetectionContext) -> str | None:
     """Bare five-digit numbers are postcodes only if some keep a leading zero."""
-    if len(set(values)) < 5:
-        return "fewer than 5 distinct values"
+    too_few = _distinct(5)(values, ctx)
+    if too_few:
+        return too_few
     share = np.mean([x.startswith("0") for x in values])
     return None if share >= 0.01 else "five-digit numbers without leading zeros"
 
@@ -280,10 +281,13 @@ def _icd10_column(values: Sequence[str], ctx: DetectionContext) -> str | None:
     return None
 
 
+_AMOUNT_NOISE = re.compile(r"[,$€£]")
+
+
 def _in_range(low: float, high: float) -> Callable[[str], bool]:
     def check(text: str) -> bool:
         try:
-            number = float(text.replace(",", "").replace("$", "").replace("€", ""))
+            number = float(_AMOUNT_NOISE.sub("", text))
         except ValueError:
             return False
         return low <= number <= high

@@ -2,13 +2,16 @@
 
 Nothing here loads a whole file: CSV is read with pandas' chunked reader and
 Parquet with ``pyarrow.parquet.ParquetFile.iter_batches``. Every foreign error
-(pandas parser, Arrow, Unicode) becomes :class:`~garrison.errors.InvalidInput`
+(pandas parser, Arrow, csv, Unicode) becomes :class:`~garrison.errors.InvalidInput`
 whose message names the file and the problem but never quotes its content.
 """
 
 from __future__ import annotations
 
+import csv
+from collections import Counter
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -68,6 +71,21 @@ def _arrow_text(array: pa.Array | pa.ChunkedArray) -> pd.Series:
     return text.to_pandas()
 
 
+@contextmanager
+def _read_errors(p: Path, fmt: FileFormat) -> Iterator[None]:
+    """Turn pandas, Arrow, csv and Unicode errors into :class:`InvalidInput` naming ``p``."""
+    try:
+        yield
+    except InvalidInput:
+        raise
+    except (pa.ArrowException, OSError) as exc:  # Before ValueError: ArrowInvalid is one.
+        raise InvalidInput(f"cannot read {p.name}: malformed or truncated {fmt}") from exc
+    except pd.errors.EmptyDataError as exc:
+        raise InvalidInput(f"cannot read {p.name}: no columns to parse") from exc
+    except (pd.errors.ParserError, csv.Error, ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read {p.name}: malformed {fmt} ({type(exc).__name__})") from exc
+
+
 def iter_chunks(
     path: str | Path,
     *,
@@ -85,11 +103,12 @@ def iter_chunks(
     """
     p = Path(path)
     fmt = detect_format(p)
+    names = list_columns(p)  # Also refuses repeated column names, which pandas would rename.
     if columns is not None:
-        missing = set(columns) - set(list_columns(p))
+        missing = set(columns) - set(names)
         if missing:
             raise InvalidInput(f"{p.name} has no column(s) {sorted(missing)}")
-    try:
+    with _read_errors(p, fmt):
         if fmt == "csv":
             reader = pd.read_csv(
                 p,
@@ -108,14 +127,6 @@ def iter_chunks(
         parquet = pq.ParquetFile(p)
         for batch in parquet.iter_batches(batch_size=chunk_rows, columns=columns):
             yield _batch_frame(batch, all_text, text_columns)
-    except InvalidInput:
-        raise
-    except (pa.ArrowException, OSError) as exc:  # Before ValueError: ArrowInvalid is one.
-        raise InvalidInput(f"cannot read {p.name}: malformed or truncated {fmt}") from exc
-    except pd.errors.EmptyDataError as exc:
-        raise InvalidInput(f"cannot read {p.name}: no columns to parse") from exc
-    except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read {p.name}: malformed {fmt} ({type(exc).__name__})") from exc
 
 
 def _batch_frame(
@@ -128,21 +139,39 @@ def _batch_frame(
     return pd.DataFrame(data)
 
 
+def _csv_header(p: Path) -> list[str]:
+    """The first record of a CSV file as written, before pandas renames repeated names.
+
+    Read with the same separator and encoding as ``pd.read_csv`` above (comma, UTF-8;
+    a byte-order mark is dropped as pandas does) and skipping blank lines like it.
+    """
+    with p.open(newline="", encoding="utf-8-sig", errors="strict") as handle:
+        for row in csv.reader(handle):
+            if row:
+                return row
+    return []
+
+
+def _refuse_duplicates(p: Path, names: Sequence[str]) -> None:
+    # Blank CSV headers are left to pandas, which names them "Unnamed: <i>".
+    counts = Counter(name for name in names if name != "")
+    repeated = sorted(name for name, count in counts.items() if count > 1)
+    if repeated:
+        raise InvalidInput(f"{p.name} has duplicate column name(s) {repeated}")
+
+
 def list_columns(path: str | Path) -> list[str]:
-    """Column names of a file without reading its rows."""
+    """Column names of a file without reading its rows; repeated names are refused."""
     p = Path(path)
     fmt = detect_format(p)
-    try:
+    with _read_errors(p, fmt):
         if fmt == "parquet":
-            return list(pq.ParquetFile(p).schema_arrow.names)
+            names = list(pq.ParquetFile(p).schema_arrow.names)
+            _refuse_duplicates(p, names)
+            return names
         header = pd.read_csv(p, dtype=str, nrows=0, encoding="utf-8")
+        _refuse_duplicates(p, _csv_header(p))
         return [str(c) for c in header.columns]
-    except (pa.ArrowException, OSError) as exc:
-        raise InvalidInput(f"cannot read {p.name}: malformed or truncated {fmt}") from exc
-    except pd.errors.EmptyDataError as exc:
-        raise InvalidInput(f"cannot read {p.name}: no columns to parse") from exc
-    except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read {p.name}: malformed {fmt}") from exc
 
 
 def read_columns(
