@@ -163,6 +163,7 @@ def test_a_bare_cipher_is_accepted_and_nulls_stay_null() -> None:
     frame = pd.DataFrame({"ssn": ["536-22-1234", None, "536-22-1234"], "n": [1, 2, 3]})
     out = pseudonymize_frame(frame, ["ssn"], SIVCipher(KEY * 2))
     assert out["ssn"].isna().tolist() == [False, True, False]
+    assert "None" not in out["ssn"].tolist()  # pandas 2's astype("str") wrote the text "None".
     assert out.loc[0, "ssn"] == out.loc[2, "ssn"]
     assert out["n"].tolist() == [1, 2, 3]
     with pytest.raises(InvalidInput):
@@ -186,3 +187,15 @@ def test_pseudonymize_file_streams(tmp_path: Path, suffix: str) -> None:
     assert not any(e.encode() in raw for e in customers["email"])
     with pytest.raises(InvalidInput):
         pseudonymize_file(source, source, ["email"], tok)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_missing_values_stay_missing_in_files(tmp_path: Path, suffix: str) -> None:
+    frame = pd.DataFrame({"email": ["a@example.com", None, "b@example.com"], "n": ["1", "2", "3"]})
+    source, out = tmp_path / f"in{suffix}", tmp_path / f"out{suffix}"
+    frame.to_csv(source, index=False) if suffix == ".csv" else frame.to_parquet(source)
+    pseudonymize_file(source, out, ["email"], HMACTokenizer(KEY, "k1"))
+    written = pd.read_csv(out, keep_default_na=False) if suffix == ".csv" else pd.read_parquet(out)
+    emails = written["email"].tolist()
+    assert (emails[1] == "") if suffix == ".csv" else pd.isna(emails[1])
+    assert "None" not in emails and all(str(e).startswith("tok_k1_") for e in emails[::2])

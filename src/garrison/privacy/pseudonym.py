@@ -158,7 +158,9 @@ def map_values(frame: pd.DataFrame, columns: Sequence[str],
         mapping = {value: fn(value) for value in pd.unique(text)}
         values = pd.Series(None, index=series.index, dtype="object")
         values[present] = text.map(mapping)
-        out[column] = values.astype("str")
+        # astype("str") turns None into the text "None" on pandas 2 (pandas 3 keeps it
+        # missing), so mask the missing rows again after the conversion.
+        out[column] = values.astype("str").where(present)
     return out
 
 
