@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import lightgbm
 import numpy as np
+import pandas as pd
 import pytest
 import xgboost
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
@@ -90,3 +91,28 @@ def test_a_feature_the_model_never_uses_gets_zero():
     _, phi, _ = explainer_for(model, ["a", "b", "c", "d"]).contributions(rng.normal(size=(20, 4)))
     assert np.abs(phi[:, 0, [1, 3]]).max() == 0.0
     assert np.abs(phi[:, 0, 0]).max() > 0.1
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: xgboost.XGBClassifier(n_estimators=20, max_depth=3, n_jobs=1),
+        lambda: lightgbm.LGBMClassifier(n_estimators=20, verbose=-1, n_jobs=1),
+    ],
+    ids=["xgb", "lgbm"],
+)
+def test_a_model_fitted_on_a_dataframe_is_explained(build):
+    X, y = CANCER
+    names = [f"f{i}" for i in range(X.shape[1])]
+    frame = pd.DataFrame(X, columns=names)
+    model = build().fit(frame, y)
+    explainer = explainer_for(model, names)
+    for rows in (frame.iloc[:40], X[:40]):
+        base, phi, output = explainer.contributions(rows)
+        margin = _margin(model, frame.iloc[:40])
+        scale = max(1.0, float(np.abs(margin).max()))
+        assert np.abs(output - margin).max() < 1e-5 * scale
+        assert np.abs(base + phi.sum(axis=2) - margin).max() < 1e-5 * scale
+    explanations = explain(model, frame.iloc[:3], names)
+    assert len(explanations) == 3
+    assert set(explanations[0].contributions) == set(names)

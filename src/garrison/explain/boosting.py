@@ -75,12 +75,31 @@ class BoosterExplainer:
             import xgboost
 
             booster = self._model.get_booster()
-            matrix = xgboost.DMatrix(rows, missing=np.nan)
+            # A booster fitted on a DataFrame validates the names; the rows are in its order.
+            matrix = xgboost.DMatrix(
+                rows,
+                missing=np.nan,
+                feature_names=booster.feature_names,
+                feature_types=booster.feature_types,
+            )
             raw = booster.predict(matrix, pred_contribs=True, strict_shape=False)
         else:
-            raw = self._model.predict(rows, pred_contrib=True)
+            raw = self._model.predict(self._lightgbm_rows(rows), pred_contrib=True)
         raw = np.asarray(raw, dtype=np.float64)
         return raw.reshape(rows.shape[0], self._n_outputs, self._n_features + 1)
+
+    def _lightgbm_rows(self, rows: np.ndarray) -> Any:
+        """Rows under the fitted column names, so scikit-learn does not warn about them.
+
+        Models fitted with pandas categoricals keep the bare array: LightGBM would refuse a
+        frame without its categorical columns.
+        """
+        names = getattr(self._model, "feature_names_in_", None)
+        if names is None or getattr(self._model.booster_, "pandas_categorical", None):
+            return rows
+        import pandas as pd
+
+        return pd.DataFrame(rows, columns=[str(n) for n in names])
 
     def contributions(self, X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Arrays (base, phi, output): (outputs,), (rows, outputs, features), (rows, outputs)."""
