@@ -418,3 +418,14 @@ def test_the_table_builder_forgets_what_it_no_longer_serves(gateway) -> None:
     for mode in ("label", "rounded", "full"):
         _reconfigure(state, services, output={"mode": mode, "decimals": 2, "k": 1})
     assert len(builder._cache) == 1  # only the deployment being served
+
+
+@pytest.mark.parametrize("mode", ["label", "rounded", "top_k"])
+def test_hardened_output_is_never_undone_by_an_explanation(gateway, mode) -> None:
+    """An explanation holds the exact score and, for a linear model, its weights: with a
+    hardened output, ?explain=true returns none."""
+    client, state, demo, services = gateway
+    _reconfigure(state, services, output={"mode": mode, "decimals": 2, "k": 1})
+    body = _predict(client, demo.keys["scoring-app"], [_row(demo.X, 3)], explain="true").json()
+    assert "explanations" not in body and body["predictions"]
+    assert repr(demo.estimator.decision_function(demo.X[3:4])[0])[:8] not in json.dumps(body)

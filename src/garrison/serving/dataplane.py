@@ -303,7 +303,9 @@ class DataPlane:
                 output, served_by, reason = await self._with_fallback(serving, deployed, X,
                                                                       batch.n_rows)
             explanations = None
-            if explain and deployed.config.explain and not reason:
+            # Contributions carry the exact score (and, for a linear model, its weights):
+            # a deployment that hardens its output never explains.
+            if explain and deployed.config.explains and not reason:
                 explanations = await self._explain(deployed, batch)
         elapsed = time.perf_counter() - started
         result = InferenceResult(rid, deployed, batch, output, served_by, reason, explanations,

@@ -56,6 +56,11 @@ class DeploymentConfig:
         if self.shadow_min_agreement is not None and not 0 <= self.shadow_min_agreement <= 1:
             raise InvalidInput("shadow_min_agreement must be between 0 and 1")
 
+    @property
+    def explains(self) -> bool:
+        """Explanations are given only with full outputs: they would undo the hardening."""
+        return self.explain and self.output.mode == "full"
+
     def admits(self, principal_name: str) -> bool:
         return "*" in self.callers or principal_name in self.callers
 
