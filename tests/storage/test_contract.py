@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from sqlalchemy import event
 
 from garrison.audit import AuditDraft, AuditQuery
 from garrison.errors import AlreadyExists, APIKeyNotFound, PrincipalNotFound, SchemaOutOfDate
@@ -79,6 +80,42 @@ def test_roles_and_disable(store: Store) -> None:
     with store.read() as tx:
         got = tx.principals.get("id-carol")
     assert got.roles == {"approver"} and got.disabled
+
+
+def test_list_loads_all_roles_in_one_query(store: Store) -> None:
+    with store.write() as tx:
+        tx.principals.add(_principal("zed", ("admin", "auditor")))
+        tx.principals.add(_principal("amy", ()))
+        tx.principals.add(_principal("max", ("approver",)))
+        tx.principals.set_disabled("id-max", True)
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(statement)
+
+    with store.read() as tx:
+        event.listen(store.engine, "before_cursor_execute", count)
+        try:
+            got = tx.principals.list()
+        finally:
+            event.remove(store.engine, "before_cursor_execute", count)
+        assert got == [tx.principals.get_by_name(n) for n in ("amy", "max", "zed")]
+    assert [(p.name, p.roles, p.disabled) for p in got] == [
+        ("amy", frozenset(), False), ("max", {"approver"}, True),
+        ("zed", {"admin", "auditor"}, False),
+    ]
+    assert len(statements) == 2, statements  # principals, then every role: no N+1
+
+
+def test_lock_enabled_admins(store: Store) -> None:
+    with store.write() as tx:
+        assert tx.principals.lock_enabled_admins() == []
+        for name in ("bea", "al", "cy", "dee"):
+            tx.principals.add(_principal(name, ("admin", "auditor")))
+        tx.principals.add(_principal("eve", ("auditor",)))
+        tx.principals.set_disabled("id-cy", True)
+        tx.principals.remove_role("id-dee", "admin")
+        assert tx.principals.lock_enabled_admins() == ["id-al", "id-bea"]
 
 
 def test_api_key_lifecycle(store: Store) -> None:

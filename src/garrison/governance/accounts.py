@@ -178,8 +178,10 @@ class AccountService:
 
     @staticmethod
     def _ensure_admin_remains(tx: TxView, target: Principal) -> None:
-        admins = [p for p in tx.principals.list() if "admin" in p.roles and not p.disabled]
-        if [p.id for p in admins] == [target.id]:
+        # Locks every enabled admin's rows (the target's included, when it is one), so two
+        # admins disabling or demoting each other at once are serialized: the second one
+        # sees the first one's change instead of both leaving zero enabled admins.
+        if tx.principals.lock_enabled_admins() == [target.id]:
             raise Conflict("refusing to leave the installation without an enabled admin")
 
     def set_disabled(

@@ -22,6 +22,13 @@ class PrincipalRepository(Protocol):
 
     def list(self) -> list[Principal]: ...
 
+    def lock_enabled_admins(self) -> list[str]:
+        """Ids of the enabled admins, their rows locked until the transaction ends (one query).
+
+        Call it in a write transaction before disabling or demoting an admin: a concurrent
+        caller then waits for this transaction and sees its outcome.
+        """
+
     def set_disabled(self, principal_id: str, disabled: bool) -> None: ...
 
     def add_role(self, principal_id: str, role: str) -> None: ...

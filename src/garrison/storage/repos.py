@@ -23,14 +23,14 @@ class SQLPrincipalRepository:
         )
         return frozenset(r[0] for r in rows)
 
-    def _from_row(self, row: object) -> Principal:
+    def _from_row(self, row: object, roles: frozenset[str] | None = None) -> Principal:
         return Principal(
             id=row.id,  # type: ignore[attr-defined]
             name=row.name,  # type: ignore[attr-defined]
             kind=row.kind,  # type: ignore[attr-defined]
             created=row.created,  # type: ignore[attr-defined]
             disabled=bool(row.disabled),  # type: ignore[attr-defined]
-            roles=self._roles(row.id),  # type: ignore[attr-defined]
+            roles=self._roles(row.id) if roles is None else roles,  # type: ignore[attr-defined]
         )
 
     def add(self, principal: Principal) -> None:
@@ -63,7 +63,32 @@ class SQLPrincipalRepository:
 
     def list(self) -> list[Principal]:
         rows = self._conn.execute(select(principals).order_by(principals.c.name)).all()
-        return [self._from_row(r) for r in rows]
+        roles: dict[str, set[str]] = {}
+        for principal_id, role in self._conn.execute(
+            select(principal_roles.c.principal_id, principal_roles.c.role)
+        ):
+            roles.setdefault(principal_id, set()).add(role)
+        return [self._from_row(r, frozenset(roles.get(r.id, ()))) for r in rows]
+
+    def lock_enabled_admins(self) -> list[str]:
+        """Ids of the enabled admins, sorted, with their rows locked until the transaction ends.
+
+        ``FOR UPDATE`` on the join locks the ``principals`` rows AND the ``admin`` rows of
+        ``principal_roles`` (SQLite ignores it: its writers are serialized anyway). Under
+        READ COMMITTED a concurrent transaction waiting on these locks re-checks each row once
+        the holder commits: a principal disabled meanwhile no longer matches, and one whose
+        ``admin`` role was deleted meanwhile is skipped. Locking only ``principals`` would miss
+        the latter (the principal row itself is unchanged by a role revocation). Rows are
+        locked in id order, so two callers cannot deadlock on each other.
+        """
+        stmt = (
+            select(principals.c.id)
+            .join(principal_roles, principal_roles.c.principal_id == principals.c.id)
+            .where(principal_roles.c.role == "admin", principals.c.disabled.is_(False))
+            .order_by(principals.c.id)
+            .with_for_update()
+        )
+        return [r[0] for r in self._conn.execute(stmt)]
 
     def set_disabled(self, principal_id: str, disabled: bool) -> None:
         self._conn.execute(
