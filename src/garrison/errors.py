@@ -356,6 +356,10 @@ class ModelUnavailable(GarrisonError):
 
     code = "model-unavailable"
 
+    def __init__(self, message: str = "", *, retry_after: float | None = None, **detail: Any):
+        super().__init__(message, **detail)
+        self.retry_after = retry_after
+
 
 class ModelTimeout(ModelUnavailable):
     """The model did not answer before the deadline."""

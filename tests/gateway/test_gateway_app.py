@@ -429,3 +429,46 @@ def test_hardened_output_is_never_undone_by_an_explanation(gateway, mode) -> Non
     body = _predict(client, demo.keys["scoring-app"], [_row(demo.X, 3)], explain="true").json()
     assert "explanations" not in body and body["predictions"]
     assert repr(demo.estimator.decision_function(demo.X[3:4])[0])[:8] not in json.dumps(body)
+
+
+def _metric(client, demo, line_start: str) -> float:
+    text = client.get("/metrics", headers=auth(demo.keys["carol"])).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(line_start))
+
+
+def test_no_fallback_is_not_counted_as_one_and_keeps_retry_after(gateway) -> None:
+    """Without a fallback nothing answered in its place: garrison_fallbacks_total stays,
+    and once the breaker is open the 503 says when to come back."""
+    client, state, demo, services = gateway
+    served = _reconfigure(state, services, fallback={"kind": "none"}, breaker_failures=2,
+                          breaker_cooldown=30)
+    before = _metric(client, demo, "garrison_fallbacks_total{")
+    original, served.primary.runtime = served.primary.runtime, _Boom()
+    try:
+        answers = [_predict(client, demo.keys["scoring-app"], [_row(demo.X)])
+                   for _ in range(3)]
+    finally:
+        served.primary.runtime = original
+    assert [r.status_code for r in answers] == [503, 503, 503]
+    assert "retry-after" not in answers[0].headers  # a plain model error: no estimate
+    assert 25 <= int(answers[2].headers["retry-after"]) <= 30  # breaker open: cooldown
+    assert answers[2].json()["error"]["code"] == "model-unavailable"
+    assert _metric(client, demo, "garrison_fallbacks_total{") == before
+
+
+def test_oip_labels_without_scores_have_their_own_datatype(gateway) -> None:
+    """A constant fallback's labels go out as OIP label tensors with the datatype of
+    their values (INT64 here), not BYTES."""
+    client, state, demo, services = gateway
+    served = _reconfigure(state, services, fallback={"kind": "constant", "constant": 0})
+    original, served.primary.runtime = served.primary.runtime, _Boom()
+    tensor = {"name": "x", "shape": [1, 20], "datatype": "FP64",
+              "data": demo.X[0].tolist()}
+    try:
+        r = client.post("/v2/models/credit-risk/infer", json={"inputs": [tensor]},
+                        headers=auth(demo.keys["scoring-app"]))
+    finally:
+        served.primary.runtime = original
+    [out] = r.json()["outputs"]
+    assert (out["name"], out["datatype"], out["data"]) == ("label", "INT64", [0])

@@ -28,6 +28,7 @@ from garrison.authz import require
 from garrison.errors import GarrisonError, IntegrityFailure, InvalidInput, PayloadTooLarge
 from garrison.gateway.errors import error_body, status_for
 from garrison.gateway.openapi import openapi_document
+from garrison.serving import HardenedOutput
 from garrison.serving.dataplane import DataPlane, InferenceResult
 
 __all__ = ["GatewayState", "create_gateway_app"]
@@ -125,10 +126,8 @@ def _render_oip(name: str, result: InferenceResult) -> dict[str, Any]:
     out = result.output
     if out.scores is not None and not result.fallback_reason:
         outputs = result.deployed.config.output.apply(out.scores, out.classes).to_oip_outputs()
-    else:
-        data = out.labels.tolist()
-        kind = "FP64" if out.labels.dtype.kind == "f" else "BYTES"
-        outputs = [{"name": "predict", "shape": [len(data)], "datatype": kind, "data": data}]
+    else:  # Labels only (a model without scores, or a fallback's answer).
+        outputs = HardenedOutput("label", out.labels, out.labels[:0]).to_oip_outputs()
     body: dict[str, Any] = {"model_name": name, "model_version": str(result.served_by),
                             "id": result.batch.request_id or result.request_id,
                             "outputs": outputs,

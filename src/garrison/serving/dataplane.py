@@ -255,25 +255,28 @@ class DataPlane:
         try:
             return await self._call(deployed, X), deployed.version.version, ""
         except GarrisonError as exc:
-            reason = exc.code
+            reason, retry = exc.code, getattr(exc, "retry_after", None)
         except Exception:  # Any model failure falls back; the code says which kind.
-            reason = "model-error"
-        return await self._fallback(serving, deployed, X, n, reason)
+            reason, retry = "model-error", None
+        return await self._fallback(serving, deployed, X, n, reason, retry)
 
     async def _fallback(self, serving: Serving, deployed: Deployed, X: Any, n: int,
-                        reason: str) -> tuple[RuntimeOutput, int, str]:
-        """Answer from the deployment's fallback (another version, then a constant)."""
+                        reason: str, retry: float | None = None,
+                        ) -> tuple[RuntimeOutput, int, str]:
+        """Answer from the deployment's fallback (another version, then a constant); with
+        none, a 503 that keeps the failure's Retry-After (an open breaker, say)."""
         policy = deployed.config.fallback
-        self.telemetry.fallback(deployed.version.name, reason)
         if policy.kind == "version" and serving.fallback is not None:
             try:
                 out = await self._call(serving.fallback, X)
+                self.telemetry.fallback(deployed.version.name, reason)
                 return out, serving.fallback.version.version, reason
             except Exception as exc:
                 reason = f"{reason};fallback-{getattr(exc, 'code', 'model-error')}"
         if policy.kind == "constant":
-            return RuntimeOutput(np.array([policy.constant] * n, dtype=object)), 0, reason
-        raise ModelUnavailable("the model is unavailable", reason=reason)
+            self.telemetry.fallback(deployed.version.name, reason)
+            return RuntimeOutput(np.full(n, policy.constant)), 0, reason  # its own dtype
+        raise ModelUnavailable("the model is unavailable", retry_after=retry, reason=reason)
 
     async def infer(
         self, principal: Subject, name: str, body: bytes, *, version: int | None = None,
@@ -295,6 +298,7 @@ class DataPlane:
             flags = await self._detect(deployed, batch)
             if flags and deployed.config.detection == "reject":
                 self._watch(principal, deployed, batch, None, flags)
+                self.telemetry.rejected("anomalous-input")  # Counted only when refused.
                 raise _anomalous(flags)
             if flags and deployed.config.detection == "fallback":
                 output, served_by, reason = await self._fallback(
@@ -335,11 +339,8 @@ class DataPlane:
             verdicts = await call_with_deadline(monitor.score_batch, batch.matrix,
                                                 timeout=max(self._timeout, 5.0),
                                                 executor=self._executor)
-        flags = [{"row": i, "score": round(float(v.score), 4), "reasons": list(v.reasons)[:5]}
-                 for i, v in enumerate(verdicts) if v.anomalous]
-        if flags:
-            self.telemetry.rejected("anomalous-input")
-        return flags
+        return [{"row": i, "score": round(float(v.score), 4), "reasons": list(v.reasons)[:5]}
+                for i, v in enumerate(verdicts) if v.anomalous]
 
     async def _explain(self, deployed: Deployed, batch: ValidatedBatch) -> list[dict[str, Any]]:
         from garrison.explain import explainer_for  # Imported on first use only.

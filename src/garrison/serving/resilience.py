@@ -112,9 +112,8 @@ class CircuitBreaker:
                 retry = self.cooldown - (now - self._trial_started)
             else:
                 retry = self.cooldown - (now - self._opened_at)
-            exc = CircuitOpen("model circuit open", breaker=self.name, state=state.value)
-            exc.retry_after = max(retry, 0.0)
-            raise exc
+            raise CircuitOpen("model circuit open", retry_after=max(retry, 0.0),
+                              breaker=self.name, state=state.value)
 
     def record_success(self) -> None:
         with self._lock:
