@@ -63,12 +63,47 @@ def test_onnx_domains_are_configurable(built: Any) -> None:
 
 
 def test_onnx_external_data_checks_need_the_model_directory(built: Any) -> None:
-    # From bytes there is no directory: a relative in-tree location is fine, '..' is not.
-    assert scan_bytes(built("onnx-external-ok").path.read_bytes(), "m.onnx").verdict == "safe"
+    # From bytes there is no directory, and ONNX Runtime would resolve the location against
+    # the working directory (onnxruntime#6696): any external data is refused.
+    from_bytes = scan_bytes(built("onnx-external-ok").path.read_bytes(), "m.onnx")
+    assert from_bytes.verdict == "refused"
+    assert rule_ids(from_bytes) == {"onnx-external-data-missing"}
+    assert scan_path(built("onnx-external-ok").path).verdict == "safe"
     missing = built("onnx-external-ok").path.parent / "elsewhere.onnx"
     missing.write_bytes(built("onnx-external-ok").path.read_bytes().replace(b"weights.bin",
                                                                             b"missing.bin"))
     assert rule_ids(scan_path(missing)) == {"onnx-external-data-missing"}
+
+
+def test_onnx_external_data_in_the_working_directory_is_refused_from_bytes(
+    corpus: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    onnx_model = importlib.import_module("corpus_more")._onnx  # on sys.path via ``corpus``
+    # The file exists in the CWD, where ONNX Runtime would read it from: still refused.
+    (tmp_path / "garrison.db").write_bytes(b"\x00" * 16)
+    monkeypatch.chdir(tmp_path)
+    report = scan_bytes(onnx_model(location="garrison.db"), "m.onnx")
+    assert report.verdict == "refused"
+    assert rule_ids(report) == {"onnx-external-data-missing"}
+    assert {f.name for f in report.findings} == {"garrison.db"}
+    # Escapes keep their own, critical rule.
+    escaping = scan_bytes(onnx_model(location="../garrison.db"), "m.onnx")
+    assert rule_ids(escaping) == {"onnx-external-data-escape"}
+
+
+def test_old_joblib_array_bytes_may_not_mutate_an_allowed_global(corpus: Any) -> None:
+    import numpy as np
+
+    # Unaligned (joblib <= 1.1) array bytes that pickle.load would run as opcodes:
+    # import the allow-listed collections.OrderedDict, then BUILD onto it.
+    payload = b"ccollections\nOrderedDict\n}b."
+    payload += b"\x00" * (-len(payload) % 8)
+    data = corpus._joblib_bytes({"w": np.frombuffer(payload, dtype=np.uint8)}, aligned=False)
+    report = scan_bytes(data, "old.joblib")
+    assert report.verdict == "refused"
+    assert rule_ids(report) == {"pickle-mutates-global"}
 
 
 def test_skops_functions_need_an_explicit_allow_entry(tmp_path: Path) -> None:

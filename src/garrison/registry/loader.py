@@ -3,15 +3,20 @@
 Order of checks: signed manifest (Ed25519, DSSE) -> sealed blob opens (AES-GCM) ->
 SHA-256 equals the signed digest -> the bytes are scanned again -> the format's
 loader runs with the allow-list enforced (restricted unpickler for the pickle
-family, skops trusted types from the allow-list, ONNX from bytes so no external
-file can be pulled in). Any refusal is audited and raised; nothing is half-loaded.
+family, skops trusted types from the allow-list, ONNX from bytes with external data
+refused by the scan and pinned by ONNX Runtime to an empty directory). The load-time scan
+must name the same format the version was registered as, since that format picks the
+loader. Any refusal is audited and raised; nothing is half-loaded.
 """
 
 from __future__ import annotations
 
 import io
+import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any
 
 from garrison.errors import ArtifactRefused, GarrisonError, UnsupportedModel
@@ -42,6 +47,11 @@ def _pickle(data: bytes, policy: ScanPolicy) -> Any:
     return restricted_loads(data, policy)
 
 
+#: joblib reads its unpickler class from a module global, so swapping it is process-wide:
+#: one load at a time, or a concurrent load could run with joblib's unguarded unpickler.
+_JOBLIB_LOCK = threading.Lock()
+
+
 def _joblib(data: bytes, policy: ScanPolicy) -> Any:
     import joblib
     from joblib.numpy_pickle import NumpyUnpickler
@@ -54,12 +64,13 @@ def _joblib(data: bytes, policy: ScanPolicy) -> Any:
     # joblib picks its unpickler class from this module attribute inside load().
     import joblib.numpy_pickle as numpy_pickle
 
-    original = numpy_pickle.NumpyUnpickler
-    numpy_pickle.NumpyUnpickler = GuardedJoblibUnpickler  # type: ignore[misc]
-    try:
-        return joblib.load(io.BytesIO(data))
-    finally:
-        numpy_pickle.NumpyUnpickler = original  # type: ignore[misc]
+    with _JOBLIB_LOCK:
+        original = numpy_pickle.NumpyUnpickler
+        numpy_pickle.NumpyUnpickler = GuardedJoblibUnpickler  # type: ignore[misc]
+        try:
+            return joblib.load(io.BytesIO(data))
+        finally:
+            numpy_pickle.NumpyUnpickler = original  # type: ignore[misc]
 
 
 def _skops(data: bytes, policy: ScanPolicy) -> Any:
@@ -78,7 +89,14 @@ def _onnx(data: bytes, policy: ScanPolicy) -> Any:
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
-    return onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+    # Defence in depth (the scan already refuses external data in bytes): from bytes, ONNX
+    # Runtime resolves external-data locations against the working directory unless this
+    # folder is set; point it at an empty directory that lives only while the session is
+    # built (external initializers are read then), so nothing outside can be pulled in.
+    with tempfile.TemporaryDirectory(prefix="garrison-onnx-") as empty:
+        options.add_session_config_entry(
+            "session.model_external_initializers_file_folder_path", empty)
+        return onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
 
 
 def _xgboost(data: bytes, policy: ScanPolicy) -> Any:
@@ -118,6 +136,13 @@ def register_loader(fmt: str, loader: Callable[[bytes, ScanPolicy], Any]) -> Non
     LOADERS[fmt] = loader
 
 
+def _scan_name(v: ModelVersion) -> str:
+    """``name:version`` plus the registered file's extension, so format hints match."""
+    registered = v.scan_report.get("name")
+    suffix = PurePath(registered).suffix if isinstance(registered, str) else ""
+    return f"{v.ref}{suffix}"
+
+
 class ModelLoader:
     def __init__(self, registry: RegistryService, guard: Guard) -> None:
         self._registry = registry
@@ -128,8 +153,14 @@ class ModelLoader:
         v = self._registry.get(name, version)
         try:
             data = self._registry.verified_bytes(v)
-            report = scan_bytes(data, f"{v.ref}", self._registry.policy)
+            report = scan_bytes(data, _scan_name(v), self._registry.policy)
             ensure_safe(report)
+            if report.format != v.format:
+                raise ArtifactRefused(
+                    f"the artifact scanned as {report.format!r} at load time but was "
+                    f"registered as {v.format!r}",
+                    scanned_format=report.format, registered_format=v.format,
+                    sha256=report.sha256)
             loader = loader_for(v.format)
             if loader is None:
                 raise UnsupportedModel(f"models in {v.format!r} format cannot be served")

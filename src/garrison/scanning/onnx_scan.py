@@ -5,6 +5,11 @@ subgraphs held by attributes, in training graphs and in model-local functions) i
 policy's ``onnx_domains`` or names a function defined in the model; every external-data
 location is relative, does not climb with ``..``, and (when the model is scanned from a
 path) resolves, symlinks followed, inside the model's directory to an existing file.
+
+A model scanned without a directory (``scan_bytes``, or a member of an archive) may not use
+external data at all: there is no file it could legitimately name, and ONNX Runtime resolves
+such a location against the process's working directory when a session is built from bytes
+(onnxruntime#6696), which would let a "safe" model read slices of any file there.
 """
 
 from __future__ import annotations
@@ -108,7 +113,9 @@ def _external_problem(location: str, base_dir: str | None) -> tuple[str, str] | 
     if name_escapes(location) or location.strip() != location:
         return "onnx-external-data-escape", "location is absolute or climbs with '..'"
     if base_dir is None:
-        return None
+        # No directory to resolve against: the bytes carry everything a model may use.
+        return ("onnx-external-data-missing",
+                "external data cannot be resolved without the model's directory")
     base = os.path.realpath(base_dir)
     target = os.path.realpath(os.path.join(base, location))
     if os.path.commonpath([base, target]) != base:
