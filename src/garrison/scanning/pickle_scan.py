@@ -25,9 +25,14 @@ WRAPPER = "joblib.numpy_pickle.NumpyArrayWrapper"
 _ARRAY_TYPES = frozenset({"numpy.ndarray", "numpy.matrix"})
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _MAX_PADDING = 16
+#: What the shadow read of old-joblib array bytes reports: every attack rule of the pickle
+#: VM (mutating a global, forged reconstructor args and forged dtypes each need an imported
+#: global first, which array bytes do not spell by chance). Malformed streams and persistent
+#: ids, which random bytes do produce and at which ``pickle.load`` stops, are left out.
 _SHADOW_RULES = frozenset({
     "pickle-global-not-allowed", "pickle-unresolvable-global", "pickle-ext-code",
-    "pickle-call-non-global",
+    "pickle-call-non-global", "pickle-mutates-global", "pickle-reconstructor-args",
+    "pickle-numpy-dtype-forged",
 })
 #: First bytes a pickle can start with: every opcode of protocols 0 to 5.
 _OPCODES = frozenset(b"()0123FGIJKLMNPQRSTUVXabcdeghijlopqrstu}]\x80\x81\x82\x83\x84\x85\x86"
