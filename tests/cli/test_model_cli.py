@@ -49,3 +49,25 @@ def test_model_lifecycle_cli(tmp_path, monkeypatch) -> None:
     assert [(v["version"], v["stage"]) for v in listed] == [(1, "production"), (2, "approved")]
     run("signing", "rotate", key=admin)
     run("model", "verify", "churn:2", key=bob)
+
+
+def test_download_over_an_existing_file_leaves_it_private(tmp_path, monkeypatch) -> None:
+    import os
+    import stat
+
+    monkeypatch.setenv("GARRISON_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("GARRISON_DATABASE_URL", raising=False)
+    admin = json.loads(run("init", "--json").stdout)["api_key"]
+    alice = json.loads(run("user", "add", "alice", "--role", "data-scientist", "--with-key",
+                           "--json", key=admin).stdout)["api_key"]
+    artifact = tmp_path / "m.pkl"
+    artifact.write_bytes(pickle.dumps({"coef": [0.5, -1.0]}))
+    run("model", "register", "churn", str(artifact), key=alice)
+    out = tmp_path / "downloaded.pkl"
+    out.write_bytes(b"an older, longer, world-readable file" * 10)
+    os.chmod(out, 0o644)
+    result = run("model", "download", "churn:1", "--out", str(out), key=alice)
+    assert "(mode 0600)" in result.stdout
+    assert out.read_bytes() == artifact.read_bytes()
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["downloaded.pkl", "home", "m.pkl"]

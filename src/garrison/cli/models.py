@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import click
 
 from garrison.cli._common import CLIState, emit, handle_errors, json_option, pass_state, table
 from garrison.errors import InvalidInput
+from garrison.signing import write_private_file
 
 __all__ = ["model_group", "signing_group"]
 
@@ -195,9 +195,8 @@ def model_download(state: CLIState, ref: str, out: Path) -> None:
     """Write the verified, decrypted artifact to OUT (needs download-artifact; audited)."""
     name, version = _ref(state, ref, default_production=True)
     data = state.services.registry.download(state.principal(), name, version)
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+    # A new 0600 file replaces OUT atomically: an existing file's looser mode is not kept.
+    write_private_file(out, data)
     click.echo(f"wrote {len(data)} bytes to {out} (mode 0600)")
 
 
