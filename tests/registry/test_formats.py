@@ -127,12 +127,13 @@ def test_onnx_external_data_cannot_read_the_working_directory(env, tmp_path,
     with pytest.raises(ArtifactRefused):
         services.registry.register(p["alice"], "leak", upload / "leak.onnx")
 
-    # Even with the named file next to the model, it can never be served: the registry
-    # keeps one file per version and the load-time scan of the bytes refuses.
+    # Even with the named file next to the model, registration scans a private copy
+    # whose folder holds nothing else: refused before anything is signed or stored.
     (cwd / "leak.onnx").write_bytes(data)
     with pytest.raises(ArtifactRefused):
-        v = services.registry.register(p["alice"], "leak", cwd / "leak.onnx")
-        services.loader.load("leak", v.version)
+        services.registry.register(p["alice"], "leak", cwd / "leak.onnx")
+    with services.store.read() as tx:
+        assert tx.models.list_versions() == []
     failed = services.store.query(AuditQuery(limit=None, outcome="failed"))
     assert failed and all(e.reason == "artifact-refused" for e in failed)
 

@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -125,13 +126,19 @@ class RegistryService(LifecycleOperations):
             metadata or {})
         resource = f"model:{name}"
         self._guard.require(actor, "register-model-version", resource, request_id=request_id)
-        if reference is None:
-            # A reference digest is only ever computed here, never taken from the caller.
-            meta = dataclasses.replace(meta, reference_sha256="")
-            return self._register(actor, name, path, meta, None, resource, request_id)
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory(prefix="garrison-register-") as tmp:
+            # Scan, digest and seal one private copy: the registrant's path may change
+            # after the scan, and an ONNX model's external data may not ride along (the
+            # copy's folder holds nothing else, so any external reference is refused).
+            private = Path(tmp) / "artifact" / path.name
+            private.parent.mkdir(mode=0o700)
+            shutil.copyfile(path, private)
+            if reference is None:
+                # A reference digest is only ever computed here, never taken from the caller.
+                meta = dataclasses.replace(meta, reference_sha256="")
+                return self._register(actor, name, private, meta, None, resource, request_id)
             meta, sample = prepare_reference(reference, meta, Path(tmp))
-            return self._register(actor, name, path, meta, sample, resource, request_id)
+            return self._register(actor, name, private, meta, sample, resource, request_id)
 
     def _register(
         self, actor: Principal, name: str, path: Path, meta: VersionMetadata,
@@ -153,9 +160,7 @@ class RegistryService(LifecycleOperations):
             )
             raise ArtifactRefused(f"the scanner refused the artifact ({report.verdict})",
                                   verdict=report.verdict)
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        if digest != report.sha256:
-            raise DigestMismatch("the artifact changed while it was being scanned")
+        digest = report.sha256  # Of the private copy, which nothing else can change.
 
         def change(tx: RegistryTx) -> ModelVersion:
             now = self._now()
