@@ -472,3 +472,28 @@ def test_oip_labels_without_scores_have_their_own_datatype(gateway) -> None:
         served.primary.runtime = original
     [out] = r.json()["outputs"]
     assert (out["name"], out["datatype"], out["data"]) == ("label", "INT64", [0])
+
+
+class _RefusesInput:
+    inline = True  # The on-loop path of a bounded-cost runtime.
+    kind = "test"
+    model = None
+
+    def predict(self, X):
+        from garrison.errors import InvalidInput
+
+        raise InvalidInput("not this input")
+
+
+def test_a_refused_input_on_the_inline_path_is_not_a_model_failure(gateway) -> None:
+    """Bad input is the caller's fault on every path: it must not open the breaker."""
+    client, state, demo, services = gateway
+    served = _reconfigure(state, services, fallback={"kind": "constant", "constant": 0},
+                          breaker_failures=2)
+    original, served.primary.runtime = served.primary.runtime, _RefusesInput()
+    try:
+        for _ in range(3):
+            _predict(client, demo.keys["scoring-app"], [_row(demo.X)])
+    finally:
+        served.primary.runtime = original
+    assert served.primary.breaker.state.value == "closed"

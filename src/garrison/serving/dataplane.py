@@ -238,13 +238,14 @@ class DataPlane:
         if getattr(runtime, "inline", False) and len(X) <= _INLINE_ROWS:
             # Bounded-cost runtimes (a dot product) run on the loop: a thread hop would
             # cost more than the call. The breaker still sees every outcome.
-            deployed.breaker.before_call()
+            breaker = deployed.breaker
+            breaker.before_call()
             try:
                 out = runtime.predict(X)
-            except Exception:
-                deployed.breaker.record_failure()
+            except Exception as exc:
+                breaker.record_error(exc)
                 raise
-            deployed.breaker.record_success()
+            breaker.record_success()
             return out
         timeout = deployed.config.timeout or self._timeout
         return await call_with_deadline(deployed.runtime.predict, X, timeout=timeout,

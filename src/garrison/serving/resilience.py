@@ -145,6 +145,14 @@ class CircuitBreaker:
         with self._lock:
             self._trial_started = None
 
+    def record_error(self, exc: BaseException) -> None:
+        """A call ended with ``exc``: a failure if ``is_failure`` says so, otherwise a
+        trial that gave no verdict (bad input, cancellation)."""
+        if self.is_failure(exc):
+            self.record_failure()
+        else:
+            self.release_trial()
+
     @contextmanager
     def guard(self) -> Iterator[None]:
         """``with breaker.guard(): call()`` -- checks, then records the outcome."""
@@ -152,10 +160,7 @@ class CircuitBreaker:
         try:
             yield
         except BaseException as exc:
-            if self.is_failure(exc):
-                self.record_failure()
-            else:
-                self.release_trial()
+            self.record_error(exc)
             raise
         self.record_success()
 
@@ -234,10 +239,7 @@ async def call_with_deadline(
         raise ModelTimeout("model call timed out", timeout=timeout) from None
     except BaseException as exc:
         if breaker is not None:
-            if breaker.is_failure(exc):
-                breaker.record_failure()
-            else:
-                breaker.release_trial()
+            breaker.record_error(exc)
         raise
     if breaker is not None:
         breaker.record_success()
