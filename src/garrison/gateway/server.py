@@ -160,15 +160,14 @@ def build_gateway(services: Any, settings: Settings, *, deployments: Any, decisi
 
         def run_shadow() -> tuple[Any, Any]:
             out = candidate.runtime.predict(X)
-            return out.labels.tolist(), None if out.scores is None else out.scores.tolist()
+            return out.labels, out.scores  # observe_shadow makes them plain values
 
         mirror.submit(lambda: observe_shadow(
             request_id=result.request_id, model=primary.version.name,
             primary_version=result.served_by, shadow_version=candidate.version.version,
-            created=created, primary_labels=result.output.labels.tolist(),
-            primary_scores=None if result.output.scores is None
-            else result.output.scores.tolist(),
-            primary_latency_ms=latency, run_shadow=run_shadow))
+            created=created, primary_labels=result.output.labels,
+            primary_scores=result.output.scores, primary_latency_ms=latency,
+            run_shadow=run_shadow))
 
     plane = DataPlane(
         ModelTable(), executor=executor,
