@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, select
 
 from garrison.audit import AuditDraft, Checkpoint, redact
 from garrison.config import Settings
@@ -168,10 +168,19 @@ def _scan_policy(settings: Settings, store: Store, guard: Guard) -> ScanPolicy:
     """The configured allow-list extension; a change since the last start is audited."""
     entries = sorted(set(settings.scan_allow))
     policy = DEFAULT_POLICY.with_allowed(*entries) if entries else DEFAULT_POLICY
-    recorded = store.get_meta("scan-allow")
     current = json.dumps(entries)
-    if (recorded or "[]") != current:
+    if (store.get_meta("scan-allow") or "[]") != current:
         with store.write() as tx:
+            # Every gateway worker starts with the same settings: the first one records the
+            # change, the others find it done. Serialized on the audit lock (SQLite's
+            # BEGIN IMMEDIATE already is), then read again inside the transaction.
+            if tx.conn.dialect.name != "sqlite":
+                tx.conn.execute(select(meta.c.value).where(meta.c.key == "audit-lock")
+                                .with_for_update())
+            recorded = tx.conn.execute(select(meta.c.value).where(
+                meta.c.key == "scan-allow")).scalar()
+            if (recorded or "[]") == current:
+                return policy
             tx.conn.execute(delete(meta).where(meta.c.key == "scan-allow"))
             tx.conn.execute(insert(meta).values(key="scan-allow", value=current))
             tx.audit.append(AuditDraft(
