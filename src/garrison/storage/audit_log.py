@@ -36,18 +36,9 @@ from garrison.types import Clock, utc_iso
 
 __all__ = ["SQLAuditWriter", "query_records", "read_checkpoints", "read_head", "read_records"]
 
-_COLUMNS = [
-    audit_events.c.seq, audit_events.c.event_id, audit_events.c.created, audit_events.c.actor,
-    audit_events.c.action, audit_events.c.resource, audit_events.c.outcome,
-    audit_events.c.reason, audit_events.c.request_id, audit_events.c.payload,
-    audit_events.c.prev_hash, audit_events.c.hash,
-]
-
-
-_EVENT_COLUMNS = (
-    "seq, event_id, created, actor, action, resource, outcome, reason, request_id, payload, "
-    "prev_hash, hash"
-)
+# Rows are read positionally into AuditRecord: every column list follows its fields.
+_COLUMNS = [audit_events.c[name] for name in AuditRecord._fields]
+_EVENT_COLUMNS = ", ".join(AuditRecord._fields)
 
 
 class _Statements:
@@ -61,9 +52,8 @@ class _Statements:
         ph = placeholder
         self.lock = f"SELECT value FROM garrison_meta WHERE key = {ph} FOR UPDATE"
         self.head = "SELECT seq, hash FROM audit_head WHERE id = 1"
-        self.insert = (
-            f"INSERT INTO audit_events ({_EVENT_COLUMNS}) VALUES ({', '.join([ph] * 12)})"
-        )
+        values = ", ".join([ph] * len(AuditRecord._fields))
+        self.insert = f"INSERT INTO audit_events ({_EVENT_COLUMNS}) VALUES ({values})"
         self.insert_head = (
             "INSERT INTO audit_head (id, seq, hash, created, key_id, signature) "
             f"VALUES (1, {ph}, {ph}, {ph}, {ph}, {ph})"
