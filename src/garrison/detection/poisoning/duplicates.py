@@ -12,6 +12,7 @@ every candidate pair is then verified in the full space.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -68,11 +69,23 @@ def _near_pairs(matrix: np.ndarray, radius: float, seed: int) -> tuple[np.ndarra
 
 
 def conflicting_groups(
-    frame: pd.DataFrame, matrix: np.ndarray, labels: np.ndarray, radius: float, seed: int
+    frame: pd.DataFrame,
+    matrix: np.ndarray,
+    labels: np.ndarray,
+    radius: float,
+    seed: int,
+    *,
+    hashes: np.ndarray | None = None,
 ) -> list[np.ndarray]:
-    """Groups of exact or near-duplicate rows whose labels are not all the same."""
+    """Groups of exact or near-duplicate rows whose labels are not all the same.
+
+    ``hashes`` are the rows' ``pd.util.hash_pandas_object(frame, index=False)`` values when
+    the caller already has them (they are computed here otherwise). Each group lists its
+    rows in ascending order; groups come in the order of their connected component.
+    """
     n = len(labels)
-    hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    if hashes is None:
+        hashes = _row_hashes(frame)
     order = np.argsort(hashes, kind="stable")
     same = np.flatnonzero(hashes[order][1:] == hashes[order][:-1])
     left = [order[same]]
@@ -85,45 +98,75 @@ def conflicting_groups(
     cols = np.concatenate(right)
     graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
     _, component = connected_components(graph, directed=False)
+    # Rows of components with 2+ rows, grouped by one stable sort (not one scan of all n rows
+    # per component): rows stay ascending within a group, groups in component order.
+    grouped = np.flatnonzero(np.bincount(component)[component] > 1)
+    grouped = grouped[np.argsort(component[grouped], kind="stable")]
+    keys = component[grouped]
+    starts = np.flatnonzero(keys[1:] != keys[:-1]) + 1
     groups = []
-    sizes = np.bincount(component)
-    for comp in np.flatnonzero(sizes > 1):
-        members = np.flatnonzero(component == comp)
+    for members in np.split(grouped, starts) if len(grouped) else ():
         if len(np.unique(labels[members])) > 1:
             groups.append(members)
     return groups
+
+
+def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+
+
+def _group_flags(
+    members: np.ndarray, labels: np.ndarray, exact: bool, class_name: Callable[[int], str]
+) -> list[RowFlag]:
+    """One flag per row of a conflicting group, in O(group size) for the whole group.
+
+    A row's "other" labels are the group's labels without its own only when its own label
+    occurs once in the group; the listed rows are the group's first rows other than itself.
+    """
+    size = len(members)
+    codes = labels[members].tolist()
+    counts = Counter(codes)
+    names = {code: class_name(code) for code in counts}
+    all_names = sorted(set(names.values()))
+    # Names seen on the rest of the group by a row whose label occurs only once.
+    without = {
+        code: sorted({names[c] for c in counts if c != code})
+        for code, count in counts.items()
+        if count == 1
+    }
+    head = [int(m) for m in members[: _MAX_LISTED + 1]]
+    kind = "identical to" if exact else "a near duplicate of"
+    more = "" if size - 1 <= _MAX_LISTED else f" and {size - 1 - _MAX_LISTED} more"
+    flags = []
+    for row, code in zip(members.tolist(), codes, strict=True):
+        listed = ", ".join(str(m) for m in [m for m in head if m != row][:_MAX_LISTED])
+        other_labels = without.get(code, all_names)
+        flags.append(
+            RowFlag(
+                row=int(row),
+                score=1.0 - (counts[code] / size) / 2.0,
+                detail=(
+                    f"features {kind} row(s) {listed}{more} labelled "
+                    f"{', '.join(repr(label) for label in other_labels)}; "
+                    f"this row is labelled {names[code]!r}"
+                ),
+            )
+        )
+    return flags
 
 
 def _run(ctx: CheckContext, threshold: float) -> CheckOutcome:
     prepared = ctx.prepared
     typical = _typical_distance(prepared.matrix, ctx.rng(3))
     radius = (1.0 - threshold) * typical
+    hashes = _row_hashes(prepared.frame)
     groups = conflicting_groups(
-        prepared.frame, prepared.matrix, prepared.labels, radius, ctx.random_state
+        prepared.frame, prepared.matrix, prepared.labels, radius, ctx.random_state, hashes=hashes
     )
-    hashes = pd.util.hash_pandas_object(prepared.frame, index=False).to_numpy()
     flags: list[RowFlag] = []
     for members in groups:
-        counts = Counter(prepared.labels[members].tolist())
         exact = len(np.unique(hashes[members])) == 1
-        for row in members:
-            others = [int(m) for m in members if m != row]
-            other_labels = sorted({ctx.class_name(prepared.labels[m]) for m in others})
-            share = counts[int(prepared.labels[row])] / len(members)
-            listed = ", ".join(str(m) for m in others[:_MAX_LISTED])
-            more = "" if len(others) <= _MAX_LISTED else f" and {len(others) - _MAX_LISTED} more"
-            kind = "identical to" if exact else "a near duplicate of"
-            flags.append(
-                RowFlag(
-                    row=int(row),
-                    score=1.0 - share / 2.0,
-                    detail=(
-                        f"features {kind} row(s) {listed}{more} labelled "
-                        f"{', '.join(repr(label) for label in other_labels)}; "
-                        f"this row is labelled {ctx.class_name(prepared.labels[row])!r}"
-                    ),
-                )
-            )
+        flags.extend(_group_flags(members, prepared.labels, exact, ctx.class_name))
     return CheckOutcome(
         method="feature-hash groups + radius neighbours on standardized features",
         flags=tuple(flags),
