@@ -19,7 +19,7 @@ import pandas as pd
 
 from garrison.errors import InvalidInput
 from garrison.privacy.generalize import Hierarchy, generalize_frame, infer_hierarchy
-from garrison.privacy.risk import NULL_KEY, class_sizes
+from garrison.privacy.risk import NULL_KEY, _keys, class_sizes, k_anonymity
 from garrison.privacy.tabular import (
     DEFAULT_CHUNK_ROWS,
     FrameWriter,
@@ -68,8 +68,8 @@ class AnonymizationPlan:
         out = generalize_frame(text, self.hierarchies, self.levels)
         if len(self.suppressed_keys) == 0:
             return out, 0
-        keys = out[list(self.quasi_identifiers)].astype("object")
-        keys = keys.where(keys.notna(), NULL_KEY)
+        # The same keys class_sizes built suppressed_keys from, or nothing would match.
+        keys = _keys(out, self.quasi_identifiers)
         drop = pd.MultiIndex.from_frame(keys).isin(self.suppressed_keys)
         return out.loc[~drop].reset_index(drop=True), int(drop.sum())
 
@@ -243,5 +243,4 @@ def anonymize_file(
     finally:
         writer.close([c for c in columns if c not in drop])
     verified = read_columns(out, quasi, chunk_rows=chunk_rows)
-    k_out = int(class_sizes(verified, quasi).min()) if len(verified) else 0
-    return AnonymizationResult(plan, str(out), written, suppressed, k_out)
+    return AnonymizationResult(plan, str(out), written, suppressed, k_anonymity(verified, quasi))
