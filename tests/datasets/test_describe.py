@@ -90,3 +90,18 @@ def test_a_csv_header_that_only_looks_repeated_is_described(tmp_path) -> None:
     path = tmp_path / "ok.csv"
     path.write_text("email,email.1\na@example.com,2\n")
     assert describe_file(path).columns == (("email", "string"), ("email.1", "int64"))
+
+
+def test_a_precomputed_digest_is_used_instead_of_hashing(tmp_path, frame, monkeypatch) -> None:
+    import garrison.datasets.describe as describe_module
+
+    path = write(frame, tmp_path / "data.csv")
+    plain = describe_file(path)
+
+    def no_hashing(path):
+        raise AssertionError("the file was hashed although its digest was given")
+
+    monkeypatch.setattr(describe_module, "file_sha256", no_hashing)
+    given = describe_file(path, sha256=plain.sha256)
+    assert given == plain
+    assert describe_file(path, sha256="ab" * 32).sha256 == "ab" * 32  # Taken as given.

@@ -8,7 +8,7 @@ import threading
 import pandas as pd
 import pytest
 
-from garrison.errors import DatasetNotFound, Forbidden, InvalidInput
+from garrison.errors import DatasetNotFound, DigestMismatch, Forbidden, InvalidInput
 from garrison.lineage import DatasetNode
 
 from .datagen import write
@@ -173,3 +173,51 @@ def test_concurrent_registrations_get_distinct_versions(env, frame, tmp_path) ->
     assert errors == [] and sorted(results) == [1, 2, 3, 4]
     nodes = [services.lineage_store.get_node(f"dataset:parts@{n}") for n in range(1, 5)]
     assert sorted(n.rows for n in nodes) == [50, 51, 52, 53]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # Hashing is storage-free.
+def test_registration_hashes_the_file_exactly_twice(env, csv_file, monkeypatch) -> None:
+    import garrison.datasets.describe as describe_module
+    import garrison.datasets.service as service_module
+
+    services, people = env
+    hashed: list[str] = []
+    real = describe_module.file_sha256
+
+    def counting(path):
+        hashed.append(str(path))
+        return real(path)
+
+    monkeypatch.setattr(service_module, "file_sha256", counting)
+    monkeypatch.setattr(describe_module, "file_sha256", counting)
+    v = services.datasets.register(people["alice"], csv_file, "customers")
+    # Once to identify the bytes, once after the scans to prove they did not change.
+    assert hashed == [str(csv_file)] * 2
+    assert v.digest == hashlib.sha256(csv_file.read_bytes()).hexdigest()
+    hashed.clear()
+    assert services.datasets.register(people["alice"], csv_file, "customers") == v
+    assert hashed == [str(csv_file)]  # Known bytes: the lookup needs the one digest only.
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_file_changed_during_registration_is_refused(env, csv_file, frame,
+                                                       monkeypatch) -> None:
+    import garrison.datasets.service as service_module
+
+    services, people = env
+    real_scan = service_module.scan_file
+
+    def scan_then_change(path, **kwargs):
+        report = real_scan(path, **kwargs)
+        changed = frame.copy()
+        changed.loc[0, "income"] = 1.0
+        write(changed, csv_file)  # The bytes change after they were hashed and scanned.
+        return report
+
+    monkeypatch.setattr(service_module, "scan_file", scan_then_change)
+    with pytest.raises(DigestMismatch, match="changed while it was being registered"):
+        services.datasets.register(people["alice"], csv_file, "customers")
+    assert services.datasets.list(people["alice"]) == []
+    assert services.lineage_store.get_node("dataset:customers@1") is None
+    [failed] = events(services, "register-dataset", "failed")
+    assert failed.reason == "digest-mismatch"

@@ -123,11 +123,18 @@ def _describe_parquet(path: Path) -> tuple[int, tuple[tuple[str, str], ...]]:
     return rows, columns
 
 
-def describe_file(path: str | Path, *, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> FileDescription:
-    """Digest, format, size, row count and ``(column, type)`` pairs of a CSV or Parquet file."""
+def describe_file(
+    path: str | Path, *, chunk_rows: int = DEFAULT_CHUNK_ROWS, sha256: str | None = None
+) -> FileDescription:
+    """Digest, format, size, row count and ``(column, type)`` pairs of a CSV or Parquet file.
+
+    ``sha256``: the file's digest when the caller has just computed it (with
+    :func:`file_sha256`); the file is then not hashed again. The caller is responsible for
+    checking that the bytes did not change in between.
+    """
     p = Path(path)
     fmt = detect_format(p)
-    sha = file_sha256(p)
+    sha = file_sha256(p) if sha256 is None else sha256
     rows, columns = _describe_csv(p, chunk_rows) if fmt == "csv" else _describe_parquet(p)
     if len({name for name, _ in columns}) != len(columns):
         raise InvalidInput(f"{p.name} has duplicate column names")
