@@ -35,7 +35,7 @@ from garrison.errors import (
     LimitExceeded,
     all_error_classes,
 )
-from garrison.registry import validate_model_name
+from garrison.types import validate_model_name
 
 __all__ = [
     "AuditEvent",

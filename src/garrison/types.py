@@ -1,12 +1,38 @@
-"""Shared value objects and the seams through which time enters the core."""
+"""Shared value objects, the model-name rule, and the seams through which time enters
+the core."""
 
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["Clock", "FixedClock", "SystemClock", "parse_utc", "utc_iso"]
+from garrison.errors import InvalidInput
+
+__all__ = [
+    "MODEL_NAME_PATTERN",
+    "Clock",
+    "FixedClock",
+    "SystemClock",
+    "parse_utc",
+    "utc_iso",
+    "validate_model_name",
+]
+
+#: The one model-name rule: 1-64 characters of a-z, 0-9, '_' and '-', starting with a
+#: letter or digit. The registry, both OpenAPI documents, the admin API's request
+#: schemas and the SDK all use this constant (JSON Schema ``pattern`` syntax).
+MODEL_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+_MODEL_NAME = re.compile(MODEL_NAME_PATTERN)
+
+
+def validate_model_name(name: str) -> str:
+    """Return ``name`` if it is a valid model name, else raise :class:`InvalidInput`."""
+    if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name):
+        raise InvalidInput("model names are 1-64 characters of a-z, 0-9, '_' and '-'",
+                           name=str(name)[:80])
+    return name
 
 
 class Clock(Protocol):

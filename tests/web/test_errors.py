@@ -42,6 +42,13 @@ CASES = [
     ("unknown-query", "GET", "/admin/models?limit=3", "dan", {}, 400, "invalid-input"),
     ("repeated-query", "GET", "/admin/models?name=a&name=b", "dan", {}, 400, "invalid-input"),
     ("bad-name-query", "GET", "/admin/models?name=../x", "dan", {}, 400, "invalid-input"),
+    # The query schema alone enforces the model-name rule: no trailing-newline leniency.
+    ("name-query-newline", "GET", "/admin/models?name=fraud%0A", "dan", {}, 400,
+     "invalid-input"),
+    ("name-query-upper", "GET", "/admin/models?name=Fraud", "dan", {}, 400, "invalid-input"),
+    ("name-query-too-long", "GET", "/admin/models?name=" + "a" * 65, "dan", {}, 400,
+     "invalid-input"),
+    ("name-query-empty", "GET", "/admin/models?name=", "dan", {}, 400, "invalid-input"),
     ("limit-too-big", "GET", "/admin/audit/events?limit=5000", "dan", {}, 400, "invalid-input"),
     ("limit-not-int", "GET", "/admin/audit/events?limit=ten", "dan", {}, 400, "invalid-input"),
     ("bad-since", "GET", "/admin/audit/events?since=yesterday", "dan", {}, 400,

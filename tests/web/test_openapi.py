@@ -6,7 +6,10 @@ import re
 
 from starlette.routing import Route
 
+from garrison.gateway.openapi import openapi_document
+from garrison.types import MODEL_NAME_PATTERN
 from garrison.web import OPENAPI_PATH, create_web_app, operations
+from garrison.web.schemas import ModelListQuery
 
 
 def _refs(node, found: set[str]) -> set[str]:
@@ -63,3 +66,17 @@ def test_error_and_upload_shapes_are_documented(http) -> None:
     audit = doc["paths"]["/admin/audit/events"]["get"]
     limit = next(p for p in audit["parameters"] if p["name"] == "limit")
     assert limit["schema"]["maximum"] == 1000
+
+
+def test_model_name_rule_is_the_shared_constant(http) -> None:
+    doc = http.get(OPENAPI_PATH).json()
+    patterns = {p["schema"]["pattern"] for item in doc["paths"].values()
+                for op in item.values() for p in op.get("parameters", [])
+                if p["name"] == "name" and p["in"] == "path"}
+    assert patterns == {MODEL_NAME_PATTERN}
+    query = ModelListQuery.model_json_schema()["properties"]["name"]
+    assert {s.get("pattern") for s in query["anyOf"]} - {None} == {MODEL_NAME_PATTERN}
+    gateway = {p["schema"]["pattern"] for item in openapi_document()["paths"].values()
+               for op in item.values() for p in op.get("parameters", [])
+               if p.get("name") == "name" and p.get("in") == "path"}
+    assert gateway == {MODEL_NAME_PATTERN}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from garrison import __version__
+from garrison.types import MODEL_NAME_PATTERN
 
 __all__ = ["openapi_document"]
 
@@ -22,7 +23,7 @@ def _errors(*codes: int) -> dict[str, Any]:
 
 
 _NAME = {"name": "name", "in": "path", "required": True,
-         "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"}}
+         "schema": {"type": "string", "pattern": MODEL_NAME_PATTERN}}
 _EXPLAIN = {"name": "explain", "in": "query", "required": False,
             "schema": {"type": "string", "enum": ["true", "false", "1", "0"]},
             "description": "Return per-feature contributions."}

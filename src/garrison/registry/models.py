@@ -8,18 +8,18 @@ from typing import Any
 
 from garrison.errors import InvalidInput
 from garrison.schema import InputSchema
+from garrison.types import MODEL_NAME_PATTERN, validate_model_name
 
-__all__ = ["DatasetRef", "ModelVersion", "Transition", "VersionMetadata", "validate_model_name"]
+__all__ = [
+    "MODEL_NAME_PATTERN",
+    "DatasetRef",
+    "ModelVersion",
+    "Transition",
+    "VersionMetadata",
+    "validate_model_name",
+]
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _HEX = re.compile(r"^[0-9a-f]{7,64}$")
-
-
-def validate_model_name(name: str) -> str:
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise InvalidInput("model names are 1-64 characters of a-z, 0-9, '_' and '-'",
-                           name=str(name)[:80])
-    return name
 
 
 @dataclass(frozen=True)

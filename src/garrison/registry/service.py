@@ -40,11 +40,12 @@ from garrison.registry.reference import prepare_reference
 from garrison.registry.transitions import LifecycleOperations
 from garrison.scanning import DEFAULT_POLICY, ScanPolicy, scan_path
 from garrison.signing import Keyring
-from garrison.types import Clock, parse_utc, utc_iso
+from garrison.types import MODEL_NAME_PATTERN, Clock, parse_utc, utc_iso
 
 __all__ = ["RegistryService", "artifact_context", "parse_ref"]
 
-_REF = re.compile(r"^([a-z0-9][a-z0-9_-]{0,63})(?::(\d{1,9}))?$")
+_NAME_BODY = MODEL_NAME_PATTERN.removeprefix("^").removesuffix("$")
+_REF = re.compile(rf"^({_NAME_BODY})(?::(\d{{1,9}}))?$")
 
 
 def parse_ref(ref: str) -> tuple[str, int | None]:

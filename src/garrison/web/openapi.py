@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from garrison import __version__
+from garrison.types import MODEL_NAME_PATTERN
 from garrison.web.schemas import ErrorBody, VersionMetadataIn
 
 __all__ = ["Operation", "build_openapi"]
@@ -29,7 +30,7 @@ _REF = "#/components/schemas/{model}"
 _PARAM = re.compile(r"\{([a-z_]+)\}")
 _PATH_PARAMS = {
     "name": ("Model name: 1-64 characters of a-z, 0-9, '_' and '-'.",
-             {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"}),
+             {"type": "string", "pattern": MODEL_NAME_PATTERN}),
     "version": ("Version number (1, 2, ...).",
                 {"type": "string", "pattern": "^[1-9][0-9]{0,8}$"}),
 }

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from garrison.types import parse_utc, utc_iso
+from garrison.types import MODEL_NAME_PATTERN, parse_utc, utc_iso
 
 __all__ = [
     "AuditEventList",
@@ -39,7 +39,6 @@ __all__ = [
 _STRICT_IN = ConfigDict(extra="forbid", strict=True)
 _OUT = ConfigDict(extra="forbid")
 REASON_MAX = 500
-MODEL_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 #: RFC 3339 date-time (what JSON Schema's ``date-time`` format means): zone required.
 _RFC3339 = re.compile(
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"

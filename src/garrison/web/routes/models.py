@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from garrison.registry import ModelVersion, Transition, validate_model_name
+from garrison.registry import ModelVersion, Transition
 from garrison.web._http import (
     begin,
     path_name,
@@ -51,9 +51,11 @@ def _out(v: ModelVersion) -> ModelVersionOut:
 async def list_versions(request: Request) -> Response:
     """Versions of every model, or of `name` only, oldest first."""
     call = await begin(request)
+    # ModelListQuery enforces MODEL_NAME_PATTERN on `name` (pydantic's Rust regex: no
+    # trailing-newline leniency), so the name needs no second check here.
     query = read_query(request, ModelListQuery)
-    name = None if query.name is None else validate_model_name(query.name)
-    versions = await run_in_threadpool(call.services.registry.list, call.principal, name)
+    versions = await run_in_threadpool(call.services.registry.list, call.principal,
+                                       query.name)
     return reply(ModelVersionList(versions=[_out(v) for v in versions]))
 
 
