@@ -299,7 +299,8 @@ def _correlation_checks(profile: Profile, current: pd.DataFrame,
         cur = np.corrcoef(ranks, rowvar=False)
         pair_n = np.full((len(names), len(names)), float(len(matrix)))
     ref = np.asarray(profile.correlation)
-    present = np.array([{f.name: f.present for f in profile.features}[n] for n in names])
+    counts = {f.name: f.present for f in profile.features}
+    present = np.array([counts[n] for n in names])
     threshold = config.threshold("correlation", _DEFAULTS["correlation"])
     iu, ju = np.triu_indices(len(names), k=1)
     r_cur, r_ref, n_cur = cur[iu, ju], ref[iu, ju], pair_n[iu, ju]
