@@ -52,6 +52,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._in_headers = True
         self._header_bytes = 0
         self._tail = b""  # The last bytes seen, to find a header end split across reads.
+        self._discarding = False  # Refused: what the client still sends is dropped.
 
     def _arm(self) -> None:
         # The byte count is not reset here: this runs while the request's first read is
@@ -68,9 +69,18 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _refuse(self, status: int) -> None:
         self._disarm()
-        if not self.transport.is_closing():
-            self.transport.write(_REFUSALS[status] + b"content-length: 0\r\n"
-                                 b"connection: close\r\n\r\n")
+        if self.transport.is_closing():
+            return
+        self.transport.write(_REFUSALS[status] + b"content-length: 0\r\n"
+                             b"connection: close\r\n\r\n")
+        self._discarding = True
+        if self.transport.can_write_eof():
+            # A lingering close: closing with the client's bytes still unread would send
+            # a reset that can destroy the answer in flight. Half-close, discard what
+            # still arrives, and close for good a moment later.
+            self.transport.write_eof()
+            self.loop.call_later(1.0, self.transport.close)
+        else:
             self.transport.close()
 
     def _too_slow(self) -> None:
@@ -88,6 +98,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._discarding:
+            return
         if self._in_headers:
             # Count only the bytes up to the blank line that ends the headers: the body
             # often arrives in the same read.
