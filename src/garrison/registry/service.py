@@ -21,7 +21,6 @@ from typing import Any
 from garrison.errors import (
     ArtifactRefused,
     DigestMismatch,
-    GarrisonError,
     InvalidInput,
 )
 from garrison.governance import Guard
@@ -37,7 +36,7 @@ from garrison.registry.models import (
 )
 from garrison.registry.ports import ArtifactStore, RegistryStore, RegistryTx
 from garrison.registry.reference import prepare_reference
-from garrison.registry.transitions import LifecycleOperations
+from garrison.registry.transitions import Lifecycle
 from garrison.scanning import DEFAULT_POLICY, ScanPolicy, scan_path
 from garrison.signing import Keyring
 from garrison.types import MODEL_NAME_PATTERN, Clock, parse_utc, utc_iso
@@ -65,7 +64,7 @@ def artifact_context(name: str, version: int, digest: str) -> str:
     return f"garrison-artifact:{name}:{version}:{digest}"
 
 
-class RegistryService(LifecycleOperations):
+class RegistryService:
     def __init__(
         self, store: RegistryStore, artifacts: ArtifactStore, keyring: Keyring, guard: Guard,
         clock: Clock, *, policy: ScanPolicy = DEFAULT_POLICY,
@@ -75,8 +74,6 @@ class RegistryService(LifecycleOperations):
     ) -> None:
         #: Told who downloaded an artifact (model-theft monitoring raises alerts).
         self.on_download = on_download
-        #: Extra checks before shadow -> production (the shadow agreement gate); they raise.
-        self._promotion_gate = promotion_gate
         self._store = store
         self._artifacts = artifacts
         self._keyring = keyring
@@ -84,12 +81,17 @@ class RegistryService(LifecycleOperations):
         self._clock = clock
         self.policy = policy
         self._lineage = lineage
+        #: Stage transitions; ``promotion_gate`` (the shadow agreement gate) raises to
+        #: stop a promotion to production.
+        self.lifecycle = Lifecycle(guard, self._now, promotion_gate=promotion_gate,
+                                   on_deployed=self._record_deployment)
 
     def _now(self) -> str:
         return utc_iso(self._clock.now())
 
     # -- reading ------------------------------------------------------------------
-    def list(self, actor: Principal, name: str | None = None) -> list[ModelVersion]:
+    def list_versions(self, actor: Principal, name: str | None = None) -> list[ModelVersion]:
+        """Every version (of ``name``, or of every model), for a principal allowed to list."""
         self._guard.require(actor, "list-models", f"model:{name}" if name else "")
         with self._store.read() as tx:
             return tx.models.list_versions(name)
@@ -124,6 +126,31 @@ class RegistryService(LifecycleOperations):
         """Every version of every model whose stage is one of ``stages``; unaudited."""
         with self._store.read() as tx:
             return [v for v in tx.models.list_versions() if v.stage in stages]
+
+    # -- stage transitions (garrison.registry.transitions) ---------------------------
+    def approve(self, actor: Principal, name: str, version: int, reason: str = "",
+                *, request_id: str = "") -> ModelVersion:
+        """Approve a registered version; never by the person who registered it."""
+        return self.lifecycle.approve(actor, name, version, reason, request_id=request_id)
+
+    def reject(self, actor: Principal, name: str, version: int, reason: str = "",
+               *, request_id: str = "") -> ModelVersion:
+        return self.lifecycle.reject(actor, name, version, reason, request_id=request_id)
+
+    def promote(self, actor: Principal, name: str, version: int, stage: str = "production",
+                reason: str = "", *, request_id: str = "") -> ModelVersion:
+        """Move an approved version to ``shadow`` or ``production``."""
+        return self.lifecycle.promote(actor, name, version, stage, reason,
+                                      request_id=request_id)
+
+    def retire(self, actor: Principal, name: str, version: int, reason: str = "",
+               *, request_id: str = "") -> ModelVersion:
+        return self.lifecycle.retire(actor, name, version, reason, request_id=request_id)
+
+    def rollback(self, actor: Principal, name: str, reason: str = "",
+                 *, request_id: str = "") -> ModelVersion:
+        """Put the previous production version back into production at once."""
+        return self.lifecycle.rollback(actor, name, reason, request_id=request_id)
 
     # -- registration -------------------------------------------------------------
     def register(
@@ -279,15 +306,9 @@ class RegistryService(LifecycleOperations):
         self._guard.require(actor, "verify-model-version", f"model:{name}:{version}",
                             request_id=request_id)
         v = self.get(name, version)
-        try:
-            self.verified_bytes(v)
-        except GarrisonError as exc:
-            self._guard.record(actor, "verify-model-version", outcome="failed",
-                               resource=v.resource, reason=exc.code, request_id=request_id,
-                               payload={"message": exc.message})
-            raise
-        self._guard.record(actor, "verify-model-version", resource=v.resource,
-                           request_id=request_id, payload={"sha256": v.digest})
+        self._guard.audited(actor, "verify-model-version", lambda: self.verified_bytes(v),
+                            resource=v.resource, request_id=request_id,
+                            ok_payload=lambda _: {"sha256": v.digest})
         return {"ok": True, "name": name, "version": version, "sha256": v.digest,
                 "signed_by": [s.get("keyid") for s in v.manifest.get("signatures", [])]}
 
@@ -297,15 +318,9 @@ class RegistryService(LifecycleOperations):
         self._guard.require(actor, "download-artifact", f"model:{name}:{version}",
                             request_id=request_id)
         v = self.get(name, version)
-        try:
-            data = self.verified_bytes(v)
-        except GarrisonError as exc:
-            self._guard.record(actor, "download-artifact", outcome="failed",
-                               resource=v.resource, reason=exc.code, request_id=request_id)
-            raise
-        self._guard.record(actor, "download-artifact", resource=v.resource,
-                           request_id=request_id, payload={"sha256": v.digest,
-                                                           "bytes": len(data)})
+        data = self._guard.audited(
+            actor, "download-artifact", lambda: self.verified_bytes(v), resource=v.resource,
+            request_id=request_id, ok_payload=lambda b: {"sha256": v.digest, "bytes": len(b)})
         if self.on_download is not None:
             self.on_download(actor.name)
         return data

@@ -1,15 +1,15 @@
 """Stage transitions of the registry: approve (four eyes), reject, promote, retire, rollback.
 
-A mixin of :class:`~garrison.registry.service.RegistryService`: it changes for lifecycle
-rules, the service for registration and integrity. Every transition is checked against
-the table in :mod:`garrison.registry.lifecycle`, recorded with its actor and reason, and
-audited in the same transaction.
+:class:`Lifecycle` is a part of :class:`~garrison.registry.service.RegistryService`
+(``registry.lifecycle``; the service forwards its transition methods to it): it changes
+for lifecycle rules, the service for registration and integrity. Every transition is
+checked against the table in :mod:`garrison.registry.lifecycle`, recorded with its actor
+and reason, and audited in the same transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from garrison.errors import (
     ApprovalRequired,
@@ -24,14 +24,25 @@ from garrison.registry.lifecycle import Stage, ensure_transition
 from garrison.registry.models import ModelVersion, Transition
 from garrison.registry.ports import RegistryTx
 
-__all__ = ["LifecycleOperations"]
+__all__ = ["Lifecycle"]
 
 
-class LifecycleOperations:
-    # Provided by RegistryService.
-    _guard: Guard
-    _promotion_gate: Callable[[ModelVersion], None] | None
-    _now: Callable[[], str]
+def _unchanged(version: ModelVersion) -> ModelVersion:
+    return version
+
+
+class Lifecycle:
+    def __init__(
+        self, guard: Guard, now: Callable[[], str], *,
+        promotion_gate: Callable[[ModelVersion], None] | None = None,
+        on_deployed: Callable[[ModelVersion], ModelVersion] = _unchanged,
+    ) -> None:
+        """``promotion_gate`` raises to stop a promotion to production (the shadow
+        agreement gate); ``on_deployed`` hears of each version put into service."""
+        self._guard = guard
+        self._now = now
+        self._promotion_gate = promotion_gate
+        self._on_deployed = on_deployed
 
     def _move(self, tx: RegistryTx, v: ModelVersion, target: str, actor: str, reason: str) -> None:
         ensure_transition(v.stage, target)
@@ -42,7 +53,7 @@ class LifecycleOperations:
 
     def _transition(
         self, actor: Principal, action: str, name: str, version: int, reason: str,
-        request_id: str, apply: Any,
+        request_id: str, apply: Callable[[RegistryTx, ModelVersion], None],
     ) -> ModelVersion:
         def change(tx: RegistryTx) -> ModelVersion:
             current = tx.models.get_version(name, version)
@@ -94,7 +105,7 @@ class LifecycleOperations:
                                    f"superseded by version {version}")
             self._move(tx, v, stage, actor.name, reason or f"promoted to {stage}")
 
-        return self._record_deployment(self._transition(
+        return self._on_deployed(self._transition(
             actor, "promote-model-version", name, version, reason, request_id, apply))
 
     def retire(self, actor: Principal, name: str, version: int, reason: str = "",
@@ -126,7 +137,7 @@ class LifecycleOperations:
                     return tx.models.get_version(name, candidate)
             raise Conflict(f"{name} has no earlier production version that is still approved")
 
-        return self._record_deployment(self._guard.run(
+        return self._on_deployed(self._guard.run(
             actor, "rollback-model", f"model:{name}", change, request_id=request_id,
             payload={"reason": reason[:500]},
             result_payload=lambda v: {"restored_version": v.version}))
