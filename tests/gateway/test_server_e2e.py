@@ -14,6 +14,7 @@ import pytest
 from garrison.app import initialize
 from garrison.config import load_settings
 from garrison.demo import setup_demo
+from tests.waiting import HANG_GUARD
 
 from .serving import free_port, gateway_env, start, stop
 
@@ -96,7 +97,7 @@ def test_sigterm_drains_the_request_in_flight_and_keeps_its_decision(tmp_path) -
             sock.sendall(head + body[:40])
             time.sleep(0.3)
             os.killpg(proc.pid, signal.SIGTERM)
-            deadline = time.time() + 10
+            deadline = time.time() + HANG_GUARD
             while time.time() < deadline:  # The listener closes first ...
                 try:
                     socket.create_connection(("127.0.0.1", port), timeout=1).close()
