@@ -98,7 +98,7 @@ def test_admin_serve_has_the_gateway_guards(home, tmp_path) -> None:
     key.chmod(0o644)
     refused = subprocess.run([sys.executable, "-c", SERVE, "--ssl-certfile", str(cert),
                               "--ssl-keyfile", str(key)], env=env, capture_output=True,
-                             text=True, timeout=60)
+                             text=True, timeout=3 * HANG_GUARD)
     assert refused.returncode == 2 and "0600" in refused.stderr
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-c", SERVE, "--port", str(port)], env=env,
