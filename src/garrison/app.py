@@ -111,6 +111,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     )
     webhook = _alert_webhook(settings)
     alerts = AlertService(SQLAlertStore(store), notifier=webhook, clock=clock)
+    store.on_tamper = _tamper_alarm(alerts)
     downloads = AccessMonitor(clock=clock)
     registry.on_download = lambda actor: alerts.raise_all(downloads.observe_download(actor))
     return Services(
@@ -128,6 +129,17 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         alerts=alerts,
         alert_webhook=webhook,
     )
+
+
+def _tamper_alarm(alerts: AlertService) -> Any:
+    """Tampering found and handled by the core or storage becomes a high alert."""
+    logger = logging.getLogger("garrison.tamper")
+
+    def alarm(kind: str, detail: dict[str, Any]) -> None:
+        logger.error("tampering detected: %s", kind)
+        alerts.raise_kind(kind, str(detail.get("resource", "audit")), "high", detail)
+
+    return alarm
 
 
 def _alert_webhook(settings: Settings) -> WebhookNotifier | None:
@@ -214,6 +226,9 @@ def initialize(
     except AlreadyInitialized:
         services.close()
         raise
+    # The genesis checkpoint: the first events signed into the witness file. From now on
+    # an empty or restarted chain is detected (`truncated`, `rewritten`) and refused.
+    services.store.checkpoint()
     return services, principal, key
 
 
@@ -244,10 +259,16 @@ def configure_logging(settings: Settings) -> None:
 
 
 def upgrade_database(settings: Settings) -> str | None:
-    """Apply migrations (``garrison db upgrade``); returns the new revision."""
+    """Apply migrations (``garrison db upgrade``); returns the new revision.
+
+    An installation made before genesis checkpoints existed gets one now, so that a
+    wipe of its audit trail is detected from here on.
+    """
     store = _make_store(settings, Keyring.load(_signing_dir(settings)), SystemClock())
     try:
         store.upgrade()
+        if store.head() is not None and not read_witness(settings.witness_file):
+            store.checkpoint()
         return store.revision()
     finally:
         store.dispose()

@@ -30,6 +30,7 @@ EXPECTED = {
     },
     "client": {"invoke-model"},
     "admin": set(ACTIONS) - {"authenticate", "load-model-version", "raise-alert", "invoke-model",
+                             "quarantine-audit-events",
                              "reidentify-data"},
 }
 

@@ -38,6 +38,10 @@ _ALL = [
     Action("verify-audit-log", "Verify the hash chain and signed checkpoints."),
     Action("export-audit-log", "Export audit events as JSON lines."),
     Action("checkpoint-audit-log", "Sign and record the current head of the audit chain."),
+    Action("quarantine-audit-events",
+           "Move records forged past the signed head out of the chain (Garrison itself)."),
+    Action("acknowledge-audit-incident",
+           "Acknowledge an audit incident (quarantined records, lost decisions) once examined."),
     # Registry.
     Action("list-models", "List models and versions."),
     Action("view-model", "Read a model version's metadata, manifest and scan report."),

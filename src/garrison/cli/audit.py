@@ -54,21 +54,47 @@ def audit_verify(state: CLIState, as_json: bool) -> None:
     """Check every event's hash, the chain links and the signed head and checkpoints.
 
     Exit 0 when intact; exit 1 naming the first bad position and the reason
-    (modified, deleted, inserted, reordered, truncated, rewritten, bad-checkpoint).
+    (modified, deleted, inserted, reordered, truncated, rewritten, bad-checkpoint,
+    or quarantined: records forged past the signed head were moved aside and no admin
+    has acknowledged the incident yet, see `garrison audit acknowledge`).
     """
     try:
         report = state.services.audit.verify(state.principal())
     except AuditChainBroken as exc:
         if as_json:
             emit({"ok": False, "position": exc.position, "reason": exc.reason,
-                  "message": exc.message})
-            sys.exit(1)
-        raise
+                  "message": exc.message,
+                  **({"incidents": exc.detail["incidents"]} if "incidents" in exc.detail
+                     else {})})
+        else:
+            click.echo(f"error ({exc.code}): {exc.message}", err=True)
+            click.echo(f"reason: {exc.reason}, position: {exc.position}", err=True)
+        sys.exit(1)
     if as_json:
         emit(report.to_dict())
-    else:
-        click.echo(f"audit trail intact: {report.events} events, head {report.head_seq} "
-                   f"{report.head_hash[:16]}, {report.checkpoints_checked} signed checkpoint(s)")
+        return
+    click.echo(f"audit trail intact: {report.events} events, head {report.head_seq} "
+               f"{report.head_hash[:16]}, {report.checkpoints_checked} signed checkpoint(s)")
+    for incident in report.incidents:
+        click.echo(f"incident {incident.id}: {incident.describe()}; acknowledged by "
+                   f"{incident.acknowledged_by} at event {incident.acknowledged_at}")
+
+
+@audit_group.command("acknowledge")
+@click.argument("incident")
+@click.option("--reason", required=True, help="What was examined (kept in the audit trail).")
+@json_option
+@pass_state
+@handle_errors
+def audit_acknowledge(state: CLIState, incident: str, reason: str, as_json: bool) -> None:
+    """Acknowledge INCIDENT (as `audit verify` names it, e.g. quarantine:57). Admin only.
+
+    An incident is tampering Garrison found and recorded itself, such as records
+    forged past the signed head and moved to quarantine. `audit verify` fails until
+    every incident is acknowledged; the acknowledgment is an audit event.
+    """
+    found = state.services.audit.acknowledge(state.principal(), incident, reason)
+    emit(found.to_dict()) if as_json else click.echo(f"acknowledged {found.id}")
 
 
 @audit_group.command("decisions")

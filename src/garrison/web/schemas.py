@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from garrison.types import MODEL_NAME_PATTERN, parse_utc, utc_iso
 
 __all__ = [
+    "AcknowledgeBody",
     "AuditEventList",
     "AuditEventOut",
     "AuditEventsQuery",
@@ -23,6 +24,8 @@ __all__ = [
     "ErrorBody",
     "ErrorInfo",
     "HealthOut",
+    "IncidentList",
+    "IncidentOut",
     "ModelListQuery",
     "ModelVersionDetail",
     "ModelVersionList",
@@ -215,6 +218,21 @@ class AuditEventList(BaseModel):
     )
 
 
+class IncidentOut(BaseModel):
+    """Tampering that Garrison found, handled and recorded in the chain."""
+
+    model_config = _OUT
+    id: str = Field(description="Pass to the acknowledge endpoint, e.g. `quarantine:57`.")
+    kind: str = Field(description="`quarantined`: records forged past the signed head.")
+    position: int = Field(description="The first position the forged records occupied.")
+    count: int
+    recorded_at: int = Field(description="Seq of the event that recorded the incident.")
+    acknowledged: bool
+    acknowledged_by: str | None
+    acknowledged_at: int | None
+    records: list[dict[str, Any]] = Field(description="The first forged records, described.")
+
+
 class AuditVerifyOut(BaseModel):
     model_config = _OUT
     ok: Literal[True]
@@ -222,6 +240,20 @@ class AuditVerifyOut(BaseModel):
     head_seq: int
     head_hash: str
     checkpoints_checked: int
+    incidents: list[IncidentOut] = Field(description="All acknowledged (or verify fails).")
+
+
+class IncidentList(BaseModel):
+    model_config = _OUT
+    incidents: list[IncidentOut]
+
+
+class AcknowledgeBody(BaseModel):
+    """Body of an incident acknowledgment."""
+
+    model_config = _STRICT_IN
+    reason: str = Field(min_length=1, max_length=REASON_MAX,
+                        description="What was examined and why the incident is closed.")
 
 
 class ErrorInfo(BaseModel):
@@ -230,7 +262,9 @@ class ErrorInfo(BaseModel):
     message: str = Field(description="Safe for operators; opaque for authentication.")
     request_id: str = Field(description="Also in the X-Request-ID header and the audit trail.")
     position: int | None = Field(None, description="audit-chain-broken only: first bad seq.")
-    reason: str | None = Field(None, description="audit-chain-broken only: what broke.")
+    reason: str | None = Field(None, description="audit-chain-broken only: what broke "
+                               "(modified, deleted, inserted, reordered, truncated, "
+                               "rewritten, bad-checkpoint, quarantined).")
 
 
 class ErrorBody(BaseModel):
