@@ -24,7 +24,7 @@ from garrison.datasets import DatasetService, PseudonymizationService, Pseudonym
 from garrison.detection import AccessMonitor
 from garrison.errors import AlreadyInitialized, ConfigurationError, IntegrityFailure
 from garrison.gateway.webhook import WebhookNotifier
-from garrison.governance import AccountService, AuditService, Guard, NewKey
+from garrison.governance import AccountService, AuditService, DecisionAudit, Guard, NewKey
 from garrison.identity import Principal
 from garrison.lineage import LineageRecorder
 from garrison.registry import ModelLoader, RegistryService
@@ -34,6 +34,7 @@ from garrison.signing import Keyring, MasterKeys
 from garrison.storage import LocalArtifactStore, Store, is_sqlite
 from garrison.storage.alerts_repo import SQLAlertStore
 from garrison.storage.datasets_repo import SQLDatasetStore, SQLLineageStore
+from garrison.storage.decisions_repo import SQLDecisionStore
 from garrison.storage.tables import meta
 from garrison.types import Clock, SystemClock
 
@@ -61,6 +62,7 @@ class Services:
     datasets: DatasetService
     pseudonyms: PseudonymizationService
     alerts: AlertService
+    decision_audit: DecisionAudit
     alert_webhook: WebhookNotifier | None = None
 
     def close(self) -> None:
@@ -127,6 +129,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         datasets=DatasetService(SQLDatasetStore(store), lineage_store, guard, clock),
         pseudonyms=PseudonymizationService(PseudonymKeys(settings.keys_dir), guard),
         alerts=alerts,
+        decision_audit=DecisionAudit(SQLDecisionStore(store), guard),
         alert_webhook=webhook,
     )
 

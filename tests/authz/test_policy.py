@@ -30,7 +30,9 @@ EXPECTED = {
     },
     "client": {"invoke-model"},
     "admin": set(ACTIONS) - {"authenticate", "load-model-version", "raise-alert", "invoke-model",
-                             "quarantine-audit-events",
+                             "quarantine-audit-events", "open-decision-log",
+                             "reserve-decision-records", "drop-decision-records",
+                             "close-decision-log",
                              "reidentify-data"},
 }
 

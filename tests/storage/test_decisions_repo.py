@@ -104,7 +104,7 @@ def test_forged_and_unanchored_records_are_found(store) -> None:
     other = store.append(AuditDraft(action="approve-model-version", actor="bob")).seq
     base = {c.name: v for c, v in zip(decisions.c, [
         "x", "2026-01-01T00:00:00.000000Z", "app", "credit-risk", 3, 1, "[1]", None, "none",
-        "", "[]", None, 1, None], strict=True)}
+        "", "[]", None, 1, None, None, None, None], strict=True)}
     _tamper(store, insert(decisions).values(**{**base, "request_id": "forged-in-batch",
                                                 "anchor_seq": seq}))
     _tamper(store, insert(decisions).values(**{**base, "request_id": "no-anchor"}))

@@ -41,7 +41,7 @@ _ALL = [
     Action("quarantine-audit-events",
            "Move records forged past the signed head out of the chain (Garrison itself)."),
     Action("acknowledge-audit-incident",
-           "Acknowledge an audit incident (quarantined records, lost decisions) once examined."),
+           "Acknowledge an audit incident (records moved to quarantine) once examined."),
     # Registry.
     Action("list-models", "List models and versions."),
     Action("view-model", "Read a model version's metadata, manifest and scan report."),
@@ -59,6 +59,12 @@ _ALL = [
     # Serving.
     Action("invoke-model", "Call a model's prediction endpoints."),
     Action("view-decision", "Fetch a decision record and its explanation by request id."),
+    Action("open-decision-log", "Start numbering decision records (Garrison itself)."),
+    Action("reserve-decision-records",
+           "Reserve decision record numbers ahead of use; heartbeat (Garrison itself)."),
+    Action("drop-decision-records", "Record decision records that could not be stored "
+           "(Garrison itself)."),
+    Action("close-decision-log", "Close a decision log with its last number (Garrison itself)."),
     Action("view-metrics", "Scrape the gateway's Prometheus metrics."),
     Action("view-shadow-report", "Read shadow-deployment comparisons."),
     # Data security and monitoring.

@@ -27,7 +27,9 @@ _READ_REGISTRY = {"list-models", "view-model", "verify-model-version", "view-lin
 
 #: Actions only Garrison itself performs: recorded, never granted to any role.
 SYSTEM_ACTIONS = frozenset({"authenticate", "load-model-version", "raise-alert",
-                            "quarantine-audit-events"})
+                            "quarantine-audit-events", "open-decision-log",
+                            "reserve-decision-records", "drop-decision-records",
+                            "close-decision-log"})
 
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(ACTIONS) - SYSTEM_ACTIONS - {"invoke-model", "reidentify-data"},

@@ -8,7 +8,7 @@ import click
 
 from garrison.audit import AuditQuery
 from garrison.cli._common import CLIState, emit, handle_errors, json_option, pass_state, table
-from garrison.errors import AuditChainBroken, IntegrityFailure, InvalidInput
+from garrison.errors import AuditChainBroken, InvalidInput
 from garrison.types import parse_utc, utc_iso
 
 __all__ = ["audit_group"]
@@ -99,50 +99,57 @@ def audit_acknowledge(state: CLIState, incident: str, reason: str, as_json: bool
 
 @audit_group.command("decisions")
 @click.option("--request-id", help="Check only the batch of this decision.")
+@click.option("--since", help="Judge only decision logs opened from this time (ISO-8601).")
 @json_option
 @pass_state
 @handle_errors
-def audit_decisions(state: CLIState, request_id: str | None, as_json: bool) -> None:
-    """Check decision records against the audit events that anchor their batches.
+def audit_decisions(state: CLIState, request_id: str | None, since: str | None,
+                    as_json: bool) -> None:
+    """Check decision records against their anchors, and account for every answer.
 
     Each batch of decision records is anchored by one audit event carrying its size
-    and a SHA-256 over the stored rows. Exit 0 when every record matches; exit 1
-    listing each problem: batch-mismatch (a record was changed, deleted or added),
-    not-an-anchor, unanchored (no anchor, e.g. written before anchoring existed).
-    Run `garrison audit verify` too: it checks the events themselves.
+    and a SHA-256 over the stored rows. Each gateway worker numbers its records and
+    reserves numbers ahead of use, so a lost record leaves a gap. Exit 0 when every
+    record matches and none is lost; exit 1 listing each problem: batch-mismatch (a
+    record was changed, deleted or added), not-an-anchor, unanchored (no anchor, e.g.
+    written before anchoring existed), dropped (records the gateway could not store),
+    missing (numbers neither stored nor dropped), unclosed (a worker stopped without
+    closing its log, e.g. kill -9: up to the given number of answered predictions have
+    no record, at most its window). Run `garrison audit verify` too: it checks the
+    events themselves.
     """
-    from garrison.storage.decisions_repo import BatchProblem, DecisionsReport, SQLDecisionStore
-
-    actor = state.principal()
-    state.services.guard.require(actor, "verify-audit-log", "decisions")
-    repo = SQLDecisionStore(state.services.store)
-    if request_id is None:
-        report = repo.verify_all()
-    else:
-        try:
-            proof = repo.verify(request_id)
-            report = DecisionsReport(1, 1)
-        except IntegrityFailure as exc:
-            report = DecisionsReport(1, 1, [BatchProblem(
-                str(exc.detail.get("reason")), exc.detail.get("anchor_seq"), request_id)])
-        else:
-            if not as_json:
-                click.echo(f"decision {request_id} matches audit event {proof['anchor_seq']}")
-    state.services.guard.record(
-        actor, "verify-audit-log", resource="decisions", outcome="ok" if report.ok else "failed",
-        reason="" if report.ok else report.problems[0].reason,
-        payload={"batches": report.batches, "records": report.records,
-                 "problems": len(report.problems)})
+    report = state.services.decision_audit.check(state.principal(), request_id=request_id,
+                                                 since=_time(since))
+    summary = report.to_dict()
     if as_json:
-        emit(report.to_dict())
-    elif request_id is None and report.ok:
-        click.echo(f"decision records intact: {report.records} records in "
-                   f"{report.batches} anchored batches")
-    for problem in report.problems if not as_json else []:
-        where = f"audit event {problem.anchor_seq}" if problem.anchor_seq is not None else ""
-        click.echo(f"{problem.reason}: {problem.request_id or ''} {where}".rstrip(), err=True)
+        emit(summary)
+    else:
+        _print_decisions(summary, request_id)
     if not report.ok:
         sys.exit(1)
+
+
+def _print_decisions(summary: dict, request_id: str | None) -> None:  # type: ignore[type-arg]
+    if request_id is not None and summary["ok"]:
+        click.echo(f"decision {request_id} matches audit event {summary['anchor_seq']}")
+    elif request_id is None:
+        state = "intact" if summary["ok"] else "checked"
+        click.echo(f"decision records {state}: {summary['records']} records in "
+                   f"{summary['batches']} anchored batches")
+    for w in summary.get("writers", []):
+        line = (f"writer {w['writer']} {w['state']}: {w['written']} stored, "
+                f"{w['dropped']} dropped, {w['missing']} missing")
+        if w["state"] != "closed" and w["possibly_missing"]:
+            line += (f"; up to {w['possibly_missing']} answered predictions have no record"
+                     if w["state"] == "unclosed" else
+                     f"; {w['possibly_missing']} numbers reserved ahead (running)")
+        click.echo(line)
+    for p in summary["problems"]:
+        where = f"audit event {p['anchor_seq']}" if p.get("anchor_seq") is not None else ""
+        if p.get("writer"):
+            where = f"writer {p['writer']}: {p['count']} record(s)"
+        click.echo(f"{p['reason']}: {p.get('request_id') or ''} {where}".replace("  ", " ")
+                   .strip(), err=True)
 
 
 @audit_group.command("log")

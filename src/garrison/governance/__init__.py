@@ -2,6 +2,7 @@
 
 from garrison.governance.accounts import AccountService, NewKey
 from garrison.governance.auditing import AuditService
+from garrison.governance.decisions_audit import DecisionAudit, DecisionChecker
 from garrison.governance.guard import Guard
 from garrison.governance.ports import AuditWriter, TxView, UnitOfWork
 
@@ -9,6 +10,8 @@ __all__ = [
     "AccountService",
     "AuditService",
     "AuditWriter",
+    "DecisionAudit",
+    "DecisionChecker",
     "Guard",
     "NewKey",
     "TxView",

@@ -219,8 +219,17 @@ decisions = Table(
     Column("latency_ms", Integer, nullable=False),
     # The seq of the audit event whose payload carries this record's batch digest.
     Column("anchor_seq", BigInteger, nullable=True),
+    # The client's X-Request-ID, recorded as given: never a key (request_id is the
+    # server's own id).
+    Column("client_request_id", String(64), nullable=True),
+    # The gateway worker's decision log and this record's number in it (1, 2, ...): a
+    # missing number is a lost record (``audit decisions``).
+    Column("writer", String(32), nullable=True),
+    Column("wseq", BigInteger, nullable=True),
 )
 Index("ix_decisions_model_created", decisions.c.model, decisions.c.created)
 Index("ix_decisions_anchor_seq", decisions.c.anchor_seq)
+Index("ix_decisions_client_request_id", decisions.c.client_request_id)
+Index("ix_decisions_writer_wseq", decisions.c.writer, decisions.c.wseq)
 
 __all__ += ["decisions", "deployments"]

@@ -21,6 +21,8 @@ __all__ = [
     "AuditEventsQuery",
     "AuditVerifyOut",
     "DatasetRefModel",
+    "DecisionsCheckBody",
+    "DecisionsCheckOut",
     "ErrorBody",
     "ErrorInfo",
     "HealthOut",
@@ -129,6 +131,21 @@ class AuditEventsQuery(BaseModel):
             return utc_iso(parse_utc(value.upper()))
         except ValueError:
             raise ValueError("not a valid date-time") from None
+
+
+class DecisionsCheckBody(BaseModel):
+    """Body of the decision records check; an empty body checks everything."""
+
+    model_config = _STRICT_IN
+    request_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9._-]{1,64}$",
+                                   description="Check only the batch of this decision.")
+    since: str | None = Field(None, json_schema_extra={"format": "date-time"},
+                              description="Judge only decision logs opened from this time.")
+
+    @field_validator("since")
+    @classmethod
+    def _iso(cls, value: str | None) -> str | None:
+        return AuditEventsQuery._iso(value)
 
 
 # -- responses ----------------------------------------------------------------------
@@ -241,6 +258,49 @@ class AuditVerifyOut(BaseModel):
     head_hash: str
     checkpoints_checked: int
     incidents: list[IncidentOut] = Field(description="All acknowledged (or verify fails).")
+
+
+class DecisionProblemOut(BaseModel):
+    model_config = _OUT
+    reason: str = Field(description="batch-mismatch, not-an-anchor, unanchored, dropped, "
+                        "missing or unclosed.")
+    anchor_seq: int | None
+    request_id: str | None
+    writer: str | None = None
+    count: int | None = Field(None, description="Records of the writer concerned.")
+
+
+class DecisionWriterOut(BaseModel):
+    """One gateway worker's decision log: what it reserved, stored, dropped, lost."""
+
+    model_config = _OUT
+    writer: str
+    opened: str
+    lease: float
+    reserved: int
+    used: int
+    written: int
+    written_max: int
+    dropped: int
+    dropped_max: int
+    closed_at: int | None
+    last_activity: str
+    state: Literal["open", "closed", "unclosed"]
+    missing: int
+    possibly_missing: int
+
+
+class DecisionsCheckOut(BaseModel):
+    model_config = _OUT
+    ok: bool
+    batches: int
+    records: int
+    problems: list[DecisionProblemOut]
+    anchor_seq: int | None = None
+    lost: int | None = Field(None, description="Answered predictions known to have no record.")
+    possibly_lost: int | None = Field(
+        None, description="Upper bound of further losses of logs that stopped without closing.")
+    writers: list[DecisionWriterOut] | None = None
 
 
 class IncidentList(BaseModel):

@@ -20,6 +20,8 @@ from garrison.web.schemas import (
     AuditEventOut,
     AuditEventsQuery,
     AuditVerifyOut,
+    DecisionsCheckBody,
+    DecisionsCheckOut,
     IncidentList,
     IncidentOut,
 )
@@ -71,12 +73,27 @@ async def acknowledge_incident(request: Request) -> Response:
     return reply(IncidentOut.model_validate(incident.to_dict()))
 
 
+async def check_decisions(request: Request) -> Response:
+    """Recompute every decision batch's digest and account for every answered prediction:
+    `ok` is false when a record was changed, deleted or added, or when records were
+    dropped, are missing, or a gateway worker stopped without closing its log."""
+    call = await begin(request)
+    body = await read_json(request, DecisionsCheckBody)
+    report = await run_in_threadpool(call.services.decision_audit.check, call.principal,
+                                     request_id=body.request_id, since=body.since,
+                                     audit_request_id=call.request_id)
+    return reply(DecisionsCheckOut.model_validate(report.to_dict()))
+
+
 OPERATIONS: list[Operation] = [
     Operation("GET", "/admin/audit/events", list_events, "listAuditEvents", "Read audit events",
               "audit", query=AuditEventsQuery, response=AuditEventList, errors=(400, 401, 403)),
     Operation("POST", "/admin/audit/verify", verify_chain, "verifyAuditChain",
               "Verify the audit chain", "audit", response=AuditVerifyOut,
               errors=(401, 403, 409)),
+    Operation("POST", "/admin/audit/decisions", check_decisions, "checkDecisionRecords",
+              "Check decision records", "audit", body=DecisionsCheckBody,
+              response=DecisionsCheckOut, errors=(400, 401, 403)),
     Operation("GET", "/admin/audit/incidents", list_incidents, "listAuditIncidents",
               "List audit incidents", "audit", response=IncidentList, errors=(401, 403)),
     Operation("POST", "/admin/audit/incidents/{incident}/acknowledge", acknowledge_incident,
