@@ -27,10 +27,10 @@ from garrison.gateway.webhook import WebhookNotifier
 from garrison.governance import AccountService, AuditService, Guard, NewKey
 from garrison.identity import Principal
 from garrison.lineage import LineageRecorder
-from garrison.registry import ModelLoader, RegistryService
+from garrison.registry import ModelLoader, Provenance, RegistryService
 from garrison.scanning import DEFAULT_POLICY, ScanPolicy
 from garrison.serving.alerts import AlertService
-from garrison.signing import Keyring, MasterKeys
+from garrison.signing import Keyring, MasterKeys, ModelSigningKey, TrustedSigners
 from garrison.storage import LocalArtifactStore, Store, is_sqlite
 from garrison.storage.alerts_repo import SQLAlertStore
 from garrison.storage.datasets_repo import SQLDatasetStore, SQLLineageStore
@@ -107,7 +107,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     registry = RegistryService(
         store, LocalArtifactStore(settings.artifacts, _master_keys(settings)), keyring, guard,
         clock, policy=policy, lineage=LineageRecorder(lineage_store),
-        promotion_gate=_shadow_gate(store),
+        promotion_gate=_shadow_gate(store), provenance=_provenance(settings),
     )
     webhook = _alert_webhook(settings)
     alerts = AlertService(SQLAlertStore(store), notifier=webhook, clock=clock)
@@ -128,6 +128,15 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         alerts=alerts,
         alert_webhook=webhook,
     )
+
+
+def _provenance(settings: Settings) -> Provenance:
+    """Garrison's OpenSSF model-signing key (created on first use) and the trusted signers."""
+    trusted = TrustedSigners.from_files(settings.model_signing_trusted_keys,
+                                        identity=settings.model_signing_identity or "",
+                                        issuer=settings.model_signing_oidc_issuer or "")
+    return Provenance(ModelSigningKey.load_or_create(settings.keys_dir / "model-signing"),
+                      trusted, require_signature=settings.require_model_signature)
 
 
 def _alert_webhook(settings: Settings) -> WebhookNotifier | None:

@@ -91,6 +91,26 @@ class Settings(BaseSettings):
         "`module.name` or `module.*` (JSON list in the environment). Every change of this "
         "list is recorded in the audit trail at startup.",
     )
+    model_signing_trusted_keys: list[Path] = Field(
+        default_factory=list,
+        description="PEM public keys (ECDSA P-256/384/521) of the signers whose OpenSSF "
+        "model signatures (`model_signing sign key`) registration accepts (JSON list in the "
+        "environment).",
+    )
+    model_signing_identity: str | None = Field(
+        default=None,
+        description="A keyless Sigstore signer whose OpenSSF model signatures registration "
+        "accepts (an e-mail or workflow URI); needs `model_signing_oidc_issuer` and network "
+        "access to Sigstore.",
+    )
+    model_signing_oidc_issuer: str | None = Field(
+        default=None, description="The OIDC issuer of `model_signing_identity`.",
+    )
+    require_model_signature: bool = Field(
+        default=False,
+        description="Refuse to register an artifact without an OpenSSF model signature from "
+        "a trusted signer.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `garrison serve` binds to.")
     port: int = Field(default=8080, ge=1, le=65535, description="Port of the inference gateway.")
     workers: int = Field(default=1, ge=1, le=64,

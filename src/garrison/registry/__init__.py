@@ -1,5 +1,6 @@
 """The model registry: lifecycle, artifact security, four-eyes approval and rollback."""
 
+from garrison.registry.bom import BOM_MEDIA_TYPE, build_bom
 from garrison.registry.lifecycle import TRANSITIONS, Stage, ensure_transition
 from garrison.registry.loader import LOADERS, LoadedModel, ModelLoader, register_loader
 from garrison.registry.manifest import PREDICATE_TYPE, build_statement, verify_manifest
@@ -11,9 +12,11 @@ from garrison.registry.models import (
     validate_model_name,
 )
 from garrison.registry.ports import ArtifactStore, ModelRepository, RegistryStore
+from garrison.registry.provenance import Provenance
 from garrison.registry.service import RegistryService, artifact_context, parse_ref
 
 __all__ = [
+    "BOM_MEDIA_TYPE",
     "LOADERS",
     "PREDICATE_TYPE",
     "TRANSITIONS",
@@ -23,12 +26,14 @@ __all__ = [
     "ModelLoader",
     "ModelRepository",
     "ModelVersion",
+    "Provenance",
     "RegistryService",
     "RegistryStore",
     "Stage",
     "Transition",
     "VersionMetadata",
     "artifact_context",
+    "build_bom",
     "build_statement",
     "ensure_transition",
     "parse_ref",
