@@ -40,7 +40,7 @@ def test_reference_as_parquet(inst, sdk) -> None:
 
 
 def test_reference_with_another_suffix_is_refused(inst, sdk) -> None:
-    with pytest.raises(InvalidInput, match="csv or .parquet"):
+    with pytest.raises(InvalidInput, match=r"csv or \.parquet"):
         sdk("alice").register("fraud", model_bytes(0), reference=b"a,b\n1,2\n",
                               reference_filename="train.xlsx")
     assert sdk("dan").list_versions() == []
