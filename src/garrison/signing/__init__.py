@@ -1,4 +1,5 @@
-"""Signing recipes: DSSE envelopes over an Ed25519 keyring, sealing, OpenSSF model signing."""
+"""Signing recipes: DSSE envelopes over an Ed25519 keyring, sealing, keyed hashes and
+OpenSSF model signing."""
 
 from garrison.signing.envelope import (
     IN_TOTO_PAYLOAD_TYPE,
@@ -9,6 +10,7 @@ from garrison.signing.envelope import (
     verify_json,
 )
 from garrison.signing.keyring import Keyring, key_id_for, write_private_file
+from garrison.signing.mac import KeyedHasher, hmac_sha256, verify_hmac_sha256
 from garrison.signing.openssf import (
     BUNDLE_MEDIA_TYPE,
     ModelSignature,
@@ -28,11 +30,13 @@ __all__ = [
     "BUNDLE_MEDIA_TYPE",
     "IN_TOTO_PAYLOAD_TYPE",
     "DeterministicCipher",
+    "KeyedHasher",
     "Keyring",
     "MasterKeys",
     "ModelSignature",
     "ModelSigningKey",
     "TrustedSigners",
+    "hmac_sha256",
     "key_id_for",
     "open_sealed",
     "pae",
@@ -42,6 +46,7 @@ __all__ = [
     "sign_json",
     "unseal",
     "verify",
+    "verify_hmac_sha256",
     "verify_json",
     "write_private_file",
 ]
