@@ -125,6 +125,29 @@ class RegistryService(LifecycleOperations):
             else self.signature_status(production),
             blocker=approval_blocker(actor, candidate))
 
+    def approval_queue(self, actor: Principal) -> tuple[list[Review], list[ModelVersion]]:
+        """What waits for an approver: registered versions (each with its review) and
+        approved or shadow versions newer than their model's production version.
+
+        Needs ``approve-model-version``; a denial is audited.
+        """
+        self._guard.require(actor, "approve-model-version")
+        with self._store.read() as tx:
+            versions = tx.models.list_versions(None)
+        production = {v.name: v for v in versions if v.stage == Stage.PRODUCTION}
+        waiting = [v for v in versions if v.stage == Stage.REGISTERED]
+        promotable = [v for v in versions if v.stage in (Stage.APPROVED, Stage.SHADOW) and (
+            v.name not in production or v.version > production[v.name].version)]
+        reviews = []
+        for v in waiting:
+            current = production.get(v.name)
+            reviews.append(build_review(
+                v, current, candidate_signature=self.signature_status(v),
+                production_signature=None if current is None
+                else self.signature_status(current),
+                blocker=approval_blocker(actor, v)))
+        return reviews, promotable
+
     def signature_status(self, v: ModelVersion) -> SignatureStatus:
         """Check ``v``'s signed manifest against its digest and metadata (no artifact read)."""
         try:
