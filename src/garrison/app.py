@@ -48,6 +48,7 @@ from garrison.types import Clock, SystemClock
 
 __all__ = [
     "Services",
+    "build_console_oidc",
     "build_services",
     "configure_logging",
     "initialize",
@@ -147,6 +148,46 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         monitoring=MonitoringService(SQLMonitoringStore(store), alerts, guard, clock),
         alert_webhook=webhook,
     )
+
+
+def build_console_oidc(settings: Settings) -> Any:
+    """The console's OIDC client when ``oidc_issuer`` and ``console_oidc_client_id`` are
+    set (``None`` otherwise): discovery and the code exchange go through it, and ID
+    tokens are checked by the gateway's verifier with the client id as audience."""
+    if not settings.oidc_issuer or not settings.console_oidc_client_id:
+        return None
+    if not settings.console_public_url:
+        raise ConfigurationError("console OIDC sign-in needs console_public_url (the "
+                                 "redirect URI is derived from it)")
+    import functools
+    import ssl
+
+    import httpx
+
+    from garrison.gateway.oidc import OIDCConfig, OIDCVerifier, httpx_fetcher
+    from garrison.web.console.oidc import OIDCClient, OIDCSettings
+
+    ca = settings.console_oidc_ca_file
+    verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(ca)) if ca else True
+    client_id = settings.console_oidc_client_id
+    issuer = settings.oidc_issuer
+
+    async def fetch(url: str) -> Any:
+        return await httpx_fetcher(url, transport=httpx.AsyncHTTPTransport(verify=verify))
+
+    def verifier_for(jwks_uri: str) -> OIDCVerifier:
+        return OIDCVerifier(OIDCConfig(issuer=issuer, audience=client_id, jwks_url=jwks_uri,
+                                       allowed_types=("jwt",)),
+                            fetcher=functools.partial(fetch))
+
+    secret = settings.console_oidc_client_secret
+    return OIDCClient(OIDCSettings(
+        issuer=issuer, client_id=client_id,
+        redirect_uri=settings.console_public_url + "/console/oidc/callback",
+        client_secret=secret.get_secret_value() if secret is not None else None,
+        scopes=settings.console_oidc_scopes,
+        principal_claim=settings.console_oidc_principal_claim,
+    ), verifier_factory=verifier_for, verify=verify)
 
 
 def _alert_webhook(settings: Settings) -> WebhookNotifier | None:

@@ -54,7 +54,10 @@ def admin_serve_command(state: CLIState, host: str, port: int, ssl_certfile: Pat
     if not _is_loopback(host) and not ssl_certfile:
         click.echo(f"warning: serving plain HTTP on {host}; API keys will cross the network "
                    "unencrypted unless a TLS proxy is in front", err=True)
-    app = create_web_app(state.services, max_upload_bytes=max_upload_mb * 1024 * 1024)
+    from garrison.app import build_console_oidc
+
+    app = create_web_app(state.services, max_upload_bytes=max_upload_mb * 1024 * 1024,
+                         oidc=build_console_oidc(state.settings))
     scheme = "https" if ssl_certfile else "http"
     click.echo(f"garrison admin API on {scheme}://{host}:{port}/admin (Ctrl-C stops)", err=True)
     uvicorn.run(

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from garrison.errors import AuthenticationFailed, Forbidden, LimitExceeded
+from garrison.errors import AuthenticationFailed, Forbidden, LimitExceeded, NotFound
 from garrison.governance import OpenedSession, SessionService
 from garrison.web.console.context import (
     call,
@@ -28,6 +28,7 @@ from garrison.web.console.context import (
     render,
     viewer,
 )
+from garrison.web.console.oidc import OIDCClient
 from garrison.web.errors import request_id_of
 
 __all__ = ["ROUTES", "client_of", "set_session_cookie"]
@@ -35,6 +36,8 @@ __all__ = ["ROUTES", "client_of", "set_session_cookie"]
 _LOGIN_COOKIE = "garrison-login"
 _FAILED = "Sign-in failed. Check the key and try again."
 _NOT_STAFF = "This account may not use the console."
+_OIDC_FAILED = ("Sign-in with the identity provider failed, or your account is not known to "
+                "Garrison. Ask an admin to add you.")
 
 
 def client_of(request: Request) -> str:
@@ -101,8 +104,79 @@ async def logout(request: Request) -> Response:
     return response
 
 
+_OIDC_COOKIE = "garrison-oidc"
+
+
+async def oidc_start(request: Request) -> Response:
+    """Send the browser to the identity provider (a link, not a form: the CSP's
+    ``form-action 'self'`` would refuse a form redirected to another origin)."""
+    client: OIDCClient | None = config_of(request).oidc
+    if client is None:
+        raise NotFound("sign-in with an identity provider is not configured")
+    try:
+        url, binding = await client.begin()
+    except AuthenticationFailed as exc:
+        await _record_oidc_failure(request, client, exc)
+        return _login_page(request, status=502,
+                           error="The identity provider cannot be reached. Try again later.")
+    response = RedirectResponse(url, status_code=303)
+    # Lax, not Strict: the provider sends the browser back with a cross-site redirect,
+    # and this cookie must come along to prove the flow started in this browser.
+    response.set_cookie(_OIDC_COOKIE, binding, max_age=600, path="/console",
+                        secure=is_secure(request), httponly=True, samesite="lax")
+    return response
+
+
+async def _record_oidc_failure(request: Request, client: OIDCClient,
+                               exc: AuthenticationFailed) -> None:
+    sessions: SessionService = config_of(request).services.sessions
+    await call(sessions.record_failed_identity, str(exc.detail.get("why", "oidc-failed")),
+               client=client_of(request), issuer=client.issuer,
+               request_id=request_id_of(request))
+
+
+async def oidc_callback(request: Request) -> Response:
+    """The provider's answer: verify it, then open a session for the principal it names."""
+    client: OIDCClient | None = config_of(request).oidc
+    if client is None:
+        raise NotFound("sign-in with an identity provider is not configured")
+    params = request.query_params
+    binding = request.cookies.get(_OIDC_COOKIE, "")
+    sessions: SessionService = config_of(request).services.sessions
+    try:
+        if params.get("error"):
+            raise AuthenticationFailed("authentication failed", why="provider-refused")
+        claims = await client.finish(state=params.get("state", ""),
+                                     code=params.get("code", ""), binding=binding)
+        name = client.principal_name(claims)
+    except AuthenticationFailed as exc:
+        await _record_oidc_failure(request, client, exc)
+        return _login_page(request, status=401, error=_OIDC_FAILED)
+    try:
+        opened = await call(sessions.open_for_verified_identity, name, issuer=client.issuer,
+                            client=client_of(request),
+                            replaces=request.cookies.get(cookie_name(request)),
+                            request_id=request_id_of(request))
+    except AuthenticationFailed:
+        return _login_page(request, status=401, error=_OIDC_FAILED)
+    except LimitExceeded as exc:
+        return _login_page(request, status=429, error=exc.message)
+    except Forbidden:
+        return _login_page(request, status=403, error=_NOT_STAFF)
+    # A page, not a redirect: the browser arrived here through the provider's cross-site
+    # redirect, and would not send the new SameSite=Strict cookie on a redirect that
+    # continues that chain. The refresh below starts a same-site navigation.
+    response = render(request, "signed_in.html", None, name=opened.principal.name)
+    response.delete_cookie(_OIDC_COOKIE, path="/console", secure=is_secure(request),
+                           httponly=True, samesite="lax")
+    set_session_cookie(request, response, opened)
+    return response
+
+
 ROUTES = [
     Route("/login", login_form, methods=["GET"]),
     Route("/login", login, methods=["POST"]),
     Route("/logout", logout, methods=["POST"]),
+    Route("/login/oidc", oidc_start, methods=["GET"]),
+    Route("/oidc/callback", oidc_callback, methods=["GET"]),
 ]
