@@ -1,4 +1,4 @@
-"""Signing recipes: DSSE envelopes over an Ed25519 keyring."""
+"""Signing recipes: DSSE envelopes over an Ed25519 keyring, sealing, keyed hashes."""
 
 from garrison.signing.envelope import (
     IN_TOTO_PAYLOAD_TYPE,
@@ -9,19 +9,7 @@ from garrison.signing.envelope import (
     verify_json,
 )
 from garrison.signing.keyring import Keyring, key_id_for, write_private_file
-
-__all__ = [
-    "IN_TOTO_PAYLOAD_TYPE",
-    "Keyring",
-    "key_id_for",
-    "pae",
-    "sign",
-    "sign_json",
-    "verify",
-    "verify_json",
-    "write_private_file",
-]
-
+from garrison.signing.mac import KeyedHasher, hmac_sha256, verify_hmac_sha256
 from garrison.signing.sealing import (
     DeterministicCipher,
     MasterKeys,
@@ -31,4 +19,23 @@ from garrison.signing.sealing import (
     unseal,
 )
 
-__all__ += ["DeterministicCipher", "MasterKeys", "open_sealed", "seal", "seal_file", "unseal"]
+__all__ = [
+    "IN_TOTO_PAYLOAD_TYPE",
+    "DeterministicCipher",
+    "KeyedHasher",
+    "Keyring",
+    "MasterKeys",
+    "hmac_sha256",
+    "key_id_for",
+    "open_sealed",
+    "pae",
+    "seal",
+    "seal_file",
+    "sign",
+    "sign_json",
+    "unseal",
+    "verify",
+    "verify_hmac_sha256",
+    "verify_json",
+    "write_private_file",
+]

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from garrison.audit import AuditDraft, AuditQuery, AuditRecord, Checkpoint, Signer
 from garrison.errors import GarrisonError, SchemaOutOfDate, StorageError
 from garrison.storage import audit_log as _audit
+from garrison.storage.deployments_repo import SQLDeploymentRepository
 from garrison.storage.engine import is_sqlite, make_engine
 from garrison.storage.migrate import (
     current_heads,
@@ -47,6 +48,7 @@ class Tx:
     audit: _audit.SQLAuditWriter
     models: SQLModelRepository
     sessions: SQLSessionRepository
+    deployments: SQLDeploymentRepository
 
 
 class Store:
@@ -104,6 +106,7 @@ class Store:
             ),
             models=SQLModelRepository(conn),
             sessions=SQLSessionRepository(conn),
+            deployments=SQLDeploymentRepository(conn),
         )
 
     @contextmanager
