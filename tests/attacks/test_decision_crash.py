@@ -23,7 +23,7 @@ from garrison.app import build_services, initialize
 from garrison.cli.main import cli
 from garrison.config import load_settings
 from garrison.demo import FEATURES, setup_demo
-from garrison.storage.gateway_repo import SQLDecisionStore
+from garrison.storage.decisions_repo import SQLDecisionStore
 from tests.gateway.serving import free_port, gateway_env, start, stop
 
 WINDOW = 512

@@ -14,12 +14,11 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
-from garrison.app import initialize
+from garrison.app import build_gateway, initialize
 from garrison.config import load_settings
 from garrison.demo import FEATURES, setup_demo
-from garrison.gateway.server import build_gateway
 from garrison.storage.decisions_check import check_decisions
-from garrison.storage.gateway_repo import SQLDecisionStore, SQLDeploymentStore
+from garrison.storage.decisions_repo import SQLDecisionStore
 
 
 @pytest.fixture
@@ -31,10 +30,7 @@ def gw(db_url, tmp_path) -> Iterator[tuple]:
                                                  roles=["client"])
     demo = setup_demo(services, admin, callers=("scoring-app", "mallory"))
     demo.keys["mallory"] = services.accounts.create_key(admin, mallory.name, days=1).secret
-    app, state = build_gateway(services, settings,
-                               deployments=SQLDeploymentStore(services.store),
-                               decisions=SQLDecisionStore(services.store),
-                               refresh_interval=0.2)
+    app, state = build_gateway(services, settings, refresh_interval=0.2)
     with TestClient(app) as client:
         yield client, state, demo, services
     services.close()

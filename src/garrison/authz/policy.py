@@ -23,7 +23,8 @@ ROLES: dict[str, str] = {
     "client": "Calls prediction endpoints; nothing else.",
 }
 
-_READ_REGISTRY = {"list-models", "view-model", "verify-model-version", "view-lineage"}
+_READ_REGISTRY = {"list-models", "view-model", "verify-model-version", "view-lineage",
+                  "open-console-session"}
 
 #: Actions only Garrison itself performs: recorded, never granted to any role.
 SYSTEM_ACTIONS = frozenset({"authenticate", "load-model-version", "raise-alert",

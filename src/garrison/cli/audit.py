@@ -118,8 +118,8 @@ def audit_decisions(state: CLIState, request_id: str | None, since: str | None,
     no record, at most its window). Run `garrison audit verify` too: it checks the
     events themselves.
     """
-    report = state.services.decision_audit.check(state.principal(), request_id=request_id,
-                                                 since=_time(since))
+    report = state.services.decisions.verify(state.principal(), request_id,
+                                             since=_time(since))
     summary = report.to_dict()
     if as_json:
         emit(summary)

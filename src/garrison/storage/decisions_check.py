@@ -27,91 +27,19 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 
 from garrison.audit import AuditQuery
+from garrison.serving.decision_service import BatchProblem, DecisionsReport, WriterAccount
 from garrison.storage import audit_log as _audit
 from garrison.storage.decisions_repo import ANCHOR, LOG_ACTIONS, SELECTED, mismatch
 from garrison.storage.store import Store
 from garrison.storage.tables import decisions
 from garrison.types import parse_utc
 
-__all__ = ["BatchProblem", "DecisionsReport", "WriterAccount", "check_decisions"]
-
-
-@dataclass(frozen=True)
-class BatchProblem:
-    """``batch-mismatch``, ``not-an-anchor``, ``unanchored`` (integrity), or ``dropped``,
-    ``missing``, ``unclosed`` (accounting: ``count`` records of ``writer``)."""
-
-    reason: str
-    anchor_seq: int | None = None
-    request_id: str | None = None
-    writer: str | None = None
-    count: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"reason": self.reason, "anchor_seq": self.anchor_seq,
-                               "request_id": self.request_id}
-        if self.writer is not None:
-            out.update(writer=self.writer, count=self.count)
-        return out
-
-
-@dataclass
-class WriterAccount:
-    """What one decision log reserved, stored, dropped and lost."""
-
-    writer: str
-    opened: str
-    lease: float
-    reserved: int = 0
-    used: int = 0
-    written: int = 0
-    written_max: int = 0
-    dropped: int = 0
-    dropped_max: int = 0
-    closed_at: int | None = None
-    last_activity: str = ""
-    state: str = "open"
-    missing: int = 0
-    possibly_missing: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items()}
-
-
-@dataclass(frozen=True)
-class DecisionsReport:
-    batches: int
-    records: int
-    problems: list[BatchProblem] = field(default_factory=list)
-    writers: list[WriterAccount] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    @property
-    def lost(self) -> int:
-        """Answered predictions known to have no record (dropped or missing)."""
-        return sum(w.dropped + w.missing for w in self.writers)
-
-    @property
-    def possibly_lost(self) -> int:
-        """Upper bound of further losses of logs that stopped without closing."""
-        return sum(w.possibly_missing for w in self.writers if w.state == "unclosed")
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"ok": self.ok, "batches": self.batches, "records": self.records,
-                               "problems": [p.to_dict() for p in self.problems]}
-        if self.writers:
-            out.update(lost=self.lost, possibly_lost=self.possibly_lost,
-                       writers=[w.to_dict() for w in self.writers])
-        return out
+__all__ = ["check_decisions"]
 
 
 def check_decisions(store: Store, *, since: str | None = None,
@@ -158,7 +86,7 @@ def check_decisions(store: Store, *, since: str | None = None,
                           ("unclosed", w.possibly_missing if w.state == "unclosed" else 0)):
             if n:
                 problems.append(BatchProblem(reason, writer=w.writer, count=n))
-    return DecisionsReport(len(events), count, problems, writers)
+    return DecisionsReport(len(events), count, problems, writers=writers)
 
 
 def _accounts(anchors: dict[int, Any], log_events: list[Any],

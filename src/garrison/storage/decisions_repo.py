@@ -31,14 +31,15 @@ from sqlalchemy import select
 
 from garrison.audit import AuditDraft
 from garrison.errors import DecisionNotFound, IntegrityFailure
+from garrison.serving.decision_service import BatchProblem, DecisionsReport
 from garrison.serving.decisions import DecisionRecord
 from garrison.storage import audit_log as _audit
 from garrison.storage.engine import dbapi_cursor
 from garrison.storage.store import Store
 from garrison.storage.tables import decisions
 
-__all__ = ["ANCHOR", "COLUMNS", "LOG_ACTIONS", "SQLDecisionStore", "columns_of", "mismatch",
-           "rows_digest"]
+__all__ = ["ANCHOR", "COLUMNS", "LOG_ACTIONS", "BatchProblem", "DecisionsReport",
+           "SQLDecisionStore", "columns_of", "mismatch", "rows_digest"]
 
 #: The stored columns, in the order the digest covers them (format 2, with numbering).
 COLUMNS = ("request_id", "client_request_id", "writer", "wseq", "created", "caller", "model",
@@ -219,7 +220,8 @@ class SQLDecisionStore:
                                    reason="batch-mismatch", anchor_seq=seq)
         return {"verified": True, "anchor_seq": seq}
 
-    def verify_all(self, *, since: str | None = None, now: str | None = None) -> Any:
+    def verify_all(self, *, since: str | None = None,
+                   now: str | None = None) -> DecisionsReport:
         """Every batch against its anchor and every numbered record accounted for
         (:func:`garrison.storage.decisions_check.check_decisions`)."""
         from garrison.storage.decisions_check import check_decisions

@@ -79,8 +79,8 @@ async def check_decisions(request: Request) -> Response:
     dropped, are missing, or a gateway worker stopped without closing its log."""
     call = await begin(request)
     body = await read_json(request, DecisionsCheckBody)
-    report = await run_in_threadpool(call.services.decision_audit.check, call.principal,
-                                     request_id=body.request_id, since=body.since,
+    report = await run_in_threadpool(call.services.decisions.verify, call.principal,
+                                     body.request_id, since=body.since,
                                      audit_request_id=call.request_id)
     return reply(DecisionsCheckOut.model_validate(report.to_dict()))
 
@@ -93,7 +93,7 @@ OPERATIONS: list[Operation] = [
               errors=(401, 403, 409)),
     Operation("POST", "/admin/audit/decisions", check_decisions, "checkDecisionRecords",
               "Check decision records", "audit", body=DecisionsCheckBody,
-              response=DecisionsCheckOut, errors=(400, 401, 403)),
+              response=DecisionsCheckOut, errors=(400, 401, 403, 404)),
     Operation("GET", "/admin/audit/incidents", list_incidents, "listAuditIncidents",
               "List audit incidents", "audit", response=IncidentList, errors=(401, 403)),
     Operation("POST", "/admin/audit/incidents/{incident}/acknowledge", acknowledge_incident,
