@@ -13,15 +13,14 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy import delete, insert, select
 
 from garrison.audit import AuditDraft, Checkpoint, redact
 from garrison.config import Settings
-from garrison.datasets import DatasetService, PseudonymizationService, PseudonymKeys
-from garrison.detection import AccessMonitor
 from garrison.errors import AlreadyInitialized, ConfigurationError, IntegrityFailure
 from garrison.gateway.webhook import WebhookNotifier
 from garrison.governance import AccountService, AuditService, Guard, NewKey
@@ -30,12 +29,16 @@ from garrison.lineage import LineageRecorder
 from garrison.registry import ModelLoader, RegistryService
 from garrison.scanning import DEFAULT_POLICY, ScanPolicy
 from garrison.serving.alerts import AlertService
+from garrison.serving.smoke import SubprocessProbe
 from garrison.signing import Keyring, MasterKeys
 from garrison.storage import LocalArtifactStore, Store, is_sqlite
 from garrison.storage.alerts_repo import SQLAlertStore
-from garrison.storage.datasets_repo import SQLDatasetStore, SQLLineageStore
+from garrison.storage.datasets_repo import SQLLineageStore
 from garrison.storage.tables import meta
 from garrison.types import Clock, SystemClock
+
+if TYPE_CHECKING:
+    from garrison.datasets import DatasetService, PseudonymizationService
 
 __all__ = [
     "Services",
@@ -49,6 +52,9 @@ __all__ = [
 
 @dataclass
 class Services:
+    """Everything the adapters call. ``datasets`` and ``pseudonyms`` are built on first
+    use: they bring pandas and pyarrow, which most commands never need."""
+
     settings: Settings
     clock: Clock
     keyring: Keyring
@@ -58,10 +64,22 @@ class Services:
     audit: AuditService
     registry: RegistryService
     loader: ModelLoader
-    datasets: DatasetService
-    pseudonyms: PseudonymizationService
     alerts: AlertService
     alert_webhook: WebhookNotifier | None = None
+
+    @cached_property
+    def datasets(self) -> DatasetService:
+        from garrison.datasets import DatasetService
+        from garrison.storage.datasets_repo import SQLDatasetStore
+
+        return DatasetService(SQLDatasetStore(self.store), SQLLineageStore(self.store),
+                              self.guard, self.clock)
+
+    @cached_property
+    def pseudonyms(self) -> PseudonymizationService:
+        from garrison.datasets import PseudonymizationService, PseudonymKeys
+
+        return PseudonymizationService(PseudonymKeys(self.settings.keys_dir), self.guard)
 
     def close(self) -> None:
         self.alerts.close()  # Delivers what is queued (at most a few seconds), then stops.
@@ -106,13 +124,12 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     lineage_store = SQLLineageStore(store)
     registry = RegistryService(
         store, LocalArtifactStore(settings.artifacts, _master_keys(settings)), keyring, guard,
-        clock, policy=policy, lineage=LineageRecorder(lineage_store),
-        promotion_gate=_shadow_gate(store),
+        clock, servability=SubprocessProbe(settings.smoke_test_timeout), policy=policy,
+        lineage=LineageRecorder(lineage_store), promotion_gate=_shadow_gate(store),
     )
     webhook = _alert_webhook(settings)
     alerts = AlertService(SQLAlertStore(store), notifier=webhook, clock=clock)
-    downloads = AccessMonitor(clock=clock)
-    registry.on_download = lambda actor: alerts.raise_all(downloads.observe_download(actor))
+    registry.on_download = _download_monitor(alerts, clock)
     return Services(
         settings=settings,
         clock=clock,
@@ -123,11 +140,23 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         audit=AuditService(store, guard, witness=lambda: read_witness(settings.witness_file)),
         registry=registry,
         loader=ModelLoader(registry, guard),
-        datasets=DatasetService(SQLDatasetStore(store), lineage_store, guard, clock),
-        pseudonyms=PseudonymizationService(PseudonymKeys(settings.keys_dir), guard),
         alerts=alerts,
         alert_webhook=webhook,
     )
+
+
+def _download_monitor(alerts: AlertService, clock: Clock) -> Any:
+    """Model-theft monitoring of downloads; the detector (scipy) is built on first use."""
+    monitor: list[Any] = []
+
+    def observe(actor: str) -> None:
+        if not monitor:
+            from garrison.detection import AccessMonitor
+
+            monitor.append(AccessMonitor(clock=clock))
+        alerts.raise_all(monitor[0].observe_download(actor))
+
+    return observe
 
 
 def _alert_webhook(settings: Settings) -> WebhookNotifier | None:

@@ -91,6 +91,12 @@ class Settings(BaseSettings):
         "`module.name` or `module.*` (JSON list in the environment). Every change of this "
         "list is recorded in the audit trail at startup.",
     )
+    smoke_test_timeout: float = Field(
+        default=120.0, gt=0, le=3600,
+        description="Deadline in seconds for the servability smoke test (load the signed "
+        "artifact and predict its reference rows, in a separate process) that runs at "
+        "registration and before approve, promote, rollback and a fallback assignment.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `garrison serve` binds to.")
     port: int = Field(default=8080, ge=1, le=65535, description="Port of the inference gateway.")
     workers: int = Field(default=1, ge=1, le=64,

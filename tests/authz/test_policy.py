@@ -30,7 +30,7 @@ EXPECTED = {
     },
     "client": {"invoke-model"},
     "admin": set(ACTIONS) - {"authenticate", "load-model-version", "raise-alert", "invoke-model",
-                             "reidentify-data"},
+                             "reidentify-data", "check-model-version"},
 }
 
 

@@ -29,6 +29,8 @@ class AuditQuery:
     request_id: str | None = None
     after_seq: int = 0
     limit: int | None = 100
+    #: Newest events first: with a limit, the most recent ``limit`` events.
+    newest_first: bool = False
 
 
 class AuditLog(Protocol):

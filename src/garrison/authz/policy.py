@@ -26,7 +26,7 @@ _READ_REGISTRY = {"list-models", "view-model", "verify-model-version", "view-lin
 
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(ACTIONS) - {"authenticate", "load-model-version", "raise-alert",
-                                   "invoke-model",
+                                   "invoke-model", "check-model-version",
                                   "reidentify-data"},
     "data-scientist": frozenset(
         _READ_REGISTRY

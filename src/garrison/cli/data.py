@@ -1,7 +1,7 @@
 """``garrison data``: PII discovery, risk, anonymization, pseudonymization, dataset registry.
 
-The group is exported as ``data_group`` so further commands (``pseudonymize``,
-``register``, ``poison-check``) can be attached with ``data_group.add_command``.
+The group is exported as ``data_group``; ``poison-check`` lives in its own module and
+is imported only when it runs.
 Exit codes follow the CLI table: 0 ok, 2 for an unreadable or malformed file or
 bad arguments.
 """
@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from garrison.cli._common import CLIState, emit, handle_errors, json_option, pass_state, table
+from garrison.cli._lazy import LazyCommand, LazyGroup
 from garrison.datasets import PseudonymizationResult, parse_dataset_ref
 from garrison.errors import InvalidInput
 from garrison.privacy import ScanReport, anonymize_file, scan_file
@@ -25,7 +26,11 @@ from garrison.schema import InputSchema
 __all__ = ["data_group"]
 
 
-@click.group("data")
+@click.group("data", cls=LazyGroup, lazy={
+    "poison-check": LazyCommand("garrison.cli.poison", "poison_check_command",
+                                "Find suspicious rows in the training table FILE (CSV or "
+                                "Parquet)."),
+})
 def data_group() -> None:
     """Data privacy: find PII, measure re-identification risk, anonymize."""
 

@@ -75,7 +75,7 @@ def deploy_show(state: CLIState, name: str) -> None:
 @click.option("--output", type=click.Choice(["full", "rounded", "top_k", "label"]))
 @click.option("--decimals", type=click.IntRange(0, 10))
 @click.option("--top-k", "top_k", type=click.IntRange(1, 1000))
-@click.option("--fallback-version", type=int, help="Approved version that answers on failure.")
+@click.option("--fallback-version", type=int, help="Approved version that answers on failure (smoke-tested first).")
 @click.option("--fallback-constant", help="Constant label that answers on failure.")
 @click.option("--no-fallback", is_flag=True, help="Fail with 503 instead of falling back.")
 @click.option("--rate", type=float, help="Requests per second per caller.")
@@ -133,6 +133,9 @@ def deploy_configure(state: CLIState, name: str, callers: str | None, output: st
             changes[key] = value
     config = DeploymentConfig.from_dict({**current, **changes})
     services.registry.in_stage(name, "production")  # Validates that the model exists.
+    if fallback_version is not None:
+        # A fallback answers when the primary fails: it must load and predict itself.
+        services.registry.ensure_servable(actor, name, fallback_version, purpose="fallback")
 
     def change(tx):  # type: ignore[no-untyped-def]
         from garrison.errors import ModelNotFound

@@ -1,7 +1,13 @@
 """The model registry: lifecycle, artifact security, four-eyes approval and rollback."""
 
 from garrison.registry.lifecycle import TRANSITIONS, Stage, ensure_transition
-from garrison.registry.loader import LOADERS, LoadedModel, ModelLoader, register_loader
+from garrison.registry.loader import (
+    LOADERS,
+    LoadedModel,
+    ModelLoader,
+    OnnxModel,
+    register_loader,
+)
 from garrison.registry.manifest import PREDICATE_TYPE, build_statement, verify_manifest
 from garrison.registry.models import (
     DatasetRef,
@@ -23,6 +29,7 @@ __all__ = [
     "ModelLoader",
     "ModelRepository",
     "ModelVersion",
+    "OnnxModel",
     "RegistryService",
     "RegistryStore",
     "Stage",
