@@ -64,7 +64,12 @@ def deploy_show(state: CLIState, name: str) -> None:
     """Print NAME's deployment configuration as JSON."""
     from garrison.storage.gateway_repo import SQLDeploymentStore
 
+    from garrison.errors import ModelNotFound
+
     state.services.guard.require(state.principal(), "view-model", f"model:{name}")
+    with state.services.store.read() as tx:
+        if name not in tx.models.model_names():
+            raise ModelNotFound(f"no model named {name!r}")
     emit(SQLDeploymentStore(state.services.store).get(name).to_dict())
 
 

@@ -74,42 +74,55 @@ def decode_request(data: bytes) -> ServabilityRequest:
     )
 
 
+def _outcome_key(request: ServabilityRequest, *, derived: bool,
+                 suspects: dict[str, str]) -> str:
+    """What decides the outcome: format, file extension, schema, policy and the exact
+    bytes. The purpose and the version's name travel along but change nothing."""
+    return hashlib.sha256(json.dumps([
+        request.format, request.file_name.rsplit(".", 1)[-1], request.schema.to_dict(),
+        derived, suspects, list(request.policy_extension),
+        hashlib.sha256(request.artifact).hexdigest(),
+        hashlib.sha256(request.sample or b"").hexdigest(),
+    ], sort_keys=True).encode()).hexdigest()
+
+
 class SubprocessProbe:
     """Runs each smoke test in a fresh interpreter under a deadline.
 
-    Outcomes are remembered per exact request (artifact, sample, schema, format, policy):
-    the same bytes give the same answer in the same installation, so a version approved
-    and then promoted by one process is loaded once. A deadline or a crash of the child is
-    not remembered; the next transition tries again.
+    Outcomes are remembered in this process per exact request (artifact, sample, schema,
+    format, policy): the same bytes give the same answer in the same installation, so a
+    version registered, approved and promoted by one process (the admin API) is loaded
+    once. A passed registration check also stands for the transitions' check of the same
+    bytes and schema. A deadline or a crash of the child is not remembered; the next
+    transition tries again.
     """
 
-    def __init__(self, timeout: float, *, python: str | None = None,
-                 remember: int = 128) -> None:
+    _outcomes: OrderedDict[str, ServabilityReport] = OrderedDict()
+    _lock = threading.Lock()
+    remember = 256
+
+    def __init__(self, timeout: float, *, python: str | None = None) -> None:
         self.timeout = timeout
         self._python = python or sys.executable
-        self._remember = remember
-        self._outcomes: OrderedDict[str, ServabilityReport] = OrderedDict()
-        self._lock = threading.Lock()
 
     def probe(self, request: ServabilityRequest) -> ServabilityReport:
-        payload = encode_request(request)
-        # The purpose and the version's name travel along but do not change the outcome.
-        key = hashlib.sha256(json.dumps([request.format, request.file_name.rsplit(".", 1)[-1],
-                                         request.schema.to_dict(), request.derived,
-                                         request.suspects, list(request.policy_extension),
-                                         hashlib.sha256(request.artifact).hexdigest(),
-                                         hashlib.sha256(request.sample or b"").hexdigest()],
-                                        sort_keys=True).encode()).hexdigest()
+        key = _outcome_key(request, derived=request.derived, suspects=request.suspects)
         with self._lock:
             known = self._outcomes.get(key)
             if known is not None:
                 self._outcomes.move_to_end(key)
                 return replace(known, cached=True)
-        report, deterministic = self._run(payload)
+        report, deterministic = self._run(encode_request(request))
         if deterministic:
+            keys = [key]
+            if report.ok and tuple(report.order) == tuple(request.schema.names):
+                # What the transitions will ask about the same bytes: no reordering allowed,
+                # no row-id suspects (those only add refusals), and it passed with both.
+                keys.append(_outcome_key(request, derived=False, suspects={}))
             with self._lock:
-                self._outcomes[key] = report
-                while len(self._outcomes) > self._remember:
+                for known_key in keys:
+                    self._outcomes[known_key] = report
+                while len(self._outcomes) > self.remember:
                     self._outcomes.popitem(last=False)
         return report
 
