@@ -12,8 +12,8 @@ import logging
 import os
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog

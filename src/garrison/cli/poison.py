@@ -10,22 +10,15 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from garrison.cli._common import handle_errors
 from garrison.cli._tables import columns_options, leave_out
-from garrison.detection.poisoning import (
-    ComparisonReport,
-    PoisonCheckConfig,
-    PoisonReport,
-    compare_training_sets,
-    poison_check,
-    read_table,
-)
+
+if TYPE_CHECKING:  # scikit-learn, scipy and pandas: imported when the check runs.
+    from garrison.detection.poisoning import ComparisonReport, PoisonReport
 
 __all__ = ["poison_check_command"]
 
@@ -33,6 +26,9 @@ EXIT_CLEAN, EXIT_SUSPICIOUS, EXIT_ERROR = 0, 1, 2
 
 
 def _print_report(report: PoisonReport, max_rows: int, new_rows: set[int] | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console(highlight=False, soft_wrap=True)
     console.print(
         f"[bold]{report.rows}[/] rows, target [bold]{report.target}[/] "
@@ -69,6 +65,8 @@ def _print_report(report: PoisonReport, max_rows: int, new_rows: set[int] | None
 
 
 def _print_comparison(comparison: ComparisonReport) -> None:
+    from rich.console import Console
+
     console = Console(highlight=False, soft_wrap=True)
     shift = comparison.label_shift
     console.print(
@@ -113,6 +111,13 @@ def poison_check_command(
     \b
     Exit codes: 0 nothing suspicious, 1 suspicious rows or alerts, 2 error.
     """
+    from garrison.detection.poisoning import (
+        PoisonCheckConfig,
+        compare_training_sets,
+        poison_check,
+        read_table,
+    )
+
     current, ids = leave_out(read_table(file, encoding=encoding), drop, keep, what=file,
                              protect=[target])
     report = poison_check(current, target, config=PoisonCheckConfig(), random_state=seed)

@@ -29,6 +29,7 @@ from garrison.errors import (
 from garrison.governance import Guard
 from garrison.identity import Principal
 from garrison.lineage import DatasetNode, DeploymentNode, LineageRecorder, ModelVersionNode, RunNode
+from garrison.registry.checks import ServabilityCheck, TransitionCheck, ensure_servable_format
 from garrison.registry.lifecycle import Stage
 from garrison.registry.manifest import build_statement, sign_manifest, verify_manifest
 from garrison.registry.models import (
@@ -37,7 +38,6 @@ from garrison.registry.models import (
     VersionMetadata,
     validate_model_name,
 )
-from garrison.registry.checks import ServabilityCheck, TransitionCheck, ensure_servable_format
 from garrison.registry.ports import ArtifactStore, RegistryStore, RegistryTx
 from garrison.registry.reference import PreparedReference, prepare_reference
 from garrison.registry.servability import ServabilityProbe, ServabilityRequest
@@ -195,9 +195,9 @@ class RegistryService(LifecycleOperations):
                 payload={"sha256": report.sha256, "format": report.format,
                          "findings": [f.to_dict() for f in report.findings[:50]]},
             )
-            raise error(f"the scanner {'could not scan' if error is ArtifactUnscannable else 'refused'}"
-                        f" the artifact ({report.format}): {refusal_reason(report)}",
-                        verdict=report.verdict)
+            verb = "could not scan" if error is ArtifactUnscannable else "refused"
+            raise error(f"the scanner {verb} the artifact ({report.format}): "
+                        f"{refusal_reason(report)}", verdict=report.verdict)
         digest = report.sha256  # Of the private copy, which nothing else can change.
         meta, sample = self._check_servable(actor, name, path, report, meta, prepared, resource,
                                             request_id, workdir)

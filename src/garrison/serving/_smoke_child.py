@@ -123,10 +123,9 @@ def _values(spec: FeatureSpec) -> list[Any]:
     lo = spec.minimum if spec.minimum is not None else (
         spec.maximum - 1.0 if spec.maximum is not None else 0.0)
     hi = spec.maximum if spec.maximum is not None else lo + 1.0
-    values = [lo, (lo + hi) / 2.0, hi]
     if spec.type == "int":
-        return [int(math.ceil(lo)), int(math.floor((lo + hi) / 2.0)), int(math.floor(hi))]
-    return [float(v) for v in values]
+        return [math.ceil(lo), math.floor((lo + hi) / 2.0), math.floor(hi)]
+    return [float(lo), (lo + hi) / 2.0, float(hi)]
 
 
 def schema_rows(schema: InputSchema) -> list[dict[str, Any]]:

@@ -25,7 +25,6 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import replace
-from typing import Any
 
 from garrison.registry.servability import (
     ServabilityReport,
@@ -132,7 +131,7 @@ class SubprocessProbe:
         started = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="garrison-smoke-") as empty:
             try:
-                done = subprocess.run(
+                done = subprocess.run(  # noqa: S603 - our own module, no shell, no user input
                     [self._python, "-m", "garrison.serving.smoke"], input=payload,
                     capture_output=True, timeout=self.timeout, cwd=empty, env=env,
                     check=False)
