@@ -15,7 +15,6 @@ from pathlib import Path
 
 import click
 import pytest
-from click.utils import make_default_short_help
 
 from garrison.cli.main import COMMANDS, cli
 
@@ -90,20 +89,21 @@ def test_a_data_command_still_imports_what_it_uses(installed, tmp_path) -> None:
     assert out["code"] == 0 and {"pandas", "scipy"} <= set(out["heavy"])
 
 
-def _summary(command: click.Command) -> str:
-    return make_default_short_help(command.short_help or command.help or "", 1000)
+def _listed(name: str, summary: str, limit: int) -> str:
+    return click.Command(name, help=summary).get_short_help_str(limit)
 
 
-def test_help_summaries_are_the_commands_own() -> None:
+@pytest.mark.parametrize("limit", [45, 60, 1000])
+def test_help_summaries_are_the_commands_own(limit: int) -> None:
     ctx = click.Context(cli)
     for name, lazy in COMMANDS.items():
         command = lazy.load()
         assert command.name == name
-        assert make_default_short_help(lazy.summary, 1000) == _summary(command), name
+        assert _listed(name, lazy.summary, limit) == command.get_short_help_str(limit), name
     data = cli.get_command(ctx, "data")
     assert isinstance(data, click.Group)
     for name, lazy in data.lazy.items():  # type: ignore[attr-defined]
-        assert make_default_short_help(lazy.summary, 1000) == _summary(lazy.load()), name
+        assert _listed(name, lazy.summary, limit) == lazy.load().get_short_help_str(limit)
 
 
 def test_root_help_lists_every_command_without_loading_them() -> None:

@@ -64,8 +64,8 @@ class LazyGroup(click.Group):
                 if loaded.hidden:
                     continue
                 rows.append((name, loaded.get_short_help_str(limit)))
-            else:
-                rows.append((name, click.utils.make_default_short_help(
-                    self.lazy[name].summary, limit)))
+            else:  # A stand-in with the summary as its help shortens it the same way.
+                stand_in = click.Command(name, help=self.lazy[name].summary)
+                rows.append((name, stand_in.get_short_help_str(limit)))
         with formatter.section("Commands"):
             formatter.write_dl(rows)

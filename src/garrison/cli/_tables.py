@@ -87,4 +87,8 @@ def leave_out(frame: Any, drop: Sequence[str], keep: Sequence[str], *, what: str
     for name, why in ids.items():
         warn(f"leaving out {name!r} of {what}: it looks like a row id ({why}); "
              f"--keep {name} keeps it")
-    return (frame.drop(columns=list(ids)) if ids else frame), list(ids)
+    frame = frame.drop(columns=list(ids)) if ids else frame
+    if frame.shape[1] <= len(protect):
+        raise InvalidInput(f"{what}: no feature column is left (the rest were dropped or look "
+                           "like row ids; --keep COLUMN keeps one)")
+    return frame, list(ids)
