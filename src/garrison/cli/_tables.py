@@ -73,12 +73,17 @@ def read_table(path: str, *, encoding: str | None = None) -> Any:
 
 
 def leave_out(frame: Any, drop: Sequence[str], keep: Sequence[str], *, what: str,
-              protect: Sequence[str] = ()) -> tuple[Any, list[str]]:
+              protect: Sequence[str] = (), strict: bool = True) -> tuple[Any, list[str]]:
     """``frame`` without the ``drop`` columns and the row-id-like ones (warned about),
-    except ``keep`` and ``protect`` (e.g. the label); returns it and the ids left out."""
+    except ``keep`` and ``protect`` (e.g. the label); returns it and the ids left out.
+    ``strict``: a ``drop`` name that is not a column is an error (else it is skipped; the
+    caller checks it names a column of some other table)."""
     from garrison.detection.columns import drop_columns, row_id_columns
 
-    frame = drop_columns(frame, names(drop), what=what)
+    wanted = names(drop)
+    if not strict:
+        wanted = [n for n in wanted if n in frame.columns]
+    frame = drop_columns(frame, wanted, what=what)
     kept = set(names(keep)) | set(protect)
     unknown = sorted(kept - set(map(str, frame.columns)) - set(protect))
     if unknown:
@@ -88,7 +93,7 @@ def leave_out(frame: Any, drop: Sequence[str], keep: Sequence[str], *, what: str
         warn(f"leaving out {name!r} of {what}: it looks like a row id ({why}); "
              f"--keep {name} keeps it")
     frame = frame.drop(columns=list(ids)) if ids else frame
-    if frame.shape[1] <= len(protect):
+    if frame.shape[1] <= len([n for n in protect if n in frame.columns]):
         raise InvalidInput(f"{what}: no feature column is left (the rest were dropped or look "
                            "like row ids; --keep COLUMN keeps one)")
     return frame, list(ids)

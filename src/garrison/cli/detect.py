@@ -112,14 +112,25 @@ def drift_compare(reference: str, current: str, as_json: bool, alpha: float,
                   encoding: str | None) -> None:
     """Compare CURRENT with REFERENCE (CSV, Parquet, or a profile JSON).
 
-    Columns that look like row ids are left out with a warning (--keep to compare them).
+    Columns that look like row ids are left out with a warning (--keep to compare them);
+    --drop leaves a column out of whichever table has it (the label of a training set).
     """
     from garrison.detection import DriftConfig, compare
 
     profile, ref_frame = _read_reference_profile(reference, encoding)
-    frame, ids = leave_out(read_table(current, encoding=encoding), drop, keep, what=current)
+    current_frame = read_table(current, encoding=encoding)
+    known = {*map(str, current_frame.columns), *(
+        map(str, ref_frame.columns) if ref_frame is not None
+        else (f.name for f in profile.features))}
+    unknown = [n for n in names(drop) if n not in known]
+    if unknown:
+        raise InvalidInput(f"neither table has a column {unknown[0]!r} to leave out")
+    frame, ids = leave_out(current_frame, drop, keep, what=current, strict=False,
+                           protect=[n for n in names(keep) if n not in current_frame.columns])
     if ref_frame is not None:
-        ref_frame, ref_ids = leave_out(ref_frame, drop, keep, what=reference)
+        ref_frame, ref_ids = leave_out(ref_frame, drop, keep, what=reference, strict=False,
+                                       protect=[n for n in names(keep)
+                                                if n not in ref_frame.columns])
         ref_frame = ref_frame.drop(columns=[n for n in ids if n in ref_frame.columns])
         frame = frame.drop(columns=[n for n in ref_ids if n in frame.columns])
         profile = _profile(ref_frame, reference)
