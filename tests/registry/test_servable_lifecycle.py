@@ -156,7 +156,7 @@ def test_storable_only_formats_never_serve(env, tmp_path) -> None:
         services.registry.approve(p["bob"], "weights", 1)
     with pytest.raises(InvalidInput, match="cannot be served"):
         ref = tmp_path / "ref.csv"
-        TRAIN[FEATURES[:1] + ["label"]].head(20).to_csv(ref, index=False)
+        TRAIN[[*FEATURES[:1], "label"]].head(20).to_csv(ref, index=False)
         services.registry.register(p["alice"], "weights", artifact, reference=ref,
                                    target="label")
 

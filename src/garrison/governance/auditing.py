@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from typing import IO
 
 from garrison.audit import AuditQuery, AuditRecord, Checkpoint, VerifyReport, verify_chain
@@ -26,6 +27,13 @@ class AuditService:
         self._store = store
         self._guard = guard
         self._witness = witness
+
+    def latest_seq(self, actions: Sequence[str]) -> int:
+        """The seq of the newest successful event of ``actions`` (0 if none); unaudited.
+
+        The gateway polls it to notice an audited account change (a revoked key).
+        """
+        return self._store.latest_seq(actions)
 
     def verify_unaudited(self) -> VerifyReport:
         """Verify the chain; raises :class:`AuditChainBroken` (benchmarks, startup checks)."""
@@ -88,11 +96,8 @@ class AuditService:
             page = 5000 if remaining is None else min(5000, remaining)
             if page <= 0:
                 return
-            batch = self._store.query(
-                AuditQuery(actor=query.actor, action=query.action, outcome=query.outcome,
-                           resource=query.resource, since=query.since, until=query.until,
-                           request_id=query.request_id, after_seq=after, limit=page)
-            )
+            batch = self._store.query(replace(query, after_seq=after, limit=page,
+                                              newest_first=False))
             if not batch:
                 return
             yield from batch

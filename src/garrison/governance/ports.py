@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from garrison.audit import AuditDraft, AuditQuery, AuditRecord, Checkpoint, Signer
-from garrison.identity import APIKeyRepository, PrincipalRepository
+from garrison.identity import APIKeyRepository, PrincipalRepository, SessionRepository
 
 __all__ = ["AuditWriter", "TxView", "UnitOfWork"]
 
@@ -30,6 +30,9 @@ class TxView(Protocol):
     @property
     def audit(self) -> AuditWriter: ...
 
+    @property
+    def sessions(self) -> SessionRepository: ...
+
 
 class UnitOfWork(Protocol):
     signer: Signer
@@ -39,6 +42,10 @@ class UnitOfWork(Protocol):
     def read(self) -> AbstractContextManager[TxView]: ...
 
     def append(self, draft: AuditDraft) -> AuditRecord: ...
+
+    def append_many(self, drafts: list[AuditDraft]) -> list[AuditRecord]: ...
+
+    def latest_seq(self, actions: Sequence[str]) -> int: ...
 
     def records(self, after_seq: int = 0, batch: int = 5000,
                 until_seq: int | None = None) -> Iterator[AuditRecord]: ...

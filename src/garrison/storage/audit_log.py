@@ -214,6 +214,8 @@ def query_records(conn: Connection, q: AuditQuery) -> list[AuditRecord]:
         stmt = stmt.where(audit_events.c.created >= q.since)
     if q.until is not None:
         stmt = stmt.where(audit_events.c.created <= q.until)
+    if q.before_seq is not None:
+        stmt = stmt.where(audit_events.c.seq < q.before_seq)
     stmt = stmt.order_by(audit_events.c.seq.desc() if q.newest_first else audit_events.c.seq)
     if q.limit is not None:
         stmt = stmt.limit(q.limit)

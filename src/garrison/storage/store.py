@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from garrison.audit import AuditDraft, AuditQuery, AuditRecord, Checkpoint, Signer
 from garrison.errors import GarrisonError, SchemaOutOfDate, StorageError
 from garrison.storage import audit_log as _audit
+from garrison.storage.deployments_repo import SQLDeploymentRepository
 from garrison.storage.engine import is_sqlite, make_engine
 from garrison.storage.migrate import (
     current_heads,
@@ -30,6 +31,7 @@ from garrison.storage.migrate import (
 )
 from garrison.storage.registry_repo import SQLModelRepository
 from garrison.storage.repos import SQLAPIKeyRepository, SQLPrincipalRepository
+from garrison.storage.sessions_repo import SQLSessionRepository
 from garrison.storage.tables import meta
 from garrison.types import Clock, SystemClock
 
@@ -45,6 +47,8 @@ class Tx:
     api_keys: SQLAPIKeyRepository
     audit: _audit.SQLAuditWriter
     models: SQLModelRepository
+    sessions: SQLSessionRepository
+    deployments: SQLDeploymentRepository
 
 
 class Store:
@@ -101,6 +105,8 @@ class Store:
                 witness=self.witness, on_append=self.on_audit_append,
             ),
             models=SQLModelRepository(conn),
+            sessions=SQLSessionRepository(conn),
+            deployments=SQLDeploymentRepository(conn),
         )
 
     @contextmanager

@@ -58,6 +58,8 @@ class Operation:
     response: type[BaseModel] | None = None
     status: int = 200
     binary_response: bool = False
+    #: A document answered as is: its media type and JSON schema (a BOM, a PEM key).
+    document: tuple[str, dict[str, Any]] | None = None
     upload: bool = False
     auth: bool = True
     errors: tuple[int, ...] = (400, 401, 403, 404)
@@ -103,6 +105,10 @@ def _upload_body(refs: dict[Any, Any]) -> dict[str, Any]:
                 "properties": {
                     "file": _BINARY,
                     "metadata": meta,
+                    "reference": {**_BINARY, "description": "Reference (training) data, "
+                                  "CSV or Parquet (by its file name's suffix)."},
+                    "signature": {**_BINARY, "description": "An OpenSSF model-signing "
+                                  "bundle by a trusted signer."},
                 },
             }},
         },
@@ -131,6 +137,8 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
         out["requestBody"] = _upload_body(refs)
     if op.binary_response:
         content = {"application/octet-stream": {"schema": _BINARY}}
+    elif op.document is not None:
+        content = {op.document[0]: {"schema": op.document[1]}}
     elif op.response is None:
         content = {"application/json": {"schema": {"type": "object"}}}
     else:

@@ -34,6 +34,7 @@ __all__ = [
     "VerifyOut",
     "VersionMetadataIn",
     "VersionMetadataModel",
+    "VersionMetadataOut",
 ]
 
 _STRICT_IN = ConfigDict(extra="forbid", strict=True)
@@ -91,6 +92,14 @@ class VersionMetadataIn(VersionMetadataModel):
     metrics: dict[str, Annotated[float, Field(allow_inf_nan=False)]] = Field(
         default_factory=dict
     )
+
+
+class VersionMetadataOut(VersionMetadataModel):
+    """A version's metadata as stored: what the registrant stated plus what registration
+    derived (the reference sample's digest, when reference data came with it)."""
+
+    reference_sha256: str = Field(
+        "", description="SHA-256 of the sealed reference sample the detectors are fitted on.")
 
 
 class ModelListQuery(BaseModel):
@@ -154,7 +163,7 @@ class ModelVersionOut(BaseModel):
     registrant: str
     created: str
     stage_changed: str
-    metadata: VersionMetadataModel
+    metadata: VersionMetadataOut
     scan: ScanSummary
 
 
@@ -189,6 +198,8 @@ class VerifyOut(BaseModel):
     version: int
     sha256: str
     signed_by: list[str | None]
+    #: The key id of Garrison's OpenSSF model signature, checked too (None: made before).
+    model_signed_by: str | None
 
 
 class AuditEventOut(BaseModel):

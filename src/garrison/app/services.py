@@ -1,49 +1,61 @@
-"""The composition root: the only place that names concrete classes.
+"""The services: storage, keys and workflows wired for one initialized home.
 
-``build_services(settings)`` wires storage, keys and workflows for an initialized
-home; ``initialize(settings, admin)`` creates one. The CLI, the admin API and the
-gateway all call the same services built here.
+``build_services(settings)`` returns the :class:`Services` every adapter goes
+through; ``initialize(settings, admin)`` creates a home; ``upgrade_database`` and
+``database_revisions`` serve ``garrison db``.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
-import sys
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import structlog
 from sqlalchemy import delete, insert, select
 
-from garrison.audit import AuditDraft, Checkpoint, redact
+from garrison.audit import AuditDraft, Checkpoint
 from garrison.config import Settings
 from garrison.errors import AlreadyInitialized, ConfigurationError, IntegrityFailure
 from garrison.gateway.webhook import WebhookNotifier
-from garrison.governance import AccountService, AuditService, Guard, NewKey
+from garrison.governance import (
+    AccountService,
+    AuditService,
+    Guard,
+    LoginThrottle,
+    NewKey,
+    SessionService,
+)
 from garrison.identity import Principal
 from garrison.lineage import LineageRecorder
-from garrison.registry import ModelLoader, RegistryService
+from garrison.registry import ModelLoader, Provenance, RegistryService
 from garrison.scanning import DEFAULT_POLICY, ScanPolicy
 from garrison.serving.alerts import AlertService
+from garrison.serving.decision_service import DECISION_INPUTS_PURPOSE, DecisionService
+from garrison.serving.deployment_service import DeploymentService
+from garrison.serving.monitoring import MonitoringService
+from garrison.serving.shadow_service import ShadowService
 from garrison.serving.smoke import SubprocessProbe
-from garrison.signing import Keyring, MasterKeys
-from garrison.storage import LocalArtifactStore, Store, is_sqlite
+from garrison.signing import Keyring, MasterKeys, ModelSigningKey, TrustedSigners
+from garrison.storage import LocalArtifactStore, Store, is_sqlite, make_engine
 from garrison.storage.alerts_repo import SQLAlertStore
 from garrison.storage.datasets_repo import SQLLineageStore
+from garrison.storage.decisions_repo import SQLDecisionStore
+from garrison.storage.migrate import current_revision, head_revision
+from garrison.storage.monitoring_repo import SQLMonitoringStore
+from garrison.storage.shadow_repo import SQLShadowStore
 from garrison.storage.tables import meta
 from garrison.types import Clock, SystemClock
 
-if TYPE_CHECKING:
-    from garrison.datasets import DatasetService, PseudonymizationService
+if TYPE_CHECKING:  # pandas and pyarrow come with these: built on first use.
+    from garrison.datasets import DatasetService, PseudonymizationService, PseudonymKeys
 
 __all__ = [
     "Services",
     "build_services",
-    "configure_logging",
+    "database_revisions",
     "initialize",
     "read_witness",
     "upgrade_database",
@@ -52,8 +64,12 @@ __all__ = [
 
 @dataclass
 class Services:
-    """Everything the adapters call. ``datasets`` and ``pseudonyms`` are built on first
-    use: they bring pandas and pyarrow, which most commands never need."""
+    """Every workflow of one installation. Adapters use these, never ``store``: it is
+    here for the composition root (and tests that set an installation up).
+
+    ``datasets`` and ``pseudonyms`` are built on first use: they bring pandas and
+    pyarrow, which most commands never need.
+    """
 
     settings: Settings
     clock: Clock
@@ -65,6 +81,11 @@ class Services:
     registry: RegistryService
     loader: ModelLoader
     alerts: AlertService
+    sessions: SessionService
+    monitoring: MonitoringService
+    deployments: DeploymentService
+    shadows: ShadowService
+    decisions: DecisionService
     alert_webhook: WebhookNotifier | None = None
 
     @cached_property
@@ -77,9 +98,9 @@ class Services:
 
     @cached_property
     def pseudonyms(self) -> PseudonymizationService:
-        from garrison.datasets import PseudonymizationService, PseudonymKeys
+        from garrison.datasets import PseudonymizationService
 
-        return PseudonymizationService(PseudonymKeys(self.settings.keys_dir), self.guard)
+        return PseudonymizationService(_pseudonym_keys(self.settings), self.guard)
 
     def close(self) -> None:
         self.alerts.close()  # Delivers what is queued (at most a few seconds), then stops.
@@ -122,27 +143,61 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     guard = Guard(store)
     policy = _scan_policy(settings, store, guard)
     lineage_store = SQLLineageStore(store)
+    deployments = DeploymentService(store, guard, clock)  # type: ignore[arg-type]
+    shadows = ShadowService(SQLShadowStore(store), deployments, guard)
     registry = RegistryService(
         store, LocalArtifactStore(settings.artifacts, _master_keys(settings)), keyring, guard,
         clock, servability=SubprocessProbe(settings.smoke_test_timeout), policy=policy,
-        lineage=LineageRecorder(lineage_store), promotion_gate=_shadow_gate(store),
+        lineage=LineageRecorder(lineage_store), promotion_gate=shadows.ensure_gate,
+        provenance=_provenance(settings),
     )
     webhook = _alert_webhook(settings)
     alerts = AlertService(SQLAlertStore(store), notifier=webhook, clock=clock)
     registry.on_download = _download_monitor(alerts, clock)
+    deployments.fallback_check = lambda actor, name, version: registry.ensure_servable(
+        actor, name, version, purpose="fallback")
+    accounts = AccountService(store, guard, clock)
+    sessions = SessionService(
+        store, guard, accounts, clock, idle_timeout=settings.console_idle_minutes * 60.0,
+        lifetime=settings.console_session_hours * 3600.0,
+        throttle=LoginThrottle(max_failures=settings.console_login_failures,
+                               window=settings.console_login_window, clock=clock))
     return Services(
         settings=settings,
         clock=clock,
         keyring=keyring,
         store=store,
         guard=guard,
-        accounts=AccountService(store, guard, clock),
+        accounts=accounts,
         audit=AuditService(store, guard, witness=lambda: read_witness(settings.witness_file)),
         registry=registry,
         loader=ModelLoader(registry, guard),
         alerts=alerts,
+        sessions=sessions,
+        monitoring=MonitoringService(SQLMonitoringStore(store), alerts, guard, clock),
+        deployments=deployments,
+        shadows=shadows,
+        decisions=DecisionService(
+            SQLDecisionStore(store), guard,
+            input_hasher=lambda: _pseudonym_keys(settings).hasher(
+                DECISION_INPUTS_PURPOSE).hexdigest),
         alert_webhook=webhook,
     )
+
+
+def _provenance(settings: Settings) -> Provenance:
+    """Garrison's OpenSSF model-signing key (created on first use) and the trusted signers."""
+    trusted = TrustedSigners.from_files(settings.model_signing_trusted_keys,
+                                        identity=settings.model_signing_identity or "",
+                                        issuer=settings.model_signing_oidc_issuer or "")
+    return Provenance(ModelSigningKey.load_or_create(settings.keys_dir / "model-signing"),
+                      trusted, require_signature=settings.require_model_signature)
+
+
+def _pseudonym_keys(settings: Settings) -> PseudonymKeys:
+    from garrison.datasets import PseudonymKeys
+
+    return PseudonymKeys(settings.keys_dir)
 
 
 def _download_monitor(alerts: AlertService, clock: Clock) -> Any:
@@ -166,25 +221,6 @@ def _alert_webhook(settings: Settings) -> WebhookNotifier | None:
         raise ConfigurationError("alert_webhook_url is set but alert_webhook_secret is not")
     return WebhookNotifier(settings.alert_webhook_url,
                            settings.alert_webhook_secret.get_secret_value().encode("utf-8"))
-
-
-def _shadow_gate(store: Store) -> Any:
-    """Promotion from shadow to production needs the deployment's minimum agreement."""
-    from garrison.serving.shadow import ShadowReport, ensure_shadow_gate
-    from garrison.storage.gateway_repo import SQLDeploymentStore
-    from garrison.storage.shadow_repo import SQLShadowStore
-
-    def gate(version: Any) -> None:
-        config = SQLDeploymentStore(store).get(version.name)
-        if version.stage != "shadow" or config.shadow_min_agreement is None:
-            return
-        observations = SQLShadowStore(store).observations(version.name,
-                                                          shadow_version=version.version)
-        report = ShadowReport.from_observations(observations, model=version.name)
-        ensure_shadow_gate(report, min_agreement=config.shadow_min_agreement,
-                           min_requests=config.shadow_min_requests, version=version.version)
-
-    return gate
 
 
 def _master_keys(settings: Settings) -> MasterKeys:
@@ -246,32 +282,6 @@ def initialize(
     return services, principal, key
 
 
-def _mask_secrets(_logger: object, _name: str, event: dict[str, object]) -> dict[str, object]:
-    return redact(event)
-
-
-def configure_logging(settings: Settings) -> None:
-    """structlog to stderr, JSON or console, with secrets redacted from every event."""
-    level = getattr(logging, settings.log_level.upper())
-    renderer = (
-        structlog.processors.JSONRenderer()
-        if settings.log_format == "json"
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-    )
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            _mask_secrets,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
-    )
-
-
 def upgrade_database(settings: Settings) -> str | None:
     """Apply migrations (``garrison db upgrade``); returns the new revision."""
     store = _make_store(settings, Keyring.load(_signing_dir(settings)), SystemClock())
@@ -282,41 +292,11 @@ def upgrade_database(settings: Settings) -> str | None:
         store.dispose()
 
 
-def limit_native_threads(threads: int) -> None:
-    """Cap the threads of BLAS / OpenMP pools (numpy, scipy, scikit-learn) in this process.
-
-    A BLAS pool sized to every core spins after each matrix product: with one worker
-    per core that is CPU burnt for nothing (measured: ~25% of the gateway's CPU).
-    """
-    import scipy.linalg  # noqa: F401 - scipy and scikit-learn bring their own pools:
-    import sklearn.utils  # noqa: F401 - load them so that the limit reaches them too.
-    from threadpoolctl import threadpool_limits
-
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[name] = str(threads)  # Pools that load later read these.
-    threadpool_limits(threads)
-
-
-def gateway_app() -> Any:
-    """The uvicorn factory of ``garrison serve`` (``garrison.app:gateway_app``).
-
-    Each worker process reads the settings from its environment, builds its own
-    services and loads every served model before it reports ready.
-    """
-    from garrison.config import load_settings
-    from garrison.gateway.server import build_gateway
-    from garrison.storage.gateway_repo import SQLDecisionStore, SQLDeploymentStore
-    from garrison.storage.shadow_repo import SQLShadowStore
-
-    settings = load_settings()
-    configure_logging(settings)
-    limit_native_threads(settings.native_threads)
-    from garrison.gateway.protocol import GuardedHttpToolsProtocol
-
-    GuardedHttpToolsProtocol.configure(header_timeout=settings.header_timeout,
-                                       max_header_bytes=settings.max_header_bytes)
-    services = build_services(settings)
-    app, _ = build_gateway(services, settings, deployments=SQLDeploymentStore(services.store),
-                           decisions=SQLDecisionStore(services.store),
-                           shadows=SQLShadowStore(services.store))
-    return app
+def database_revisions(settings: Settings) -> tuple[str | None, str]:
+    """The database's revision and the newest one this release knows (``garrison db
+    current``); needs no keys, so it works on a home that is not initialized."""
+    engine = make_engine(settings.database)
+    try:
+        return current_revision(engine), head_revision()
+    finally:
+        engine.dispose()
