@@ -104,6 +104,12 @@ class Settings(BaseSettings):
         "`module.name` or `module.*` (JSON list in the environment). Every change of this "
         "list is recorded in the audit trail at startup.",
     )
+    smoke_test_timeout: float = Field(
+        default=120.0, gt=0, le=3600,
+        description="Deadline in seconds for the servability smoke test (load the signed "
+        "artifact and predict its reference rows, in a separate process) that runs at "
+        "registration and before approve, promote, rollback and a fallback assignment.",
+    )
     model_signing_trusted_keys: list[Path] = Field(
         default_factory=list,
         description="PEM public keys (ECDSA P-256/384/521) of the signers whose OpenSSF "

@@ -41,9 +41,11 @@ def _filters(fn):  # type: ignore[no-untyped-def]
     return fn
 
 
-def _query(actor, action, outcome, resource, since, until, limit) -> AuditQuery:  # type: ignore[no-untyped-def]
+def _query(actor, action, outcome, resource, since, until, limit,  # type: ignore[no-untyped-def]
+           newest_first=False) -> AuditQuery:
     return AuditQuery(actor=actor, action=action, outcome=outcome, resource=resource,
-                      since=_time(since), until=_time(until), limit=limit)
+                      since=_time(since), until=_time(until), limit=limit,
+                      newest_first=newest_first)
 
 
 @audit_group.command("verify")
@@ -154,15 +156,18 @@ def _print_decisions(summary: dict, request_id: str | None) -> None:  # type: ig
 
 @audit_group.command("log")
 @_filters
-@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True,
+              help="How many events: the newest ones (the oldest with --oldest-first).")
+@click.option("--oldest-first", is_flag=True, help="Oldest events first (default: newest).")
 @json_option
 @pass_state
 @handle_errors
 def audit_log(state: CLIState, actor, action, outcome, resource, since, until, limit,  # type: ignore[no-untyped-def]
-              as_json: bool) -> None:
-    """Show audit events, oldest first, filtered by actor, action, outcome and time."""
+              oldest_first: bool, as_json: bool) -> None:
+    """Show the newest audit events first, filtered by actor, action, outcome and time."""
     records = state.services.audit.log(
-        state.principal(), _query(actor, action, outcome, resource, since, until, limit)
+        state.principal(), _query(actor, action, outcome, resource, since, until, limit,
+                                  newest_first=not oldest_first)
     )
     if as_json:
         emit([r.to_dict() for r in records])
