@@ -128,9 +128,9 @@ def run(
                 n = op - 0x84
                 if len(stack) < n:
                     raise Malformed("stack underflow", start)
-                items = tuple(stack[-n:])
+                packed = tuple(stack[-n:])
                 del stack[-n:]
-                push(items)
+                push(packed)
             elif op == 0x74:  # TUPLE
                 items = pop_mark(start)
                 push(tuple(items))
