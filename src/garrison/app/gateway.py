@@ -227,7 +227,7 @@ def serve_gateway(settings: Settings, *, host: str, port: int, workers: int) -> 
     """
     import uvicorn
 
-    tls = tls_files(settings.tls_cert_file, settings.tls_key_file)
+    tls: dict[str, Any] = dict(tls_files(settings.tls_cert_file, settings.tls_key_file))
     uvicorn.run(
         "garrison.app:gateway_app", factory=True, host=host, port=port,
         workers=workers, loop="uvloop", http=GuardedHttpToolsProtocol, access_log=False,
