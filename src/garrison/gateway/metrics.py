@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -64,7 +65,7 @@ class PrometheusTelemetry:
     def watch_queues(self, queues: dict[str, Any]) -> None:
         """Export each background writer's ``dropped`` count, read at scrape time."""
         for name, writer in queues.items():
-            self.background_dropped.labels(name).set_function(lambda w=writer: w.dropped)
+            self.background_dropped.labels(name).set_function(_dropped_of(writer))
 
     def rejected(self, reason: str) -> None:
         self.rejections.labels(reason).inc()
@@ -74,3 +75,8 @@ class PrometheusTelemetry:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _dropped_of(writer: Any) -> Callable[[], float]:
+    """The scrape-time reading of one writer's ``dropped`` counter."""
+    return lambda: float(writer.dropped)
