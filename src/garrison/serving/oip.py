@@ -203,13 +203,17 @@ class OIPInput:
             wanted.append(RequestedOutput(name, _flag(params, "binary_data", fld)))
         return tuple(wanted)
 
+    def _framed(self, limits: ValidationLimits) -> tuple[Any, memoryview | None]:
+        """The JSON-shaped request and the binary data after it (REST's binary extension).
+        A transport with its own framing (gRPC) overrides this."""
+        if self._message is not None:
+            return self._message, None
+        return self._rest(limits)
+
     def validate(self, deployed: Deployed) -> ValidatedBatch:
         """Apply the protocol's rules and the deployment's input validation."""
         limits = deployed.validator.limits
-        if self._message is not None:
-            payload, binary = self._message, None
-        else:
-            payload, binary = self._rest(limits)
+        payload, binary = self._framed(limits)
         if type(payload) is not dict:
             raise violation("$", None, "not-an-object")
         for key in payload:
