@@ -296,10 +296,8 @@ def test_binary_framing_errors_are_400(gw, attack, problem) -> None:
         params["binary_data_size"] = -8
     elif attack == "data-and-size":
         header["inputs"][0]["data"] = X.ravel().tolist()
-    if attack == "size-without-header":
-        r = _infer(gw, header)
-    else:
-        r = _binary(gw, header, raw, length)
+    without = attack == "size-without-header"
+    r = _infer(gw, header) if without else _binary(gw, header, raw, length)
     _oip_error(r, 400, "malformed-request", problem)
 
 

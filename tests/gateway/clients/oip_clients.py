@@ -28,7 +28,8 @@ def _refusal(call: Any) -> str:
         response = getattr(exc, "response", None)
         if response is not None and getattr(response, "status_code", None):
             return str(response.status_code)
-        return str(getattr(code, "name", None) or status or type(exc).__name__)
+        text = str(getattr(code, "name", None) or status or type(exc).__name__)
+        return text.removeprefix("StatusCode.")
     return "accepted"
 
 
