@@ -182,6 +182,55 @@ class Settings(BaseSettings):
                                     description="OIDC issuer URL; enables JWT bearer tokens.")
     oidc_audience: str | None = Field(default=None, description="Expected JWT audience.")
     oidc_jwks_url: str | None = Field(default=None, description="JWKS URL of the issuer.")
+    console_idle_minutes: int = Field(
+        default=15, ge=1, le=240,
+        description="Web console: a session unused for this many minutes ends for good.",
+    )
+    console_session_hours: int = Field(
+        default=8, ge=1, le=24,
+        description="Web console: a session ends this many hours after sign-in, used or not "
+        "(and never outlives the API key it was opened with).",
+    )
+    console_login_failures: int = Field(
+        default=5, ge=1, le=100,
+        description="Web console: failed sign-ins allowed per client address (and per API "
+        "key) within console_login_window seconds before further attempts get 429.",
+    )
+    console_login_window: int = Field(
+        default=900, ge=60, le=86_400,
+        description="Web console: seconds over which failed sign-ins are counted.",
+    )
+    console_public_url: str | None = Field(
+        default=None,
+        description="Web console: the address people open, such as "
+        "`https://garrison.example.com` (no path). Needed behind a TLS proxy (cookies are "
+        "then `Secure`) and for OIDC sign-in (the redirect URI is derived from it).",
+    )
+    console_oidc_client_id: str | None = Field(
+        default=None,
+        description="Web console: OIDC client id; with oidc_issuer set, enables sign-in with "
+        "the identity provider (authorization code flow with PKCE).",
+    )
+    console_oidc_client_secret: SecretStr | None = Field(
+        default=None,
+        description="Web console: OIDC client secret for a confidential client (unset for a "
+        "public client, which relies on PKCE alone). Masked in logs.",
+    )
+    console_oidc_principal_claim: str = Field(
+        default="preferred_username", min_length=1, max_length=64,
+        description="Web console: ID token claim naming the Garrison principal to sign in as; "
+        "the principal must exist and be enabled (its roles come from Garrison).",
+    )
+    console_oidc_scopes: str = Field(
+        default="openid profile email", min_length=6, max_length=256,
+        description="Web console: scopes requested from the identity provider (must include "
+        "`openid`).",
+    )
+    console_oidc_ca_file: Path | None = Field(
+        default=None,
+        description="Web console: PEM bundle of the CAs trusted for the identity provider's "
+        "HTTPS endpoints (unset: the system's trust store).",
+    )
     alert_webhook_url: str | None = Field(
         default=None, description="HTTPS URL that receives alerts as signed JSON POSTs."
     )
@@ -199,10 +248,30 @@ class Settings(BaseSettings):
     )
 
     @field_validator("home", "artifact_dir", "audit_witness_file", "tls_cert_file",
-                     "tls_key_file", mode="before")
+                     "tls_key_file", "console_oidc_ca_file", mode="before")
     @classmethod
     def _expand(cls, value: Any) -> Any:
         return Path(value).expanduser() if isinstance(value, str) and value else value
+
+    @field_validator("console_public_url")
+    @classmethod
+    def _origin_only(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
+                or parts.fragment or parts.path not in ("", "/") or parts.username:
+            raise ValueError("give an origin such as https://garrison.example.com (no path)")
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @field_validator("console_oidc_scopes")
+    @classmethod
+    def _openid_scope(cls, value: str) -> str:
+        if "openid" not in value.split():
+            raise ValueError("the scopes must include openid")
+        return value
 
     @classmethod
     def settings_customise_sources(

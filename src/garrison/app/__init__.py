@@ -29,11 +29,12 @@ from garrison.app.services import (
 )
 
 if TYPE_CHECKING:
-    from garrison.app.admin import serve_admin, tls_options
+    from garrison.app.admin import build_console_oidc, serve_admin, tls_options
     from garrison.app.gateway import build_gateway, gateway_app, gateway_openapi, serve_gateway
 
 __all__ = [
     "Services",
+    "build_console_oidc",
     "build_gateway",
     "build_services",
     "configure_logging",
@@ -50,7 +51,7 @@ __all__ = [
 ]
 
 _GATEWAY = ("build_gateway", "gateway_app", "gateway_openapi", "serve_gateway")
-_ADMIN = ("serve_admin", "tls_options")
+_ADMIN = ("build_console_oidc", "serve_admin", "tls_options")
 
 
 def __getattr__(name: str) -> Any:

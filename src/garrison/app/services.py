@@ -20,7 +20,14 @@ from garrison.datasets import DatasetService, PseudonymizationService, Pseudonym
 from garrison.detection import AccessMonitor
 from garrison.errors import AlreadyInitialized, ConfigurationError, IntegrityFailure
 from garrison.gateway.webhook import WebhookNotifier
-from garrison.governance import AccountService, AuditService, Guard, NewKey
+from garrison.governance import (
+    AccountService,
+    AuditService,
+    Guard,
+    LoginThrottle,
+    NewKey,
+    SessionService,
+)
 from garrison.identity import Principal
 from garrison.lineage import LineageRecorder
 from garrison.registry import ModelLoader, Provenance, RegistryService
@@ -28,6 +35,7 @@ from garrison.scanning import DEFAULT_POLICY, ScanPolicy
 from garrison.serving.alerts import AlertService
 from garrison.serving.decision_service import DECISION_INPUTS_PURPOSE, DecisionService
 from garrison.serving.deployment_service import DeploymentService
+from garrison.serving.monitoring import MonitoringService
 from garrison.serving.shadow_service import ShadowService
 from garrison.signing import Keyring, MasterKeys, ModelSigningKey, TrustedSigners
 from garrison.storage import LocalArtifactStore, Store, is_sqlite, make_engine
@@ -35,6 +43,7 @@ from garrison.storage.alerts_repo import SQLAlertStore
 from garrison.storage.datasets_repo import SQLDatasetStore, SQLLineageStore
 from garrison.storage.decisions_repo import SQLDecisionStore
 from garrison.storage.migrate import current_revision, head_revision
+from garrison.storage.monitoring_repo import SQLMonitoringStore
 from garrison.storage.shadow_repo import SQLShadowStore
 from garrison.storage.tables import meta
 from garrison.types import Clock, SystemClock
@@ -66,6 +75,8 @@ class Services:
     datasets: DatasetService
     pseudonyms: PseudonymizationService
     alerts: AlertService
+    sessions: SessionService
+    monitoring: MonitoringService
     deployments: DeploymentService
     shadows: ShadowService
     decisions: DecisionService
@@ -124,19 +135,27 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     alerts = AlertService(SQLAlertStore(store), notifier=webhook, clock=clock)
     downloads = AccessMonitor(clock=clock)
     registry.on_download = lambda actor: alerts.raise_all(downloads.observe_download(actor))
+    accounts = AccountService(store, guard, clock)
+    sessions = SessionService(
+        store, guard, accounts, clock, idle_timeout=settings.console_idle_minutes * 60.0,
+        lifetime=settings.console_session_hours * 3600.0,
+        throttle=LoginThrottle(max_failures=settings.console_login_failures,
+                               window=settings.console_login_window, clock=clock))
     return Services(
         settings=settings,
         clock=clock,
         keyring=keyring,
         store=store,
         guard=guard,
-        accounts=AccountService(store, guard, clock),
+        accounts=accounts,
         audit=AuditService(store, guard, witness=lambda: read_witness(settings.witness_file)),
         registry=registry,
         loader=ModelLoader(registry, guard),
         datasets=DatasetService(SQLDatasetStore(store), lineage_store, guard, clock),
         pseudonyms=PseudonymizationService(pseudonym_keys, guard),
         alerts=alerts,
+        sessions=sessions,
+        monitoring=MonitoringService(SQLMonitoringStore(store), alerts, guard, clock),
         deployments=deployments,
         shadows=shadows,
         decisions=DecisionService(

@@ -33,6 +33,9 @@ _ALL = [
     Action("list-api-keys", "List API keys (never their secrets).", self_service=True),
     Action("revoke-api-key", "Revoke an API key.", self_service=True),
     Action("rotate-signing-key", "Make a new server signing key the active one."),
+    Action("open-console-session", "Sign in to the web console (staff roles only)."),
+    Action("close-console-session", "Sign a web console session out (own sessions: anyone).",
+           self_service=True),
     # Audit trail.
     Action("view-audit-log", "Read and filter audit events."),
     Action("verify-audit-log", "Verify the hash chain and signed checkpoints."),

@@ -22,7 +22,8 @@ ROLES: dict[str, str] = {
     "client": "Calls prediction endpoints; nothing else.",
 }
 
-_READ_REGISTRY = {"list-models", "view-model", "verify-model-version", "view-lineage"}
+_READ_REGISTRY = {"list-models", "view-model", "verify-model-version", "view-lineage",
+                  "open-console-session"}
 
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(ACTIONS) - {"authenticate", "load-model-version", "raise-alert",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from typing import IO
 
 from garrison.audit import AuditQuery, AuditRecord, Checkpoint, VerifyReport, verify_chain
@@ -95,11 +96,8 @@ class AuditService:
             page = 5000 if remaining is None else min(5000, remaining)
             if page <= 0:
                 return
-            batch = self._store.query(
-                AuditQuery(actor=query.actor, action=query.action, outcome=query.outcome,
-                           resource=query.resource, since=query.since, until=query.until,
-                           request_id=query.request_id, after_seq=after, limit=page)
-            )
+            batch = self._store.query(replace(query, after_seq=after, limit=page,
+                                              newest_first=False))
             if not batch:
                 return
             yield from batch

@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from garrison.audit import AuditDraft, AuditQuery, AuditRecord, Checkpoint, Signer
-from garrison.identity import APIKeyRepository, PrincipalRepository
+from garrison.identity import APIKeyRepository, PrincipalRepository, SessionRepository
 
 __all__ = ["AuditWriter", "TxView", "UnitOfWork"]
 
@@ -29,6 +29,9 @@ class TxView(Protocol):
 
     @property
     def audit(self) -> AuditWriter: ...
+
+    @property
+    def sessions(self) -> SessionRepository: ...
 
 
 class UnitOfWork(Protocol):

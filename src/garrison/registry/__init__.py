@@ -13,6 +13,15 @@ from garrison.registry.models import (
 )
 from garrison.registry.ports import ArtifactStore, ModelRepository, RegistryStore
 from garrison.registry.provenance import Provenance
+from garrison.registry.review import (
+    DatasetChange,
+    FeatureChange,
+    MetricDelta,
+    Review,
+    SignatureStatus,
+    approval_blocker,
+    ensure_approvable,
+)
 from garrison.registry.service import RegistryService, artifact_context, parse_ref
 
 __all__ = [
@@ -21,20 +30,27 @@ __all__ = [
     "PREDICATE_TYPE",
     "TRANSITIONS",
     "ArtifactStore",
+    "DatasetChange",
     "DatasetRef",
+    "FeatureChange",
     "LoadedModel",
+    "MetricDelta",
     "ModelLoader",
     "ModelRepository",
     "ModelVersion",
     "Provenance",
     "RegistryService",
     "RegistryStore",
+    "Review",
+    "SignatureStatus",
     "Stage",
     "Transition",
     "VersionMetadata",
+    "approval_blocker",
     "artifact_context",
     "build_bom",
     "build_statement",
+    "ensure_approvable",
     "ensure_transition",
     "parse_ref",
     "register_loader",

@@ -39,6 +39,7 @@ from garrison.registry.models import (
 from garrison.registry.ports import ArtifactStore, RegistryStore, RegistryTx
 from garrison.registry.provenance import Provenance
 from garrison.registry.reference import prepare_reference
+from garrison.registry.review import Review, SignatureStatus, approval_blocker, build_review
 from garrison.registry.transitions import LifecycleOperations
 from garrison.scanning import DEFAULT_POLICY, ScanPolicy, scan_path
 from garrison.signing import Keyring, ModelSigningKey
@@ -112,6 +113,56 @@ class RegistryService(LifecycleOperations):
         self._guard.require(actor, "view-model", f"model:{name}")
         with self._store.read() as tx:
             return tx.models.transitions(name)
+
+    def review(self, actor: Principal, name: str, version: int) -> Review:
+        """The version side by side with production, for the approver (``view-model``).
+
+        Both signed manifests are checked (not the artifacts: that is ``verify``, which is
+        audited); ``blocker`` says why ``actor`` could not approve it, if they could not.
+        """
+        self._guard.require(actor, "view-model", f"model:{name}:{version}")
+        candidate = self.get(name, version)
+        production = self.production(name)
+        if production is not None and production.version == candidate.version:
+            production = None
+        return build_review(
+            candidate, production, candidate_signature=self.signature_status(candidate),
+            production_signature=None if production is None
+            else self.signature_status(production),
+            blocker=approval_blocker(actor, candidate))
+
+    def approval_queue(self, actor: Principal) -> tuple[list[Review], list[ModelVersion]]:
+        """What waits for an approver: registered versions (each with its review) and
+        approved or shadow versions newer than their model's production version.
+
+        Needs ``approve-model-version``; a denial is audited.
+        """
+        self._guard.require(actor, "approve-model-version")
+        with self._store.read() as tx:
+            versions = tx.models.list_versions(None)
+        production = {v.name: v for v in versions if v.stage == Stage.PRODUCTION}
+        waiting = [v for v in versions if v.stage == Stage.REGISTERED]
+        promotable = [v for v in versions if v.stage in (Stage.APPROVED, Stage.SHADOW) and (
+            v.name not in production or v.version > production[v.name].version)]
+        reviews = []
+        for v in waiting:
+            current = production.get(v.name)
+            reviews.append(build_review(
+                v, current, candidate_signature=self.signature_status(v),
+                production_signature=None if current is None
+                else self.signature_status(current),
+                blocker=approval_blocker(actor, v)))
+        return reviews, promotable
+
+    def signature_status(self, v: ModelVersion) -> SignatureStatus:
+        """Check ``v``'s signed manifest against its digest and metadata (no artifact read)."""
+        try:
+            verify_manifest(self._keyring, v.manifest, name=v.name, version=v.version,
+                            digest=v.digest, metadata=v.metadata.to_dict())
+        except GarrisonError as exc:
+            return SignatureStatus(False, problem=exc.code)
+        return SignatureStatus(True, tuple(str(s.get("keyid", ""))
+                                           for s in v.manifest.get("signatures", [])))
 
     def in_stage(self, name: str, stage: str) -> list[ModelVersion]:
         with self._store.read() as tx:

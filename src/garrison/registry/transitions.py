@@ -14,15 +14,14 @@ from typing import Any
 from garrison.errors import (
     ApprovalRequired,
     Conflict,
-    FourEyesViolation,
     InvalidInput,
-    InvalidTransition,
 )
 from garrison.governance import Guard
 from garrison.identity import Principal
 from garrison.registry.lifecycle import Stage, ensure_transition
 from garrison.registry.models import ModelVersion, Transition
 from garrison.registry.ports import RegistryTx
+from garrison.registry.review import ensure_approvable
 
 __all__ = ["LifecycleOperations"]
 
@@ -57,12 +56,7 @@ class LifecycleOperations:
         """Approve a registered version; never by the person who registered it."""
 
         def apply(tx: RegistryTx, v: ModelVersion) -> None:
-            if v.stage != Stage.REGISTERED:
-                raise InvalidTransition(f"only a registered version can be approved; {v.ref} "
-                                        f"is {v.stage}")
-            if v.registrant == actor.name:
-                raise FourEyesViolation("the registrant cannot approve their own version",
-                                        registrant=v.registrant)
+            ensure_approvable(actor, v)
             self._move(tx, v, Stage.APPROVED, actor.name, reason or "approved")
 
         return self._transition(actor, "approve-model-version", name, version, reason,

@@ -214,7 +214,9 @@ def query_records(conn: Connection, q: AuditQuery) -> list[AuditRecord]:
         stmt = stmt.where(audit_events.c.created >= q.since)
     if q.until is not None:
         stmt = stmt.where(audit_events.c.created <= q.until)
-    stmt = stmt.order_by(audit_events.c.seq)
+    if q.before_seq is not None:
+        stmt = stmt.where(audit_events.c.seq < q.before_seq)
+    stmt = stmt.order_by(audit_events.c.seq.desc() if q.newest_first else audit_events.c.seq)
     if q.limit is not None:
         stmt = stmt.limit(q.limit)
     return [AuditRecord(*row) for row in conn.execute(stmt)]

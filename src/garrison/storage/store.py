@@ -31,6 +31,7 @@ from garrison.storage.migrate import (
 )
 from garrison.storage.registry_repo import SQLModelRepository
 from garrison.storage.repos import SQLAPIKeyRepository, SQLPrincipalRepository
+from garrison.storage.sessions_repo import SQLSessionRepository
 from garrison.storage.tables import meta
 from garrison.types import Clock, SystemClock
 
@@ -46,6 +47,7 @@ class Tx:
     api_keys: SQLAPIKeyRepository
     audit: _audit.SQLAuditWriter
     models: SQLModelRepository
+    sessions: SQLSessionRepository
     deployments: SQLDeploymentRepository
 
 
@@ -103,6 +105,7 @@ class Store:
                 witness=self.witness, on_append=self.on_audit_append,
             ),
             models=SQLModelRepository(conn),
+            sessions=SQLSessionRepository(conn),
             deployments=SQLDeploymentRepository(conn),
         )
 
