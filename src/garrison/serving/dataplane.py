@@ -309,9 +309,7 @@ class DataPlane:
         self, principal: Subject, name: str, body: bytes | InferenceInput, *,
         version: int | None = None, explain: bool = False, request_id: str | None = None,
     ) -> InferenceResult:
-        """Answer one request. ``body`` is a JSON body (the friendly form or OIP v2) or
-        an :class:`InferenceInput` (``garrison.serving.oip.OIPInput``), which is only
-        parsed once the caller has been authorized and counted."""
+        """``body``: JSON, or an :class:`InferenceInput` parsed once the caller is authorized."""
         started = time.perf_counter()
         rid = request_id or os.urandom(16).hex()
         serving, deployed = self.table.get(name, version)
