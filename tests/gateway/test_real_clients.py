@@ -132,3 +132,42 @@ def test_kserve_grpc(live) -> None:
     assert np.allclose(out["infer"]["probabilities"], proba)
     assert (out["no_credentials"], out["outsider"]) == ("UNAUTHENTICATED",
                                                         "PERMISSION_DENIED")
+
+
+def test_garrison_sdk_against_the_live_gateway(live) -> None:
+    """Garrison's own InferenceClient, sync and async, on the same live server."""
+    import asyncio
+
+    from garrison.client import AsyncInferenceClient, InferenceClient
+    from garrison.errors import AuthenticationFailed, Forbidden
+
+    _, job, demo = live
+    labels, proba = _expected(demo)
+    X = demo.X[:ROWS]
+    url = f"http://{job['http']}"
+    with InferenceClient(url, job["key"]) as client:
+        assert client.live() and client.ready() and client.model_ready("credit-risk", 1)
+        assert [o["name"] for o in client.model_metadata("credit-risk")["outputs"]] == [
+            "label", "classes", "probabilities"]
+        rows = [dict(zip(FEATURES, map(float, r), strict=True)) for r in X]
+        assert client.predict("credit-risk", rows).labels == labels
+        for binary in (False, True):
+            answer = client.infer("credit-risk", X, binary=binary)
+            assert answer.output("label").data == labels
+            assert np.allclose(answer.output("probabilities").as_numpy(), proba)
+        columns = client.infer("credit-risk", {f: X[:, j] for j, f in enumerate(FEATURES)},
+                               outputs=["label"])
+        assert [t.name for t in columns.outputs] == ["label"]
+    with InferenceClient(url, job["outsider"]) as outsider, pytest.raises(Forbidden):
+        outsider.predict("credit-risk", rows)
+    with InferenceClient(url, "gk_000000000000_" + "A" * 43) as forged, pytest.raises(
+            AuthenticationFailed):
+        forged.infer("credit-risk", X)
+
+    async def concurrent() -> list[list[int]]:
+        async with AsyncInferenceClient(url, job["key"]) as client:
+            answers = await asyncio.gather(*(client.infer("credit-risk", X[i:i + 2])
+                                             for i in range(0, ROWS, 2)))
+            return [a.output("label").data for a in answers]
+
+    assert sum(asyncio.run(concurrent()), []) == labels
