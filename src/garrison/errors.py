@@ -39,7 +39,8 @@ while the audit trail receives ``detail``.
     │   ├── DecryptionFailed           decryption-failed
     │   └── AuditChainBroken           audit-chain-broken
     ├── ArtifactRefused                artifact-refused
-    │   └── ArtifactUnscannable        artifact-unscannable
+    │   ├── ArtifactUnscannable        artifact-unscannable
+    │   └── ModelNotServable           model-not-servable
     ├── LimitExceeded                  limit-exceeded
     │   ├── PayloadTooLarge            payload-too-large
     │   ├── RateLimited                rate-limited
@@ -87,6 +88,7 @@ __all__ = [
     "LimitExceeded",
     "MalformedRequest",
     "ModelNotFound",
+    "ModelNotServable",
     "ModelTimeout",
     "ModelUnavailable",
     "ModelVersionNotFound",
@@ -324,6 +326,12 @@ class ArtifactUnscannable(ArtifactRefused):
     """The artifact could not be scanned, so it is refused."""
 
     code = "artifact-unscannable"
+
+
+class ModelNotServable(ArtifactRefused):
+    """The model cannot serve: it does not load, predict or match its input schema."""
+
+    code = "model-not-servable"
 
 
 class LimitExceeded(GarrisonError):

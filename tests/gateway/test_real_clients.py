@@ -170,4 +170,4 @@ def test_garrison_sdk_against_the_live_gateway(live) -> None:
                                              for i in range(0, ROWS, 2)))
             return [a.output("label").data for a in answers]
 
-    assert sum(asyncio.run(concurrent()), []) == labels
+    assert [label for part in asyncio.run(concurrent()) for label in part] == labels

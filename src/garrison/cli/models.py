@@ -45,6 +45,13 @@ def model_group() -> None:
 @click.option("--reference", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Reference (training) data, CSV or Parquet: profile, input schema and a "
               "sealed sample for the gateway's detectors.")
+@click.option("--target", metavar="COLUMN",
+              help="The label column of the reference data: left out of the model's inputs.")
+@click.option("--drop", "drop", multiple=True, metavar="COLUMN",
+              help="A reference column that is not a model input (an id, a timestamp); "
+              "repeatable or comma-separated.")
+@click.option("--encoding", metavar="CODEC",
+              help="Text encoding of a CSV reference file (default UTF-8), e.g. latin-1.")
 @click.option("--signature", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="OpenSSF model-signing bundle (model.sig) by a trusted signer; checked "
               "before anything is stored.")
@@ -53,10 +60,16 @@ def model_group() -> None:
 @handle_errors
 def model_register(state: CLIState, name: str, path: Path, metadata_file: str | None,
                    framework: str, code_commit: str, reference: Path | None,
+                   target: str | None, drop: tuple[str, ...], encoding: str | None,
                    signature: Path | None, as_json: bool) -> None:
     """Scan, sign, encrypt and register PATH as the next version of model NAME.
 
-    An artifact the scanner does not call safe is refused (exit 1) and nothing is stored.
+    An artifact the scanner does not call safe is refused (exit 1; exit 2 when it could
+    not be scanned) and nothing is stored. With reference data (or an input schema in
+    the metadata) the model must also be servable: it must take exactly the reference's
+    feature columns (name the label with --target, leave other columns out with --drop)
+    and predict the reference rows, or registration is refused (model-not-servable,
+    exit 1) with the reason.
     """
     meta = {}
     if metadata_file:
@@ -68,8 +81,10 @@ def model_register(state: CLIState, name: str, path: Path, metadata_file: str | 
         meta["framework"] = framework
     if code_commit:
         meta["code_commit"] = code_commit
+    drops = [c.strip() for value in drop for c in value.split(",") if c.strip()]
     v = state.services.registry.register(state.principal(), name, path, meta,
-                                         reference=reference, signature=signature)
+                                         reference=reference, target=target, drop=drops,
+                                         encoding=encoding, signature=signature)
     if as_json:
         emit(v.to_dict())
     else:

@@ -13,7 +13,8 @@ from starlette.responses import Response
 
 from garrison.errors import InvalidInput, PayloadTooLarge
 
-__all__ = ["HEADERS", "flag", "json_response", "read_body", "request_id"]
+__all__ = ["HEADERS", "client_request_id", "flag", "json_response", "read_body", "request_id",
+           "valid_client_id"]
 
 _RID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 #: On every answer.
@@ -32,8 +33,21 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def request_id(request: Request) -> str:
+    """The gateway's own id of this request: the key of its decision record. A client's
+    X-Request-ID is never used as a key (one client could otherwise make another's
+    records collide); it is echoed and recorded as ``client_request_id``."""
+    return os.urandom(16).hex()
+
+
+def client_request_id(request: Request) -> str | None:
+    """The client's X-Request-ID, when it is well formed (``[A-Za-z0-9._-]{1,64}``)."""
     supplied = request.headers.get("x-request-id", "")
-    return supplied if _RID.fullmatch(supplied) else os.urandom(16).hex()
+    return supplied if _RID.fullmatch(supplied) else None
+
+
+def valid_client_id(value: str) -> str | None:
+    """``value`` when it is a well-formed client request id (for gRPC metadata)."""
+    return value if _RID.fullmatch(value) else None
 
 
 async def read_body(request: Request, cap: int, timeout: float) -> bytes:

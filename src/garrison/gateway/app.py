@@ -23,9 +23,9 @@ from starlette.routing import Route
 from garrison.authz import require
 from garrison.errors import GarrisonError
 from garrison.gateway._http import HEADERS as _HEADERS
+from garrison.gateway._http import client_request_id, read_body, request_id
 from garrison.gateway._http import flag as _flag
 from garrison.gateway._http import json_response as _json
-from garrison.gateway._http import read_body, request_id
 from garrison.gateway.errors import error_body, oip_error_body, status_for
 from garrison.gateway.oip import oip_routes
 from garrison.gateway.openapi import openapi_document
@@ -62,6 +62,8 @@ def _render_friendly(result: InferenceResult) -> dict[str, Any]:
     body: dict[str, Any] = {"predictions": result.hardened.to_predictions(),
                             "model_version": result.served_by,
                             "request_id": result.request_id}
+    if result.client_request_id is not None:
+        body["client_request_id"] = result.client_request_id
     if result.fallback_reason:
         body["fallback"] = {"used": True, "reason": result.fallback_reason}
     if result.explanations is not None:
@@ -116,7 +118,7 @@ def create_gateway_app(state: GatewayState) -> Starlette:
             log.exception("unhandled error", extra={"request_id": rid})
             body = (oip_error_body if oip else error_body)(None, 500, rid)
             response = _json(body, 500, {"x-request-id": rid})
-        response.headers["x-request-id"] = rid
+        response.headers["x-request-id"] = client_request_id(request) or rid
         state.telemetry.response(status)
         if state.access_log:
             access.info("request", request_id=rid, method=request.method,
@@ -136,7 +138,8 @@ def create_gateway_app(state: GatewayState) -> Starlette:
             name = req.path_params["name"]
             body = await _body(req)
             result = await state.dataplane.infer(principal, name, body,
-                                                 explain=_flag(req, "explain"), request_id=rid)
+                                                 explain=_flag(req, "explain"), request_id=rid,
+                                                 client_request_id=client_request_id(req))
             return _json(_render_friendly(result))
         return await guarded(request, handle)
 

@@ -121,6 +121,8 @@ def infer_response(name: str, result: InferenceResult, request: OIPInput) -> Any
     assert result.hardened is not None  # The data plane hardens every answer.
     selected = select_outputs(result.hardened, request.outputs, True)
     params: dict[str, Any] = {"request_id": result.request_id}
+    if result.client_request_id is not None:
+        params["client_request_id"] = result.client_request_id
     if result.fallback_reason:
         params["fallback"] = result.fallback_reason
     if result.explanations is not None:

@@ -7,6 +7,8 @@ records, output hardening and metrics. Errors are gRPC status codes with the sam
 opaque messages as REST; Garrison's error code and request id travel in the trailing
 metadata (``garrison-code``, ``x-request-id``, and ``garrison-field``/``-row``/``-problem``
 for a refused input), and ``retry-after`` for a refusal that says when to come back.
+As on REST, the decision record is keyed by the gateway's own request id (the answer's
+``parameters.request_id``); a client's ``x-request-id`` is echoed and recorded.
 
 Limits: messages over ``max_body_bytes`` are refused by gRPC itself
 (``RESOURCE_EXHAUSTED``); a request whose deadline has passed is not started, and one
@@ -39,6 +41,7 @@ from garrison.errors import (
     NotFound,
     PayloadTooLarge,
 )
+from garrison.gateway._http import valid_client_id
 from garrison.gateway.errors import error_body
 from garrison.gateway.grpc_codec import GRPCInput, infer_response, metadata_response, parameters
 from garrison.gateway.grpc_v2 import grpc_predict_v2_pb2 as pb
@@ -88,18 +91,21 @@ class GRPCInferenceService(pb_grpc.GRPCInferenceServiceServicer):
         self._state = state
 
     async def _call(self, method: str, context: Any,
-                    handler: Callable[[Any, str], Awaitable[Any]], *, auth: bool = True) -> Any:
+                    handler: Callable[[Any, str, str | None], Awaitable[Any]], *,
+                    auth: bool = True) -> Any:
         state = self._state
         started = time.perf_counter()
         metadata = dict(context.invocation_metadata() or ())
-        supplied = str(metadata.get("x-request-id", ""))
-        rid = supplied if _request_id_ok(supplied) else os.urandom(16).hex()
+        # The gateway's own id keys the decision record; the client's is echoed and recorded.
+        client_id = valid_client_id(str(metadata.get("x-request-id", "")))
+        rid = os.urandom(16).hex()
+        echo = client_id or rid
         code, http = grpc.StatusCode.OK, 200
         try:
             remaining = context.time_remaining()
             if remaining is not None and remaining <= 0:
                 code, http = grpc.StatusCode.DEADLINE_EXCEEDED, 504
-                context.set_trailing_metadata((("x-request-id", rid),))
+                context.set_trailing_metadata((("x-request-id", echo),))
                 await context.abort(code, "deadline exceeded")
             principal = None
             if auth:
@@ -108,17 +114,17 @@ class GRPCInferenceService(pb_grpc.GRPCInferenceServiceServicer):
                     metadata.get("authorization"), rid, peer.rsplit(":", 1)[0])
             try:
                 async with asyncio.timeout(remaining):
-                    answer = await handler(principal, rid)
-                context.set_trailing_metadata((("x-request-id", rid),))
+                    answer = await handler(principal, rid, client_id)
+                context.set_trailing_metadata((("x-request-id", echo),))
                 return answer
             except TimeoutError:
                 code, http = grpc.StatusCode.DEADLINE_EXCEEDED, 504
-                context.set_trailing_metadata((("x-request-id", rid),))
+                context.set_trailing_metadata((("x-request-id", echo),))
                 await context.abort(code, "deadline exceeded")
         except GarrisonError as exc:
             code, http = status_code_for(exc)
             body = error_body(exc, 500 if code is grpc.StatusCode.INTERNAL else http, rid)
-            trailers = [("x-request-id", rid), ("garrison-code", body["error"]["code"])]
+            trailers = [("x-request-id", echo), ("garrison-code", body["error"]["code"])]
             for key in ("field", "row", "problem"):
                 if key in body["error"]:
                     trailers.append((f"garrison-{key}", str(body["error"][key])))
@@ -135,7 +141,7 @@ class GRPCInferenceService(pb_grpc.GRPCInferenceServiceServicer):
                 raise
             code, http = grpc.StatusCode.INTERNAL, 500
             log.exception("unhandled gRPC error", extra={"request_id": rid})
-            context.set_trailing_metadata((("x-request-id", rid),
+            context.set_trailing_metadata((("x-request-id", echo),
                                            ("garrison-code", "internal-error")))
             await context.abort(code, "internal error")
         finally:
@@ -148,17 +154,17 @@ class GRPCInferenceService(pb_grpc.GRPCInferenceServiceServicer):
 
     # -- health -----------------------------------------------------------------------
     async def ServerLive(self, request: Any, context: Any) -> Any:
-        async def handle(principal: Any, rid: str) -> Any:
+        async def handle(principal: Any, rid: str, client_id: str | None) -> Any:
             return pb.ServerLiveResponse(live=True)
         return await self._call("ServerLive", context, handle, auth=False)
 
     async def ServerReady(self, request: Any, context: Any) -> Any:
-        async def handle(principal: Any, rid: str) -> Any:
+        async def handle(principal: Any, rid: str, client_id: str | None) -> Any:
             return pb.ServerReadyResponse(ready=self._state.ready and not self._state.problems)
         return await self._call("ServerReady", context, handle, auth=False)
 
     async def ModelReady(self, request: Any, context: Any) -> Any:
-        async def handle(principal: Any, rid: str) -> Any:
+        async def handle(principal: Any, rid: str, client_id: str | None) -> Any:
             plane = self._state.dataplane
             _, deployed = plane.table.get(request.name, _version(request.version))
             plane.authorize(principal, request.name, deployed, rid)
@@ -167,13 +173,13 @@ class GRPCInferenceService(pb_grpc.GRPCInferenceServiceServicer):
 
     # -- metadata ---------------------------------------------------------------------
     async def ServerMetadata(self, request: Any, context: Any) -> Any:
-        async def handle(principal: Any, rid: str) -> Any:
+        async def handle(principal: Any, rid: str, client_id: str | None) -> Any:
             return pb.ServerMetadataResponse(name="garrison", version=__version__,
                                              extensions=OIP_EXTENSIONS)
         return await self._call("ServerMetadata", context, handle)
 
     async def ModelMetadata(self, request: Any, context: Any) -> Any:
-        async def handle(principal: Any, rid: str) -> Any:
+        async def handle(principal: Any, rid: str, client_id: str | None) -> Any:
             plane = self._state.dataplane
             serving, deployed = plane.table.get(request.name, _version(request.version))
             plane.authorize(principal, request.name, deployed, rid)
@@ -183,18 +189,15 @@ class GRPCInferenceService(pb_grpc.GRPCInferenceServiceServicer):
 
     # -- inference --------------------------------------------------------------------
     async def ModelInfer(self, request: Any, context: Any) -> Any:
-        async def handle(principal: Any, rid: str) -> Any:
+        async def handle(principal: Any, rid: str, client_id: str | None) -> Any:
             explain = parameters(request.parameters).get("explain") is True
             infer_input = GRPCInput(request)
             result = await self._state.dataplane.infer(
                 principal, request.model_name, infer_input,
-                version=_version(request.model_version), explain=explain, request_id=rid)
+                version=_version(request.model_version), explain=explain, request_id=rid,
+                client_request_id=client_id)
             return infer_response(request.model_name, result, infer_input)
         return await self._call("ModelInfer", context, handle)
-
-
-def _request_id_ok(value: str) -> bool:
-    return 0 < len(value) <= 64 and all(c.isalnum() or c in "._-" for c in value)
 
 
 async def start_grpc_server(state: Any, *, host: str, port: int, max_message_bytes: int,

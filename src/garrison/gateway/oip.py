@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from garrison import __version__
-from garrison.gateway._http import HEADERS
+from garrison.gateway._http import HEADERS, client_request_id
 from garrison.serving.dataplane import InferenceResult
 from garrison.serving.oip import HEADER_LENGTH, KServeV1Input, OIPInput
 from garrison.serving.oip_outputs import model_metadata, select_outputs
@@ -38,6 +38,8 @@ def render_infer(name: str, result: InferenceResult, request: OIPInput,
     assert result.hardened is not None  # The data plane hardens every answer.
     selected = select_outputs(result.hardened, request.outputs, request.binary_output)
     params: dict[str, Any] = {"request_id": result.request_id}
+    if result.client_request_id is not None:
+        params["client_request_id"] = result.client_request_id
     if result.fallback_reason:
         params["fallback"] = result.fallback_reason
     if result.explanations is not None:  # Parameters are scalars: the list as JSON text.
@@ -74,14 +76,16 @@ def oip_routes(state: Any, guarded: Guarded, read_body: Callable[[Request], Awai
         body = await read_body(req)
         request = OIPInput(model=name, body=body, header_length=req.headers.get(HEADER_LENGTH))
         result = await plane.infer(principal, name, request, version=_version(req),
-                                   explain=flag(req, "explain"), request_id=rid)
+                                   explain=flag(req, "explain"), request_id=rid,
+                                   client_request_id=client_request_id(req))
         content, headers = render_infer(name, result, request)
         return Response(content, 200, {**HEADERS, **headers})
 
     async def v1_predict(req: Request, principal: Any, rid: str) -> Response:
         name = req.path_params["name"]
         body = await read_body(req)
-        result = await plane.infer(principal, name, KServeV1Input(body), request_id=rid)
+        result = await plane.infer(principal, name, KServeV1Input(body), request_id=rid,
+                                   client_request_id=client_request_id(req))
         assert result.hardened is not None
         return json({"predictions": result.hardened.labels.tolist()})
 

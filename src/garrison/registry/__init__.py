@@ -2,7 +2,13 @@
 
 from garrison.registry.bom import BOM_MEDIA_TYPE, build_bom
 from garrison.registry.lifecycle import TRANSITIONS, Stage, ensure_transition
-from garrison.registry.loader import LOADERS, LoadedModel, ModelLoader, register_loader
+from garrison.registry.loader import (
+    LOADERS,
+    LoadedModel,
+    ModelLoader,
+    OnnxModel,
+    register_loader,
+)
 from garrison.registry.manifest import PREDICATE_TYPE, build_statement, verify_manifest
 from garrison.registry.models import (
     DatasetRef,
@@ -38,6 +44,7 @@ __all__ = [
     "ModelLoader",
     "ModelRepository",
     "ModelVersion",
+    "OnnxModel",
     "Provenance",
     "RegistryService",
     "RegistryStore",

@@ -33,6 +33,8 @@ _PATH_PARAMS = {
              {"type": "string", "pattern": MODEL_NAME_PATTERN}),
     "version": ("Version number (1, 2, ...).",
                 {"type": "string", "pattern": "^[1-9][0-9]{0,8}$"}),
+    "incident": ("Incident id as `verify` and the incident list name it (`quarantine:57`).",
+                 {"type": "string", "pattern": "^[a-z-]{1,32}:[0-9A-Za-z:._-]{1,96}$"}),
 }
 _BINARY = {"type": "string", "contentMediaType": "application/octet-stream"}
 _STATUS_TEXT = {
@@ -131,7 +133,9 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
     if params:
         out["parameters"] = params
     if op.body is not None:
-        out["requestBody"] = {"required": False, "content": {
+        # A body is required when its model has a required field (an empty body is {}).
+        required = bool(op.body.model_json_schema().get("required"))
+        out["requestBody"] = {"required": required, "content": {
             "application/json": {"schema": refs[(op.body, "validation")]}}}
     elif op.upload:
         out["requestBody"] = _upload_body(refs)
