@@ -182,9 +182,12 @@ def build_gateway(services: Services, settings: Settings, *, refresh_interval: f
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await asyncio.to_thread(load)
         task = asyncio.create_task(refresh())
+        grpc_server = await _start_grpc(state, settings)
         try:
             yield
         finally:
+            if grpc_server is not None:
+                await grpc_server.stop(grace=5.0)  # Lets in-flight calls finish.
             task.cancel()
             writer.close()
             audit_writer.close()
@@ -200,6 +203,19 @@ def build_gateway(services: Services, settings: Settings, *, refresh_interval: f
     app.router.lifespan_context = lifespan
     state.background.extend([writer, builder, executor, shadow.mirror, audit_writer, watch])
     return app, state
+
+
+async def _start_grpc(state: GatewayState, settings: Settings) -> Any:
+    """The OIP v2 gRPC service on ``settings.grpc_port`` over the same state, or None."""
+    if settings.grpc_port is None:
+        return None
+    from garrison.gateway.grpc_server import start_grpc_server
+
+    tls = None
+    if settings.tls_cert_file is not None and settings.tls_key_file is not None:
+        tls = (settings.tls_cert_file, settings.tls_key_file)
+    return await start_grpc_server(state, host=settings.host, port=settings.grpc_port,
+                                   max_message_bytes=settings.max_body_bytes, tls=tls)
 
 
 def gateway_app() -> Starlette:

@@ -26,6 +26,8 @@ class PrometheusTelemetry:
                                  ["model", "reason"], registry=r)
         self.http = Counter("garrison_http_responses_total", "HTTP responses by status.",
                             ["status"], registry=r)
+        self.grpc = Counter("garrison_grpc_responses_total", "gRPC answers by status code.",
+                            ["code"], registry=r)
         self.shadow_agreement = Gauge("garrison_shadow_agreement",
                                       "Share of mirrored requests where shadow agreed.",
                                       ["model"], registry=r)
@@ -60,6 +62,9 @@ class PrometheusTelemetry:
         if child is None:
             child = self._statuses[status] = self.http.labels(str(status))
         child.inc()
+
+    def grpc_response(self, code: str) -> None:
+        self.grpc.labels(code).inc()
 
     def watch_queues(self, queues: dict[str, Any]) -> None:
         """Export each background writer's ``dropped`` count, read at scrape time."""

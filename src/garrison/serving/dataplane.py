@@ -40,7 +40,8 @@ from garrison.serving.validation import InputValidator, ValidatedBatch
 from garrison.types import Clock, utc_iso
 
 __all__ = [
-    "DataPlane", "Deployed", "InferenceResult", "ModelTable", "Observe", "Telemetry", "harden",
+    "DataPlane", "Deployed", "InferenceInput", "InferenceResult", "ModelTable", "Observe",
+    "Telemetry", "harden",
 ]
 
 
@@ -65,6 +66,12 @@ class Observe(Protocol):
 
     def __call__(self, caller: str, deployed: Deployed, matrix: np.ndarray,
                  labels: np.ndarray | None, flags: list[dict[str, Any]]) -> None: ...
+
+
+class InferenceInput(Protocol):
+    """A request in a protocol's own framing, checked against the deployment it reaches."""
+
+    def validate(self, deployed: Deployed) -> ValidatedBatch: ...
 
 
 class NullTelemetry:
@@ -92,6 +99,8 @@ class Deployed:
     monitor: Any = None
     #: Daily quota in rows (a limiter without a rate); ``None`` for no quota.
     quota: Any = None
+    #: The Open Inference Protocol outputs it answers (``oip_outputs.probe_outputs``).
+    outputs: tuple[Any, ...] = ()
 
     @property
     def names(self) -> list[str]:
@@ -299,17 +308,19 @@ class DataPlane:
         raise ModelUnavailable("the model is unavailable", retry_after=retry, reason=reason)
 
     async def infer(
-        self, principal: Subject, name: str, body: bytes, *, version: int | None = None,
-        explain: bool = False, request_id: str | None = None,
+        self, principal: Subject, name: str, body: bytes | InferenceInput, *,
+        version: int | None = None, explain: bool = False, request_id: str | None = None,
         client_request_id: str | None = None,
     ) -> InferenceResult:
+        """``body``: JSON, or an :class:`InferenceInput` parsed once the caller is authorized."""
         started = time.perf_counter()
         rid = request_id or os.urandom(16).hex()
         serving, deployed = self.table.get(name, version)
         self.authorize(principal, name, deployed, rid)
         await self.limit(principal, deployed)
         try:
-            batch = deployed.validator.validate_json(body)
+            batch = (deployed.validator.validate_json(body) if isinstance(body, bytes)
+                     else body.validate(deployed))
         except GarrisonError as exc:
             self.telemetry.rejected(exc.code)
             raise
