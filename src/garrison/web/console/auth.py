@@ -24,6 +24,7 @@ from garrison.web.console.context import (
     config_of,
     cookie_name,
     cookie_path,
+    cross_site,
     is_secure,
     render,
     viewer,
@@ -67,8 +68,8 @@ async def login(request: Request) -> Response:
     form = await request.form(max_files=0, max_fields=10)
     cookie = request.cookies.get(_LOGIN_COOKIE, "")
     presented = form.get("login_token")
-    if not cookie or not isinstance(presented, str) or not hmac.compare_digest(
-            presented.encode(), cookie.encode()):
+    if cross_site(request) or not cookie or not isinstance(presented, str) or \
+            not hmac.compare_digest(presented.encode(), cookie.encode()):
         return _login_page(request, status=400,
                            error="The sign-in form expired. Please try again.")
     key = form.get("api_key")
