@@ -45,6 +45,7 @@ class Console:
     """One browser: its own cookie jar, the last page's CSRF token."""
 
     def __init__(self, app: Any, base_url: str = "http://testserver") -> None:
+        self.app = app
         self.transport = SyncASGITransport(app)
         self.http = httpx.Client(transport=self.transport, base_url=base_url,
                                  follow_redirects=False)

@@ -131,7 +131,9 @@ async def oidc_start(request: Request) -> Response:
 async def _record_oidc_failure(request: Request, client: OIDCClient,
                                exc: AuthenticationFailed) -> None:
     sessions: SessionService = config_of(request).services.sessions
-    await call(sessions.record_failed_identity, str(exc.detail.get("why", "oidc-failed")),
+    # Our own checks say ``why``; the ID token verifier says ``reason``.
+    reason = exc.detail.get("why") or exc.detail.get("reason") or "oidc-failed"
+    await call(sessions.record_failed_identity, str(reason),
                client=client_of(request), issuer=client.issuer,
                request_id=request_id_of(request))
 
