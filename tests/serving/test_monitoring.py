@@ -81,6 +81,10 @@ def test_every_drift_window_is_kept_and_read_back_oldest_first(world, clock) -> 
         .version == 2
     with pytest.raises(InvalidInput):
         service.record_drift("fraud", 1, {"features": []})
+    clock.advance(60)
+    service.record_drift("fraud", 3, REPORT)
+    assert service.drift_models(people["dan"], since=since) == ["fraud", "other"]
+    assert service.drift_models(people["dan"], since="2026-01-01T00:01:30.000000Z") == ["fraud"]
 
 
 def test_reading_monitoring_needs_view_alerts_and_a_denial_is_recorded(world, store) -> None:

@@ -117,6 +117,9 @@ class MonitoringStore(Protocol):
         """Windows of every version of ``model`` created at or after ``since``, oldest first
         (the newest ``limit`` of them)."""
 
+    def drift_models(self, since: str) -> list[str]:
+        """Models with a drift window at or after ``since``, the most recent first."""
+
     def add_traffic(self, counts: Sequence[TrafficCount]) -> None:
         """Add the counts to the stored ones (several workers add to the same minute)."""
 
@@ -211,6 +214,11 @@ class MonitoringService:
         """Closed drift windows of ``model`` since ``since``, oldest first."""
         self._guard.require(actor, "view-alerts", f"model:{model}")
         return self._store.drift_windows(model, since, MAX_WINDOWS)
+
+    def drift_models(self, actor: Principal, *, since: str) -> list[str]:
+        """Models whose drift windows closed since ``since``, the most recent first."""
+        self._guard.require(actor, "view-alerts")
+        return self._store.drift_models(since)
 
     def traffic(self, actor: Principal, *, since: _dt.datetime, until: _dt.datetime,
                 buckets: int = 48) -> list[TrafficSeries]:
