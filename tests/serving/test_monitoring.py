@@ -24,6 +24,9 @@ REPORT = {
     "drifted": True, "rows_reference": 500, "rows_current": 400, "alpha": 0.05,
     "features": [
         {"feature": "amount", "type": "numeric", "drifted": True, "rows": 400, "checks": [
+            {"check": "missing-rate", "method": "two-proportion-z", "statistic": 0.0,
+             "p_value": 1.0, "p_adjusted": 1.0, "effect_method": "missing-rate-delta",
+             "effect_size": 0.0, "threshold": 0.05, "drifted": False},
             {"check": "distribution", "method": "ks", "statistic": 0.4, "p_value": 1e-9,
              "p_adjusted": 2e-9, "effect_method": "wasserstein", "effect_size": 0.31,
              "threshold": 0.1, "drifted": True}]},
@@ -60,7 +63,7 @@ def test_the_migration_creates_exactly_the_declared_tables(store) -> None:
     assert "0017_console" in (store.revision() or "")
 
 
-def test_features_keep_the_deciding_check_and_drop_non_finite_numbers() -> None:
+def test_features_chart_the_distribution_check_and_drop_non_finite_numbers() -> None:
     amount, age = features_of(REPORT)
     assert (amount.feature, amount.drifted, amount.effect_method, amount.effect_size,
             amount.threshold) == ("amount", True, "wasserstein", 0.31, 0.1)

@@ -132,14 +132,23 @@ def _number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
+def _charted(checks: list[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """The check drawn over time: the distribution test (the same measure in every
+    window), else the first. Whether the feature drifted counts every check."""
+    for check in checks:
+        if check.get("check") == "distribution":
+            return check
+    return checks[0] if checks else {}
+
+
 def features_of(report: Mapping[str, Any]) -> tuple[FeatureDrift, ...]:
-    """Per-feature summary of a ``DriftReport.to_dict()``: its first (deciding) check."""
+    """Per-feature summary of a ``DriftReport.to_dict()``: its distribution check."""
     out = []
     for item in report.get("features") or []:
         if not isinstance(item, Mapping):
             continue
         checks = [c for c in item.get("checks") or [] if isinstance(c, Mapping)]
-        first = checks[0] if checks else {}
+        first = _charted(checks)
         out.append(FeatureDrift(
             feature=str(item.get("feature", ""))[:256], drifted=bool(item.get("drifted")),
             method=str(first.get("method", ""))[:32],

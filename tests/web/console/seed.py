@@ -10,6 +10,7 @@ traffic counts, and alerts.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +49,10 @@ def _data(seed: int, shift: float = 0.0) -> pd.DataFrame:
     return frame
 
 
-def _model(frame: pd.DataFrame, seed: int) -> LogisticRegression:
+@functools.cache
+def _model(seed: int, shift: float = 0.0) -> LogisticRegression:
+    """Fitted once per process: the seeded installation is rebuilt for every test."""
+    frame = _data(seed, shift)
     rng = np.random.default_rng(seed)
     y = ((frame["amount"] > 150) & (frame["account_age_days"] < 400)
          | (rng.random(len(frame)) < 0.05)).astype(int)
@@ -75,7 +79,7 @@ def seed(inst: Installation, work: Path, *, pending_by: str = "alice") -> Seeded
     dataset = services.datasets.register(alice, csv, "transactions")
     ref = {"name": "transactions", "version": str(dataset.version), "digest": dataset.digest}
 
-    model = _model(train, 1)
+    model = _model(1)
     path = work / "fraud-v1.pkl"
     path.write_bytes(pickle.dumps(model, protocol=5))
     v1 = services.registry.register(alice, "fraud", path, {
@@ -90,7 +94,7 @@ def seed(inst: Installation, work: Path, *, pending_by: str = "alice") -> Seeded
         "daily_quota": 50_000, "record_inputs": "full", "detection": "flag",
         "output": {"mode": "full"}})
 
-    retrained = _model(_data(2, 0.1), 2)
+    retrained = _model(2, 0.1)
     path2 = work / "fraud-v2.pkl"
     path2.write_bytes(pickle.dumps(retrained, protocol=5))
     v2 = services.registry.register(people[pending_by], "fraud", path2, {
@@ -99,7 +103,7 @@ def seed(inst: Installation, work: Path, *, pending_by: str = "alice") -> Seeded
         "input_schema": _schema(10000), "datasets": [ref], "code_commit": "8be41d0",
         "tags": {"team": "payments-risk", "ticket": "RISK-1107"}})
 
-    churn = _model(_data(3), 3)
+    churn = _model(3)
     path3 = work / "churn.pkl"
     path3.write_bytes(pickle.dumps(churn, protocol=5))
     services.registry.register(alice, "churn", path3, {
