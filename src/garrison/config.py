@@ -85,11 +85,50 @@ class Settings(BaseSettings):
         "database (default: `HOME/audit/witness.jsonl`). Ship it off the host for "
         "truncation evidence that survives a database compromise.",
     )
+    decision_window: int = Field(
+        default=4096, ge=64, le=1_000_000,
+        description="Decision records each gateway worker may have answered but not yet "
+        "stored. Numbers are reserved in the audit trail this far ahead; beyond it the "
+        "gateway answers 503 rather than serve without a record. After a crash at most this "
+        "many answered predictions per worker lack a record, and `audit decisions` says so.",
+    )
+    decision_lease: float = Field(
+        default=60.0, ge=0.05, le=3600.0,
+        description="Seconds between the heartbeats of an idle decision log. "
+        "`audit decisions` reports a log silent for twice this long, and never closed, as "
+        "`unclosed` (its worker stopped without flushing).",
+    )
     scan_allow: list[str] = Field(
         default_factory=list,
         description="Extra importable callables the artifact scanner and loader accept, as "
         "`module.name` or `module.*` (JSON list in the environment). Every change of this "
         "list is recorded in the audit trail at startup.",
+    )
+    smoke_test_timeout: float = Field(
+        default=120.0, gt=0, le=3600,
+        description="Deadline in seconds for the servability smoke test (load the signed "
+        "artifact and predict its reference rows, in a separate process) that runs at "
+        "registration and before approve, promote, rollback and a fallback assignment.",
+    )
+    model_signing_trusted_keys: list[Path] = Field(
+        default_factory=list,
+        description="PEM public keys (ECDSA P-256/384/521) of the signers whose OpenSSF "
+        "model signatures (`model_signing sign key`) registration accepts (JSON list in the "
+        "environment).",
+    )
+    model_signing_identity: str | None = Field(
+        default=None,
+        description="A keyless Sigstore signer whose OpenSSF model signatures registration "
+        "accepts (an e-mail or workflow URI); needs `model_signing_oidc_issuer` and network "
+        "access to Sigstore.",
+    )
+    model_signing_oidc_issuer: str | None = Field(
+        default=None, description="The OIDC issuer of `model_signing_identity`.",
+    )
+    require_model_signature: bool = Field(
+        default=False,
+        description="Refuse to register an artifact without an OpenSSF model signature from "
+        "a trusted signer.",
     )
     host: str = Field(default="127.0.0.1", description="Address `garrison serve` binds to.")
     port: int = Field(default=8080, ge=1, le=65535, description="Port of the inference gateway.")

@@ -31,6 +31,9 @@ EXPECTED = {
     },
     "client": {"invoke-model"},
     "admin": set(ACTIONS) - {"authenticate", "load-model-version", "raise-alert", "invoke-model",
+                             "quarantine-audit-events", "open-decision-log",
+                             "reserve-decision-records", "drop-decision-records",
+                             "close-decision-log", "check-model-version",
                              "reidentify-data"},
 }
 

@@ -1,4 +1,5 @@
-"""Signing recipes: DSSE envelopes over an Ed25519 keyring, sealing, keyed hashes."""
+"""Signing recipes: DSSE envelopes over an Ed25519 keyring, sealing, keyed hashes and
+OpenSSF model signing."""
 
 from garrison.signing.envelope import (
     IN_TOTO_PAYLOAD_TYPE,
@@ -10,6 +11,12 @@ from garrison.signing.envelope import (
 )
 from garrison.signing.keyring import Keyring, key_id_for, write_private_file
 from garrison.signing.mac import KeyedHasher, hmac_sha256, verify_hmac_sha256
+from garrison.signing.openssf import (
+    BUNDLE_MEDIA_TYPE,
+    ModelSignature,
+    ModelSigningKey,
+    TrustedSigners,
+)
 from garrison.signing.sealing import (
     DeterministicCipher,
     MasterKeys,
@@ -20,11 +27,15 @@ from garrison.signing.sealing import (
 )
 
 __all__ = [
+    "BUNDLE_MEDIA_TYPE",
     "IN_TOTO_PAYLOAD_TYPE",
     "DeterministicCipher",
     "KeyedHasher",
     "Keyring",
     "MasterKeys",
+    "ModelSignature",
+    "ModelSigningKey",
+    "TrustedSigners",
     "hmac_sha256",
     "key_id_for",
     "open_sealed",
