@@ -9,16 +9,21 @@ from garrison.errors import Forbidden, FourEyesViolation
 from garrison.registry import DatasetRef, approval_blocker, ensure_approvable
 from garrison.registry.review import build_review
 
+# The model of conftest takes four numeric features.
 SCHEMA_V1 = {"features": [{"name": "amount", "type": "float", "minimum": 0, "maximum": 100},
-                          {"name": "age", "type": "int"},
-                          {"name": "country", "type": "category", "categories": ["fr", "de"]}]}
+                          {"name": "age", "type": "float"},
+                          {"name": "country", "type": "float"},
+                          {"name": "score", "type": "float"}]}
 SCHEMA_V2 = {"features": [{"name": "amount", "type": "float", "minimum": 0, "maximum": 500},
-                          {"name": "age", "type": "int"},
-                          {"name": "tenure", "type": "float"}]}
+                          {"name": "age", "type": "float"},
+                          {"name": "tenure", "type": "float"},
+                          {"name": "score", "type": "float"}]}
+SCHEMA = {"features": [{"name": f"x{i}", "type": "float"} for i in range(4)]}
 
 
 def _register(env, model_file, who: str, **metadata):
     services, people = env
+    metadata.setdefault("input_schema", SCHEMA)
     return services.registry.register(people[who], "fraud", model_file, metadata)
 
 
@@ -39,7 +44,7 @@ def test_the_review_compares_metrics_schema_and_signatures_with_production(
     assert round(next(m for m in review.metrics if m.name == "auc").delta, 6) == 0.05
     changes = {f.name: f.change for f in review.schema}
     assert changes == {"amount": "changed", "age": "same", "tenure": "added",
-                       "country": "removed"}
+                       "country": "removed", "score": "same"}
     assert review.schema_changed
     assert review.candidate_signature.ok and review.production_signature.ok
     assert review.candidate_signature.signed_by

@@ -22,9 +22,14 @@ CONSOLE = Path(__file__).parents[3] / "src" / "garrison" / "web" / "console"
 ALERT_ID = "00000000-0000-0000-0000-000000000001"
 
 
+SCHEMA = {"features": [{"name": n, "type": "float"} for n in ("a", "b", "c")]}
+
+
 def _register(inst, who: str = "alice", **metadata) -> int:
+    """A version the registry can serve: a three-feature model and its input schema."""
     path = inst.services.settings.home / "upload.pkl"
     path.write_bytes(model_bytes())
+    metadata.setdefault("input_schema", SCHEMA)
     v = inst.services.registry.register(inst.people[who], "fraud", path, metadata)
     return v.version
 
