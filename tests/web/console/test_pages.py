@@ -4,17 +4,35 @@ with text), contrast, chart and graph geometry, and the pages' behaviour on bad 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from garrison.lineage import DatasetNode, LineageGraph, ModelVersionNode, RunNode
+from garrison.testing import fixed_clock, sqlite_url
+from garrison.web import create_web_app
 from garrison.web.console.charts import contribution_chart, line_chart, nice_max
 from garrison.web.console.lineage import layout
+from tests.web.console.helpers import Console
 from tests.web.console.seed import DECISION_ID, seed
+from tests.web.helpers import make_installation
 
 CSS = Path(__file__).parents[3] / "src/garrison/web/console/static/console.css"
+
+
+@pytest.fixture(scope="module")
+def seeded_root(tmp_path_factory) -> Iterator[Console]:
+    """One seeded installation for the read-only tests of this module, signed in as root."""
+    tmp = tmp_path_factory.mktemp("pages")
+    inst = make_installation(tmp / "home", sqlite_url(tmp), fixed_clock())
+    seed(inst, tmp / "seed")
+    console = Console(create_web_app(inst.services))
+    console.login(inst.keys["root"])
+    yield console
+    console.close()
+    inst.services.close()
 
 
 class _Page(HTMLParser):
@@ -81,15 +99,13 @@ def _audit(html: str, path: str) -> None:
 
 
 def test_every_page_is_labelled_and_structured_for_assistive_technology(
-        browser, inst, tmp_path) -> None:
-    seed(inst, tmp_path / "seed")
+        seeded_root, browser) -> None:
     _audit(browser.get("/console/login").text, "/console/login")
-    browser.login(inst.keys["root"])
     for path in ("/console/approvals", "/console/models", "/console/models/fraud",
                  "/console/models/fraud/versions/2", "/console/models/fraud/rollback",
                  "/console/audit", f"/console/decisions?request_id={DECISION_ID}",
                  "/console/monitoring", "/console/lineage?model=fraud", "/console/accounts"):
-        response = browser.get(path)
+        response = seeded_root.get(path)
         assert response.status_code == 200, path
         _audit(response.text, path)
 
@@ -166,11 +182,8 @@ def test_the_lineage_graph_is_laid_out_left_to_right_in_the_direction_of_flow() 
     ("/console/models/fraud/versions/x", 400),
     ("/console/lineage?model=..%2Fetc", 400),
 ])
-def test_bad_input_gets_a_clear_page_never_a_traceback(browser, inst, tmp_path, path,
-                                                       status) -> None:
-    seed(inst, tmp_path / "seed")
-    browser.login(inst.keys["root"])
-    response = browser.get(path)
+def test_bad_input_gets_a_clear_page_never_a_traceback(seeded_root, path, status) -> None:
+    response = seeded_root.get(path)
     assert response.status_code == status, response.text[:300]
     assert "Traceback" not in response.text and "<h1>" in response.text
 
