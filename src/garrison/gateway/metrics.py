@@ -71,7 +71,9 @@ class PrometheusTelemetry:
         for name, writer in queues.items():
             self.background_dropped.labels(name).set_function(lambda w=writer: w.dropped)
 
-    def rejected(self, reason: str) -> None:
+    def rejected(self, reason: str, model: str = "", version: int = 0) -> None:
+        # By reason only: the model would multiply the series; the durable traffic
+        # history (``serving.traffic``) keeps the per-model counts.
         self.rejections.labels(reason).inc()
 
     def fallback(self, model: str, reason: str) -> None:

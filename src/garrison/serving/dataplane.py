@@ -54,7 +54,8 @@ class Telemetry(Protocol):
         self, model: str, version: int, outcome: str, seconds: float, rows: int
     ) -> None: ...
 
-    def rejected(self, reason: str) -> None: ...
+    def rejected(self, reason: str, model: str = "", version: int = 0) -> None:
+        """A refused request; ``model`` and ``version`` when the model was known."""
 
     def fallback(self, model: str, reason: str) -> None: ...
 
@@ -78,7 +79,7 @@ class NullTelemetry:
     def request(self, model: str, version: int, outcome: str, seconds: float, rows: int) -> None:
         return None
 
-    def rejected(self, reason: str) -> None:
+    def rejected(self, reason: str, model: str = "", version: int = 0) -> None:
         return None
 
     def fallback(self, model: str, reason: str) -> None:
@@ -239,7 +240,7 @@ class DataPlane:
             if not deployed.config.admits(principal.name):
                 raise Forbidden("forbidden", why="not-in-deployment-callers")
         except Forbidden as exc:
-            self.telemetry.rejected("forbidden")
+            self.telemetry.rejected("forbidden", name, deployed.version.version)
             self._denials.deny(principal.name, "invoke-model", resource,
                                str(exc.detail.get("why", "forbidden")), request_id)
             raise
@@ -248,7 +249,8 @@ class DataPlane:
         """One request against the caller's rate limit (429 when refused)."""
         decision = await deployed.limiter.ahit(principal.name)
         if not decision.allowed:
-            self.telemetry.rejected(decision.reason or "rate")
+            self.telemetry.rejected(decision.reason or "rate", deployed.version.name,
+                                    deployed.version.version)
             decision.raise_if_denied()
 
     async def charge_rows(self, principal: Subject, deployed: Deployed, rows: int) -> None:
@@ -257,7 +259,8 @@ class DataPlane:
         if deployed.quota is not None:
             used = await deployed.quota.ahit(principal.name, rows)
             if not used.allowed:
-                self.telemetry.rejected("quota")
+                self.telemetry.rejected("quota", deployed.version.name,
+                                        deployed.version.version)
                 used.raise_if_denied()
 
     # -- the call -----------------------------------------------------------------
@@ -322,7 +325,7 @@ class DataPlane:
             batch = (deployed.validator.validate_json(body) if isinstance(body, bytes)
                      else body.validate(deployed))
         except GarrisonError as exc:
-            self.telemetry.rejected(exc.code)
+            self.telemetry.rejected(exc.code, name, deployed.version.version)
             raise
         await self.charge_rows(principal, deployed, batch.n_rows)
         X = batch.matrix if batch.matrix is not None else batch.as_columns()
@@ -330,7 +333,8 @@ class DataPlane:
             flags = await self._detect(deployed, batch)
             if flags and deployed.config.detection == "reject":
                 self._watch(principal, deployed, batch, None, flags)
-                self.telemetry.rejected("anomalous-input")  # Counted only when refused.
+                # Counted only when refused.
+                self.telemetry.rejected("anomalous-input", name, deployed.version.version)
                 raise _anomalous(flags)
             if flags and deployed.config.detection == "fallback":
                 output, served_by, reason = await self._fallback(
