@@ -157,7 +157,7 @@ LIB_EXACT: dict[str, AllowEntry] = {
         "getattr(zoneinfo.ZoneInfo, '_unpickle'); that exact call, and no other, is "
         "allowed, and getattr may not be stored, passed or returned. The method it yields is "
         "guarded in turn: its time-zone key must be a plain relative IANA name "
-        "(Europe/Berlin) and its second argument a boolean; it reads the system time-zone "
+        "(Europe/Berlin) and its second argument 0 or 1; it reads the system time-zone "
         "database only.",
         kind="guarded", guard="getattr",
     ),
@@ -167,10 +167,11 @@ LIB_EXACT: dict[str, AllowEntry] = {
         "pytz._p", "pytz._UTC",
     ),
     **same(
-        "Guarded: numpy 1.x pickled a ufunc as _ufunc_reconstruct(module, name), which "
-        "imports module and returns its attribute. Only ('numpy', <ufunc on the list>) is "
-        "allowed; anything else (('os', 'system')) is refused.",
-        "numpy.core._ufunc_reconstruct", "numpy._core._ufunc_reconstruct",
+        "Guarded: numpy before 1.20 pickled a ufunc as numpy.core._ufunc_reconstruct(module, "
+        "name), which imports module and returns its attribute (numpy 2 still loads such "
+        "files). Only ('numpy', <ufunc on the list>) is allowed; anything else (('os', "
+        "'system')) is refused.",
+        "numpy.core._ufunc_reconstruct",
         kind="guarded", guard="ufunc",
     ),
     "functools.partial": AllowEntry(

@@ -6,7 +6,8 @@ pickles call in one fixed form:
 
 ``getattr``   ``getattr(zoneinfo.ZoneInfo, '_unpickle')``: Python's pickling of that
               classmethod. Anything else (``getattr(os, 'system')``) is refused.
-``zoneinfo``  ``ZoneInfo._unpickle(key, from_cache)``: ``key`` a plain relative IANA name.
+``zoneinfo``  ``ZoneInfo._unpickle(key, from_cache)``: ``key`` a plain relative IANA name,
+              ``from_cache`` 0 or 1.
 ``ufunc``     numpy 1.x's ``_ufunc_reconstruct(module, name)`` (import + getattr): only
               ``('numpy', <ufunc on the list>)``.
 ``arrow``     ``pyarrow.lib._restore_array(data)``: see :mod:`_arrow_check`.
@@ -33,6 +34,11 @@ ZONEINFO_UNPICKLE = Global("zoneinfo", "ZoneInfo._unpickle", True, "guarded", "z
 
 def _zone_key_ok(key: Any) -> bool:
     return type(key) is str and _ZONE_KEY.match(key) is not None and ".." not in key
+
+
+def _flag_ok(flag: Any) -> bool:
+    """The from-cache flag: CPython writes 0 or 1 (an int), a bool means the same."""
+    return type(flag) in (bool, int) and flag in (0, 1)
 
 
 def _call_of(value: Any, key: str, arity: int) -> tuple[Any, ...] | None:
@@ -67,7 +73,7 @@ def static_guard(func: Global, args: Any, read: Callable[[Any], bytes | None]) -
         name = args[1] if len(args) > 1 and type(args[1]) is str else "?"
         return f"getattr({target}, {name[:40]!r}) is not the one allowed form"
     if func.guard == "zoneinfo":
-        if len(args) == 2 and _zone_key_ok(args[0]) and type(args[1]) is bool:
+        if len(args) == 2 and _zone_key_ok(args[0]) and _flag_ok(args[1]):
             return Obj(func, args, "call")
         return "ZoneInfo._unpickle is called with a key that is not a plain IANA zone name"
     if func.guard == "ufunc":
@@ -93,7 +99,7 @@ def _refuse(message: str, name: str) -> ArtifactRefused:
 def _zoneinfo_unpickle(key: Any, from_cache: Any) -> Any:
     import zoneinfo
 
-    if not _zone_key_ok(key) or type(from_cache) is not bool:
+    if not _zone_key_ok(key) or not _flag_ok(from_cache):
         raise _refuse("ZoneInfo._unpickle is called with a forged key",
                       "zoneinfo.ZoneInfo._unpickle")
     return zoneinfo.ZoneInfo._unpickle(key, from_cache)  # type: ignore[attr-defined]
@@ -114,7 +120,7 @@ def _ufunc_reconstruct(module: Any, name: Any) -> Any:
         if isinstance(value, numpy.ufunc):
             return value
     raise _refuse("_ufunc_reconstruct names something that is not a numpy ufunc",
-                  "numpy._core._ufunc_reconstruct")
+                  "numpy.core._ufunc_reconstruct")
 
 
 def _restore_array(data: Any) -> Any:

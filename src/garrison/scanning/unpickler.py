@@ -78,8 +78,9 @@ class RestrictedUnpicklerMixin:
                           "the pickle imports a global that is not on the allow-list",
                           f"{module}.{name}")
         if entry.kind == "guarded" and entry.guard is not None:
-            # Hand out the checking stand-in, never the real callable.
+            # Hand out the checking stand-in, never the real callable; it must be called.
             obj = RUNTIME_GUARDS[entry.guard]
+            self.__dict__["_garrison_pending"] = self.__dict__.get("_garrison_pending", 0) + 1
         else:
             try:
                 __import__(module, level=0)
@@ -115,6 +116,9 @@ class RestrictedUnpicklerMixin:
             raise _refuse("pickle-call-non-global",
                           "the pickle calls an object that was not imported by find_class")
         key, kind = hit
+        if kind == "guarded":
+            self.__dict__["_garrison_pending"] = max(0, self.__dict__.get("_garrison_pending", 0)
+                                                     - 1)
         if key in _COPYREG or kind == "reconstructor":
             classes = args[:2] if key == "copyreg._reconstructor" else args[:1]
             if type(args) is not tuple or not classes or any(
@@ -154,6 +158,13 @@ class RestrictedUnpicklerMixin:
                               "functools.partial is rebuilt with a malformed state",
                               "functools.partial")
             self._garrison_partial_target(state[0])
+
+    def load(self) -> Any:
+        value = super().load()  # type: ignore[misc]
+        if self.__dict__.get("_garrison_pending", 0):
+            raise _refuse("pickle-guarded-call",
+                          "a guarded global is stored or returned instead of being called")
+        return value
 
     def _instantiate(self, klass: Any, args: Any) -> None:
         # INST and OBJ call the class with the marked items, like REDUCE.
