@@ -92,6 +92,7 @@ EXACT: dict[str, AllowEntry] = {
         "The scanner additionally requires their class arguments to be directly imported, "
         "allow-listed globals (rule pickle-reconstructor-args).",
         "copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__",
+        kind="reconstructor",
     ),
     **_same(
         "Standard containers found in state dicts (PyTorch, LightGBM) and fitted attributes; "

@@ -159,6 +159,7 @@ def check_new(cls: Global, args: Any, offset: int, hooks: Hooks, how: str) -> No
 
 
 def call_value(func: Any, args: Any, offset: int, hooks: Hooks) -> Any:
+    escaped((args,), offset, hooks)
     if type(func) is not Global:
         hooks.finding(
             "pickle-call-non-global",
@@ -205,6 +206,7 @@ def call_value(func: Any, args: Any, offset: int, hooks: Hooks) -> Any:
 
 
 def new_value(cls: Any, args: Any, offset: int, hooks: Hooks, opname: str) -> Obj:
+    escaped((args,), offset, hooks)
     if type(cls) is not Global:
         hooks.finding(
             "pickle-call-non-global",
