@@ -25,10 +25,9 @@ from starlette.routing import Route
 
 from garrison import __version__
 from garrison.authz import require
-from garrison.errors import GarrisonError, IntegrityFailure, InvalidInput, PayloadTooLarge
+from garrison.errors import GarrisonError, InvalidInput, PayloadTooLarge
 from garrison.gateway.errors import error_body, status_for
 from garrison.gateway.openapi import openapi_document
-from garrison.serving import HardenedOutput
 from garrison.serving.dataplane import DataPlane, InferenceResult
 
 __all__ = ["GatewayState", "create_gateway_app"]
@@ -70,8 +69,15 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 
 def _request_id(request: Request) -> str:
+    """The gateway's own id of this request: the key of its decision record. A client's
+    X-Request-ID is never used as a key (one client could otherwise make another's
+    records collide); it is echoed and recorded as ``client_request_id``."""
+    return os.urandom(16).hex()
+
+
+def _client_request_id(request: Request) -> str | None:
     supplied = request.headers.get("x-request-id", "")
-    return supplied if _RID.fullmatch(supplied) else os.urandom(16).hex()
+    return supplied if _RID.fullmatch(supplied) else None
 
 
 async def _body(request: Request, state: GatewayState, limit: int | None = None) -> bytes:
@@ -103,16 +109,12 @@ def _flag(request: Request, name: str) -> bool:
 
 
 def _render_friendly(result: InferenceResult) -> dict[str, Any]:
-    out = result.output
-    if out.scores is not None and not result.fallback_reason:
-        hardened = result.deployed.config.output.apply(out.scores, out.classes)
-        predictions = hardened.to_predictions()
-    elif out.scores is None and out.labels.dtype.kind == "f":
-        predictions = [{"value": v} for v in out.labels.tolist()]
-    else:
-        predictions = [{"label": v} for v in out.labels.tolist()]
-    body: dict[str, Any] = {"predictions": predictions, "model_version": result.served_by,
+    assert result.hardened is not None  # The data plane hardens every answer.
+    body: dict[str, Any] = {"predictions": result.hardened.to_predictions(),
+                            "model_version": result.served_by,
                             "request_id": result.request_id}
+    if result.client_request_id is not None:
+        body["client_request_id"] = result.client_request_id
     if result.fallback_reason:
         body["fallback"] = {"used": True, "reason": result.fallback_reason}
     if result.explanations is not None:
@@ -123,15 +125,13 @@ def _render_friendly(result: InferenceResult) -> dict[str, Any]:
 
 
 def _render_oip(name: str, result: InferenceResult) -> dict[str, Any]:
-    out = result.output
-    if out.scores is not None and not result.fallback_reason:
-        outputs = result.deployed.config.output.apply(out.scores, out.classes).to_oip_outputs()
-    else:  # Labels only (a model without scores, or a fallback's answer).
-        outputs = HardenedOutput("label", out.labels, out.labels[:0]).to_oip_outputs()
+    assert result.hardened is not None  # The data plane hardens every answer.
     body: dict[str, Any] = {"model_name": name, "model_version": str(result.served_by),
                             "id": result.batch.request_id or result.request_id,
-                            "outputs": outputs,
+                            "outputs": result.hardened.to_oip_outputs(),
                             "parameters": {"request_id": result.request_id}}
+    if result.client_request_id is not None:
+        body["parameters"]["client_request_id"] = result.client_request_id
     if result.fallback_reason:
         body["parameters"]["fallback"] = result.fallback_reason
     if result.explanations is not None:
@@ -177,7 +177,7 @@ def create_gateway_app(state: GatewayState) -> Starlette:
         except Exception:
             log.exception("unhandled error", extra={"request_id": rid})
             response = _json(error_body(None, 500, rid), 500, {"x-request-id": rid})
-        response.headers["x-request-id"] = rid
+        response.headers["x-request-id"] = _client_request_id(request) or rid
         state.telemetry.response(status)
         if state.access_log:
             access.info("request", request_id=rid, method=request.method,
@@ -238,7 +238,8 @@ def create_gateway_app(state: GatewayState) -> Starlette:
             name = req.path_params["name"]
             body = await _body(req, state)
             result = await state.dataplane.infer(principal, name, body,
-                                                 explain=_flag(req, "explain"), request_id=rid)
+                                                 explain=_flag(req, "explain"), request_id=rid,
+                                                 client_request_id=_client_request_id(req))
             return _json(_render_friendly(result))
         return await guarded(request, handle)
 
@@ -264,17 +265,7 @@ def create_gateway_app(state: GatewayState) -> Starlette:
     async def decision(request: Request) -> Response:
         async def handle(req: Request, principal: Any, rid: str) -> Response:
             wanted = req.path_params["request_id"]
-            require(principal, "view-decision", f"decision:{wanted}")
-            record = await run_in_threadpool(state.decisions.get, wanted)
-            body = record.to_dict()
-            try:
-                body["integrity"] = await run_in_threadpool(state.decisions.verify, wanted)
-            except IntegrityFailure as exc:
-                log.error("decision %s failed its integrity check: %s", wanted,
-                          exc.detail.get("reason"))
-                body["integrity"] = {"verified": False, "reason": exc.detail.get("reason"),
-                                     "anchor_seq": exc.detail.get("anchor_seq")}
-            return _json(body)
+            return _json(await run_in_threadpool(state.decisions.fetch, principal, wanted))
         return await guarded(request, handle)
 
     async def metrics(request: Request) -> Response:

@@ -1,4 +1,5 @@
-"""Signing recipes: DSSE envelopes over an Ed25519 keyring."""
+"""Signing recipes: DSSE envelopes over an Ed25519 keyring, sealing, keyed hashes and
+OpenSSF model signing."""
 
 from garrison.signing.envelope import (
     IN_TOTO_PAYLOAD_TYPE,
@@ -9,19 +10,13 @@ from garrison.signing.envelope import (
     verify_json,
 )
 from garrison.signing.keyring import Keyring, key_id_for, write_private_file
-
-__all__ = [
-    "IN_TOTO_PAYLOAD_TYPE",
-    "Keyring",
-    "key_id_for",
-    "pae",
-    "sign",
-    "sign_json",
-    "verify",
-    "verify_json",
-    "write_private_file",
-]
-
+from garrison.signing.mac import KeyedHasher, hmac_sha256, verify_hmac_sha256
+from garrison.signing.openssf import (
+    BUNDLE_MEDIA_TYPE,
+    ModelSignature,
+    ModelSigningKey,
+    TrustedSigners,
+)
 from garrison.signing.sealing import (
     DeterministicCipher,
     MasterKeys,
@@ -31,4 +26,27 @@ from garrison.signing.sealing import (
     unseal,
 )
 
-__all__ += ["DeterministicCipher", "MasterKeys", "open_sealed", "seal", "seal_file", "unseal"]
+__all__ = [
+    "BUNDLE_MEDIA_TYPE",
+    "IN_TOTO_PAYLOAD_TYPE",
+    "DeterministicCipher",
+    "KeyedHasher",
+    "Keyring",
+    "MasterKeys",
+    "ModelSignature",
+    "ModelSigningKey",
+    "TrustedSigners",
+    "hmac_sha256",
+    "key_id_for",
+    "open_sealed",
+    "pae",
+    "seal",
+    "seal_file",
+    "sign",
+    "sign_json",
+    "unseal",
+    "verify",
+    "verify_hmac_sha256",
+    "verify_json",
+    "write_private_file",
+]

@@ -34,5 +34,5 @@ class LocalArtifactStore:
         return open_sealed(self._keys, path, context)
 
     def remove(self, name: str, version: int) -> None:
-        for kind in ("", "reference"):
+        for kind in ("", "reference", "bom", "model-signature"):
             self.path(name, version, kind).unlink(missing_ok=True)

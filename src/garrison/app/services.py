@@ -1,8 +1,8 @@
-"""The composition root: the only place that names concrete classes.
+"""The services: storage, keys and workflows wired for one initialized home.
 
-``build_services(settings)`` wires storage, keys and workflows for an initialized
-home; ``initialize(settings, admin)`` creates one. The CLI, the admin API and the
-gateway all call the same services built here.
+``build_services(settings)`` returns the :class:`Services` every adapter goes
+through; ``initialize(settings, admin)`` creates a home; ``upgrade_database`` and
+``database_revisions`` serve ``garrison db``.
 """
 
 from __future__ import annotations
@@ -10,37 +10,53 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import structlog
 from sqlalchemy import delete, insert, select
 
-from garrison.audit import AuditDraft, Checkpoint, redact
+from garrison.audit import AuditDraft, Checkpoint
 from garrison.config import Settings
-from garrison.datasets import DatasetService, PseudonymizationService, PseudonymKeys
-from garrison.detection import AccessMonitor
 from garrison.errors import AlreadyInitialized, ConfigurationError, IntegrityFailure
 from garrison.gateway.webhook import WebhookNotifier
-from garrison.governance import AccountService, AuditService, Guard, NewKey
+from garrison.governance import (
+    AccountService,
+    AuditService,
+    Guard,
+    LoginThrottle,
+    NewKey,
+    SessionService,
+)
 from garrison.identity import Principal
 from garrison.lineage import LineageRecorder
-from garrison.registry import ModelLoader, RegistryService
+from garrison.registry import ModelLoader, Provenance, RegistryService
 from garrison.scanning import DEFAULT_POLICY, ScanPolicy
 from garrison.serving.alerts import AlertService
-from garrison.signing import Keyring, MasterKeys
-from garrison.storage import LocalArtifactStore, Store, is_sqlite
+from garrison.serving.decision_service import DECISION_INPUTS_PURPOSE, DecisionService
+from garrison.serving.deployment_service import DeploymentService
+from garrison.serving.monitoring import MonitoringService
+from garrison.serving.shadow_service import ShadowService
+from garrison.serving.smoke import SubprocessProbe
+from garrison.signing import Keyring, MasterKeys, ModelSigningKey, TrustedSigners
+from garrison.storage import LocalArtifactStore, Store, is_sqlite, make_engine
 from garrison.storage.alerts_repo import SQLAlertStore
-from garrison.storage.datasets_repo import SQLDatasetStore, SQLLineageStore
+from garrison.storage.datasets_repo import SQLLineageStore
+from garrison.storage.decisions_repo import SQLDecisionStore
+from garrison.storage.migrate import current_revision, head_revision
+from garrison.storage.monitoring_repo import SQLMonitoringStore
+from garrison.storage.shadow_repo import SQLShadowStore
 from garrison.storage.tables import meta
 from garrison.types import Clock, SystemClock
+
+if TYPE_CHECKING:  # pandas and pyarrow come with these: built on first use.
+    from garrison.datasets import DatasetService, PseudonymizationService, PseudonymKeys
 
 __all__ = [
     "Services",
     "build_services",
-    "configure_logging",
+    "database_revisions",
     "initialize",
     "read_witness",
     "upgrade_database",
@@ -49,6 +65,13 @@ __all__ = [
 
 @dataclass
 class Services:
+    """Every workflow of one installation. Adapters use these, never ``store``: it is
+    here for the composition root (and tests that set an installation up).
+
+    ``datasets`` and ``pseudonyms`` are built on first use: they bring pandas and
+    pyarrow, which most commands never need.
+    """
+
     settings: Settings
     clock: Clock
     keyring: Keyring
@@ -58,10 +81,27 @@ class Services:
     audit: AuditService
     registry: RegistryService
     loader: ModelLoader
-    datasets: DatasetService
-    pseudonyms: PseudonymizationService
     alerts: AlertService
+    sessions: SessionService
+    monitoring: MonitoringService
+    deployments: DeploymentService
+    shadows: ShadowService
+    decisions: DecisionService
     alert_webhook: WebhookNotifier | None = None
+
+    @cached_property
+    def datasets(self) -> DatasetService:
+        from garrison.datasets import DatasetService
+        from garrison.storage.datasets_repo import SQLDatasetStore
+
+        return DatasetService(SQLDatasetStore(self.store), SQLLineageStore(self.store),
+                              self.guard, self.clock)
+
+    @cached_property
+    def pseudonyms(self) -> PseudonymizationService:
+        from garrison.datasets import PseudonymizationService
+
+        return PseudonymizationService(_pseudonym_keys(self.settings), self.guard)
 
     def close(self) -> None:
         self.alerts.close()  # Delivers what is queued (at most a few seconds), then stops.
@@ -104,30 +144,87 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     guard = Guard(store)
     policy = _scan_policy(settings, store, guard)
     lineage_store = SQLLineageStore(store)
+    deployments = DeploymentService(store, guard, clock)  # type: ignore[arg-type]
+    shadows = ShadowService(SQLShadowStore(store), deployments, guard)
     registry = RegistryService(
         store, LocalArtifactStore(settings.artifacts, _master_keys(settings)), keyring, guard,
-        clock, policy=policy, lineage=LineageRecorder(lineage_store),
-        promotion_gate=_shadow_gate(store),
+        clock, servability=SubprocessProbe(settings.smoke_test_timeout), policy=policy,
+        lineage=LineageRecorder(lineage_store), promotion_gate=shadows.ensure_gate,
+        provenance=_provenance(settings),
     )
     webhook = _alert_webhook(settings)
     alerts = AlertService(SQLAlertStore(store), notifier=webhook, clock=clock)
-    downloads = AccessMonitor(clock=clock)
-    registry.on_download = lambda actor: alerts.raise_all(downloads.observe_download(actor))
+    store.on_tamper = _tamper_alarm(alerts)
+    registry.on_download = _download_monitor(alerts, clock)
+    deployments.fallback_check = lambda actor, name, version: registry.ensure_servable(
+        actor, name, version, purpose="fallback")
+    accounts = AccountService(store, guard, clock)
+    sessions = SessionService(
+        store, guard, accounts, clock, idle_timeout=settings.console_idle_minutes * 60.0,
+        lifetime=settings.console_session_hours * 3600.0,
+        throttle=LoginThrottle(max_failures=settings.console_login_failures,
+                               window=settings.console_login_window, clock=clock))
     return Services(
         settings=settings,
         clock=clock,
         keyring=keyring,
         store=store,
         guard=guard,
-        accounts=AccountService(store, guard, clock),
+        accounts=accounts,
         audit=AuditService(store, guard, witness=lambda: read_witness(settings.witness_file)),
         registry=registry,
         loader=ModelLoader(registry, guard),
-        datasets=DatasetService(SQLDatasetStore(store), lineage_store, guard, clock),
-        pseudonyms=PseudonymizationService(PseudonymKeys(settings.keys_dir), guard),
         alerts=alerts,
+        sessions=sessions,
+        monitoring=MonitoringService(SQLMonitoringStore(store), alerts, guard, clock),
+        deployments=deployments,
+        shadows=shadows,
+        decisions=DecisionService(
+            SQLDecisionStore(store), guard,
+            input_hasher=lambda: _pseudonym_keys(settings).hasher(
+                DECISION_INPUTS_PURPOSE).hexdigest),
         alert_webhook=webhook,
     )
+
+
+def _tamper_alarm(alerts: AlertService) -> Any:
+    """Tampering found and handled by the core or storage becomes a high alert."""
+    logger = logging.getLogger("garrison.tamper")
+
+    def alarm(kind: str, detail: dict[str, Any]) -> None:
+        logger.error("tampering detected: %s", kind)
+        alerts.raise_kind(kind, str(detail.get("resource", "audit")), "high", detail)
+
+    return alarm
+
+
+def _provenance(settings: Settings) -> Provenance:
+    """Garrison's OpenSSF model-signing key (created on first use) and the trusted signers."""
+    trusted = TrustedSigners.from_files(settings.model_signing_trusted_keys,
+                                        identity=settings.model_signing_identity or "",
+                                        issuer=settings.model_signing_oidc_issuer or "")
+    return Provenance(ModelSigningKey.load_or_create(settings.keys_dir / "model-signing"),
+                      trusted, require_signature=settings.require_model_signature)
+
+
+def _pseudonym_keys(settings: Settings) -> PseudonymKeys:
+    from garrison.datasets import PseudonymKeys
+
+    return PseudonymKeys(settings.keys_dir)
+
+
+def _download_monitor(alerts: AlertService, clock: Clock) -> Any:
+    """Model-theft monitoring of downloads; the detector (scipy) is built on first use."""
+    monitor: list[Any] = []
+
+    def observe(actor: str) -> None:
+        if not monitor:
+            from garrison.detection import AccessMonitor
+
+            monitor.append(AccessMonitor(clock=clock))
+        alerts.raise_all(monitor[0].observe_download(actor))
+
+    return observe
 
 
 def _alert_webhook(settings: Settings) -> WebhookNotifier | None:
@@ -137,25 +234,6 @@ def _alert_webhook(settings: Settings) -> WebhookNotifier | None:
         raise ConfigurationError("alert_webhook_url is set but alert_webhook_secret is not")
     return WebhookNotifier(settings.alert_webhook_url,
                            settings.alert_webhook_secret.get_secret_value().encode("utf-8"))
-
-
-def _shadow_gate(store: Store) -> Any:
-    """Promotion from shadow to production needs the deployment's minimum agreement."""
-    from garrison.serving.shadow import ShadowReport, ensure_shadow_gate
-    from garrison.storage.gateway_repo import SQLDeploymentStore
-    from garrison.storage.shadow_repo import SQLShadowStore
-
-    def gate(version: Any) -> None:
-        config = SQLDeploymentStore(store).get(version.name)
-        if version.stage != "shadow" or config.shadow_min_agreement is None:
-            return
-        observations = SQLShadowStore(store).observations(version.name,
-                                                          shadow_version=version.version)
-        report = ShadowReport.from_observations(observations, model=version.name)
-        ensure_shadow_gate(report, min_agreement=config.shadow_min_agreement,
-                           min_requests=config.shadow_min_requests, version=version.version)
-
-    return gate
 
 
 def _master_keys(settings: Settings) -> MasterKeys:
@@ -214,80 +292,33 @@ def initialize(
     except AlreadyInitialized:
         services.close()
         raise
+    # The genesis checkpoint: the first events signed into the witness file. From now on
+    # an empty or restarted chain is detected (`truncated`, `rewritten`) and refused.
+    services.store.checkpoint()
     return services, principal, key
 
 
-def _mask_secrets(_logger: object, _name: str, event: dict[str, object]) -> dict[str, object]:
-    return redact(event)
-
-
-def configure_logging(settings: Settings) -> None:
-    """structlog to stderr, JSON or console, with secrets redacted from every event."""
-    level = getattr(logging, settings.log_level.upper())
-    renderer = (
-        structlog.processors.JSONRenderer()
-        if settings.log_format == "json"
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-    )
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            _mask_secrets,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
-    )
-
-
 def upgrade_database(settings: Settings) -> str | None:
-    """Apply migrations (``garrison db upgrade``); returns the new revision."""
+    """Apply migrations (``garrison db upgrade``); returns the new revision.
+
+    An installation made before genesis checkpoints existed gets one now, so that a
+    wipe of its audit trail is detected from here on.
+    """
     store = _make_store(settings, Keyring.load(_signing_dir(settings)), SystemClock())
     try:
         store.upgrade()
+        if store.head() is not None and not read_witness(settings.witness_file):
+            store.checkpoint()
         return store.revision()
     finally:
         store.dispose()
 
 
-def limit_native_threads(threads: int) -> None:
-    """Cap the threads of BLAS / OpenMP pools (numpy, scipy, scikit-learn) in this process.
-
-    A BLAS pool sized to every core spins after each matrix product: with one worker
-    per core that is CPU burnt for nothing (measured: ~25% of the gateway's CPU).
-    """
-    import scipy.linalg  # noqa: F401 - scipy and scikit-learn bring their own pools:
-    import sklearn.utils  # noqa: F401 - load them so that the limit reaches them too.
-    from threadpoolctl import threadpool_limits
-
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[name] = str(threads)  # Pools that load later read these.
-    threadpool_limits(threads)
-
-
-def gateway_app() -> Any:
-    """The uvicorn factory of ``garrison serve`` (``garrison.app:gateway_app``).
-
-    Each worker process reads the settings from its environment, builds its own
-    services and loads every served model before it reports ready.
-    """
-    from garrison.config import load_settings
-    from garrison.gateway.server import build_gateway
-    from garrison.storage.gateway_repo import SQLDecisionStore, SQLDeploymentStore
-    from garrison.storage.shadow_repo import SQLShadowStore
-
-    settings = load_settings()
-    configure_logging(settings)
-    limit_native_threads(settings.native_threads)
-    from garrison.gateway.protocol import GuardedHttpToolsProtocol
-
-    GuardedHttpToolsProtocol.configure(header_timeout=settings.header_timeout,
-                                       max_header_bytes=settings.max_header_bytes)
-    services = build_services(settings)
-    app, _ = build_gateway(services, settings, deployments=SQLDeploymentStore(services.store),
-                           decisions=SQLDecisionStore(services.store),
-                           shadows=SQLShadowStore(services.store))
-    return app
+def database_revisions(settings: Settings) -> tuple[str | None, str]:
+    """The database's revision and the newest one this release knows (``garrison db
+    current``); needs no keys, so it works on a home that is not initialized."""
+    engine = make_engine(settings.database)
+    try:
+        return current_revision(engine), head_revision()
+    finally:
+        engine.dispose()

@@ -1,0 +1,91 @@
+"""Deployment configuration as an audited workflow: ``garrison deploy show|configure``.
+
+A model's serving policy (callers, limits, output hardening, fallback, shadow share)
+is read and changed only here. A change is validated before anything is written,
+then stored with its ``configure-deployment`` audit event in one transaction. A
+fallback version must pass the registry's pre-transition checks (the servability
+smoke test) before it is assigned: it answers exactly when the primary fails.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from garrison.errors import InvalidInput, ModelNotFound
+from garrison.governance import Guard
+from garrison.identity import Principal
+from garrison.serving.deployment import DeploymentConfig
+from garrison.serving.ports import DeploymentStore, DeploymentTx
+from garrison.types import Clock, utc_iso
+
+__all__ = ["DeploymentService"]
+
+
+#: ``(actor, model, version)`` -> None or raises: the checks a fallback version must pass.
+FallbackCheck = Callable[[Principal, str, int], None]
+
+
+class DeploymentService:
+    def __init__(self, store: DeploymentStore, guard: Guard, clock: Clock, *,
+                 fallback_check: FallbackCheck | None = None) -> None:
+        self._store = store
+        self._guard = guard
+        self._clock = clock
+        #: Set by the composition root once the registry exists (it is built after this).
+        self.fallback_check = fallback_check
+
+    # -- reading ------------------------------------------------------------------
+    def get(self, name: str) -> DeploymentConfig:
+        """``name``'s config (the secure default if none is stored); unaudited."""
+        with self._store.read() as tx:
+            return tx.deployments.get(name)
+
+    def all(self) -> dict[str, DeploymentConfig]:
+        """Every stored config by model name; unaudited (the gateway's model table)."""
+        with self._store.read() as tx:
+            return tx.deployments.all()
+
+    def show(self, actor: Principal, name: str, *, request_id: str = "") -> DeploymentConfig:
+        """``name``'s config; :class:`ModelNotFound` for a model that does not exist
+        (there is nothing to configure, so no default is shown)."""
+        self._guard.require(actor, "view-model", f"model:{name}", request_id=request_id)
+        with self._store.read() as tx:
+            if name not in tx.models.model_names():
+                raise ModelNotFound(f"no model named {name!r}")
+            return tx.deployments.get(name)
+
+    # -- changing -----------------------------------------------------------------
+    def configure(self, actor: Principal, name: str, changes: Mapping[str, Any], *,
+                  request_id: str = "") -> DeploymentConfig:
+        """Apply ``changes`` to ``name``'s config; unnamed settings keep their values.
+
+        ``changes["output"]`` may name only some of ``mode``, ``decimals`` and ``k``.
+        An invalid config raises :class:`InvalidInput` before anything is written; a
+        model that does not exist raises :class:`ModelNotFound` (audited as failed).
+        """
+        if not isinstance(changes, Mapping):
+            raise InvalidInput("deployment changes must be an object")
+        current = self.get(name).to_dict()
+        normalized = dict(changes)
+        if isinstance(normalized.get("output"), Mapping):
+            normalized["output"] = {**current["output"], **normalized["output"]}
+        config = DeploymentConfig.from_dict({**current, **normalized})
+        fallback = config.fallback
+        if "fallback" in normalized and fallback.kind == "version" \
+                and fallback.version is not None and self.fallback_check is not None:
+            self._guard.require(actor, "configure-deployment", f"model:{name}",
+                                request_id=request_id)
+            self.fallback_check(actor, name, int(fallback.version))
+
+        def change(tx: DeploymentTx) -> DeploymentConfig:
+            if name not in tx.models.model_names():
+                raise ModelNotFound(f"no model named {name!r}")
+            tx.deployments.put(name, config, actor.name, utc_iso(self._clock.now()))
+            return config
+
+        return self._guard.run(
+            actor, "configure-deployment", f"model:{name}", change,  # type: ignore[arg-type]
+            request_id=request_id,
+            payload={"changes": json.loads(json.dumps(normalized, default=str))})
