@@ -26,7 +26,7 @@ from garrison.registry.service import RegistryService
 from garrison.scanning import (
     RestrictedUnpicklerMixin,
     ScanPolicy,
-    ensure_global_allowed,
+    admission,
     ensure_safe,
     restricted_dispatch,
     restricted_loads,
@@ -95,12 +95,12 @@ def _skops(data: bytes, policy: ScanPolicy) -> Any:
     import skops.io
 
     untrusted = skops.io.get_untrusted_types(data=data)
+    # The scan already checked every node (a partial's target included), so the types it
+    # admits, guarded ones among them, are the types skops may trust.
     refused = []
     for qualified in untrusted:
         module, _, name = qualified.rpartition(".")
-        try:
-            ensure_global_allowed(module, name, policy)
-        except ArtifactRefused:
+        if admission(module, name, policy) is None:
             refused.append(qualified)
     if refused:
         raise ArtifactRefused("the skops file uses types outside the allow-list",

@@ -30,7 +30,7 @@ from garrison.governance import Guard
 from garrison.identity import Principal
 from garrison.lineage import DatasetNode, DeploymentNode, LineageRecorder, ModelVersionNode, RunNode
 from garrison.registry.checks import ServabilityCheck, TransitionCheck, ensure_servable_format
-from garrison.registry.documents import VersionDocuments, side_context
+from garrison.registry.documents import VersionDocuments
 from garrison.registry.lifecycle import Stage
 from garrison.registry.manifest import build_statement, sign_manifest, verify_manifest
 from garrison.registry.models import (
@@ -339,9 +339,8 @@ class RegistryService:
                 scan_report=scan, metadata=meta, stage_changed=now,
             )
             self._artifacts.put(name, number, path, artifact_context(name, number, digest))
-            self._put_side(path.parent.parent, name, number, "bom", bom, bom_sha)
-            self._put_side(path.parent.parent, name, number, "model-signature", signed.bundle,
-                           signed.record["bundle_sha256"])
+            self._documents.put(path.parent.parent, name, number, bom, signed.bundle,
+                                bom_sha=bom_sha, bundle_sha=signed.record["bundle_sha256"])
             if sample is not None:
                 self._artifacts.put(name, number, sample, reference_context(
                     name, number, meta.reference_sha256), kind="reference")
@@ -415,14 +414,6 @@ class RegistryService:
                                payload={"message": exc.message,
                                         "why": str(exc.detail.get("why", ""))})
             raise
-
-    def _put_side(self, workdir: Path, name: str, number: int, kind: str, data: bytes,
-                  digest: str) -> None:
-        """Seal a version's ML-BOM or OpenSSF bundle next to its artifact."""
-        source = workdir / f"{kind}.json"
-        source.write_bytes(data)
-        self._artifacts.put(name, number, source, side_context(kind, name, number, digest),
-                            kind=kind)
 
     # -- lineage (only when a LineageRecorder is configured) -----------------------
     def _lineage_inputs(self, actor: Principal, resource: str, meta: VersionMetadata,
