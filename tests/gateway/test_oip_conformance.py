@@ -438,15 +438,12 @@ def test_grpc_request_rules(gw) -> None:
                 "unauthenticated")
 
 
-def test_grpc_limits_and_deadlines(gw) -> None:
+def test_grpc_limits(gw) -> None:
     _, stub, demo, _ = gw
     big = _grpc_request(np.zeros((2000, 20)))  # 320 KB, over the 256 KB limit.
     with pytest.raises(grpc.RpcError) as raised:
         stub.ModelInfer(big, metadata=_md(gw))
     assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-    with pytest.raises(grpc.RpcError) as raised:
-        stub.ModelInfer(_grpc_request(demo.X[:2]), metadata=_md(gw), timeout=0.000001)
-    assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     too_many = _grpc_request(np.zeros((1001, 20)))
     with pytest.raises(grpc.RpcError) as raised:
         stub.ModelInfer(too_many, metadata=_md(gw))
