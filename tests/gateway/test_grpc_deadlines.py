@@ -13,7 +13,6 @@ import pytest
 
 from garrison.gateway.grpc_server import GRPCInferenceService
 
-
 AbortError = grpc.aio.AbortError  # What the real context's abort() raises.
 
 
