@@ -15,10 +15,18 @@ from .helpers import events
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
+#: A servable model needs an input schema: promotion checks that it loads and predicts.
+SCHEMA = {"features": [{"name": "a", "type": "float"}, {"name": "b", "type": "float"}]}
+
+
 @pytest.fixture
 def model_file(tmp_path):
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.2], [0.1, 0.9]])
     path = tmp_path / "model.pkl"
-    path.write_bytes(pickle.dumps({"coef": [0.5, -1.0]}, protocol=5))
+    path.write_bytes(pickle.dumps(LogisticRegression().fit(X, [0, 1, 1, 0]), protocol=5))
     return path
 
 
@@ -27,7 +35,7 @@ def trained(env, csv_file, model_file):
     """customers:1 registered; churn:1 trained on it, approved and in production."""
     services, people = env
     dataset = services.datasets.register(people["alice"], csv_file, "customers")
-    meta = {"framework": "custom", "code_commit": COMMIT,
+    meta = {"framework": "scikit-learn", "code_commit": COMMIT, "input_schema": SCHEMA,
             "datasets": [dataset.model_reference()]}
     model = services.registry.register(people["alice"], "churn", model_file, meta)
     services.registry.approve(people["bob"], "churn", 1)
@@ -104,7 +112,7 @@ def test_registry_without_lineage_is_unchanged(env, model_file) -> None:
 
 def test_rollback_and_second_version_are_recorded(trained, model_file) -> None:
     services, people, dataset, _ = trained
-    meta = {"datasets": [dataset.model_reference()]}  # No commit: the run id has no suffix.
+    meta = {"datasets": [dataset.model_reference()], "input_schema": SCHEMA}  # No commit.
     services.registry.register(people["alice"], "churn", model_file, meta)
     services.registry.approve(people["bob"], "churn", 2)
     services.clock.advance(60)
