@@ -1,5 +1,6 @@
 """The model registry: lifecycle, artifact security, four-eyes approval and rollback."""
 
+from garrison.registry.approvals import ApprovalDesk
 from garrison.registry.bom import BOM_MEDIA_TYPE, build_bom
 from garrison.registry.lifecycle import TRANSITIONS, Stage, ensure_transition
 from garrison.registry.loader import (
@@ -35,6 +36,7 @@ __all__ = [
     "LOADERS",
     "PREDICATE_TYPE",
     "TRANSITIONS",
+    "ApprovalDesk",
     "ArtifactStore",
     "DatasetChange",
     "DatasetRef",
