@@ -106,3 +106,13 @@ def test_the_queue_needs_the_approver_role_and_lists_what_waits(env, model_file)
         services.approvals.queue(people["dan"])
     [denied] = services.audit.log(people["root"], AuditQuery(actor="dan", outcome="denied"))
     assert denied.action == "approve-model-version"
+
+
+def test_the_review_lists_the_checks_recorded_for_the_version(env, model_file) -> None:
+    services, people = env
+    v = _register(env, model_file, "alice")
+    assert services.approvals.review(people["bob"], "fraud", v.version).checks == ()
+    services.registry.approve(people["bob"], "fraud", v.version, "ok")
+    [check] = services.approvals.review(people["bob"], "fraud", v.version).checks
+    assert (check.check, check.purpose, check.outcome, check.actor) == (
+        "servable", "approve", "ok", "bob")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, insert, select
 
-from garrison.audit import AuditDraft, Checkpoint
+from garrison.audit import AuditDraft, AuditQuery, Checkpoint
 from garrison.config import Settings
 from garrison.errors import AlreadyInitialized, ConfigurationError, IntegrityFailure
 from garrison.gateway.webhook import WebhookNotifier
@@ -176,7 +176,9 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         registry=registry,
         loader=ModelLoader(registry, guard),
         alerts=alerts,
-        approvals=ApprovalDesk(registry, guard),
+        approvals=ApprovalDesk(registry, guard, check_events=lambda resource: store.query(
+            AuditQuery(action="check-model-version", resource=resource, newest_first=True,
+                       limit=20))),
         sessions=sessions,
         monitoring=MonitoringService(SQLMonitoringStore(store), alerts, guard, clock),
         deployments=deployments,

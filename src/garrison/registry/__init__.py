@@ -21,6 +21,7 @@ from garrison.registry.models import (
 from garrison.registry.ports import ArtifactStore, ModelRepository, RegistryStore
 from garrison.registry.provenance import Provenance
 from garrison.registry.review import (
+    CheckResult,
     DatasetChange,
     FeatureChange,
     MetricDelta,
@@ -38,6 +39,7 @@ __all__ = [
     "TRANSITIONS",
     "ApprovalDesk",
     "ArtifactStore",
+    "CheckResult",
     "DatasetChange",
     "DatasetRef",
     "FeatureChange",
