@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from garrison.errors import GarrisonError
@@ -65,10 +65,6 @@ def operations() -> list[Operation]:
     ]
 
 
-async def _to_console(request: Request) -> Response:
-    return RedirectResponse("/console/", status_code=308)
-
-
 def create_web_app(
     services: AdminServices,
     *,
@@ -93,8 +89,8 @@ def create_web_app(
     if console:
         from garrison.web.console import create_console
 
-        routes += [Route("/console", _to_console, methods=["GET"]),
-                   Mount("/console", app=create_console(services, oidc=oidc))]
+        # ``/console`` itself is redirected to ``/console/`` by the router (redirect_slashes).
+        routes.append(Mount("/console", app=create_console(services, oidc=oidc)))
     app = Starlette(
         routes=routes,
         middleware=[
