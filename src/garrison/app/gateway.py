@@ -186,9 +186,12 @@ def build_gateway(services: Services, settings: Settings, *, refresh_interval: f
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await asyncio.to_thread(load)
         task = asyncio.create_task(refresh())
+        grpc_server = await _start_grpc(state, settings)
         try:
             yield
         finally:
+            if grpc_server is not None:
+                await grpc_server.stop(grace=5.0)  # Lets in-flight calls finish.
             task.cancel()
             writer.close()
             audit_writer.close()
@@ -206,6 +209,19 @@ def build_gateway(services: Services, settings: Settings, *, refresh_interval: f
     state.background.extend([writer, builder, executor, shadow.mirror, audit_writer, watch,
                              traffic])
     return app, state
+
+
+async def _start_grpc(state: GatewayState, settings: Settings) -> Any:
+    """The OIP v2 gRPC service on ``settings.grpc_port`` over the same state, or None."""
+    if settings.grpc_port is None:
+        return None
+    from garrison.gateway.grpc_server import start_grpc_server
+
+    tls = None
+    if settings.tls_cert_file is not None and settings.tls_key_file is not None:
+        tls = (settings.tls_cert_file, settings.tls_key_file)
+    return await start_grpc_server(state, host=settings.host, port=settings.grpc_port,
+                                   max_message_bytes=settings.max_body_bytes, tls=tls)
 
 
 def gateway_app() -> Starlette:
@@ -233,7 +249,7 @@ def serve_gateway(settings: Settings, *, host: str, port: int, workers: int) -> 
     """
     import uvicorn
 
-    tls = tls_files(settings.tls_cert_file, settings.tls_key_file)
+    tls: dict[str, Any] = dict(tls_files(settings.tls_cert_file, settings.tls_key_file))
     uvicorn.run(
         "garrison.app:gateway_app", factory=True, host=host, port=port,
         workers=workers, loop="uvloop", http=GuardedHttpToolsProtocol, access_log=False,

@@ -145,7 +145,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     guard = Guard(store)
     policy = _scan_policy(settings, store, guard)
     lineage_store = SQLLineageStore(store)
-    deployments = DeploymentService(store, guard, clock)  # type: ignore[arg-type]
+    deployments = DeploymentService(store, guard, clock)
     shadows = ShadowService(SQLShadowStore(store), deployments, guard)
     registry = RegistryService(
         store, LocalArtifactStore(settings.artifacts, _master_keys(settings)), keyring, guard,

@@ -7,9 +7,16 @@ import sys
 import click
 
 from garrison.audit import AuditQuery
-from garrison.cli._common import CLIState, emit, handle_errors, json_option, pass_state, table
-from garrison.errors import AuditChainBroken, InvalidInput
-from garrison.types import parse_utc, utc_iso
+from garrison.cli._common import (
+    CLIState,
+    emit,
+    handle_errors,
+    json_option,
+    pass_state,
+    table,
+    utc_time,
+)
+from garrison.errors import AuditChainBroken
 
 __all__ = ["audit_group"]
 
@@ -19,16 +26,7 @@ def audit_group() -> None:
     """Verify, read and export the tamper-evident audit trail."""
 
 
-def _time(value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        return utc_iso(parse_utc(value))
-    except ValueError as exc:
-        raise InvalidInput(f"not an ISO-8601 time: {value!r}") from exc
-
-
-def _filters(fn):  # type: ignore[no-untyped-def]
+def _filters(fn):
     for opt in reversed([
         click.option("--actor", help="Only events by this principal."),
         click.option("--action", help="Only this action (e.g. approve-model-version)."),
@@ -41,10 +39,10 @@ def _filters(fn):  # type: ignore[no-untyped-def]
     return fn
 
 
-def _query(actor, action, outcome, resource, since, until, limit,  # type: ignore[no-untyped-def]
+def _query(actor, action, outcome, resource, since, until, limit,
            newest_first=False) -> AuditQuery:
     return AuditQuery(actor=actor, action=action, outcome=outcome, resource=resource,
-                      since=_time(since), until=_time(until), limit=limit,
+                      since=utc_time(since), until=utc_time(until), limit=limit,
                       newest_first=newest_first)
 
 
@@ -121,7 +119,7 @@ def audit_decisions(state: CLIState, request_id: str | None, since: str | None,
     events themselves.
     """
     report = state.services.decisions.verify(state.principal(), request_id,
-                                             since=_time(since))
+                                             since=utc_time(since))
     summary = report.to_dict()
     if as_json:
         emit(summary)
@@ -131,7 +129,7 @@ def audit_decisions(state: CLIState, request_id: str | None, since: str | None,
         sys.exit(1)
 
 
-def _print_decisions(summary: dict, request_id: str | None) -> None:  # type: ignore[type-arg]
+def _print_decisions(summary: dict, request_id: str | None) -> None:
     if request_id is not None and summary["ok"]:
         click.echo(f"decision {request_id} matches audit event {summary['anchor_seq']}")
     elif request_id is None:
@@ -162,7 +160,7 @@ def _print_decisions(summary: dict, request_id: str | None) -> None:  # type: ig
 @json_option
 @pass_state
 @handle_errors
-def audit_log(state: CLIState, actor, action, outcome, resource, since, until, limit,  # type: ignore[no-untyped-def]
+def audit_log(state: CLIState, actor, action, outcome, resource, since, until, limit,
               oldest_first: bool, as_json: bool) -> None:
     """Show the newest audit events first, filtered by actor, action, outcome and time."""
     records = state.services.audit.log(
@@ -183,7 +181,7 @@ def audit_log(state: CLIState, actor, action, outcome, resource, since, until, l
               show_default=True, help="File to write (default: standard output).")
 @pass_state
 @handle_errors
-def audit_export(state: CLIState, actor, action, outcome, resource, since, until,  # type: ignore[no-untyped-def]
+def audit_export(state: CLIState, actor, action, outcome, resource, since, until,
                  out: str) -> None:
     """Write matching events as JSON lines (one event per line, with hashes)."""
     query = _query(actor, action, outcome, resource, since, until, None)

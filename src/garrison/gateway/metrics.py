@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -26,6 +27,8 @@ class PrometheusTelemetry:
                                  ["model", "reason"], registry=r)
         self.http = Counter("garrison_http_responses_total", "HTTP responses by status.",
                             ["status"], registry=r)
+        self.grpc = Counter("garrison_grpc_responses_total", "gRPC answers by status code.",
+                            ["code"], registry=r)
         self.shadow_agreement = Gauge("garrison_shadow_agreement",
                                       "Share of mirrored requests where shadow agreed.",
                                       ["model"], registry=r)
@@ -61,10 +64,13 @@ class PrometheusTelemetry:
             child = self._statuses[status] = self.http.labels(str(status))
         child.inc()
 
+    def grpc_response(self, code: str) -> None:
+        self.grpc.labels(code).inc()
+
     def watch_queues(self, queues: dict[str, Any]) -> None:
         """Export each background writer's ``dropped`` count, read at scrape time."""
         for name, writer in queues.items():
-            self.background_dropped.labels(name).set_function(lambda w=writer: w.dropped)
+            self.background_dropped.labels(name).set_function(_dropped_of(writer))
 
     def rejected(self, reason: str, model: str = "", version: int = 0) -> None:
         # By reason only: the model would multiply the series; the durable traffic
@@ -76,3 +82,8 @@ class PrometheusTelemetry:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _dropped_of(writer: Any) -> Callable[[], float]:
+    """The scrape-time reading of one writer's ``dropped`` counter."""
+    return lambda: float(writer.dropped)

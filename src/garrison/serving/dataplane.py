@@ -33,14 +33,15 @@ from garrison.registry import ModelVersion
 from garrison.serving.decisions import DecisionRecord
 from garrison.serving.deployment import DeploymentConfig
 from garrison.serving.limits import ConcurrencyLimiter, RateLimiter
-from garrison.serving.output import HardenedOutput
+from garrison.serving.output import HardenedOutput, OutputKind
 from garrison.serving.resilience import CircuitBreaker, call_with_deadline
 from garrison.serving.runtime import ModelRuntime, RuntimeOutput
 from garrison.serving.validation import InputValidator, ValidatedBatch
 from garrison.types import Clock, utc_iso
 
 __all__ = [
-    "DataPlane", "Deployed", "InferenceResult", "ModelTable", "Observe", "Telemetry", "harden",
+    "DataPlane", "Deployed", "InferenceInput", "InferenceResult", "ModelTable", "Observe",
+    "Telemetry", "harden",
 ]
 
 
@@ -68,6 +69,12 @@ class Observe(Protocol):
                  labels: np.ndarray | None, flags: list[dict[str, Any]]) -> None: ...
 
 
+class InferenceInput(Protocol):
+    """A request in a protocol's own framing, checked against the deployment it reaches."""
+
+    def validate(self, deployed: Deployed) -> ValidatedBatch: ...
+
+
 class NullTelemetry:
     def request(self, model: str, version: int, outcome: str, seconds: float, rows: int) -> None:
         return None
@@ -93,6 +100,8 @@ class Deployed:
     monitor: Any = None
     #: Daily quota in rows (a limiter without a rate); ``None`` for no quota.
     quota: Any = None
+    #: The Open Inference Protocol outputs it answers (``oip_outputs.probe_outputs``).
+    outputs: tuple[Any, ...] = ()
 
     @property
     def names(self) -> list[str]:
@@ -180,10 +189,13 @@ class DenialAuditor:
 def harden(deployed: Deployed, output: RuntimeOutput, fallback_reason: str) -> HardenedOutput:
     """The deployment's output policy over a scored answer; labels (or values) alone for
     an answer without scores or from a fallback."""
-    if output.scores is not None and not fallback_reason:
-        return deployed.config.output.apply(output.scores, output.classes)
     labels = output.labels
-    kind = "value" if output.scores is None and labels.dtype.kind == "f" else "label"
+    if output.scores is not None and not fallback_reason:
+        # Scores without classes cannot be matched: apply() refuses them (ModelUnavailable).
+        classes = output.classes if output.classes is not None else labels[:0]
+        return deployed.config.output.apply(output.scores, classes)
+    kind: OutputKind = "value" if output.scores is None and labels.dtype.kind == "f" \
+        else "label"
     return HardenedOutput(kind, labels, labels[:0])
 
 
@@ -302,17 +314,19 @@ class DataPlane:
         raise ModelUnavailable("the model is unavailable", retry_after=retry, reason=reason)
 
     async def infer(
-        self, principal: Subject, name: str, body: bytes, *, version: int | None = None,
-        explain: bool = False, request_id: str | None = None,
+        self, principal: Subject, name: str, body: bytes | InferenceInput, *,
+        version: int | None = None, explain: bool = False, request_id: str | None = None,
         client_request_id: str | None = None,
     ) -> InferenceResult:
+        """``body``: JSON, or an :class:`InferenceInput` parsed once the caller is authorized."""
         started = time.perf_counter()
         rid = request_id or os.urandom(16).hex()
         serving, deployed = self.table.get(name, version)
         self.authorize(principal, name, deployed, rid)
         await self.limit(principal, deployed)
         try:
-            batch = deployed.validator.validate_json(body)
+            batch = (deployed.validator.validate_json(body) if isinstance(body, bytes)
+                     else body.validate(deployed))
         except GarrisonError as exc:
             self.telemetry.rejected(exc.code, name, deployed.version.version)
             raise

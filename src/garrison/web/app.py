@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -87,10 +87,12 @@ def create_web_app(
     routes: list[Any] = [Route(op.path, op.endpoint, methods=[op.method],
                                name=op.operation_id) for op in ops]
     if console:
-        from garrison.web.console import create_console
+        from garrison.web.console import ConsoleServices, create_console
 
-        # ``/console`` itself is redirected to ``/console/`` by the router (redirect_slashes).
-        routes.append(Mount("/console", app=create_console(services, oidc=oidc)))
+        # ``garrison.app.Services`` is both AdminServices and ConsoleServices. ``/console``
+        # itself is redirected to ``/console/`` by the router (redirect_slashes).
+        console_app = create_console(cast(ConsoleServices, services), oidc=oidc)
+        routes.append(Mount("/console", app=console_app))
     app = Starlette(
         routes=routes,
         middleware=[

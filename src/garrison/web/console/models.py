@@ -4,6 +4,7 @@ version's review, and rollback behind a confirmation page."""
 from __future__ import annotations
 
 from itertools import groupby
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -34,7 +35,7 @@ def _summaries(versions: list[ModelVersion]) -> list[dict[str, object]]:
 
 async def model_list(request: Request) -> Response:
     who = await viewer(request)
-    versions = await call(config_of(request).services.registry.list, who.principal)
+    versions = await call(config_of(request).services.registry.list_versions, who.principal)
     return render(request, "models.html", who, models=_summaries(versions))
 
 
@@ -43,8 +44,8 @@ async def model_detail(request: Request) -> Response:
     name = path_name(request)
     services = config_of(request).services
 
-    def load() -> dict[str, object]:
-        versions = services.registry.list(who.principal, name)
+    def load() -> dict[str, Any]:
+        versions = services.registry.list_versions(who.principal, name)
         history = services.registry.history(who.principal, name)
         policy = services.deployments.show(who.principal, name, request_id=who.request_id)
         return {"versions": list(reversed(versions)), "history": list(reversed(history)),
@@ -61,7 +62,7 @@ async def version_detail(request: Request) -> Response:
     name, version = path_name(request), path_version(request)
     services = config_of(request).services
 
-    def load() -> dict[str, object]:
+    def load() -> dict[str, Any]:
         review = services.approvals.review(who.principal, name, version)
         history = [t for t in services.registry.history(who.principal, name)
                    if t.version == version]
@@ -77,7 +78,7 @@ async def rollback_confirm(request: Request) -> Response:
     """The confirmation page: what serves now and what would serve after the rollback."""
     who = await viewer(request)
     name = path_name(request)
-    versions = await call(config_of(request).services.registry.list, who.principal, name)
+    versions = await call(config_of(request).services.registry.list_versions, who.principal, name)
     current = [v for v in versions if v.stage == "production"]
     return render(request, "rollback.html", who, name=name,
                   current=current[-1] if current else None)
