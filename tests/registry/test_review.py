@@ -37,7 +37,7 @@ def test_the_review_compares_metrics_schema_and_signatures_with_production(
     registry.promote(people["bob"], "fraud", v1.version, "production", "go")
     v2 = _register(env, model_file, "alice", metrics={"auc": 0.86, "recall": 0.6},
                    input_schema=SCHEMA_V2)
-    review = registry.review(people["bob"], "fraud", v2.version)
+    review = services.approvals.review(people["bob"], "fraud", v2.version)
     assert review.production is not None and review.production.version == v1.version
     metrics = {m.name: (m.candidate, m.production) for m in review.metrics}
     assert metrics == {"auc": (0.86, 0.81), "f1": (None, 0.7), "recall": (0.6, None)}
@@ -50,7 +50,7 @@ def test_the_review_compares_metrics_schema_and_signatures_with_production(
     assert review.candidate_signature.signed_by
     assert review.blocker is None  # Bob did not register it.
     # The registrant sees why the approve button is missing: four eyes.
-    own = registry.review(people["alice"], "fraud", v2.version)
+    own = services.approvals.review(people["alice"], "fraud", v2.version)
     assert "roles" in own.blocker  # Alice is no approver at all.
 
 
@@ -97,12 +97,22 @@ def test_the_queue_needs_the_approver_role_and_lists_what_waits(env, model_file)
     v1 = _register(env, model_file, "alice")
     v2 = _register(env, model_file, "alice")
     registry.approve(people["bob"], "fraud", v1.version, "ok")
-    reviews, promotable = registry.approval_queue(people["bob"])
+    reviews, promotable = services.approvals.queue(people["bob"])
     assert [r.candidate.version for r in reviews] == [v2.version]
     assert [v.version for v in promotable] == [v1.version]
     registry.promote(people["bob"], "fraud", v1.version, "production", "go")
-    assert registry.approval_queue(people["bob"])[1] == []
+    assert services.approvals.queue(people["bob"])[1] == []
     with pytest.raises(Forbidden):
-        registry.approval_queue(people["dan"])
+        services.approvals.queue(people["dan"])
     [denied] = services.audit.log(people["root"], AuditQuery(actor="dan", outcome="denied"))
     assert denied.action == "approve-model-version"
+
+
+def test_the_review_lists_the_checks_recorded_for_the_version(env, model_file) -> None:
+    services, people = env
+    v = _register(env, model_file, "alice")
+    assert services.approvals.review(people["bob"], "fraud", v.version).checks == ()
+    services.registry.approve(people["bob"], "fraud", v.version, "ok")
+    [check] = services.approvals.review(people["bob"], "fraud", v.version).checks
+    assert (check.check, check.purpose, check.outcome, check.actor) == (
+        "servable", "approve", "ok", "bob")

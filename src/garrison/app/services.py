@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, insert, select
 
-from garrison.audit import AuditDraft, Checkpoint
+from garrison.audit import AuditDraft, AuditQuery, Checkpoint
 from garrison.config import Settings
 from garrison.errors import AlreadyInitialized, ConfigurationError, IntegrityFailure
 from garrison.gateway.webhook import WebhookNotifier
@@ -31,7 +31,7 @@ from garrison.governance import (
 )
 from garrison.identity import Principal
 from garrison.lineage import LineageRecorder
-from garrison.registry import ModelLoader, Provenance, RegistryService
+from garrison.registry import ApprovalDesk, ModelLoader, Provenance, RegistryService
 from garrison.scanning import DEFAULT_POLICY, ScanPolicy
 from garrison.serving.alerts import AlertService
 from garrison.serving.decision_service import DECISION_INPUTS_PURPOSE, DecisionService
@@ -82,6 +82,7 @@ class Services:
     registry: RegistryService
     loader: ModelLoader
     alerts: AlertService
+    approvals: ApprovalDesk
     sessions: SessionService
     monitoring: MonitoringService
     deployments: DeploymentService
@@ -175,6 +176,9 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         registry=registry,
         loader=ModelLoader(registry, guard),
         alerts=alerts,
+        approvals=ApprovalDesk(registry, guard, check_events=lambda resource: store.query(
+            AuditQuery(action="check-model-version", resource=resource, newest_first=True,
+                       limit=20))),
         sessions=sessions,
         monitoring=MonitoringService(SQLMonitoringStore(store), alerts, guard, clock),
         deployments=deployments,

@@ -1,5 +1,6 @@
 """The model registry: lifecycle, artifact security, four-eyes approval and rollback."""
 
+from garrison.registry.approvals import ApprovalDesk
 from garrison.registry.bom import BOM_MEDIA_TYPE, build_bom
 from garrison.registry.lifecycle import TRANSITIONS, Stage, ensure_transition
 from garrison.registry.loader import (
@@ -20,6 +21,7 @@ from garrison.registry.models import (
 from garrison.registry.ports import ArtifactStore, ModelRepository, RegistryStore
 from garrison.registry.provenance import Provenance
 from garrison.registry.review import (
+    CheckResult,
     DatasetChange,
     FeatureChange,
     MetricDelta,
@@ -35,7 +37,9 @@ __all__ = [
     "LOADERS",
     "PREDICATE_TYPE",
     "TRANSITIONS",
+    "ApprovalDesk",
     "ArtifactStore",
+    "CheckResult",
     "DatasetChange",
     "DatasetRef",
     "FeatureChange",

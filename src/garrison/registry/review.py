@@ -19,6 +19,7 @@ from garrison.registry.models import DatasetRef, ModelVersion
 from garrison.schema import FeatureSpec, InputSchema
 
 __all__ = [
+    "CheckResult",
     "DatasetChange",
     "FeatureChange",
     "MetricDelta",
@@ -73,6 +74,18 @@ class SignatureStatus:
 
 
 @dataclass(frozen=True)
+class CheckResult:
+    """One recorded pre-transition check of the version (servability, release gates...)."""
+
+    check: str
+    purpose: str
+    outcome: str
+    detail: str
+    actor: str
+    created: str
+
+
+@dataclass(frozen=True)
 class Review:
     candidate: ModelVersion
     production: ModelVersion | None
@@ -83,6 +96,8 @@ class Review:
     production_signature: SignatureStatus | None
     #: Why the person asking may not approve the candidate (``None``: they may).
     blocker: str | None
+    #: The candidate's recorded checks, newest first (none until a transition ran them).
+    checks: tuple[CheckResult, ...] = ()
 
     @property
     def schema_changed(self) -> bool:
@@ -161,7 +176,7 @@ def _datasets(candidate: tuple[DatasetRef, ...], production: tuple[DatasetRef, .
 def build_review(candidate: ModelVersion, production: ModelVersion | None, *,
                  candidate_signature: SignatureStatus,
                  production_signature: SignatureStatus | None,
-                 blocker: str | None) -> Review:
+                 blocker: str | None, checks: tuple[CheckResult, ...] = ()) -> Review:
     """Compare ``candidate`` with ``production`` (which may be missing)."""
     cm = candidate.metadata.metrics
     pm = production.metadata.metrics if production else {}
@@ -174,6 +189,6 @@ def build_review(candidate: ModelVersion, production: ModelVersion | None, *,
         datasets=_datasets(candidate.metadata.datasets,
                            production.metadata.datasets if production else ()),
         candidate_signature=candidate_signature, production_signature=production_signature,
-        blocker=blocker,
+        blocker=blocker, checks=checks,
     )
 

@@ -42,7 +42,7 @@ from garrison.registry.models import (
 from garrison.registry.ports import ArtifactStore, RegistryStore, RegistryTx
 from garrison.registry.provenance import Provenance
 from garrison.registry.reference import PreparedReference, prepare_reference
-from garrison.registry.review import Review, SignatureStatus, approval_blocker, build_review
+from garrison.registry.review import SignatureStatus
 from garrison.registry.servability import Purpose, ServabilityProbe, ServabilityRequest
 from garrison.registry.transitions import Lifecycle
 from garrison.scanning import DEFAULT_POLICY, ScanPolicy, ScanReport, scan_path
@@ -144,46 +144,6 @@ class RegistryService:
         self._guard.require(actor, "view-model", f"model:{name}")
         with self._store.read() as tx:
             return tx.models.transitions(name)
-
-    def review(self, actor: Principal, name: str, version: int) -> Review:
-        """The version side by side with production, for the approver (``view-model``).
-
-        Both signed manifests are checked (not the artifacts: that is ``verify``, which is
-        audited); ``blocker`` says why ``actor`` could not approve it, if they could not.
-        """
-        self._guard.require(actor, "view-model", f"model:{name}:{version}")
-        candidate = self.get(name, version)
-        production = self.production(name)
-        if production is not None and production.version == candidate.version:
-            production = None
-        return build_review(
-            candidate, production, candidate_signature=self.signature_status(candidate),
-            production_signature=None if production is None
-            else self.signature_status(production),
-            blocker=approval_blocker(actor, candidate))
-
-    def approval_queue(self, actor: Principal) -> tuple[list[Review], list[ModelVersion]]:
-        """What waits for an approver: registered versions (each with its review) and
-        approved or shadow versions newer than their model's production version.
-
-        Needs ``approve-model-version``; a denial is audited.
-        """
-        self._guard.require(actor, "approve-model-version")
-        with self._store.read() as tx:
-            versions = tx.models.list_versions(None)
-        production = {v.name: v for v in versions if v.stage == Stage.PRODUCTION}
-        waiting = [v for v in versions if v.stage == Stage.REGISTERED]
-        promotable = [v for v in versions if v.stage in (Stage.APPROVED, Stage.SHADOW) and (
-            v.name not in production or v.version > production[v.name].version)]
-        reviews = []
-        for v in waiting:
-            current = production.get(v.name)
-            reviews.append(build_review(
-                v, current, candidate_signature=self.signature_status(v),
-                production_signature=None if current is None
-                else self.signature_status(current),
-                blocker=approval_blocker(actor, v)))
-        return reviews, promotable
 
     def signature_status(self, v: ModelVersion) -> SignatureStatus:
         """Check ``v``'s signed manifest against its digest and metadata (no artifact read)."""

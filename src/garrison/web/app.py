@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from garrison.errors import GarrisonError
@@ -65,10 +65,6 @@ def operations() -> list[Operation]:
     ]
 
 
-async def _to_console(request: Request) -> Response:
-    return RedirectResponse("/console/", status_code=308)
-
-
 def create_web_app(
     services: AdminServices,
     *,
@@ -91,10 +87,12 @@ def create_web_app(
     routes: list[Any] = [Route(op.path, op.endpoint, methods=[op.method],
                                name=op.operation_id) for op in ops]
     if console:
-        from garrison.web.console import create_console
+        from garrison.web.console import ConsoleServices, create_console
 
-        routes += [Route("/console", _to_console, methods=["GET"]),
-                   Mount("/console", app=create_console(services, oidc=oidc))]
+        # ``garrison.app.Services`` is both AdminServices and ConsoleServices. ``/console``
+        # itself is redirected to ``/console/`` by the router (redirect_slashes).
+        console_app = create_console(cast(ConsoleServices, services), oidc=oidc)
+        routes.append(Mount("/console", app=console_app))
     app = Starlette(
         routes=routes,
         middleware=[

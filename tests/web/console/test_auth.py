@@ -157,6 +157,8 @@ def test_a_client_cannot_sign_in_and_a_demoted_person_opens_no_page(
 
 
 def test_pages_without_a_session_send_the_browser_to_sign_in(browser) -> None:
+    bare = browser.get("/console")
+    assert bare.status_code in (307, 308) and bare.headers["location"].endswith("/console/")
     for path in ("/console/", "/console/approvals", "/console/audit", "/console/accounts"):
         response = browser.get(path)
         assert response.status_code == 303 and response.headers["location"] == "/console/login"

@@ -32,11 +32,13 @@ from garrison.web.console import (
 )
 from garrison.web.console.context import (
     ConsoleConfig,
+    ConsoleServices,
     LoginRequired,
     render,
     to_login,
     viewer,
 )
+from garrison.web.console.oidc import OIDCClient
 from garrison.web.console.render import Renderer
 from garrison.web.errors import status_for
 
@@ -126,7 +128,8 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
                   message="The server could not complete this request.")
 
 
-def create_console(services: object, *, oidc: object = None) -> Starlette:
+def create_console(services: ConsoleServices, *, oidc: OIDCClient | None = None
+                   ) -> Starlette:
     """The console over ``services``; ``oidc`` is a :class:`~garrison.web.console.oidc.
     OIDCClient` when sign-in with an identity provider is configured."""
     routes = [
@@ -142,6 +145,6 @@ def create_console(services: object, *, oidc: object = None) -> Starlette:
         Exception: _internal_error,
     })
     app.add_middleware(ConsoleHeaders)
-    clock = getattr(services, "clock", None)
-    app.state.console = ConsoleConfig(services=services, renderer=Renderer(clock), oidc=oidc)
+    app.state.console = ConsoleConfig(services=services, renderer=Renderer(services.clock),
+                                      oidc=oidc)
     return app

@@ -1,6 +1,6 @@
 """The approvals queue and the lifecycle forms (approve, reject, promote, rollback).
 
-The queue and every review come from ``RegistryService.approval_queue``; each form
+The queue and every review come from ``ApprovalDesk`` (``Services.approvals``); each form
 calls the registry's own transition, which checks the role table, four eyes and the
 stage rules and audits the change. A form asks for a written reason and sends the
 person back to the page it came from (one of a fixed set: no open redirect).
@@ -8,8 +8,10 @@ person back to the page it came from (one of a fixed set: no open redirect).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -31,8 +33,8 @@ __all__ = ["ROUTES", "back_to", "notice_of", "reason_of", "shadow_agreements"]
 _REASON_MAX = 500
 
 
-def reason_of(form: object, *, required: bool = True) -> str:
-    value = form.get("reason") if hasattr(form, "get") else None
+def reason_of(form: FormData, *, required: bool = True) -> str:
+    value = form.get("reason")
     reason = value.strip() if isinstance(value, str) else ""
     if required and not reason:
         raise InvalidInput("write a reason: it is kept in the audit trail with your name")
@@ -41,9 +43,9 @@ def reason_of(form: object, *, required: bool = True) -> str:
     return reason
 
 
-def back_to(form: object, name: str, done: str) -> str:
+def back_to(form: FormData, name: str, done: str) -> str:
     """Where a form returns: the queue or the model's page (never a client-given URL)."""
-    where = form.get("back") if hasattr(form, "get") else None
+    where = form.get("back")
     base = "/console/approvals" if where == "approvals" else f"/console/models/{name}"
     return f"{base}?done={done}"
 
@@ -51,7 +53,7 @@ def back_to(form: object, name: str, done: str) -> str:
 async def queue(request: Request) -> Response:
     who = await viewer(request)
     services = config_of(request).services
-    reviews, promotable = await call(services.registry.approval_queue, who.principal)
+    reviews, promotable = await call(services.approvals.queue, who.principal)
     shadow = await call(shadow_agreements, services, who,
                         [r.candidate for r in reviews] + promotable)
     return render(request, "approvals.html", who, reviews=reviews, promotable=promotable,
@@ -86,7 +88,7 @@ def notice_of(request: Request) -> str:
     return _NOTICES.get(request.query_params.get("done", ""), "")
 
 
-def _transition(method: str, done: str):
+def _transition(method: str, done: str) -> Callable[[Request], Awaitable[Response]]:
     async def handler(request: Request) -> Response:
         who = await viewer(request)
         form = await checked_form(request, who)

@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from garrison.authz import allowed
 from garrison.config import Settings
+from garrison.datasets import DatasetService
 from garrison.errors import AuthenticationFailed, Forbidden
 from garrison.governance import (
     AccountService,
@@ -30,8 +31,12 @@ from garrison.governance import (
     SessionService,
 )
 from garrison.identity import ConsoleSession, Principal
-from garrison.registry import RegistryService
+from garrison.registry import ApprovalDesk, RegistryService
+from garrison.serving.decision_service import DecisionService
+from garrison.serving.deployment_service import DeploymentService
 from garrison.serving.monitoring import MonitoringService
+from garrison.serving.shadow_service import ShadowService
+from garrison.types import Clock
 from garrison.web.console.render import Renderer
 from garrison.web.errors import request_id_of
 
@@ -71,17 +76,23 @@ class ConsoleServices(Protocol):
     """What the console needs from ``garrison.app.Services`` (it must not import it)."""
 
     settings: Settings
+    clock: Clock
     guard: Guard
     accounts: AccountService
     audit: AuditService
     registry: RegistryService
+    approvals: ApprovalDesk
+    datasets: DatasetService
     sessions: SessionService
     monitoring: MonitoringService
+    deployments: DeploymentService
+    shadows: ShadowService
+    decisions: DecisionService
 
 
 @dataclass
 class ConsoleConfig:
-    services: Any
+    services: ConsoleServices
     renderer: Renderer
     oidc: Any = None
     extras: dict[str, Any] = field(default_factory=dict)

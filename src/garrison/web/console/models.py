@@ -63,7 +63,7 @@ async def version_detail(request: Request) -> Response:
     services = config_of(request).services
 
     def load() -> dict[str, Any]:
-        review = services.registry.review(who.principal, name, version)
+        review = services.approvals.review(who.principal, name, version)
         history = [t for t in services.registry.history(who.principal, name)
                    if t.version == version]
         shadow = shadow_agreements(services, who, [review.candidate]) \

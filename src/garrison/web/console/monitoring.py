@@ -82,7 +82,8 @@ async def page(request: Request) -> Response:
         names = sorted({v.name for v in services.registry.list_versions(who.principal)})
         drifting = [n for n in monitoring.drift_models(who.principal, since=month)
                     if n in names]
-        chosen = model if model in names else (drifting or names or [None])[0]
+        chosen: str | None = model if model in names else (
+            drifting[0] if drifting else names[0] if names else None)
         windows = [] if chosen is None else monitoring.drift(who.principal, chosen,
                                                              since=month)
         return {"alerts": alerts, "suspects": suspects, "traffic": traffic, "names": names,
