@@ -33,12 +33,14 @@ from garrison.serving.alerts import AlertService
 from garrison.signing import Keyring, MasterKeys
 from garrison.storage import LocalArtifactStore, Store, is_sqlite
 from garrison.storage.alerts_repo import SQLAlertStore
+from garrison.storage.artifacts import BlobCache, SealedArtifactStore
 from garrison.storage.datasets_repo import SQLDatasetStore, SQLLineageStore
 from garrison.storage.tables import meta
 from garrison.types import Clock, SystemClock
 
 __all__ = [
     "Services",
+    "artifact_store",
     "build_services",
     "configure_logging",
     "initialize",
@@ -84,7 +86,7 @@ def read_witness(path: Path) -> list[Checkpoint]:
 
 
 def _signing_dir(settings: Settings) -> Path:
-    return settings.keys_dir / "signing"
+    return settings.signing_keys
 
 
 def _make_store(settings: Settings, keyring: Keyring, clock: Clock) -> Store:
@@ -105,7 +107,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     policy = _scan_policy(settings, store, guard)
     lineage_store = SQLLineageStore(store)
     registry = RegistryService(
-        store, LocalArtifactStore(settings.artifacts, _master_keys(settings)), keyring, guard,
+        store, artifact_store(settings, _master_keys(settings)), keyring, guard,
         clock, policy=policy, lineage=LineageRecorder(lineage_store),
         promotion_gate=_shadow_gate(store),
     )
@@ -156,6 +158,22 @@ def _shadow_gate(store: Store) -> Any:
                            min_requests=config.shadow_min_requests, version=version.version)
 
     return gate
+
+
+def artifact_store(settings: Settings, keys: MasterKeys) -> SealedArtifactStore:
+    """The sealed artifact store on the configured backend (local directory or S3)."""
+    if settings.artifact_store == "s3":
+        from garrison.storage.s3 import S3BlobStore
+
+        assert settings.s3_bucket is not None  # Settings refuse s3 without a bucket.
+        blobs = S3BlobStore(
+            settings.s3_bucket, prefix=settings.s3_prefix,
+            endpoint_url=settings.s3_endpoint_url, region=settings.s3_region,
+            addressing_style=settings.s3_addressing_style, ca_bundle=settings.s3_ca_bundle,
+            credentials_file=settings.s3_credentials_file)
+        cache = BlobCache(settings.artifact_cache, settings.artifact_cache_max_bytes)
+        return SealedArtifactStore(blobs, keys, cache=cache)
+    return LocalArtifactStore(settings.artifacts, keys)
 
 
 def _master_keys(settings: Settings) -> MasterKeys:

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -55,19 +55,73 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the database: `sqlite:///PATH` (default: "
         "`HOME/garrison.db`) or `postgresql+psycopg://USER:PASSWORD@HOST/DB`. Masked in logs.",
     )
+    artifact_store: Literal["local", "s3"] = Field(
+        default="local",
+        description="Where sealed model artifacts live: `local` (artifact_dir; on Kubernetes "
+        "a ReadWriteMany volume every replica mounts) or `s3` (S3-compatible object "
+        "storage, the `s3` extra). Artifacts are sealed (AES-256-GCM) either way and "
+        "authenticated at every load.",
+    )
     artifact_dir: Path | None = Field(
         default=None,
         description="Directory of encrypted model artifacts (default: `HOME/artifacts`).",
     )
+    artifact_cache_dir: Path | None = Field(
+        default=None,
+        description="Local cache of sealed artifacts read from object storage (default: "
+        "`HOME/cache/artifacts`). Only blobs that authenticated are cached, and a cached "
+        "blob is authenticated again at every load.",
+    )
+    artifact_cache_max_bytes: int | None = Field(
+        default=None, ge=1_048_576,
+        description="Bound of the artifact cache in bytes; past it the least recently used "
+        "blobs are removed. Unset: no bound (size the volume for every served version).",
+    )
+    s3_bucket: str | None = Field(
+        default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        description="Bucket of the `s3` artifact store.")
+    s3_prefix: str = Field(
+        default="artifacts/", pattern=r"^([A-Za-z0-9._-]+/)*$",
+        description="Key prefix of artifacts in the bucket (several installations can share "
+        "one bucket).")
+    s3_endpoint_url: str | None = Field(
+        default=None, pattern=r"^https?://",
+        description="Endpoint of an S3-compatible service (MinIO, Ceph RGW, ...); unset for "
+        "AWS S3.")
+    s3_region: str | None = Field(default=None, description="Region of the bucket.")
+    s3_addressing_style: Literal["auto", "path", "virtual"] = Field(
+        default="auto",
+        description="Bucket addressing: `path` for most self-hosted S3-compatible services.")
+    s3_ca_bundle: Path | None = Field(
+        default=None, description="PEM bundle of the CA that signed the endpoint's "
+        "certificate (a private CA); unset: the system's trust store.")
+    s3_credentials_file: Path | None = Field(
+        default=None,
+        description="Credentials file (INI, as `~/.aws/credentials`) mounted from a Secret; "
+        "held to the key-file mode rule. Unset: boto3's chain (web identity / IRSA, "
+        "instance profile, environment).")
     redis_url: SecretStr | None = Field(
         default=None,
         description="Redis URL (`redis://HOST:6379/0`) used to share rate limits, quotas and "
         "caches across workers and replicas. Unset: in-process limits. Masked in logs.",
     )
+    key_dir: Path | None = Field(
+        default=None,
+        description="Directory of the secret key files: master keys (`master-*.key`, "
+        "`master-active`), the decision-input and pseudonymization keys (default: "
+        "`HOME/keys`). On Kubernetes a Secret mounted read-only. Key files must belong to "
+        "the user running Garrison with mode 0600/0400, or to root with mode 0640/0440.",
+    )
+    signing_key_dir: Path | None = Field(
+        default=None,
+        description="Directory of the Ed25519 signing keyring (`*.pem` and `active`; "
+        "default: `KEY_DIR/signing`). May be the same directory as key_dir.",
+    )
     master_key: SecretStr | None = Field(
         default=None,
         description="Base64 of a 32-byte key that wraps artifact data keys. Unset: the key "
-        "file `HOME/keys/master.key` (mode 0600) is used. Masked in logs.",
+        "files `KEY_DIR/master-*.key` are used (the first one is created on first use). "
+        "Prefer key files: an environment variable shows in process dumps. Masked in logs.",
     )
     log_format: Literal["console", "json"] = Field(
         default="console", description="Log output: human `console` or structured `json`."
@@ -172,10 +226,17 @@ class Settings(BaseSettings):
     )
 
     @field_validator("home", "artifact_dir", "audit_witness_file", "tls_cert_file",
-                     "tls_key_file", mode="before")
+                     "tls_key_file", "key_dir", "signing_key_dir", "artifact_cache_dir",
+                     "s3_ca_bundle", "s3_credentials_file", mode="before")
     @classmethod
     def _expand(cls, value: Any) -> Any:
         return Path(value).expanduser() if isinstance(value, str) and value else value
+
+    @model_validator(mode="after")
+    def _complete(self) -> Settings:
+        if self.artifact_store == "s3" and not self.s3_bucket:
+            raise ValueError("artifact_store = s3 needs s3_bucket")
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -206,8 +267,16 @@ class Settings(BaseSettings):
         return self.artifact_dir or self.home / "artifacts"
 
     @property
+    def artifact_cache(self) -> Path:
+        return self.artifact_cache_dir or self.home / "cache" / "artifacts"
+
+    @property
     def keys_dir(self) -> Path:
-        return self.home / "keys"
+        return self.key_dir or self.home / "keys"
+
+    @property
+    def signing_keys(self) -> Path:
+        return self.signing_key_dir or self.keys_dir / "signing"
 
     @property
     def witness_file(self) -> Path:
@@ -221,6 +290,7 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         problems = "; ".join(
             f"GARRISON_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            if err["loc"] else str(err["msg"]).removeprefix("Value error, ")
             for err in exc.errors()
         )
         raise ConfigurationError(f"invalid configuration: {problems}") from None

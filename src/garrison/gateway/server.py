@@ -36,7 +36,7 @@ from garrison.serving.decisions import BatchWriter, settle
 from garrison.serving.limits import ConcurrencyLimiter, LimitPolicy, MemoryRateLimiter
 from garrison.serving.resilience import BoundedExecutor
 from garrison.serving.shadow import ShadowMirror, ShadowReport, observe_shadow
-from garrison.signing import write_private_file
+from garrison.signing import create_key_file, read_key_file
 from garrison.types import utc_iso
 
 __all__ = ["build_gateway", "run"]
@@ -74,9 +74,8 @@ def _limiter_factory(settings: Settings) -> Any:
 
 def _input_hasher(settings: Settings) -> Any:
     path = settings.keys_dir / "decision-inputs.key"
-    if not path.exists():
-        write_private_file(path, os.urandom(32))
-    key = path.read_bytes()
+    create_key_file(path, 32)  # Every replica must hash alike: mount it with the other keys.
+    key = read_key_file(path, size=32)
 
     def digest(rows: list[Any]) -> list[str]:
         return [hmac.new(key, json.dumps(r, separators=(",", ":")).encode(),

@@ -10,7 +10,7 @@ from garrison.registry.models import (
     VersionMetadata,
     validate_model_name,
 )
-from garrison.registry.ports import ArtifactStore, ModelRepository, RegistryStore
+from garrison.registry.ports import ArtifactStore, BlobStore, ModelRepository, RegistryStore
 from garrison.registry.service import RegistryService, artifact_context, parse_ref
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "PREDICATE_TYPE",
     "TRANSITIONS",
     "ArtifactStore",
+    "BlobStore",
     "DatasetRef",
     "LoadedModel",
     "ModelLoader",

@@ -22,13 +22,28 @@ __all__ = [
     "write_private_file",
 ]
 
+from garrison.signing.keyfiles import create_key_file, ensure_private_key_file, read_key_file
 from garrison.signing.sealing import (
+    ACTIVE_MASTER_FILE,
     DeterministicCipher,
     MasterKeys,
     open_sealed,
     seal,
     seal_file,
+    seal_stream,
     unseal,
 )
 
-__all__ += ["DeterministicCipher", "MasterKeys", "open_sealed", "seal", "seal_file", "unseal"]
+__all__ += [
+    "ACTIVE_MASTER_FILE",
+    "DeterministicCipher",
+    "MasterKeys",
+    "create_key_file",
+    "ensure_private_key_file",
+    "open_sealed",
+    "read_key_file",
+    "seal",
+    "seal_file",
+    "seal_stream",
+    "unseal",
+]
