@@ -97,7 +97,7 @@ def s3_test_server(bucket: str = "garrison-test") -> Iterator[dict[str, str]]:
 
     port = free_port()
     exe = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
-    proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)],
+    proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)],  # noqa: S603
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     endpoint = f"http://127.0.0.1:{port}"
     try:
