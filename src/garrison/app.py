@@ -262,13 +262,13 @@ def configure_logging(settings: Settings) -> None:
 
 
 def upgrade_database(settings: Settings) -> str | None:
-    """Apply migrations (``garrison db upgrade``); returns the new revision."""
-    store = _make_store(settings, Keyring.load(_signing_dir(settings)), SystemClock())
-    try:
-        store.upgrade()
-        return store.revision()
-    finally:
-        store.dispose()
+    """Apply migrations (``garrison db upgrade``); returns the new revision.
+
+    Needs only the database URL, so a migration Job mounts no key.
+    """
+    from garrison.storage.migrate import upgrade_url
+
+    return upgrade_url(settings.database)
 
 
 def limit_native_threads(threads: int) -> None:

@@ -13,8 +13,19 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
-__all__ = ["current_heads", "current_revision", "head_revision", "head_revisions", "upgrade"]
+from garrison.errors import StorageError
+from garrison.storage.engine import make_engine
+
+__all__ = [
+    "current_heads",
+    "current_revision",
+    "head_revision",
+    "head_revisions",
+    "upgrade",
+    "upgrade_url",
+]
 
 _HERE = Path(__file__).parent / "migrations"
 
@@ -47,3 +58,19 @@ def current_revision(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine, revision: str = "heads") -> None:
     command.upgrade(_config(engine), revision)
+
+
+def upgrade_url(url: str) -> str | None:
+    """Apply every migration to the database at ``url``; returns the new revision.
+
+    Needs the database URL only (no keys): the migration Job of a Kubernetes
+    deployment gets nothing else. Safe when several run at once (see ``env.py``).
+    """
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        return current_revision(engine)
+    except DBAPIError as exc:
+        raise StorageError("database migration failed") from exc
+    finally:
+        engine.dispose()
