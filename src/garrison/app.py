@@ -41,6 +41,8 @@ from garrison.types import Clock, SystemClock
 __all__ = [
     "Services",
     "artifact_store",
+    "check_key_set",
+    "create_key_set",
     "build_services",
     "configure_logging",
     "initialize",
@@ -206,6 +208,52 @@ def _scan_policy(settings: Settings, store: Store, guard: Guard) -> ScanPolicy:
                 payload={"entries": entries, "previous": json.loads(recorded or "[]")},
             ))
     return policy
+
+
+def create_key_set(directory: Path) -> list[str]:
+    """Write every secret key an installation needs into one new directory (files 0600).
+
+    The layout is flat, as a Kubernetes Secret's keys are: the signing keyring
+    (``<id>.pem``, ``active``), the master key (``master-<id>.key``, ``master-active``),
+    the decision-input key and the two pseudonymization keys. Point both key_dir and
+    signing_key_dir at the mounted Secret. Returns the file names (never the keys).
+    """
+    from garrison.datasets.pseudonymize import HMAC_KEY_FILE, SIV_KEY_FILE
+    from garrison.serving.decisions import INPUT_KEY_FILE
+    from garrison.signing import ACTIVE_MASTER_FILE, create_key_file, write_private_file
+
+    if directory.exists() and any(directory.iterdir()):
+        raise AlreadyInitialized(f"{directory} is not empty; keys are never overwritten")
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(directory, 0o700)
+    Keyring.create(directory)
+    master = MasterKeys.load_or_create(directory)
+    write_private_file(directory / ACTIVE_MASTER_FILE, master.active.encode())
+    for name, size in ((INPUT_KEY_FILE, 32), (HMAC_KEY_FILE, 32), (SIV_KEY_FILE, 64)):
+        create_key_file(directory / name, size)
+    return sorted(p.name for p in directory.iterdir())
+
+
+def check_key_set(settings: Settings) -> list[str]:
+    """Load every key file as a replica would, creating nothing; raise on the first fault.
+
+    Returns a line per key (its id or size, never its bytes).
+    """
+    from garrison.datasets.pseudonymize import HMAC_KEY_FILE, SIV_KEY_FILE
+    from garrison.serving.decisions import INPUT_KEY_FILE
+    from garrison.signing import read_key_file
+
+    keyring = Keyring.load(settings.signing_keys)
+    lines = [f"signing keys {', '.join(keyring.key_ids())}; active {keyring.active_id}"]
+    if settings.master_key is None:
+        if not any(settings.keys_dir.glob("master-*.key")):
+            raise ConfigurationError(f"no master key (master-*.key) in {settings.keys_dir}")
+        master = MasterKeys.load_or_create(settings.keys_dir)
+        lines.append(f"master keys {', '.join(sorted(master.keys))}; active {master.active}")
+    for name, size in ((INPUT_KEY_FILE, 32), (HMAC_KEY_FILE, 32), (SIV_KEY_FILE, 64)):
+        read_key_file(settings.keys_dir / name, size=size)
+        lines.append(f"{name}: {size} bytes")
+    return lines
 
 
 def initialize(

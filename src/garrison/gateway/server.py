@@ -32,7 +32,7 @@ from garrison.gateway.protocol import GuardedHttpToolsProtocol, tls_files
 from garrison.gateway.tracing import make_tracer
 from garrison.gateway.watch import Watch
 from garrison.serving.dataplane import DataPlane, DenialAuditor, ModelTable
-from garrison.serving.decisions import BatchWriter, settle
+from garrison.serving.decisions import INPUT_KEY_FILE, BatchWriter, settle
 from garrison.serving.limits import ConcurrencyLimiter, LimitPolicy, MemoryRateLimiter
 from garrison.serving.resilience import BoundedExecutor
 from garrison.serving.shadow import ShadowMirror, ShadowReport, observe_shadow
@@ -73,7 +73,7 @@ def _limiter_factory(settings: Settings) -> Any:
 
 
 def _input_hasher(settings: Settings) -> Any:
-    path = settings.keys_dir / "decision-inputs.key"
+    path = settings.keys_dir / INPUT_KEY_FILE
     create_key_file(path, 32)  # Every replica must hash alike: mount it with the other keys.
     key = read_key_file(path, size=32)
 
