@@ -41,10 +41,10 @@ from garrison.types import Clock, SystemClock
 __all__ = [
     "Services",
     "artifact_store",
-    "check_key_set",
-    "create_key_set",
     "build_services",
+    "check_key_set",
     "configure_logging",
+    "create_key_set",
     "initialize",
     "read_witness",
     "upgrade_database",
