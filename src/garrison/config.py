@@ -1,7 +1,10 @@
 """Settings: typed, read once at startup, ``GARRISON_`` prefix, secrets masked.
 
-Precedence: environment > config file > default. The config file is TOML, found
-at ``$GARRISON_CONFIG`` or ``$GARRISON_HOME/garrison.toml``. Every field has a
+Precedence: environment > secret files > config file > default. The config file is
+TOML, found at ``$GARRISON_CONFIG`` or ``$GARRISON_HOME/garrison.toml``. Secret files
+live in ``$GARRISON_SECRETS_DIR`` (a mounted Kubernetes Secret), one per secret
+setting, named after it (``database_url``), so that secrets need not pass through
+the environment. Every field has a
 description; ``docs/reference/settings.md`` is generated from them and a test
 checks it is current. The core never reads settings: the composition root
 (``garrison.app``) passes plain values to constructors.
@@ -23,7 +26,7 @@ from pydantic_settings import (
 
 from garrison.errors import ConfigurationError
 
-__all__ = ["Settings", "config_file_path", "load_settings"]
+__all__ = ["SECRET_FILE_SETTINGS", "Settings", "config_file_path", "load_settings"]
 
 
 def _default_home() -> Path:
@@ -36,6 +39,36 @@ def config_file_path(home: Path | str | None = None) -> Path:
     if explicit:
         return Path(explicit).expanduser()
     return (Path(home).expanduser() if home else _default_home()) / "garrison.toml"
+
+
+#: The settings that may be read from ``$GARRISON_SECRETS_DIR``.
+SECRET_FILE_SETTINGS = ("database_url", "redis_url", "master_key", "alert_webhook_secret")
+
+
+class _SecretFiles(PydanticBaseSettingsSource):
+    """Secret settings from one file each in a directory, held to the key-file rule."""
+
+    def __init__(self, settings_cls: type[BaseSettings], directory: Path) -> None:
+        super().__init__(settings_cls)
+        self.directory = directory
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # Unused: __call__ reads every file at once.
+
+    def __call__(self) -> dict[str, Any]:
+        from garrison.signing import read_key_file
+
+        if not self.directory.is_dir():
+            raise ConfigurationError(f"GARRISON_SECRETS_DIR {self.directory} is not a directory")
+        values: dict[str, Any] = {}
+        for name in SECRET_FILE_SETTINGS:
+            path = self.directory / name
+            if path.exists():
+                try:
+                    values[name] = read_key_file(path).decode("utf-8").strip()
+                except UnicodeDecodeError:
+                    raise ConfigurationError(f"the secret file {path} is not UTF-8") from None
+        return values
 
 
 class Settings(BaseSettings):
@@ -248,6 +281,9 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        secrets_dir = os.environ.get("GARRISON_SECRETS_DIR")
+        if secrets_dir:
+            sources.append(_SecretFiles(settings_cls, Path(secrets_dir)))
         home = getattr(init_settings, "init_kwargs", {}).get("home")
         path = config_file_path(home)
         if path.is_file():
