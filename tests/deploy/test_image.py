@@ -62,7 +62,7 @@ def test_dockerignore_admits_only_what_the_build_reads() -> None:
 class _Handler(http.server.BaseHTTPRequestHandler):
     status = 200
 
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_GET(self) -> None:
         self.send_response(type(self).status if self.path == "/v2/health/live" else 404)
         self.end_headers()
 
