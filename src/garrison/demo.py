@@ -54,10 +54,6 @@ class DemoInstallation:
 def setup_demo(services: Any, admin: Any, *, model: str = "credit-risk",
                callers: tuple[str, ...] = ("scoring-app",), config: dict[str, Any] | None = None,
                ) -> DemoInstallation:
-    from garrison.serving.deployment import DeploymentConfig
-    from garrison.storage.gateway_repo import SQLDeploymentStore
-    from garrison.types import utc_iso
-
     acc = services.accounts
     keys: dict[str, str] = {}
     people = {}
@@ -82,7 +78,7 @@ def setup_demo(services: Any, admin: Any, *, model: str = "credit-risk",
         })
     services.registry.approve(people["bob"], model, 1, "demo: reviewed")
     services.registry.promote(people["bob"], model, 1, reason="demo: go live")
-    cfg = DeploymentConfig.from_dict({"callers": list(callers), **(config or {})})
-    SQLDeploymentStore(services.store).put(model, cfg, "bob", utc_iso(services.clock.now()))
+    services.deployments.configure(people["bob"], model,
+                                   {"callers": list(callers), **(config or {})})
     return DemoInstallation(keys=keys, model=model, X=X, estimator=estimator,
                             extra={"people": people})

@@ -39,7 +39,7 @@ def test_secrets_create_writes_every_key_privately_and_prints_none(env) -> None:
     keys = env / "keys"
     result = run("secrets", "create", str(keys))
     names = sorted(p.name for p in keys.iterdir())
-    assert {"active", "master-active", "decision-inputs.key", "pseudonym-hmac.key",
+    assert {"active", "master-active", "pseudonym-hmac.key",
             "pseudonym-siv.key"} <= set(names)
     assert any(n.endswith(".pem") for n in names) and any(
         n.startswith("master-") and n.endswith(".key") for n in names)
@@ -62,7 +62,7 @@ def test_secrets_check_loads_a_mounted_set_and_names_a_faulty_file(env) -> None:
     run("secrets", "create", str(keys))
     mounted = _mounted(keys)
     out = json.loads(run("secrets", "check", "--json", env=mounted).stdout)
-    assert out["ok"] and len(out["keys"]) == 5
+    assert out["ok"] and len(out["keys"]) == 4
     keys.chmod(0o700)
     (keys / "pseudonym-siv.key").chmod(0o644)
     bad = run("secrets", "check", env=mounted, code=2)

@@ -3,12 +3,9 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
-from garrison.app import initialize
+from garrison.app import build_gateway, initialize
 from garrison.config import load_settings
 from garrison.demo import setup_demo
-from garrison.gateway.server import build_gateway
-from garrison.storage.gateway_repo import SQLDecisionStore, SQLDeploymentStore
-from garrison.storage.shadow_repo import SQLShadowStore
 
 
 @pytest.fixture
@@ -25,11 +22,7 @@ def installation(tmp_path):
 @pytest.fixture
 def gateway(installation):
     settings, services, demo = installation
-    app, state = build_gateway(services, settings,
-                               deployments=SQLDeploymentStore(services.store),
-                               decisions=SQLDecisionStore(services.store),
-                               shadows=SQLShadowStore(services.store),
-                               refresh_interval=0.2)
+    app, state = build_gateway(services, settings, refresh_interval=0.2)
     with TestClient(app) as client:
         yield client, state, demo, services
 

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import garrison.gateway.loading as loading
+import garrison.serving.table as loading
+from garrison.app import serve_gateway
 from garrison.config import load_settings
-from garrison.gateway.server import run
 
 HANG_SECONDS = 1.5
 
@@ -51,7 +51,7 @@ def main() -> None:
             else runtime
 
     loading.runtime_for = runtime_for
-    run(load_settings(), host="127.0.0.1", port=port, workers=1)
+    serve_gateway(load_settings(), host="127.0.0.1", port=port, workers=1)
 
 
 if __name__ == "__main__":

@@ -96,15 +96,13 @@ def test_extraction_sweep_raises_an_alert(gateway) -> None:
 def test_live_drift_window_raises_a_drift_alert(installation) -> None:
     from starlette.testclient import TestClient
 
-    from garrison.gateway.server import build_gateway
-    from garrison.storage.gateway_repo import SQLDecisionStore
+    from garrison.app import build_gateway
 
     settings, services, demo = installation
     settings = settings.model_copy(update={"drift_window": 400})
     SQLDeploymentStore(services.store).put("credit-risk", DeploymentConfig.from_dict(
         {"callers": ["scoring-app"], "detection": "off"}), "bob", "t")
-    app, state = build_gateway(services, settings, deployments=SQLDeploymentStore(services.store),
-                               decisions=SQLDecisionStore(services.store))
+    app, state = build_gateway(services, settings)
     shifted = demo.X[:400].copy()
     shifted[:, 3] += 1.5 * demo.X[:, 3].std()  # a mean shift in one feature
     with TestClient(app) as client:

@@ -17,12 +17,10 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from starlette.testclient import TestClient
 
-from garrison.app import initialize
+from garrison.app import build_gateway, initialize
 from garrison.config import load_settings
 from garrison.demo import setup_demo
 from garrison.gateway.openapi import openapi_document
-from garrison.gateway.server import build_gateway
-from garrison.storage.gateway_repo import SQLDecisionStore, SQLDeploymentStore
 
 schema = schemathesis.openapi.from_dict(openapi_document())
 auditor_schema = schema.include(path_regex=r"^/(v1/decisions/|metrics$)")
@@ -43,8 +41,7 @@ def installation(tmp_path_factory) -> Iterator[tuple[Any, Any, Any]]:
 def gateway(installation) -> Any:
     """A fresh app per test: schemathesis runs its lifespan and ends it after the test."""
     config, services, demo = installation
-    app, _ = build_gateway(services, config, deployments=SQLDeploymentStore(services.store),
-                           decisions=SQLDecisionStore(services.store), refresh_interval=30.0)
+    app, _ = build_gateway(services, config, refresh_interval=30.0)
     return app, demo
 
 

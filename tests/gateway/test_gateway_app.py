@@ -120,14 +120,12 @@ def test_malformed_bodies(gateway) -> None:
 def test_rate_limit_and_quota(installation) -> None:
     from starlette.testclient import TestClient
 
-    from garrison.gateway.server import build_gateway
-    from garrison.storage.gateway_repo import SQLDecisionStore
+    from garrison.app import build_gateway
 
     settings, services, demo = installation
     SQLDeploymentStore(services.store).put("credit-risk", DeploymentConfig.from_dict(
         {"callers": ["scoring-app"], "rate_limit": 0.001, "rate_burst": 3}), "bob", "t")
-    app, _ = build_gateway(services, settings, deployments=SQLDeploymentStore(services.store),
-                           decisions=SQLDecisionStore(services.store))
+    app, _ = build_gateway(services, settings)
     with TestClient(app) as client:
         codes = [_predict(client, demo.keys["scoring-app"], [_row(demo.X)]).status_code
                  for _ in range(5)]
@@ -139,14 +137,12 @@ def test_rate_limit_and_quota(installation) -> None:
 def test_daily_quota_counts_rows(installation) -> None:
     from starlette.testclient import TestClient
 
-    from garrison.gateway.server import build_gateway
-    from garrison.storage.gateway_repo import SQLDecisionStore
+    from garrison.app import build_gateway
 
     settings, services, demo = installation
     SQLDeploymentStore(services.store).put("credit-risk", DeploymentConfig.from_dict(
         {"callers": ["scoring-app"], "daily_quota": 5}), "bob", "t")
-    app, _ = build_gateway(services, settings, deployments=SQLDeploymentStore(services.store),
-                           decisions=SQLDecisionStore(services.store))
+    app, _ = build_gateway(services, settings)
     rows = [_row(demo.X, i) for i in range(3)]
     with TestClient(app) as client:
         assert _predict(client, demo.keys["scoring-app"], rows).status_code == 200

@@ -7,8 +7,7 @@ import json
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from starlette.testclient import TestClient
 
-from garrison.gateway.server import build_gateway
-from garrison.storage.gateway_repo import SQLDecisionStore, SQLDeploymentStore
+from garrison.app import build_gateway
 
 from .conftest import auth
 
@@ -16,8 +15,7 @@ from .conftest import auth
 def test_spans_carry_route_status_and_request_id_only(installation) -> None:
     settings, services, demo = installation
     exporter = InMemorySpanExporter()
-    app, _ = build_gateway(services, settings, deployments=SQLDeploymentStore(services.store),
-                           decisions=SQLDecisionStore(services.store), span_exporter=exporter)
+    app, _ = build_gateway(services, settings, span_exporter=exporter)
     row = {f"f{i:02d}": 0.5 for i in range(20)}
     with TestClient(app) as client:
         r = client.post("/v1/models/credit-risk/predict", headers=auth(demo.keys["scoring-app"]),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from garrison.app import _scan_policy
+from garrison.app.services import _scan_policy
 from garrison.audit import AuditQuery
 from garrison.config import load_settings
 

@@ -171,7 +171,7 @@ def test_a_missing_key_in_a_read_only_directory_is_a_configuration_error(public_
     def check() -> None:
         errors = []
         for call in (lambda: MasterKeys.load_or_create(volume),
-                     lambda: create_key_file(volume / "decision-inputs.key", 32)):
+                     lambda: create_key_file(volume / "pseudonym-hmac.key", 32)):
             with pytest.raises(ConfigurationError, match="garrison secrets create") as info:
                 call()
             errors.append(info.value)

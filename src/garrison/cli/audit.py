@@ -8,7 +8,7 @@ import click
 
 from garrison.audit import AuditQuery
 from garrison.cli._common import CLIState, emit, handle_errors, json_option, pass_state, table
-from garrison.errors import AuditChainBroken, IntegrityFailure, InvalidInput
+from garrison.errors import AuditChainBroken, InvalidInput
 from garrison.types import parse_utc, utc_iso
 
 __all__ = ["audit_group"]
@@ -85,28 +85,9 @@ def audit_decisions(state: CLIState, request_id: str | None, as_json: bool) -> N
     not-an-anchor, unanchored (no anchor, e.g. written before anchoring existed).
     Run `garrison audit verify` too: it checks the events themselves.
     """
-    from garrison.storage.decisions_repo import BatchProblem, DecisionsReport, SQLDecisionStore
-
-    actor = state.principal()
-    state.services.guard.require(actor, "verify-audit-log", "decisions")
-    repo = SQLDecisionStore(state.services.store)
-    if request_id is None:
-        report = repo.verify_all()
-    else:
-        try:
-            proof = repo.verify(request_id)
-            report = DecisionsReport(1, 1)
-        except IntegrityFailure as exc:
-            report = DecisionsReport(1, 1, [BatchProblem(
-                str(exc.detail.get("reason")), exc.detail.get("anchor_seq"), request_id)])
-        else:
-            if not as_json:
-                click.echo(f"decision {request_id} matches audit event {proof['anchor_seq']}")
-    state.services.guard.record(
-        actor, "verify-audit-log", resource="decisions", outcome="ok" if report.ok else "failed",
-        reason="" if report.ok else report.problems[0].reason,
-        payload={"batches": report.batches, "records": report.records,
-                 "problems": len(report.problems)})
+    report = state.services.decisions.verify(state.principal(), request_id)
+    if request_id is not None and report.ok and not as_json:
+        click.echo(f"decision {request_id} matches audit event {report.anchor_seq}")
     if as_json:
         emit(report.to_dict())
     elif request_id is None and report.ok:

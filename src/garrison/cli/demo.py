@@ -93,8 +93,8 @@ def demo_command(home: Path, port: int, serve: bool) -> None:
     if serve:
         import os
 
-        from garrison.gateway.server import run
+        from garrison.app import serve_gateway
 
         os.environ["GARRISON_HOME"] = str(home)
         out.rule(f"[bold]serving on http://127.0.0.1:{port} (Ctrl-C to stop)")
-        run(settings, host="127.0.0.1", port=port, workers=1)
+        serve_gateway(settings, host="127.0.0.1", port=port, workers=1)

@@ -156,12 +156,10 @@ def db_upgrade(state: CLIState) -> None:
 @handle_errors
 def db_current(state: CLIState) -> None:
     """Print the database's revision and the newest one this release knows."""
-    from garrison.storage import make_engine
-    from garrison.storage.migrate import current_revision, head_revision
+    from garrison.app import database_revisions
 
-    engine = make_engine(state.settings.database)
-    click.echo(f"current {current_revision(engine)}; newest {head_revision()}")
-    engine.dispose()
+    current, newest = database_revisions(state.settings)
+    click.echo(f"current {current}; newest {newest}")
 
 
 @cli.command("version")

@@ -36,19 +36,18 @@ def serve_command(state: CLIState, host: str | None, port: int | None,
     """
     import os
 
-    from garrison.gateway.protocol import tls_files
-    from garrison.gateway.server import run
+    from garrison.app import serve_gateway, tls_options
 
     settings = state.settings
     if tls_cert is not None or tls_key is not None:
         settings = settings.model_copy(update={
             "tls_cert_file": tls_cert or settings.tls_cert_file,
             "tls_key_file": tls_key or settings.tls_key_file})
-    tls_files(settings.tls_cert_file, settings.tls_key_file)  # Refuse before workers start.
+    tls_options(settings.tls_cert_file, settings.tls_key_file)  # Refuse before workers start.
     # Workers read their settings from the environment: pass the CLI's choices down.
     os.environ["GARRISON_HOME"] = str(settings.home)
-    run(settings, host=host or settings.host, port=port or settings.port,
-        workers=workers or settings.workers)
+    serve_gateway(settings, host=host or settings.host, port=port or settings.port,
+                  workers=workers or settings.workers)
 
 
 @click.group("deploy")
@@ -62,10 +61,7 @@ def deploy_group() -> None:
 @handle_errors
 def deploy_show(state: CLIState, name: str) -> None:
     """Print NAME's deployment configuration as JSON."""
-    from garrison.storage.gateway_repo import SQLDeploymentStore
-
-    state.services.guard.require(state.principal(), "view-model", f"model:{name}")
-    emit(SQLDeploymentStore(state.services.store).get(name).to_dict())
+    emit(state.services.deployments.show(state.principal(), name).to_dict())
 
 
 @deploy_group.command("configure")
@@ -99,22 +95,13 @@ def deploy_configure(state: CLIState, name: str, callers: str | None, output: st
                      shadow_fraction: float | None, breaker_failures: int | None,
                      breaker_cooldown: float | None, as_json: bool) -> None:
     """Change NAME's serving policy; unspecified settings keep their values. Audited."""
-    from garrison.serving.deployment import DeploymentConfig
-    from garrison.storage.gateway_repo import SQLDeploymentStore
-    from garrison.types import utc_iso
-
-    services = state.services
     actor = state.principal()
-    store = SQLDeploymentStore(services.store)
-    current = store.get(name).to_dict()
     changes: dict[str, object] = {}
     if callers is not None:
         changes["callers"] = [c.strip() for c in callers.split(",") if c.strip()]
     if output or decimals is not None or top_k is not None:
-        out = dict(current["output"])
-        out.update({k: v for k, v in (("mode", output), ("decimals", decimals), ("k", top_k))
-                    if v is not None})
-        changes["output"] = out
+        changes["output"] = {k: v for k, v in (("mode", output), ("decimals", decimals),
+                                               ("k", top_k)) if v is not None}
     if sum(x is not None and x is not False for x in
            (fallback_version, fallback_constant, no_fallback or None)) > 1:
         raise InvalidInput("choose one of --fallback-version, --fallback-constant, --no-fallback")
@@ -131,17 +118,10 @@ def deploy_configure(state: CLIState, name: str, callers: str | None, output: st
                        ("breaker_cooldown", breaker_cooldown)):
         if value is not None:
             changes[key] = value
-    config = DeploymentConfig.from_dict({**current, **changes})
-    services.registry.in_stage(name, "production")  # Validates that the model exists.
-
-    def change(tx):  # type: ignore[no-untyped-def]
-        from garrison.errors import ModelNotFound
-
-        if name not in tx.models.model_names():
-            raise ModelNotFound(f"no model named {name!r}")
-        store.put_in(tx, name, config, actor.name, utc_iso(services.clock.now()))
-        return config
-
-    services.guard.run(actor, "configure-deployment", f"model:{name}", change,
-                       payload={"changes": json.loads(json.dumps(changes, default=str))})
-    emit(config.to_dict()) if as_json else click.echo(f"{name}: {json.dumps(changes)}")
+    config = state.services.deployments.configure(actor, name, changes)
+    if as_json:
+        emit(config.to_dict())
+    else:  # The output policy as stored: unnamed parts kept their values.
+        shown = {**changes, **({"output": config.to_dict()["output"]} if "output" in changes
+                               else {})}
+        click.echo(f"{name}: {json.dumps(shown)}")

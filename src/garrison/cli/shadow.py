@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from garrison.cli._common import CLIState, emit, handle_errors, json_option, pass_state, table
 from garrison.errors import InvalidInput
 from garrison.serving.shadow import ShadowReport
-from garrison.storage.shadow_repo import SQLShadowStore
 from garrison.types import parse_utc, utc_iso
 
 __all__ = ["shadow_group"]
@@ -83,17 +80,12 @@ def shadow_report(state: CLIState, name: str, version: int | None, since: str | 
                   limit: int, tolerance: float, as_json: bool) -> None:
     """Agreement, prediction differences, latency percentiles and error rates of a
     shadow version against production on the same mirrored requests."""
-    state.services.guard.require(state.principal(), "view-shadow-report", f"model:{name}")
-    shadows = SQLShadowStore(state.services.store)
-    if version is None:
-        recorded = shadows.shadow_versions(name)
-        version = recorded[-1] if recorded else None
-    observations: list[Any] = [] if version is None else shadows.observations(
-        name, shadow_version=version, since=_time(since), limit=limit)
-    report = ShadowReport.from_observations(observations, tolerance=tolerance, model=name)
+    report = state.services.shadows.report(state.principal(), name, version=version,
+                                           since=_time(since), limit=limit,
+                                           tolerance=tolerance)
     if as_json:
         emit(report.to_dict())
-    elif not observations:
+    elif not report.requests:
         click.echo(f"no mirrored requests recorded for {name}"
                    + (f" version {version}" if version is not None else ""))
     else:

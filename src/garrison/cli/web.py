@@ -40,25 +40,16 @@ def admin_serve_command(state: CLIState, host: str, port: int, ssl_certfile: Pat
     `Authorization: Bearer <API key>`. API keys travel in every request: listen on
     anything but loopback only with --ssl-certfile/--ssl-keyfile or behind a TLS proxy.
     """
-    import uvicorn
-
-    from garrison.gateway.protocol import GuardedHttpToolsProtocol, tls_files
-    from garrison.web import create_web_app
+    from garrison.app import serve_admin, tls_options
 
     if bool(ssl_certfile) != bool(ssl_keyfile):
         raise click.UsageError("--ssl-certfile and --ssl-keyfile go together")
-    tls = tls_files(ssl_certfile, ssl_keyfile)  # A key others can read is refused.
-    # The same slow-client guards as the gateway: header deadline and size limit.
-    GuardedHttpToolsProtocol.configure(header_timeout=state.settings.header_timeout,
-                                       max_header_bytes=state.settings.max_header_bytes)
+    tls = tls_options(ssl_certfile, ssl_keyfile)  # A key others can read is refused.
     if not _is_loopback(host) and not ssl_certfile:
         click.echo(f"warning: serving plain HTTP on {host}; API keys will cross the network "
                    "unencrypted unless a TLS proxy is in front", err=True)
-    app = create_web_app(state.services, max_upload_bytes=max_upload_mb * 1024 * 1024)
+    services = state.services
     scheme = "https" if ssl_certfile else "http"
     click.echo(f"garrison admin API on {scheme}://{host}:{port}/admin (Ctrl-C stops)", err=True)
-    uvicorn.run(
-        app, host=host, port=port, http=GuardedHttpToolsProtocol, loop="uvloop",
-        access_log=False, server_header=False, proxy_headers=False, lifespan="off",
-        timeout_keep_alive=5, log_level=state.settings.log_level, **tls,
-    )
+    serve_admin(services, host=host, port=port, tls=tls,
+                max_upload_bytes=max_upload_mb * 1024 * 1024)

@@ -32,7 +32,7 @@ from garrison.privacy import CipherTokenizer, HMACTokenizer, iter_chunks, list_c
 from garrison.privacy import pseudonymize_file as _pseudonymize_file
 from garrison.privacy.pseudonym import map_values
 from garrison.privacy.tabular import FrameWriter
-from garrison.signing import DeterministicCipher, create_key_file, read_key_file
+from garrison.signing import DeterministicCipher, KeyedHasher, create_key_file, read_key_file
 
 __all__ = [
     "HMAC_KEY_FILE",
@@ -72,6 +72,15 @@ class PseudonymKeys:
         key, created = self._load(HMAC_KEY_FILE)
         key_id = hashlib.sha256(b"garrison-pseudonym-hmac\n" + key).hexdigest()[:8]
         return HMACTokenizer(key, key_id), created
+
+    def hasher(self, purpose: str) -> KeyedHasher:
+        """A keyed hash under the HMAC pseudonymization key, bound to ``purpose``.
+
+        The gateway keys its digests of recorded decision inputs this way: the one
+        managed key, separated from the pseudonym tokens by the purpose prefix.
+        """
+        key, _ = self._load(HMAC_KEY_FILE)
+        return KeyedHasher(key, purpose)
 
     def cipher(self) -> tuple[CipherTokenizer, bool]:
         """The AES-SIV tokenizer and whether its key was just created."""

@@ -25,10 +25,9 @@ from starlette.routing import Route
 
 from garrison import __version__
 from garrison.authz import require
-from garrison.errors import GarrisonError, IntegrityFailure, InvalidInput, PayloadTooLarge
+from garrison.errors import GarrisonError, InvalidInput, PayloadTooLarge
 from garrison.gateway.errors import error_body, status_for
 from garrison.gateway.openapi import openapi_document
-from garrison.serving import HardenedOutput
 from garrison.serving.dataplane import DataPlane, InferenceResult
 
 __all__ = ["GatewayState", "create_gateway_app"]
@@ -103,15 +102,9 @@ def _flag(request: Request, name: str) -> bool:
 
 
 def _render_friendly(result: InferenceResult) -> dict[str, Any]:
-    out = result.output
-    if out.scores is not None and not result.fallback_reason:
-        hardened = result.deployed.config.output.apply(out.scores, out.classes)
-        predictions = hardened.to_predictions()
-    elif out.scores is None and out.labels.dtype.kind == "f":
-        predictions = [{"value": v} for v in out.labels.tolist()]
-    else:
-        predictions = [{"label": v} for v in out.labels.tolist()]
-    body: dict[str, Any] = {"predictions": predictions, "model_version": result.served_by,
+    assert result.hardened is not None  # The data plane hardens every answer.
+    body: dict[str, Any] = {"predictions": result.hardened.to_predictions(),
+                            "model_version": result.served_by,
                             "request_id": result.request_id}
     if result.fallback_reason:
         body["fallback"] = {"used": True, "reason": result.fallback_reason}
@@ -123,14 +116,10 @@ def _render_friendly(result: InferenceResult) -> dict[str, Any]:
 
 
 def _render_oip(name: str, result: InferenceResult) -> dict[str, Any]:
-    out = result.output
-    if out.scores is not None and not result.fallback_reason:
-        outputs = result.deployed.config.output.apply(out.scores, out.classes).to_oip_outputs()
-    else:  # Labels only (a model without scores, or a fallback's answer).
-        outputs = HardenedOutput("label", out.labels, out.labels[:0]).to_oip_outputs()
+    assert result.hardened is not None  # The data plane hardens every answer.
     body: dict[str, Any] = {"model_name": name, "model_version": str(result.served_by),
                             "id": result.batch.request_id or result.request_id,
-                            "outputs": outputs,
+                            "outputs": result.hardened.to_oip_outputs(),
                             "parameters": {"request_id": result.request_id}}
     if result.fallback_reason:
         body["parameters"]["fallback"] = result.fallback_reason
@@ -264,17 +253,7 @@ def create_gateway_app(state: GatewayState) -> Starlette:
     async def decision(request: Request) -> Response:
         async def handle(req: Request, principal: Any, rid: str) -> Response:
             wanted = req.path_params["request_id"]
-            require(principal, "view-decision", f"decision:{wanted}")
-            record = await run_in_threadpool(state.decisions.get, wanted)
-            body = record.to_dict()
-            try:
-                body["integrity"] = await run_in_threadpool(state.decisions.verify, wanted)
-            except IntegrityFailure as exc:
-                log.error("decision %s failed its integrity check: %s", wanted,
-                          exc.detail.get("reason"))
-                body["integrity"] = {"verified": False, "reason": exc.detail.get("reason"),
-                                     "anchor_seq": exc.detail.get("anchor_seq")}
-            return _json(body)
+            return _json(await run_in_threadpool(state.decisions.fetch, principal, wanted))
         return await guarded(request, handle)
 
     async def metrics(request: Request) -> Response:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO
 
 from garrison.audit import AuditQuery, AuditRecord, Checkpoint, VerifyReport, verify_chain
@@ -26,6 +26,13 @@ class AuditService:
         self._store = store
         self._guard = guard
         self._witness = witness
+
+    def latest_seq(self, actions: Sequence[str]) -> int:
+        """The seq of the newest successful event of ``actions`` (0 if none); unaudited.
+
+        The gateway polls it to notice an audited account change (a revoked key).
+        """
+        return self._store.latest_seq(actions)
 
     def verify_unaudited(self) -> VerifyReport:
         """Verify the chain; raises :class:`AuditChainBroken` (benchmarks, startup checks)."""

@@ -48,6 +48,11 @@ class Guard:
             )
         )
 
+    def record_many(self, drafts: list[AuditDraft]) -> None:
+        """Append events already drafted (the gateway's batched denials) in one transaction."""
+        if drafts:
+            self._store.append_many(drafts)
+
     def require(
         self, actor: Subject, action: str, resource: str = "", *, request_id: str = ""
     ) -> None:

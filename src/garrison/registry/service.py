@@ -14,7 +14,7 @@ import json
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +114,16 @@ class RegistryService(LifecycleOperations):
     def production(self, name: str) -> ModelVersion | None:
         found = self.in_stage(name, Stage.PRODUCTION)
         return found[-1] if found else None
+
+    def model_names(self) -> list[str]:
+        """Every registered model's name; unaudited (the gateway builds its table from it)."""
+        with self._store.read() as tx:
+            return tx.models.model_names()
+
+    def versions_in(self, stages: Collection[str]) -> list[ModelVersion]:
+        """Every version of every model whose stage is one of ``stages``; unaudited."""
+        with self._store.read() as tx:
+            return [v for v in tx.models.list_versions() if v.stage in stages]
 
     # -- registration -------------------------------------------------------------
     def register(

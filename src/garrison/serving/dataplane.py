@@ -5,7 +5,8 @@ caller list; denials audited, rate-limited), per-caller rate limit and daily quo
 strict input validation, load shedding, the model call off the event loop with a
 deadline and a circuit breaker, fallback on timeout / error / open breaker, output
 hardening, optional explanation, then the decision record and the shadow mirror
-off the hot path.
+off the hot path. The result carries the hardened output (``InferenceResult.hardened``):
+an adapter serializes it and never sees more of the scores than the deployment allows.
 """
 
 from __future__ import annotations
@@ -32,12 +33,15 @@ from garrison.registry import ModelVersion
 from garrison.serving.decisions import DecisionRecord
 from garrison.serving.deployment import DeploymentConfig
 from garrison.serving.limits import ConcurrencyLimiter, RateLimiter
+from garrison.serving.output import HardenedOutput
 from garrison.serving.resilience import CircuitBreaker, call_with_deadline
 from garrison.serving.runtime import ModelRuntime, RuntimeOutput
 from garrison.serving.validation import InputValidator, ValidatedBatch
 from garrison.types import Clock, utc_iso
 
-__all__ = ["DataPlane", "Deployed", "InferenceResult", "ModelTable", "Observe", "Telemetry"]
+__all__ = [
+    "DataPlane", "Deployed", "InferenceResult", "ModelTable", "Observe", "Telemetry", "harden",
+]
 
 
 #: Largest batch a bounded-cost runtime scores on the event loop itself.
@@ -125,6 +129,9 @@ class ModelTable:
 
 @dataclass(frozen=True)
 class InferenceResult:
+    """One answered request. ``hardened`` is what may leave the gateway; ``output`` is
+    the model's full answer, for the decision record and the shadow comparison only."""
+
     request_id: str
     deployed: Deployed
     batch: ValidatedBatch
@@ -132,7 +139,7 @@ class InferenceResult:
     served_by: int
     fallback_reason: str = ""
     explanations: list[dict[str, Any]] | None = None
-    hardened: Any = None
+    hardened: HardenedOutput | None = None
     flags: list[dict[str, Any]] = field(default_factory=list)
     elapsed_ms: float = 0.0
 
@@ -165,6 +172,16 @@ class DenialAuditor:
         self._append(AuditDraft(action=action, actor=actor[:128], outcome="denied",
                                 resource=resource, reason=reason, request_id=request_id,
                                 payload={"suppressed_since_last": suppressed}))
+
+
+def harden(deployed: Deployed, output: RuntimeOutput, fallback_reason: str) -> HardenedOutput:
+    """The deployment's output policy over a scored answer; labels (or values) alone for
+    an answer without scores or from a fallback."""
+    if output.scores is not None and not fallback_reason:
+        return deployed.config.output.apply(output.scores, output.classes)
+    labels = output.labels
+    kind = "value" if output.scores is None and labels.dtype.kind == "f" else "label"
+    return HardenedOutput(kind, labels, labels[:0])
 
 
 def _anomalous(flags: list[dict[str, Any]]) -> SchemaViolation:
@@ -312,9 +329,10 @@ class DataPlane:
             # a deployment that hardens its output never explains.
             if explain and deployed.config.explains and not reason:
                 explanations = await self._explain(deployed, batch)
+        hardened = harden(deployed, output, reason)
         elapsed = time.perf_counter() - started
         result = InferenceResult(rid, deployed, batch, output, served_by, reason, explanations,
-                                 flags=flags, elapsed_ms=elapsed * 1000)
+                                 hardened, flags=flags, elapsed_ms=elapsed * 1000)
         self.telemetry.request(name, served_by, "fallback" if reason else "ok", elapsed,
                                batch.n_rows)
         self._record(principal, result, elapsed)

@@ -20,11 +20,7 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-__all__ = ["INPUT_KEY_FILE", "BatchWriter", "DecisionRecord", "settle"]
-
-#: The HMAC key (32 bytes) of ``pseudonymized`` decision inputs, in the key directory.
-#: Every replica must hold the same one, so that equal inputs hash alike everywhere.
-INPUT_KEY_FILE = "decision-inputs.key"
+__all__ = ["BatchWriter", "DecisionRecord", "settle"]
 
 T = TypeVar("T")
 

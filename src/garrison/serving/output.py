@@ -8,6 +8,10 @@ inference attacks feed on. Each deployment picks an :class:`OutputPolicy`:
 * ``top_k``: the label and only the ``k`` most probable classes, scores rounded;
 * ``label``: the label only; no score leaves the gateway at all.
 
+An answer without scores (a model without probabilities, or a fallback's answer) is
+hardened to its labels alone: ``value`` when they are the numbers a model without
+scores predicted, ``label`` otherwise.
+
 The label is always the arg-max of the *unrounded* probabilities (first class on a
 tie), so hardening never changes a decision. All work is vectorized over the batch.
 """
@@ -26,6 +30,8 @@ from garrison.errors import InvalidInput, ModelUnavailable
 __all__ = ["HardenedOutput", "OutputPolicy"]
 
 Mode = Literal["full", "rounded", "top_k", "label"]
+#: What a hardened output holds: a policy's mode, or ``value`` (numbers without scores).
+OutputKind = Literal["full", "rounded", "top_k", "label", "value"]
 _MODES = ("full", "rounded", "top_k", "label")
 
 
@@ -63,10 +69,12 @@ class HardenedOutput:
     top_classes: np.ndarray | None = None
 
     def to_predictions(self) -> list[dict[str, Any]]:
-        """Friendly response rows: ``{"label"}`` plus ``"scores"`` or ``"top"``."""
+        """Friendly response rows: ``{"label"}`` plus ``"scores"`` or ``"top"``, or
+        ``{"value"}`` for numbers without scores."""
         labels = _plain(self.labels)
         if self.scores is None:
-            return [{"label": label} for label in labels]
+            key = "value" if self.mode == "value" else "label"
+            return [{key: label} for label in labels]
         scores = self.scores.tolist()
         if self.top_classes is None:
             keys = [str(c) for c in _plain(self.classes)]

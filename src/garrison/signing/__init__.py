@@ -1,4 +1,4 @@
-"""Signing recipes: DSSE envelopes over an Ed25519 keyring."""
+"""Signing recipes: DSSE envelopes over an Ed25519 keyring, sealing, keyed hashes."""
 
 from garrison.signing.envelope import (
     IN_TOTO_PAYLOAD_TYPE,
@@ -8,21 +8,9 @@ from garrison.signing.envelope import (
     verify,
     verify_json,
 )
-from garrison.signing.keyring import Keyring, key_id_for, write_private_file
-
-__all__ = [
-    "IN_TOTO_PAYLOAD_TYPE",
-    "Keyring",
-    "key_id_for",
-    "pae",
-    "sign",
-    "sign_json",
-    "verify",
-    "verify_json",
-    "write_private_file",
-]
-
 from garrison.signing.keyfiles import create_key_file, ensure_private_key_file, read_key_file
+from garrison.signing.keyring import Keyring, key_id_for, write_private_file
+from garrison.signing.mac import KeyedHasher, hmac_sha256, verify_hmac_sha256
 from garrison.signing.sealing import (
     ACTIVE_MASTER_FILE,
     DeterministicCipher,
@@ -34,16 +22,28 @@ from garrison.signing.sealing import (
     unseal,
 )
 
-__all__ += [
+__all__ = [
     "ACTIVE_MASTER_FILE",
+    "IN_TOTO_PAYLOAD_TYPE",
     "DeterministicCipher",
+    "KeyedHasher",
+    "Keyring",
     "MasterKeys",
     "create_key_file",
     "ensure_private_key_file",
+    "hmac_sha256",
+    "key_id_for",
     "open_sealed",
+    "pae",
     "read_key_file",
     "seal",
     "seal_file",
     "seal_stream",
+    "sign",
+    "sign_json",
     "unseal",
+    "verify",
+    "verify_hmac_sha256",
+    "verify_json",
+    "write_private_file",
 ]

@@ -16,7 +16,6 @@ import hashlib
 import itertools
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -24,6 +23,7 @@ from sqlalchemy import select
 
 from garrison.audit import AuditDraft, AuditQuery
 from garrison.errors import DecisionNotFound, IntegrityFailure
+from garrison.serving.decision_service import BatchProblem, DecisionsReport
 from garrison.serving.decisions import DecisionRecord
 from garrison.storage import audit_log as _audit
 from garrison.storage.engine import dbapi_cursor
@@ -69,32 +69,6 @@ def _insert_sql(placeholder: str, rows: int) -> str:
 
 
 _SELECTED = [getattr(decisions.c, name) for name in _COLUMNS]
-
-
-@dataclass(frozen=True)
-class BatchProblem:
-    reason: str  # batch-mismatch, not-an-anchor, unanchored
-    anchor_seq: int | None = None
-    request_id: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"reason": self.reason, "anchor_seq": self.anchor_seq,
-                "request_id": self.request_id}
-
-
-@dataclass(frozen=True)
-class DecisionsReport:
-    batches: int
-    records: int
-    problems: list[BatchProblem] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "batches": self.batches, "records": self.records,
-                "problems": [p.to_dict() for p in self.problems]}
 
 
 class SQLDecisionStore:

@@ -2,43 +2,38 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
-
-from sqlalchemy import delete, insert, select
 
 from garrison.serving.deployment import DeploymentConfig
 from garrison.storage.decisions_repo import SQLDecisionStore
 from garrison.storage.store import Store
-from garrison.storage.tables import deployments
 
 __all__ = ["SQLDecisionStore", "SQLDeploymentStore"]
 
 
 class SQLDeploymentStore:
+    """Deployment configs, each read or write in its own transaction.
+
+    Production code reads and writes them through ``DeploymentService`` (audited);
+    this store is for tests and tools that set up an installation directly.
+    """
+
     def __init__(self, store: Store) -> None:
         self._store = store
 
     def get(self, name: str) -> DeploymentConfig:
         with self._store.read() as tx:
-            row = tx.conn.execute(select(deployments.c.config).where(
-                deployments.c.name == name)).first()
-        return DeploymentConfig() if row is None else DeploymentConfig.from_dict(
-            json.loads(row[0]))
+            return tx.deployments.get(name)
 
     def all(self) -> dict[str, DeploymentConfig]:
         with self._store.read() as tx:
-            rows = tx.conn.execute(select(deployments.c.name, deployments.c.config)).all()
-        return {r[0]: DeploymentConfig.from_dict(json.loads(r[1])) for r in rows}
+            return tx.deployments.all()
 
     def put(self, name: str, config: DeploymentConfig, actor: str, when: str) -> None:
-        """Replace the config; the caller records the audit event in ``run``."""
+        """Replace the config without an audit event (set-up only)."""
         with self._store.write() as tx:
-            self.put_in(tx, name, config, actor, when)
+            tx.deployments.put(name, config, actor, when)
 
     @staticmethod
     def put_in(tx: Any, name: str, config: DeploymentConfig, actor: str, when: str) -> None:
-        tx.conn.execute(delete(deployments).where(deployments.c.name == name))
-        tx.conn.execute(insert(deployments).values(
-            name=name, config=json.dumps(config.to_dict(), sort_keys=True), updated=when,
-            updated_by=actor))
+        tx.deployments.put(name, config, actor, when)

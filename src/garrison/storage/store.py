@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from garrison.audit import AuditDraft, AuditQuery, AuditRecord, Checkpoint, Signer
 from garrison.errors import GarrisonError, SchemaOutOfDate, StorageError
 from garrison.storage import audit_log as _audit
+from garrison.storage.deployments_repo import SQLDeploymentRepository
 from garrison.storage.engine import is_sqlite, make_engine
 from garrison.storage.migrate import (
     current_heads,
@@ -45,6 +46,7 @@ class Tx:
     api_keys: SQLAPIKeyRepository
     audit: _audit.SQLAuditWriter
     models: SQLModelRepository
+    deployments: SQLDeploymentRepository
 
 
 class Store:
@@ -101,6 +103,7 @@ class Store:
                 witness=self.witness, on_append=self.on_audit_append,
             ),
             models=SQLModelRepository(conn),
+            deployments=SQLDeploymentRepository(conn),
         )
 
     @contextmanager

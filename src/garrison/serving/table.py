@@ -1,4 +1,4 @@
-"""Build the gateway's model table from the registry, and keep it current.
+"""Build the data plane's model table from the registry, and keep it current.
 
 Only versions in ``production`` (primary), ``shadow`` and the deployment's fallback
 version are loaded, each through the registry's verifying loader. A version that
@@ -11,16 +11,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from garrison.detection import Profile
 from garrison.errors import GarrisonError
-from garrison.registry import ModelVersion
+from garrison.registry import ModelLoader, ModelVersion, RegistryService
 from garrison.serving.dataplane import Deployed, ModelTable, Serving
 from garrison.serving.deployment import DeploymentConfig
+from garrison.serving.deployment_service import DeploymentService
 from garrison.serving.limits import LimitPolicy, RateLimiter
 from garrison.serving.resilience import CircuitBreaker
 from garrison.serving.runtime import runtime_for
 from garrison.serving.validation import InputValidator, ValidationLimits
 
-__all__ = ["GATEWAY_DETECTORS", "TableBuilder"]
+__all__ = ["GATEWAY_DETECTORS", "TableBuilder", "drift_profile"]
 
 #: Per-request detectors in the gateway: extreme magnitudes, the joint outlier
 #: (Mahalanobis on a robust covariance) and the model's instability under small
@@ -29,11 +31,30 @@ __all__ = ["GATEWAY_DETECTORS", "TableBuilder"]
 GATEWAY_DETECTORS = ("magnitude", "mahalanobis", "perturbation-instability")
 
 
+#: The stages whose changes make the table reload.
+_SERVED_STAGES = ("production", "shadow", "approved")
+
+
+def drift_profile(registry: RegistryService, deployed: Deployed) -> Profile:
+    """The reference profile plus the model's own outputs on the reference sample, so
+    drift in predictions is caught too (falls back to inputs only)."""
+    v = deployed.version
+    reference = registry.reference_frame(v)
+    if reference is None:
+        return Profile.from_dict(v.metadata.profile)
+    names = v.metadata.input_schema.names  # type: ignore[union-attr]
+    labels = deployed.runtime.predict(reference[names].to_numpy(dtype=float)).labels
+    reference = reference[names].assign(prediction=[str(x) for x in labels])
+    return Profile.from_frame(reference, outputs=("prediction",))
+
+
 class TableBuilder:
-    def __init__(self, services: Any, limiter_factory: Callable[[str, LimitPolicy], RateLimiter],
-                 *, deployments: Any, max_body_bytes: int, max_rows: int,
-                 defaults: LimitPolicy) -> None:
-        self._services = services
+    def __init__(self, registry: RegistryService, loader: ModelLoader,
+                 deployments: DeploymentService,
+                 limiter_factory: Callable[[str, LimitPolicy], RateLimiter],
+                 *, max_body_bytes: int, max_rows: int, defaults: LimitPolicy) -> None:
+        self._registry = registry
+        self._loader = loader
         self._deployments = deployments
         self._limiter_factory = limiter_factory
         self._limits = ValidationLimits(max_body_bytes=max_body_bytes, max_rows=max_rows)
@@ -64,7 +85,7 @@ class TableBuilder:
         schema = v.metadata.input_schema
         if schema is None:
             raise GarrisonError(f"{v.ref} has no input schema; it cannot be served safely")
-        loaded = self._services.loader.load(v.name, v.version)
+        loaded = self._loader.load(v.name, v.version)
         deployed = Deployed(
             version=v,
             runtime=runtime_for(loaded.model, v.format, schema.names),
@@ -86,7 +107,7 @@ class TableBuilder:
         """Fit the anomaly / adversarial detectors on the version's signed reference sample."""
         from garrison.detection import InputMonitor, Policy
 
-        reference = self._services.registry.reference_frame(v)
+        reference = self._registry.reference_frame(v)
         # The model-based detectors call predict_proba on noisy copies of every row: the
         # compiled runtime answers it without scikit-learn's per-call input checks.
         runtime = deployed.runtime
@@ -101,22 +122,18 @@ class TableBuilder:
                                     policy=Policy(config.detection))
 
     def current_signature(self) -> tuple[Any, ...]:
-        versions = self._services.registry._store
-        with versions.read() as tx:
-            listed = tuple((v.name, v.version, v.stage) for v in tx.models.list_versions()
-                           if v.stage in ("production", "shadow", "approved"))
+        listed = tuple((v.name, v.version, v.stage)
+                       for v in self._registry.versions_in(_SERVED_STAGES))
         configs = self._deployments.all()
         return listed + tuple(sorted((k, repr(c.to_dict())) for k, c in configs.items()))
 
     def build(self) -> ModelTable:
-        registry = self._services.registry
+        registry = self._registry
         configs = self._deployments.all()
         entries: dict[str, Serving] = {}
         problems: dict[str, str] = {}
         self.signature = self.current_signature()
-        with registry._store.read() as tx:
-            names = tx.models.model_names()
-        for name in names:
+        for name in registry.model_names():
             prod = registry.production(name)
             if prod is None:
                 continue

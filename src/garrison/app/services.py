@@ -1,24 +1,20 @@
-"""The composition root: the only place that names concrete classes.
+"""The services: storage, keys and workflows wired for one initialized home.
 
-``build_services(settings)`` wires storage, keys and workflows for an initialized
-home; ``initialize(settings, admin)`` creates one. The CLI, the admin API and the
-gateway all call the same services built here.
+``build_services(settings)`` returns the :class:`Services` every adapter goes
+through; ``initialize(settings, admin)`` creates a home; ``upgrade_database`` and
+``database_revisions`` serve ``garrison db``.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import structlog
 from sqlalchemy import delete, insert, select
 
-from garrison.audit import AuditDraft, Checkpoint, redact
+from garrison.audit import AuditDraft, Checkpoint
 from garrison.config import Settings
 from garrison.datasets import DatasetService, PseudonymizationService, PseudonymKeys
 from garrison.detection import AccessMonitor
@@ -30,11 +26,17 @@ from garrison.lineage import LineageRecorder
 from garrison.registry import ModelLoader, RegistryService
 from garrison.scanning import DEFAULT_POLICY, ScanPolicy
 from garrison.serving.alerts import AlertService
+from garrison.serving.decision_service import DECISION_INPUTS_PURPOSE, DecisionService
+from garrison.serving.deployment_service import DeploymentService
+from garrison.serving.shadow_service import ShadowService
 from garrison.signing import Keyring, MasterKeys
-from garrison.storage import LocalArtifactStore, Store, is_sqlite
+from garrison.storage import LocalArtifactStore, Store, is_sqlite, make_engine
 from garrison.storage.alerts_repo import SQLAlertStore
 from garrison.storage.artifacts import BlobCache, SealedArtifactStore
 from garrison.storage.datasets_repo import SQLDatasetStore, SQLLineageStore
+from garrison.storage.decisions_repo import SQLDecisionStore
+from garrison.storage.migrate import current_revision, head_revision
+from garrison.storage.shadow_repo import SQLShadowStore
 from garrison.storage.tables import meta
 from garrison.types import Clock, SystemClock
 
@@ -42,9 +44,7 @@ __all__ = [
     "Services",
     "artifact_store",
     "build_services",
-    "check_key_set",
-    "configure_logging",
-    "create_key_set",
+    "database_revisions",
     "initialize",
     "read_witness",
     "upgrade_database",
@@ -53,6 +53,9 @@ __all__ = [
 
 @dataclass
 class Services:
+    """Every workflow of one installation. Adapters use these, never ``store``: it is
+    here for the composition root (and tests that set an installation up)."""
+
     settings: Settings
     clock: Clock
     keyring: Keyring
@@ -65,6 +68,9 @@ class Services:
     datasets: DatasetService
     pseudonyms: PseudonymizationService
     alerts: AlertService
+    deployments: DeploymentService
+    shadows: ShadowService
+    decisions: DecisionService
     alert_webhook: WebhookNotifier | None = None
 
     def close(self) -> None:
@@ -108,11 +114,14 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     guard = Guard(store)
     policy = _scan_policy(settings, store, guard)
     lineage_store = SQLLineageStore(store)
+    deployments = DeploymentService(store, guard, clock)  # type: ignore[arg-type]
+    shadows = ShadowService(SQLShadowStore(store), deployments, guard)
     registry = RegistryService(
         store, artifact_store(settings, _master_keys(settings)), keyring, guard,
         clock, policy=policy, lineage=LineageRecorder(lineage_store),
-        promotion_gate=_shadow_gate(store),
+        promotion_gate=shadows.ensure_gate,
     )
+    pseudonym_keys = PseudonymKeys(settings.keys_dir)
     webhook = _alert_webhook(settings)
     alerts = AlertService(SQLAlertStore(store), notifier=webhook, clock=clock)
     downloads = AccessMonitor(clock=clock)
@@ -128,8 +137,13 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         registry=registry,
         loader=ModelLoader(registry, guard),
         datasets=DatasetService(SQLDatasetStore(store), lineage_store, guard, clock),
-        pseudonyms=PseudonymizationService(PseudonymKeys(settings.keys_dir), guard),
+        pseudonyms=PseudonymizationService(pseudonym_keys, guard),
         alerts=alerts,
+        deployments=deployments,
+        shadows=shadows,
+        decisions=DecisionService(
+            SQLDecisionStore(store), guard,
+            input_hasher=lambda: pseudonym_keys.hasher(DECISION_INPUTS_PURPOSE).hexdigest),
         alert_webhook=webhook,
     )
 
@@ -141,25 +155,6 @@ def _alert_webhook(settings: Settings) -> WebhookNotifier | None:
         raise ConfigurationError("alert_webhook_url is set but alert_webhook_secret is not")
     return WebhookNotifier(settings.alert_webhook_url,
                            settings.alert_webhook_secret.get_secret_value().encode("utf-8"))
-
-
-def _shadow_gate(store: Store) -> Any:
-    """Promotion from shadow to production needs the deployment's minimum agreement."""
-    from garrison.serving.shadow import ShadowReport, ensure_shadow_gate
-    from garrison.storage.gateway_repo import SQLDeploymentStore
-    from garrison.storage.shadow_repo import SQLShadowStore
-
-    def gate(version: Any) -> None:
-        config = SQLDeploymentStore(store).get(version.name)
-        if version.stage != "shadow" or config.shadow_min_agreement is None:
-            return
-        observations = SQLShadowStore(store).observations(version.name,
-                                                          shadow_version=version.version)
-        report = ShadowReport.from_observations(observations, model=version.name)
-        ensure_shadow_gate(report, min_agreement=config.shadow_min_agreement,
-                           min_requests=config.shadow_min_requests, version=version.version)
-
-    return gate
 
 
 def artifact_store(settings: Settings, keys: MasterKeys) -> SealedArtifactStore:
@@ -210,52 +205,6 @@ def _scan_policy(settings: Settings, store: Store, guard: Guard) -> ScanPolicy:
     return policy
 
 
-def create_key_set(directory: Path) -> list[str]:
-    """Write every secret key an installation needs into one new directory (files 0600).
-
-    The layout is flat, as a Kubernetes Secret's keys are: the signing keyring
-    (``<id>.pem``, ``active``), the master key (``master-<id>.key``, ``master-active``),
-    the decision-input key and the two pseudonymization keys. Point both key_dir and
-    signing_key_dir at the mounted Secret. Returns the file names (never the keys).
-    """
-    from garrison.datasets.pseudonymize import HMAC_KEY_FILE, SIV_KEY_FILE
-    from garrison.serving.decisions import INPUT_KEY_FILE
-    from garrison.signing import ACTIVE_MASTER_FILE, create_key_file, write_private_file
-
-    if directory.exists() and any(directory.iterdir()):
-        raise AlreadyInitialized(f"{directory} is not empty; keys are never overwritten")
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(directory, 0o700)
-    Keyring.create(directory)
-    master = MasterKeys.load_or_create(directory)
-    write_private_file(directory / ACTIVE_MASTER_FILE, master.active.encode())
-    for name, size in ((INPUT_KEY_FILE, 32), (HMAC_KEY_FILE, 32), (SIV_KEY_FILE, 64)):
-        create_key_file(directory / name, size)
-    return sorted(p.name for p in directory.iterdir())
-
-
-def check_key_set(settings: Settings) -> list[str]:
-    """Load every key file as a replica would, creating nothing; raise on the first fault.
-
-    Returns a line per key (its id or size, never its bytes).
-    """
-    from garrison.datasets.pseudonymize import HMAC_KEY_FILE, SIV_KEY_FILE
-    from garrison.serving.decisions import INPUT_KEY_FILE
-    from garrison.signing import read_key_file
-
-    keyring = Keyring.load(settings.signing_keys)
-    lines = [f"signing keys {', '.join(keyring.key_ids())}; active {keyring.active_id}"]
-    if settings.master_key is None:
-        if not any(settings.keys_dir.glob("master-*.key")):
-            raise ConfigurationError(f"no master key (master-*.key) in {settings.keys_dir}")
-        master = MasterKeys.load_or_create(settings.keys_dir)
-        lines.append(f"master keys {', '.join(sorted(master.keys))}; active {master.active}")
-    for name, size in ((INPUT_KEY_FILE, 32), (HMAC_KEY_FILE, 32), (SIV_KEY_FILE, 64)):
-        read_key_file(settings.keys_dir / name, size=size)
-        lines.append(f"{name}: {size} bytes")
-    return lines
-
-
 def initialize(
     settings: Settings, admin: str = "admin", *, clock: Clock | None = None,
     key_days: int | None = 90,
@@ -283,77 +232,22 @@ def initialize(
     return services, principal, key
 
 
-def _mask_secrets(_logger: object, _name: str, event: dict[str, object]) -> dict[str, object]:
-    return redact(event)
-
-
-def configure_logging(settings: Settings) -> None:
-    """structlog to stderr, JSON or console, with secrets redacted from every event."""
-    level = getattr(logging, settings.log_level.upper())
-    renderer = (
-        structlog.processors.JSONRenderer()
-        if settings.log_format == "json"
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-    )
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            _mask_secrets,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
-    )
-
-
 def upgrade_database(settings: Settings) -> str | None:
     """Apply migrations (``garrison db upgrade``); returns the new revision.
 
-    Needs only the database URL, so a migration Job mounts no key.
+    Needs only the database URL, so a migration Job mounts no key. Safe when several
+    run at once (an advisory lock on PostgreSQL, ``storage/migrations/env.py``).
     """
     from garrison.storage.migrate import upgrade_url
 
     return upgrade_url(settings.database)
 
 
-def limit_native_threads(threads: int) -> None:
-    """Cap the threads of BLAS / OpenMP pools (numpy, scipy, scikit-learn) in this process.
-
-    A BLAS pool sized to every core spins after each matrix product: with one worker
-    per core that is CPU burnt for nothing (measured: ~25% of the gateway's CPU).
-    """
-    import scipy.linalg  # noqa: F401 - scipy and scikit-learn bring their own pools:
-    import sklearn.utils  # noqa: F401 - load them so that the limit reaches them too.
-    from threadpoolctl import threadpool_limits
-
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[name] = str(threads)  # Pools that load later read these.
-    threadpool_limits(threads)
-
-
-def gateway_app() -> Any:
-    """The uvicorn factory of ``garrison serve`` (``garrison.app:gateway_app``).
-
-    Each worker process reads the settings from its environment, builds its own
-    services and loads every served model before it reports ready.
-    """
-    from garrison.config import load_settings
-    from garrison.gateway.server import build_gateway
-    from garrison.storage.gateway_repo import SQLDecisionStore, SQLDeploymentStore
-    from garrison.storage.shadow_repo import SQLShadowStore
-
-    settings = load_settings()
-    configure_logging(settings)
-    limit_native_threads(settings.native_threads)
-    from garrison.gateway.protocol import GuardedHttpToolsProtocol
-
-    GuardedHttpToolsProtocol.configure(header_timeout=settings.header_timeout,
-                                       max_header_bytes=settings.max_header_bytes)
-    services = build_services(settings)
-    app, _ = build_gateway(services, settings, deployments=SQLDeploymentStore(services.store),
-                           decisions=SQLDecisionStore(services.store),
-                           shadows=SQLShadowStore(services.store))
-    return app
+def database_revisions(settings: Settings) -> tuple[str | None, str]:
+    """The database's revision and the newest one this release knows (``garrison db
+    current``); needs no keys, so it works on a home that is not initialized."""
+    engine = make_engine(settings.database)
+    try:
+        return current_revision(engine), head_revision()
+    finally:
+        engine.dispose()
