@@ -219,6 +219,18 @@ class Settings(BaseSettings):
         default=65_536, ge=4096, le=1_048_576,
         description="Largest request header section in bytes (431 and close above it).",
     )
+    shutdown_delay: float = Field(
+        default=0.0, ge=0, le=300,
+        description="Seconds a gateway worker keeps serving after SIGTERM while its readiness "
+        "already fails, so that load balancers and Kubernetes endpoints stop routing to it "
+        "before it stops accepting (0: stop accepting at once). Set it above the readiness "
+        "probe's period; the Helm chart uses 10.",
+    )
+    drain_timeout: float = Field(
+        default=30.0, gt=0, le=600,
+        description="Seconds a stopping gateway waits for the requests in flight before it "
+        "cancels them; decision records and audit events are flushed after that.",
+    )
     native_threads: int = Field(
         default=1, ge=1, le=256,
         description="Threads each gateway worker lets BLAS / OpenMP use. Workers are the "
