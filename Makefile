@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TOOLS := .venv-tools
 TOOLS_STAMP := $(TOOLS)/.installed
 
-.PHONY: demo test venv tools lint bench docs clean
+.PHONY: demo test venv tools lint bench docs drill clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,12 +36,16 @@ test: $(STAMP) $(TOOLS_STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile --timeout=600 $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff check src tests bench deploy
 	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[bench]'
 	for script in bench/[!_]*.py; do $(PY) $$script || exit 1; done
+
+## drill: three gateway replicas behind HAProxy under load: scale, kill, roll back.
+drill: $(STAMP)
+	$(PY) deploy/drill/run.py
 
 docs: $(STAMP)
 	$(PY) -m garrison.cli.docgen docs
