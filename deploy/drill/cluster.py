@@ -34,11 +34,13 @@ def free_port() -> int:
 
 
 def mount_keys(source: Path, target: Path) -> Path:
-    """Copy a key set as a Secret volume presents it: a read-only folder of 0400 files."""
+    """Copy a key folder as a Secret volume presents it: a read-only folder of 0400 files
+    (subfolders are other Secrets, mounted elsewhere)."""
     target.mkdir(parents=True)
     for path in source.iterdir():
-        shutil.copyfile(path, target / path.name)
-        os.chmod(target / path.name, 0o400)
+        if path.is_file():
+            shutil.copyfile(path, target / path.name)
+            os.chmod(target / path.name, 0o400)
     os.chmod(target, 0o500)
     return target
 

@@ -83,11 +83,13 @@ def _setup(settings: Any) -> dict[str, Any]:
 def _replica_env(base: dict[str, str], keys: Path, root: Path, name: str,
                  credentials: Path) -> dict[str, str]:
     mounted = mount_keys(keys, root / name / "secret-keys")
+    signing = mount_keys(keys / "model-signing", root / name / "secret-model-signing")
     s3 = root / name / "secret-s3"
     s3.mkdir()
     shutil.copyfile(credentials, s3 / "credentials")
     (s3 / "credentials").chmod(0o400)
     return {**base, "GARRISON_KEY_DIR": str(mounted), "GARRISON_SIGNING_KEY_DIR": str(mounted),
+            "GARRISON_MODEL_SIGNING_KEY_DIR": str(signing),
             "GARRISON_S3_CREDENTIALS_FILE": str(s3 / "credentials")}
 
 

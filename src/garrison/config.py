@@ -150,6 +150,12 @@ class Settings(BaseSettings):
         description="Directory of the Ed25519 signing keyring (`*.pem` and `active`; "
         "default: `KEY_DIR/signing`). May be the same directory as key_dir.",
     )
+    model_signing_key_dir: Path | None = Field(
+        default=None,
+        description="Directory of Garrison's OpenSSF model-signing keys (ECDSA P-256 `*.pem` "
+        "and `active`; default: `KEY_DIR/model-signing`). On Kubernetes a second Secret "
+        "mounted read-only (its layout would clash with the signing keyring's in one folder).",
+    )
     master_key: SecretStr | None = Field(
         default=None,
         description="Base64 of a 32-byte key that wraps artifact data keys. Unset: the key "
@@ -172,11 +178,50 @@ class Settings(BaseSettings):
         "database (default: `HOME/audit/witness.jsonl`). Ship it off the host for "
         "truncation evidence that survives a database compromise.",
     )
+    decision_window: int = Field(
+        default=4096, ge=64, le=1_000_000,
+        description="Decision records each gateway worker may have answered but not yet "
+        "stored. Numbers are reserved in the audit trail this far ahead; beyond it the "
+        "gateway answers 503 rather than serve without a record. After a crash at most this "
+        "many answered predictions per worker lack a record, and `audit decisions` says so.",
+    )
+    decision_lease: float = Field(
+        default=60.0, ge=0.05, le=3600.0,
+        description="Seconds between the heartbeats of an idle decision log. "
+        "`audit decisions` reports a log silent for twice this long, and never closed, as "
+        "`unclosed` (its worker stopped without flushing).",
+    )
     scan_allow: list[str] = Field(
         default_factory=list,
         description="Extra importable callables the artifact scanner and loader accept, as "
         "`module.name` or `module.*` (JSON list in the environment). Every change of this "
         "list is recorded in the audit trail at startup.",
+    )
+    smoke_test_timeout: float = Field(
+        default=120.0, gt=0, le=3600,
+        description="Deadline in seconds for the servability smoke test (load the signed "
+        "artifact and predict its reference rows, in a separate process) that runs at "
+        "registration and before approve, promote, rollback and a fallback assignment.",
+    )
+    model_signing_trusted_keys: list[Path] = Field(
+        default_factory=list,
+        description="PEM public keys (ECDSA P-256/384/521) of the signers whose OpenSSF "
+        "model signatures (`model_signing sign key`) registration accepts (JSON list in the "
+        "environment).",
+    )
+    model_signing_identity: str | None = Field(
+        default=None,
+        description="A keyless Sigstore signer whose OpenSSF model signatures registration "
+        "accepts (an e-mail or workflow URI); needs `model_signing_oidc_issuer` and network "
+        "access to Sigstore.",
+    )
+    model_signing_oidc_issuer: str | None = Field(
+        default=None, description="The OIDC issuer of `model_signing_identity`.",
+    )
+    require_model_signature: bool = Field(
+        default=False,
+        description="Refuse to register an artifact without an OpenSSF model signature from "
+        "a trusted signer.",
     )
     host: str = Field(default="127.0.0.1", description="Address `garrison serve` binds to.")
     port: int = Field(default=8080, ge=1, le=65535, description="Port of the inference gateway.")
@@ -254,6 +299,55 @@ class Settings(BaseSettings):
                                     description="OIDC issuer URL; enables JWT bearer tokens.")
     oidc_audience: str | None = Field(default=None, description="Expected JWT audience.")
     oidc_jwks_url: str | None = Field(default=None, description="JWKS URL of the issuer.")
+    console_idle_minutes: int = Field(
+        default=15, ge=1, le=240,
+        description="Web console: a session unused for this many minutes ends for good.",
+    )
+    console_session_hours: int = Field(
+        default=8, ge=1, le=24,
+        description="Web console: a session ends this many hours after sign-in, used or not "
+        "(and never outlives the API key it was opened with).",
+    )
+    console_login_failures: int = Field(
+        default=5, ge=1, le=100,
+        description="Web console: failed sign-ins allowed per client address (and per API "
+        "key) within console_login_window seconds before further attempts get 429.",
+    )
+    console_login_window: int = Field(
+        default=900, ge=60, le=86_400,
+        description="Web console: seconds over which failed sign-ins are counted.",
+    )
+    console_public_url: str | None = Field(
+        default=None,
+        description="Web console: the address people open, such as "
+        "`https://garrison.example.com` (no path). Needed behind a TLS proxy (cookies are "
+        "then `Secure`) and for OIDC sign-in (the redirect URI is derived from it).",
+    )
+    console_oidc_client_id: str | None = Field(
+        default=None,
+        description="Web console: OIDC client id; with oidc_issuer set, enables sign-in with "
+        "the identity provider (authorization code flow with PKCE).",
+    )
+    console_oidc_client_secret: SecretStr | None = Field(
+        default=None,
+        description="Web console: OIDC client secret for a confidential client (unset for a "
+        "public client, which relies on PKCE alone). Masked in logs.",
+    )
+    console_oidc_principal_claim: str = Field(
+        default="preferred_username", min_length=1, max_length=64,
+        description="Web console: ID token claim naming the Garrison principal to sign in as; "
+        "the principal must exist and be enabled (its roles come from Garrison).",
+    )
+    console_oidc_scopes: str = Field(
+        default="openid profile email", min_length=6, max_length=256,
+        description="Web console: scopes requested from the identity provider (must include "
+        "`openid`).",
+    )
+    console_oidc_ca_file: Path | None = Field(
+        default=None,
+        description="Web console: PEM bundle of the CAs trusted for the identity provider's "
+        "HTTPS endpoints (unset: the system's trust store).",
+    )
     alert_webhook_url: str | None = Field(
         default=None, description="HTTPS URL that receives alerts as signed JSON POSTs."
     )
@@ -271,8 +365,9 @@ class Settings(BaseSettings):
     )
 
     @field_validator("home", "artifact_dir", "audit_witness_file", "tls_cert_file",
-                     "tls_key_file", "key_dir", "signing_key_dir", "artifact_cache_dir",
-                     "s3_ca_bundle", "s3_credentials_file", mode="before")
+                     "tls_key_file", "console_oidc_ca_file", "key_dir", "signing_key_dir",
+                     "artifact_cache_dir", "s3_ca_bundle", "s3_credentials_file",
+                     "model_signing_key_dir", mode="before")
     @classmethod
     def _expand(cls, value: Any) -> Any:
         return Path(value).expanduser() if isinstance(value, str) and value else value
@@ -282,6 +377,26 @@ class Settings(BaseSettings):
         if self.artifact_store == "s3" and not self.s3_bucket:
             raise ValueError("artifact_store = s3 needs s3_bucket")
         return self
+
+    @field_validator("console_public_url")
+    @classmethod
+    def _origin_only(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
+                or parts.fragment or parts.path not in ("", "/") or parts.username:
+            raise ValueError("give an origin such as https://garrison.example.com (no path)")
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @field_validator("console_oidc_scopes")
+    @classmethod
+    def _openid_scope(cls, value: str) -> str:
+        if "openid" not in value.split():
+            raise ValueError("the scopes must include openid")
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -325,6 +440,10 @@ class Settings(BaseSettings):
     @property
     def signing_keys(self) -> Path:
         return self.signing_key_dir or self.keys_dir / "signing"
+
+    @property
+    def model_signing_keys(self) -> Path:
+        return self.model_signing_key_dir or self.keys_dir / "model-signing"
 
     @property
     def witness_file(self) -> Path:

@@ -38,7 +38,8 @@ while the audit trail receives ``detail``.
     │   ├── DecryptionFailed           decryption-failed
     │   └── AuditChainBroken           audit-chain-broken
     ├── ArtifactRefused                artifact-refused
-    │   └── ArtifactUnscannable        artifact-unscannable
+    │   ├── ArtifactUnscannable        artifact-unscannable
+    │   └── ModelNotServable           model-not-servable
     ├── LimitExceeded                  limit-exceeded
     │   ├── PayloadTooLarge            payload-too-large
     │   ├── RateLimited                rate-limited
@@ -85,6 +86,7 @@ __all__ = [
     "InvalidTransition",
     "LimitExceeded",
     "ModelNotFound",
+    "ModelNotServable",
     "ModelTimeout",
     "ModelUnavailable",
     "ModelVersionNotFound",
@@ -315,6 +317,12 @@ class ArtifactUnscannable(ArtifactRefused):
     """The artifact could not be scanned, so it is refused."""
 
     code = "artifact-unscannable"
+
+
+class ModelNotServable(ArtifactRefused):
+    """The model cannot serve: it does not load, predict or match its input schema."""
+
+    code = "model-not-servable"
 
 
 class LimitExceeded(GarrisonError):

@@ -65,7 +65,8 @@ def test_governance_flow(home, admin_key) -> None:
     assert len(keys) == 1 and "key_hash" not in keys[0]
     run("key", "revoke", keys[0]["prefix"], key=admin_key)
     run("user", "list", key=alice_key, code=1)
-    log = json.loads(run("audit", "log", "--outcome", "denied", "--json", key=admin_key).stdout)
+    log = json.loads(run("audit", "log", "--outcome", "denied", "--oldest-first", "--json",
+                         key=admin_key).stdout)
     assert [(e["actor"], e["action"]) for e in log][:1] == [("alice", "create-principal")]
     verify = json.loads(run("audit", "verify", "--json", key=admin_key).stdout)
     assert verify["ok"] is True and verify["events"] >= 6

@@ -20,6 +20,7 @@ from garrison.cli.models import model_group
 from garrison.config import load_settings
 from tests.datasets.datagen import customers, orders, write
 from tests.datasets.wiring import wire
+from tests.registry.helpers import SERVABLE, servable_model_bytes
 
 COMMIT = "feedc0ffee0123456789"
 
@@ -76,9 +77,10 @@ def test_register_train_promote_and_show_lineage(cli_env, tmp_path) -> None:
     run("data", "register", str(data), "--name", "customers", key="dan", code=1)
 
     model = tmp_path / "m.pkl"
-    model.write_bytes(pickle.dumps({"coef": [1.0]}))
+    model.write_bytes(servable_model_bytes())
     meta = tmp_path / "meta.json"
-    meta.write_text(json.dumps({"code_commit": COMMIT, "datasets": [out["model_reference"]]}))
+    meta.write_text(json.dumps({"code_commit": COMMIT, "datasets": [out["model_reference"]],
+                                **SERVABLE}))
     run("model", "register", "churn", str(model), "--metadata", str(meta))
     run("model", "approve", "churn:1", key="bob")
     run("model", "promote", "churn:1", key="bob")

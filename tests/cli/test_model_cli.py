@@ -8,6 +8,7 @@ import pickle
 from click.testing import CliRunner
 
 from garrison.cli.main import cli
+from tests.registry.helpers import servable_model_bytes
 
 
 def run(*args, key=None, code=0):
@@ -26,9 +27,13 @@ def test_model_lifecycle_cli(tmp_path, monkeypatch) -> None:
     bob = json.loads(run("user", "add", "bob", "--role", "approver", "--with-key", "--json",
                          key=admin).stdout)["api_key"]
     artifact = tmp_path / "m.pkl"
-    artifact.write_bytes(pickle.dumps({"coef": [0.5, -1.0]}))
+    artifact.write_bytes(servable_model_bytes())
+    train = tmp_path / "train.csv"  # The training table, label included, as the README has it.
+    train.write_text("x0,x1,x2,x3,label\n" + "".join(
+        f"{i % 3},{i % 5 - 2},{i % 7},{(i * 13) % 11},{i % 2}\n" for i in range(40)))
     for _ in range(2):
-        run("model", "register", "churn", str(artifact), "--framework", "custom", key=alice)
+        run("model", "register", "churn", str(artifact), "--framework", "custom",
+            "--reference", str(train), "--target", "label", key=alice)
     run("model", "approve", "churn:1", key=alice, code=1)  # not an approver
     run("model", "promote", "churn:1", key=bob, code=1)  # not approved yet
     run("model", "approve", "churn:1", "--reason", "ok", key=bob)

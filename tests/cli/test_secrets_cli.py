@@ -16,7 +16,8 @@ from garrison.cli.main import cli
 def env(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("GARRISON_HOME", str(tmp_path / "home"))
     for name in ("GARRISON_API_KEY", "GARRISON_DATABASE_URL", "GARRISON_KEY_DIR",
-                 "GARRISON_SIGNING_KEY_DIR", "GARRISON_MASTER_KEY"):
+                 "GARRISON_SIGNING_KEY_DIR", "GARRISON_MODEL_SIGNING_KEY_DIR",
+                 "GARRISON_MASTER_KEY"):
         monkeypatch.delenv(name, raising=False)
     return tmp_path
 
@@ -28,23 +29,31 @@ def run(*args: str, code: int = 0, env: dict[str, str] | None = None):
 
 
 def _mounted(directory: Path) -> dict[str, str]:
-    """Env of a pod that mounts ``directory`` as its key Secret (read-only, 0400)."""
-    for path in directory.iterdir():
-        path.chmod(0o400)
-    directory.chmod(0o500)
-    return {"GARRISON_KEY_DIR": str(directory), "GARRISON_SIGNING_KEY_DIR": str(directory)}
+    """Env of a pod that mounts the two key Secrets (read-only folders of 0400 files)."""
+    signing = directory / "model-signing"
+    for folder in (signing, directory):
+        for path in folder.iterdir():
+            if path.is_file():
+                path.chmod(0o400)
+        folder.chmod(0o500)
+    return {"GARRISON_KEY_DIR": str(directory), "GARRISON_SIGNING_KEY_DIR": str(directory),
+            "GARRISON_MODEL_SIGNING_KEY_DIR": str(signing)}
 
 
 def test_secrets_create_writes_every_key_privately_and_prints_none(env) -> None:
     keys = env / "keys"
     result = run("secrets", "create", str(keys))
     names = sorted(p.name for p in keys.iterdir())
-    assert {"active", "master-active", "pseudonym-hmac.key",
-            "pseudonym-siv.key"} <= set(names)
+    assert {"active", "master-active", "pseudonym-hmac.key", "pseudonym-siv.key",
+            "model-signing"} <= set(names)
+    assert "model-signing/active" in result.output
     assert any(n.endswith(".pem") for n in names) and any(
         n.startswith("master-") and n.endswith(".key") for n in names)
     assert stat.S_IMODE(keys.stat().st_mode) == 0o700
-    for path in keys.iterdir():
+    for path in [*keys.iterdir(), *(keys / "model-signing").iterdir()]:
+        if path.is_dir():
+            assert stat.S_IMODE(path.stat().st_mode) == 0o700
+            continue
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         content = path.read_bytes()
         if path.name.endswith(".pem"):
@@ -52,7 +61,8 @@ def test_secrets_create_writes_every_key_privately_and_prints_none(env) -> None:
         if path.name not in ("active", "master-active"):
             assert content[:12].hex() not in result.output
             assert content[:12] not in result.output.encode()
-    assert "kubectl create secret generic garrison-keys" in result.output
+    assert "kubectl create secret generic garrison-keys " in result.output
+    assert "kubectl create secret generic garrison-keys-model-signing " in result.output
     again = run("secrets", "create", str(keys), code=2)
     assert "never overwritten" in again.stderr
 
@@ -62,7 +72,7 @@ def test_secrets_check_loads_a_mounted_set_and_names_a_faulty_file(env) -> None:
     run("secrets", "create", str(keys))
     mounted = _mounted(keys)
     out = json.loads(run("secrets", "check", "--json", env=mounted).stdout)
-    assert out["ok"] and len(out["keys"]) == 4
+    assert out["ok"] and len(out["keys"]) == 5
     keys.chmod(0o700)
     (keys / "pseudonym-siv.key").chmod(0o644)
     bad = run("secrets", "check", env=mounted, code=2)
@@ -75,7 +85,7 @@ def test_secrets_check_loads_a_mounted_set_and_names_a_faulty_file(env) -> None:
 def test_init_on_mounted_keys_writes_the_admin_key_to_a_file_only(env) -> None:
     keys = env / "keys"
     run("secrets", "create", str(keys))
-    before = {p.name: p.read_bytes() for p in keys.iterdir()}
+    before = {p.name: p.read_bytes() for p in keys.rglob("*") if p.is_file()}
     mounted = _mounted(keys)
     key_file = env / "root.key"
     result = run("init", "--admin", "root", "--key-file", str(key_file), env=mounted)
@@ -84,7 +94,8 @@ def test_init_on_mounted_keys_writes_the_admin_key_to_a_file_only(env) -> None:
     assert secret not in result.output and secret not in result.stderr
     assert secret[-20:] not in result.output + result.stderr
     assert f"written to {key_file}" in result.output
-    assert {p.name: p.read_bytes() for p in keys.iterdir()} == before  # Used, not changed.
+    after = {p.name: p.read_bytes() for p in keys.rglob("*") if p.is_file()}
+    assert after == before  # Used, not changed.
     assert not (env / "home" / "keys").exists()
     listed = run("user", "list", "--json", env={**mounted, "GARRISON_API_KEY": secret})
     assert [p["name"] for p in json.loads(listed.stdout)] == ["root"]

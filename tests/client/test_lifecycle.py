@@ -16,7 +16,7 @@ from garrison.errors import (
     InvalidTransition,
     ModelVersionNotFound,
 )
-from tests.web.helpers import evil_pickle, model_bytes
+from tests.web.helpers import SCHEMA, evil_pickle, model_bytes
 
 
 def test_full_lifecycle(inst, sdk, tmp_path) -> None:
@@ -25,7 +25,8 @@ def test_full_lifecycle(inst, sdk, tmp_path) -> None:
     artifact = tmp_path / "model.pkl"
     artifact.write_bytes(original)
 
-    v1 = alice.register("fraud", artifact, metadata={"framework": "scikit-learn"})
+    v1 = alice.register("fraud", artifact, metadata={"framework": "scikit-learn",
+                                                     "input_schema": SCHEMA})
     assert isinstance(v1, VersionInfo)
     assert (v1.ref, v1.stage, v1.registrant, v1.framework) == (
         "fraud:1", "registered", "alice", "scikit-learn")
@@ -36,7 +37,8 @@ def test_full_lifecycle(inst, sdk, tmp_path) -> None:
     assert denied.value.detail["status"] == 403 and denied.value.detail["request_id"]
     assert bob.approve("fraud", 1, reason="metrics reviewed").stage == "approved"
 
-    v2 = carol.register("fraud", model_bytes(1), filename="model-v2.pkl")
+    v2 = carol.register("fraud", model_bytes(1), filename="model-v2.pkl",
+                        metadata={"input_schema": SCHEMA})
     with pytest.raises(FourEyesViolation) as four_eyes:
         carol.approve("fraud", v2.version)  # an approver, but the registrant
     assert four_eyes.value.detail["status"] == 403

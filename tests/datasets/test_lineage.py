@@ -95,7 +95,8 @@ def test_prefixed_digest_is_accepted(env, csv_file, model_file) -> None:
 def test_registry_without_lineage_is_unchanged(env, model_file) -> None:
     services, people = env
     plain = RegistryService(services.store, services.registry._artifacts, services.keyring,
-                            services.guard, services.clock)
+                            services.guard, services.clock,
+                            servability=services.registry.servability)
     ref = {"name": "ghost", "version": "9", "digest": "0" * 64}
     v = plain.register(people["alice"], "churn", model_file, {"datasets": [ref]})
     assert v.version == 1 and services.lineage_store.model_versions("churn") == []

@@ -37,7 +37,8 @@ def wire(services: Services) -> WiredServices:
     registry = RegistryService(
         services.store,
         LocalArtifactStore(settings.artifacts, MasterKeys.load_or_create(settings.keys_dir)),
-        services.keyring, services.guard, services.clock, policy=services.registry.policy,
+        services.keyring, services.guard, services.clock,
+        servability=services.registry.servability, policy=services.registry.policy,
         lineage=LineageRecorder(lineage_store),
     )
     return WiredServices(

@@ -199,8 +199,12 @@ def test_secrets_are_referenced_by_name_and_mounted_as_files(variant) -> None:
     gateway = _named(docs, "Deployment", "-gateway")["spec"]["template"]["spec"]
     [keys] = [v for v in gateway["volumes"] if v["name"] == "keys"]
     assert keys["secret"]["secretName"] == keys_name
-    [mount] = [m for m in gateway["containers"][0]["volumeMounts"] if m["name"] == "keys"]
-    assert mount["readOnly"] is True
+    [signing] = [v for v in gateway["volumes"] if v["name"] == "model-signing-keys"]
+    assert signing["secret"]["secretName"] == values.get("secrets", {}).get(
+        "modelSigningKeys", "garrison-keys-model-signing")
+    mounts = {m["name"]: m for m in gateway["containers"][0]["volumeMounts"]}
+    assert mounts["keys"]["readOnly"] is True
+    assert mounts["model-signing-keys"]["readOnly"] is True
 
 
 def test_the_migration_job_mounts_the_database_url_and_nothing_else(variant) -> None:

@@ -92,7 +92,7 @@ def test_drift_input_errors_exit_2(files: dict[str, Path], args: list[str]) -> N
     args = [a.format(**{k: str(v) for k, v in files.items()}) for a in args]
     result = CliRunner().invoke(drift_group, args)
     assert result.exit_code == 2
-    assert "Traceback" not in result.output and "Error:" in result.output
+    assert "Traceback" not in result.output and "error (invalid-input): " in result.output
 
 
 def test_detect_refuses_untrusted_and_pickle_models(files: dict[str, Path],

@@ -456,9 +456,11 @@ def test_oip_v2_infer(live: Live) -> None:
 
 
 def test_decisions_are_fetchable_by_auditors_only(live: Live) -> None:
-    rid = live.post("credit-risk", [live.row(5)], headers={"x-request-id": "live-5"}).json()[
-        "request_id"]
-    assert rid == "live-5"
+    answer = live.post("credit-risk", [live.row(5)], headers={"x-request-id": "live-5"})
+    rid = answer.json()["request_id"]
+    # The client's id is echoed and recorded; the record's key is the gateway's own id.
+    assert rid != "live-5" and answer.json()["client_request_id"] == "live-5"
+    assert answer.headers["x-request-id"] == "live-5"
     url = f"{live.base}/v1/decisions/{rid}"
     deadline = time.time() + 10
     while True:
@@ -467,6 +469,7 @@ def test_decisions_are_fetchable_by_auditors_only(live: Live) -> None:
             break
         time.sleep(0.1)
     assert r.status_code == 200 and r.json()["caller"] == "scoring-app"
+    assert r.json()["client_request_id"] == "live-5"
     assert r.json()["inputs"] is None  # The default privacy policy keeps no inputs.
     assert r.json()["integrity"]["verified"] is True
     denied = httpx.get(url, headers={"authorization": f"Bearer {live.keys['scoring-app']}"})

@@ -117,7 +117,9 @@ def test_sigterm_drains_the_request_in_flight_and_keeps_its_decision(tmp_path) -
         status_line, _, rest = answer.partition(b"\r\n")
         assert status_line.startswith(b"HTTP/1.1 200"), answer[:500]
         payload = json.loads(rest.partition(b"\r\n\r\n")[2])
-        assert payload["request_id"] == "drain-1" and len(payload["predictions"]) == 1
+        # The client's id is echoed; the record is keyed by the gateway's own id.
+        assert payload["client_request_id"] == "drain-1" and len(payload["predictions"]) == 1
+        assert payload["request_id"] != "drain-1"
         proc.wait(40)
         out = log.read_text()
         assert proc.returncode in (0, -signal.SIGTERM), out[-2000:]
@@ -126,7 +128,8 @@ def test_sigterm_drains_the_request_in_flight_and_keeps_its_decision(tmp_path) -
         stop(proc)
     services = build_services(settings)
     try:
-        record = SQLDecisionStore(services.store).get("drain-1")
+        record = SQLDecisionStore(services.store).get(payload["request_id"])
     finally:
         services.close()
     assert record.caller == "scoring-app" and record.model == "credit-risk"
+    assert record.client_request_id == "drain-1"

@@ -178,7 +178,7 @@ def test_sigterm_keeps_serving_for_the_delay_then_drains_and_flushes(tmp_path) -
                 r = client.post("/v1/models/credit-risk/predict", headers={
                     **auth(key), "x-request-id": f"late-{i}"}, content=body)
                 assert r.status_code == 200, r.text
-                served.append(f"late-{i}")
+                served.append(r.json()["request_id"])  # The gateway's own id: the key.
             assert client.get("/v2/health/live").status_code == 200
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:  # After the delay the listener closes ...
@@ -192,7 +192,9 @@ def test_sigterm_keeps_serving_for_the_delay_then_drains_and_flushes(tmp_path) -
         assert proc.poll() is None  # ... while the held request keeps the worker up.
         answer = _finish(held, body)
         assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
-        served.append("held-1")
+        held_body = json.loads(answer.partition(b"\r\n\r\n")[2])
+        assert held_body["client_request_id"] == "held-1"
+        served.append(held_body["request_id"])
         proc.wait(40)
         out = log.read_text()
         assert proc.returncode in (0, -signal.SIGTERM), out[-2000:]

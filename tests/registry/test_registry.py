@@ -21,6 +21,7 @@ from garrison.errors import (
 )
 from garrison.registry import artifact_context
 from garrison.signing import Keyring, sign_json
+from tests.registry.helpers import SERVABLE
 
 
 def _events(services, **filters):
@@ -67,10 +68,10 @@ def test_malicious_artifact_is_refused_and_nothing_stored(env, tmp_path) -> None
 def test_four_eyes(env, model_file) -> None:
     services, p = env
     reg = services.registry
-    reg.register(p["carol"], "fraud", model_file)
+    reg.register(p["carol"], "fraud", model_file, SERVABLE)
     with pytest.raises(FourEyesViolation):
         reg.approve(p["carol"], "fraud", 1)  # approver, but the registrant
-    reg.register(p["root"], "fraud", model_file)
+    reg.register(p["root"], "fraud", model_file, SERVABLE)
     with pytest.raises(FourEyesViolation):
         reg.approve(p["root"], "fraud", 2)  # an admin cannot approve their own either
     with pytest.raises(Forbidden):
@@ -87,7 +88,7 @@ def test_promotion_needs_approval_and_rollback_restores(env, model_file) -> None
     services, p = env
     reg = services.registry
     for _ in range(3):
-        reg.register(p["alice"], "fraud", model_file)
+        reg.register(p["alice"], "fraud", model_file, SERVABLE)
     with pytest.raises(ApprovalRequired):
         reg.promote(p["bob"], "fraud", 1)
     for n in (1, 2, 3):

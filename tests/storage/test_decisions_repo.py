@@ -104,7 +104,7 @@ def test_forged_and_unanchored_records_are_found(store) -> None:
     other = store.append(AuditDraft(action="approve-model-version", actor="bob")).seq
     base = {c.name: v for c, v in zip(decisions.c, [
         "x", "2026-01-01T00:00:00.000000Z", "app", "credit-risk", 3, 1, "[1]", None, "none",
-        "", "[]", None, 1, None], strict=True)}
+        "", "[]", None, 1, None, None, None, None], strict=True)}
     _tamper(store, insert(decisions).values(**{**base, "request_id": "forged-in-batch",
                                                 "anchor_seq": seq}))
     _tamper(store, insert(decisions).values(**{**base, "request_id": "no-anchor"}))
@@ -144,7 +144,21 @@ def test_the_migration_creates_exactly_the_declared_table(store) -> None:
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), only)
     assert [d for d in diff if "decisions" in repr(d) and d[0] != "remove_table"] == []
-    assert "0007_decision_anchor" in (store.revision() or "")
+    assert "0007_decision_anchor" in _applied(store)
+
+
+def _applied(store) -> set[str]:
+    """Every revision applied: the current heads and all their ancestors."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from garrison.storage import migrate
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrate._HERE))
+    script = ScriptDirectory.from_config(cfg)
+    heads = (store.revision() or "").split(",")
+    return {r.revision for r in script.iterate_revisions(heads, "base")}
 
 
 def test_records_from_before_the_anchor_are_reported_unanchored(db_url, keyring,

@@ -42,6 +42,11 @@ def make_installation(home: Path, db_url: str, clock: FixedClock) -> Installatio
     return Installation(services, people, keys)
 
 
+#: The input schema of ``model_bytes``' models (3 numeric features): with it a version
+#: registered over the admin API (which takes no reference data) can be approved.
+SCHEMA = {"features": [{"name": f"x{i}"} for i in range(3)]}
+
+
 def model_bytes(seed: int = 0) -> bytes:
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(60, 3))

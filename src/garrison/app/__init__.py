@@ -31,13 +31,14 @@ from garrison.app.services import (
 )
 
 if TYPE_CHECKING:
-    from garrison.app.admin import serve_admin, tls_options
+    from garrison.app.admin import build_console_oidc, serve_admin, tls_options
     from garrison.app.gateway import build_gateway, gateway_app, gateway_openapi, serve_gateway
     from garrison.app.secrets import check_key_set, create_key_set
 
 __all__ = [
     "Services",
     "artifact_store",
+    "build_console_oidc",
     "build_gateway",
     "build_services",
     "check_key_set",
@@ -56,8 +57,8 @@ __all__ = [
 ]
 
 _GATEWAY = ("build_gateway", "gateway_app", "gateway_openapi", "serve_gateway")
-_ADMIN = ("serve_admin", "tls_options")
 _SECRETS = ("check_key_set", "create_key_set")
+_ADMIN = ("build_console_oidc", "serve_admin", "tls_options")
 
 
 def __getattr__(name: str) -> Any:

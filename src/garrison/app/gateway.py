@@ -35,6 +35,7 @@ from garrison.gateway.shutdown import GracefulShutdown, InFlightCounter
 from garrison.gateway.tracing import make_tracer
 from garrison.gateway.watch import Watch
 from garrison.serving.dataplane import DataPlane, DenialAuditor, ModelTable
+from garrison.serving.decision_log import DecisionLog
 from garrison.serving.decisions import BatchWriter
 from garrison.serving.encrypted import EncryptedPlane
 from garrison.serving.limits import ConcurrencyLimiter, LimitPolicy, MemoryRateLimiter, RateLimiter
@@ -105,10 +106,17 @@ def build_gateway(services: Services, settings: Settings, *, refresh_interval: f
     denials = DenialAuditor(audit_writer.submit, services.clock)
     # Each batch is one transaction and one signed audit event: let batches fill (at
     # 1,000 requests/s about 300 records) by lingering up to 0.3 s before each write; a
-    # full batch is written at once, so the rate is never capped by the linger.
-    writer = BatchWriter(services.decisions.record_batch, linger=0.3, batch_size=2_000,
-                         name="decisions",
-                         on_error=lambda exc: log.error("decision write failed: %s", exc))
+    # full batch is written at once, so the rate is never capped by the linger. Every
+    # record is numbered and every loss counted and alerted (serving/decision_log.py).
+
+    def decisions_lost(count: int, reason: str) -> None:
+        services.alerts.raise_kind("decision-records-lost", f"decisions:{writer.writer}",
+                                   "high", {"count": count, "reason": reason,
+                                            "writer": writer.writer})
+
+    writer = DecisionLog(services.decisions, window=settings.decision_window,
+                         lease=settings.decision_lease, linger=0.3, batch_size=2_000,
+                         on_loss=decisions_lost)
     defaults = LimitPolicy(rate=settings.rate_limit, burst=settings.rate_burst,
                            daily_quota=settings.daily_quota)
     builder = TableBuilder(services.registry, services.loader, services.deployments,
@@ -141,6 +149,7 @@ def build_gateway(services: Services, settings: Settings, *, refresh_interval: f
     state.tracer = make_tracer(settings.otel_endpoint, exporter=span_exporter)
 
     credentials = {"epoch": 0}  # The newest audited account change seen.
+    started = {"log": False}
 
     def accounts_changed() -> bool:
         epoch = services.audit.latest_seq(CREDENTIAL_ACTIONS)
@@ -148,10 +157,12 @@ def build_gateway(services: Services, settings: Settings, *, refresh_interval: f
         return changed
 
     def load() -> None:
+        if not started["log"]:
+            writer.start()  # Durably, before the first answer: every answer is numbered.
+            started["log"] = True
         plane.table = builder.build()
         state.problems = dict(builder.problems)
         state.ready = True
-        telemetry.decisions_dropped.set(writer.dropped)
 
     async def refresh() -> None:
         while True:
@@ -162,7 +173,6 @@ def build_gateway(services: Services, settings: Settings, *, refresh_interval: f
                 if await asyncio.to_thread(builder.current_signature) != builder.signature:
                     await asyncio.to_thread(load)
                     log.info("model table reloaded")
-                telemetry.decisions_dropped.set(writer.dropped)
                 for name, serving in plane.table.entries.items():
                     telemetry.breaker_open.labels(name).set(
                         1 if serving.primary.breaker.state.value == "open" else 0)
@@ -189,6 +199,7 @@ def build_gateway(services: Services, settings: Settings, *, refresh_interval: f
             shadow.close()
             executor.shutdown(wait=False)
 
+    telemetry.decisions_dropped.set_function(lambda: writer.dropped)
     telemetry.watch_queues({"decisions": writer, "watch": watch.writer, "alerts": alert_writer,
                             "audit": audit_writer, "shadow": shadow.mirror})
     app = create_gateway_app(state)

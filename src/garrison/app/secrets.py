@@ -1,9 +1,9 @@
 """The key directory a deployment mounts from a Kubernetes Secret: create it, check it.
 
 Every replica must hold the same keys: the signing keyring (manifests and the audit
-chain), the master key that wraps artifact keys, and the pseudonymization keys (the
+chain), the master key that wraps artifact keys, the pseudonymization keys (the
 gateway's digests of recorded decision inputs use the HMAC one, so equal inputs hash
-alike on every replica). ``create_key_set`` writes them all once, on an operator's
+alike on every replica) and the OpenSSF model-signing keys. ``create_key_set`` writes them all once, on an operator's
 machine; ``check_key_set`` loads them as a replica would, creating nothing.
 """
 
@@ -19,12 +19,17 @@ from garrison.signing import (
     ACTIVE_MASTER_FILE,
     Keyring,
     MasterKeys,
+    ModelSigningKey,
     create_key_file,
     read_key_file,
     write_private_file,
 )
 
-__all__ = ["check_key_set", "create_key_set"]
+__all__ = ["MODEL_SIGNING_DIR", "check_key_set", "create_key_set"]
+
+#: The model-signing keys' folder inside a key set (their ``*.pem`` and ``active`` would
+#: clash with the signing keyring's in one folder): a second Secret.
+MODEL_SIGNING_DIR = "model-signing"
 
 _FIXED = ((HMAC_KEY_FILE, 32), (SIV_KEY_FILE, 64))
 
@@ -34,8 +39,9 @@ def create_key_set(directory: Path) -> list[str]:
 
     The layout is flat, as a Secret's keys are: the signing keyring (``<id>.pem``,
     ``active``), the master key (``master-<id>.key``, ``master-active``) and the two
-    pseudonymization keys. Point both key_dir and signing_key_dir at the mounted
-    Secret. Returns the file names (never the keys).
+    pseudonymization keys; point both key_dir and signing_key_dir at that Secret. The
+    OpenSSF model-signing keys go to the ``model-signing`` folder, the second Secret
+    (model_signing_key_dir). Returns the file names (never the keys).
     """
     if directory.exists() and any(directory.iterdir()):
         raise AlreadyInitialized(f"{directory} is not empty; keys are never overwritten")
@@ -46,7 +52,9 @@ def create_key_set(directory: Path) -> list[str]:
     write_private_file(directory / ACTIVE_MASTER_FILE, master.active.encode())
     for name, size in _FIXED:
         create_key_file(directory / name, size)
-    return sorted(p.name for p in directory.iterdir())
+    ModelSigningKey.load_or_create(directory / MODEL_SIGNING_DIR)
+    return sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*")
+                  if p.is_file())
 
 
 def check_key_set(settings: Settings) -> list[str]:
@@ -64,4 +72,9 @@ def check_key_set(settings: Settings) -> list[str]:
     for name, size in _FIXED:
         read_key_file(settings.keys_dir / name, size=size)
         lines.append(f"{name}: {size} bytes")
+    if not (settings.model_signing_keys / "active").exists():
+        raise ConfigurationError(f"no model-signing keys in {settings.model_signing_keys}")
+    signing = ModelSigningKey.load_or_create(settings.model_signing_keys)
+    lines.append(f"model-signing keys {', '.join(signing.key_ids())}; "
+                 f"active {signing.active_id}")
     return lines

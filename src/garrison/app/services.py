@@ -8,37 +8,51 @@ through; ``initialize(settings, admin)`` creates a home; ``upgrade_database`` an
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, insert, select
 
 from garrison.audit import AuditDraft, Checkpoint
 from garrison.config import Settings
-from garrison.datasets import DatasetService, PseudonymizationService, PseudonymKeys
-from garrison.detection import AccessMonitor
 from garrison.errors import AlreadyInitialized, ConfigurationError, IntegrityFailure
 from garrison.gateway.webhook import WebhookNotifier
-from garrison.governance import AccountService, AuditService, Guard, NewKey
+from garrison.governance import (
+    AccountService,
+    AuditService,
+    Guard,
+    LoginThrottle,
+    NewKey,
+    SessionService,
+)
 from garrison.identity import Principal
 from garrison.lineage import LineageRecorder
-from garrison.registry import ModelLoader, RegistryService
+from garrison.registry import ModelLoader, Provenance, RegistryService
 from garrison.scanning import DEFAULT_POLICY, ScanPolicy
 from garrison.serving.alerts import AlertService
 from garrison.serving.decision_service import DECISION_INPUTS_PURPOSE, DecisionService
 from garrison.serving.deployment_service import DeploymentService
+from garrison.serving.monitoring import MonitoringService
 from garrison.serving.shadow_service import ShadowService
-from garrison.signing import Keyring, MasterKeys
+from garrison.serving.smoke import SubprocessProbe
+from garrison.signing import Keyring, MasterKeys, ModelSigningKey, TrustedSigners
 from garrison.storage import LocalArtifactStore, Store, is_sqlite, make_engine
 from garrison.storage.alerts_repo import SQLAlertStore
 from garrison.storage.artifacts import BlobCache, SealedArtifactStore
-from garrison.storage.datasets_repo import SQLDatasetStore, SQLLineageStore
+from garrison.storage.datasets_repo import SQLLineageStore
 from garrison.storage.decisions_repo import SQLDecisionStore
 from garrison.storage.migrate import current_revision, head_revision
+from garrison.storage.monitoring_repo import SQLMonitoringStore
 from garrison.storage.shadow_repo import SQLShadowStore
 from garrison.storage.tables import meta
 from garrison.types import Clock, SystemClock
+
+if TYPE_CHECKING:  # pandas and pyarrow come with these: built on first use.
+    from garrison.datasets import DatasetService, PseudonymizationService, PseudonymKeys
 
 __all__ = [
     "Services",
@@ -54,7 +68,11 @@ __all__ = [
 @dataclass
 class Services:
     """Every workflow of one installation. Adapters use these, never ``store``: it is
-    here for the composition root (and tests that set an installation up)."""
+    here for the composition root (and tests that set an installation up).
+
+    ``datasets`` and ``pseudonyms`` are built on first use: they bring pandas and
+    pyarrow, which most commands never need.
+    """
 
     settings: Settings
     clock: Clock
@@ -65,13 +83,27 @@ class Services:
     audit: AuditService
     registry: RegistryService
     loader: ModelLoader
-    datasets: DatasetService
-    pseudonyms: PseudonymizationService
     alerts: AlertService
+    sessions: SessionService
+    monitoring: MonitoringService
     deployments: DeploymentService
     shadows: ShadowService
     decisions: DecisionService
     alert_webhook: WebhookNotifier | None = None
+
+    @cached_property
+    def datasets(self) -> DatasetService:
+        from garrison.datasets import DatasetService
+        from garrison.storage.datasets_repo import SQLDatasetStore
+
+        return DatasetService(SQLDatasetStore(self.store), SQLLineageStore(self.store),
+                              self.guard, self.clock)
+
+    @cached_property
+    def pseudonyms(self) -> PseudonymizationService:
+        from garrison.datasets import PseudonymizationService
+
+        return PseudonymizationService(_pseudonym_keys(self.settings), self.guard)
 
     def close(self) -> None:
         self.alerts.close()  # Delivers what is queued (at most a few seconds), then stops.
@@ -118,34 +150,83 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     shadows = ShadowService(SQLShadowStore(store), deployments, guard)
     registry = RegistryService(
         store, artifact_store(settings, _master_keys(settings)), keyring, guard,
-        clock, policy=policy, lineage=LineageRecorder(lineage_store),
-        promotion_gate=shadows.ensure_gate,
+        clock, servability=SubprocessProbe(settings.smoke_test_timeout), policy=policy,
+        lineage=LineageRecorder(lineage_store), promotion_gate=shadows.ensure_gate,
+        provenance=_provenance(settings),
     )
-    pseudonym_keys = PseudonymKeys(settings.keys_dir)
     webhook = _alert_webhook(settings)
     alerts = AlertService(SQLAlertStore(store), notifier=webhook, clock=clock)
-    downloads = AccessMonitor(clock=clock)
-    registry.on_download = lambda actor: alerts.raise_all(downloads.observe_download(actor))
+    store.on_tamper = _tamper_alarm(alerts)
+    registry.on_download = _download_monitor(alerts, clock)
+    deployments.fallback_check = lambda actor, name, version: registry.ensure_servable(
+        actor, name, version, purpose="fallback")
+    accounts = AccountService(store, guard, clock)
+    sessions = SessionService(
+        store, guard, accounts, clock, idle_timeout=settings.console_idle_minutes * 60.0,
+        lifetime=settings.console_session_hours * 3600.0,
+        throttle=LoginThrottle(max_failures=settings.console_login_failures,
+                               window=settings.console_login_window, clock=clock))
     return Services(
         settings=settings,
         clock=clock,
         keyring=keyring,
         store=store,
         guard=guard,
-        accounts=AccountService(store, guard, clock),
+        accounts=accounts,
         audit=AuditService(store, guard, witness=lambda: read_witness(settings.witness_file)),
         registry=registry,
         loader=ModelLoader(registry, guard),
-        datasets=DatasetService(SQLDatasetStore(store), lineage_store, guard, clock),
-        pseudonyms=PseudonymizationService(pseudonym_keys, guard),
         alerts=alerts,
+        sessions=sessions,
+        monitoring=MonitoringService(SQLMonitoringStore(store), alerts, guard, clock),
         deployments=deployments,
         shadows=shadows,
         decisions=DecisionService(
             SQLDecisionStore(store), guard,
-            input_hasher=lambda: pseudonym_keys.hasher(DECISION_INPUTS_PURPOSE).hexdigest),
+            input_hasher=lambda: _pseudonym_keys(settings).hasher(
+                DECISION_INPUTS_PURPOSE).hexdigest),
         alert_webhook=webhook,
     )
+
+
+def _tamper_alarm(alerts: AlertService) -> Any:
+    """Tampering found and handled by the core or storage becomes a high alert."""
+    logger = logging.getLogger("garrison.tamper")
+
+    def alarm(kind: str, detail: dict[str, Any]) -> None:
+        logger.error("tampering detected: %s", kind)
+        alerts.raise_kind(kind, str(detail.get("resource", "audit")), "high", detail)
+
+    return alarm
+
+
+def _provenance(settings: Settings) -> Provenance:
+    """Garrison's OpenSSF model-signing key (created on first use) and the trusted signers."""
+    trusted = TrustedSigners.from_files(settings.model_signing_trusted_keys,
+                                        identity=settings.model_signing_identity or "",
+                                        issuer=settings.model_signing_oidc_issuer or "")
+    return Provenance(ModelSigningKey.load_or_create(settings.model_signing_keys),
+                      trusted, require_signature=settings.require_model_signature)
+
+
+def _pseudonym_keys(settings: Settings) -> PseudonymKeys:
+    from garrison.datasets import PseudonymKeys
+
+    return PseudonymKeys(settings.keys_dir)
+
+
+def _download_monitor(alerts: AlertService, clock: Clock) -> Any:
+    """Model-theft monitoring of downloads; the detector (scipy) is built on first use."""
+    monitor: list[Any] = []
+
+    def observe(actor: str) -> None:
+        if not monitor:
+            from garrison.detection import AccessMonitor
+
+            monitor.append(AccessMonitor(clock=clock))
+        alerts.raise_all(monitor[0].observe_download(actor))
+
+    return observe
 
 
 def _alert_webhook(settings: Settings) -> WebhookNotifier | None:
@@ -229,18 +310,33 @@ def initialize(
     except AlreadyInitialized:
         services.close()
         raise
+    # The genesis checkpoint: the first events signed into the witness file. From now on
+    # an empty or restarted chain is detected (`truncated`, `rewritten`) and refused.
+    services.store.checkpoint()
     return services, principal, key
 
 
 def upgrade_database(settings: Settings) -> str | None:
     """Apply migrations (``garrison db upgrade``); returns the new revision.
 
-    Needs only the database URL, so a migration Job mounts no key. Safe when several
-    run at once (an advisory lock on PostgreSQL, ``storage/migrations/env.py``).
+    Migrating needs only the database URL, so a migration Job mounts no key; it is safe
+    when several run at once (an advisory lock on PostgreSQL, ``storage/migrations/env.py``).
+    When the signing keys are at hand, an installation made before genesis checkpoints
+    existed also gets one now, so that a wipe of its audit trail is detected from here on
+    (without keys that step waits for an upgrade run with them).
     """
     from garrison.storage.migrate import upgrade_url
 
-    return upgrade_url(settings.database)
+    revision = upgrade_url(settings.database)
+    if not (_signing_dir(settings) / "active").exists():
+        return revision
+    store = _make_store(settings, Keyring.load(_signing_dir(settings)), SystemClock())
+    try:
+        if store.head() is not None and not read_witness(settings.witness_file):
+            store.checkpoint()
+        return store.revision()
+    finally:
+        store.dispose()
 
 
 def database_revisions(settings: Settings) -> tuple[str | None, str]:

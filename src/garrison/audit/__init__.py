@@ -18,13 +18,21 @@ from garrison.audit.events import (
     Outcome,
     canonical_json,
 )
+from garrison.audit.incidents import (
+    ACKNOWLEDGE_ACTION,
+    QUARANTINE_ACTION,
+    Incident,
+    incidents_from,
+)
 from garrison.audit.ports import AuditLog, AuditQuery, Signer
 from garrison.audit.redact import REDACTED, redact
 
 __all__ = [
+    "ACKNOWLEDGE_ACTION",
     "CHAIN_VERSION",
     "GENESIS",
     "OUTCOMES",
+    "QUARANTINE_ACTION",
     "REDACTED",
     "SYSTEM_ACTOR",
     "AuditDraft",
@@ -32,12 +40,14 @@ __all__ = [
     "AuditQuery",
     "AuditRecord",
     "Checkpoint",
+    "Incident",
     "Outcome",
     "Signer",
     "Verifier",
     "VerifyReport",
     "canonical_json",
     "checkpoint_message",
+    "incidents_from",
     "record_hash",
     "redact",
     "verify_chain",

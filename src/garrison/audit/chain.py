@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from garrison.audit.events import AuditRecord
+from garrison.audit.incidents import Incident
 from garrison.errors import AuditChainBroken, InvalidSignature
 
 __all__ = [
@@ -141,6 +142,8 @@ class VerifyReport:
     head_seq: int
     head_hash: str
     checkpoints_checked: int
+    #: Incidents recorded in the chain (all acknowledged, or verification fails).
+    incidents: tuple[Incident, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -149,6 +152,7 @@ class VerifyReport:
             "head_seq": self.head_seq,
             "head_hash": self.head_hash,
             "checkpoints_checked": self.checkpoints_checked,
+            "incidents": [i.to_dict() for i in self.incidents],
         }
 
 

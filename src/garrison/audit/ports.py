@@ -20,6 +20,10 @@ class Signer(Protocol):
 
 @dataclass(frozen=True)
 class AuditQuery:
+    """A filter over the trail. Results come oldest first from ``after_seq``, or, with
+    ``newest_first``, newest first from just below ``before_seq`` (the web console's
+    pages)."""
+
     actor: str | None = None
     action: str | None = None
     outcome: str | None = None
@@ -29,6 +33,8 @@ class AuditQuery:
     request_id: str | None = None
     after_seq: int = 0
     limit: int | None = 100
+    before_seq: int | None = None
+    newest_first: bool = False
 
 
 class AuditLog(Protocol):

@@ -33,11 +33,18 @@ _ALL = [
     Action("list-api-keys", "List API keys (never their secrets).", self_service=True),
     Action("revoke-api-key", "Revoke an API key.", self_service=True),
     Action("rotate-signing-key", "Make a new server signing key the active one."),
+    Action("open-console-session", "Sign in to the web console (staff roles only)."),
+    Action("close-console-session", "Sign a web console session out (own sessions: anyone).",
+           self_service=True),
     # Audit trail.
     Action("view-audit-log", "Read and filter audit events."),
     Action("verify-audit-log", "Verify the hash chain and signed checkpoints."),
     Action("export-audit-log", "Export audit events as JSON lines."),
     Action("checkpoint-audit-log", "Sign and record the current head of the audit chain."),
+    Action("quarantine-audit-events",
+           "Move records forged past the signed head out of the chain (Garrison itself)."),
+    Action("acknowledge-audit-incident",
+           "Acknowledge an audit incident (records moved to quarantine) once examined."),
     # Registry.
     Action("list-models", "List models and versions."),
     Action("view-model", "Read a model version's metadata, manifest and scan report."),
@@ -51,10 +58,18 @@ _ALL = [
     Action("download-artifact", "Download a decrypted model artifact (model theft risk)."),
     Action("extend-scan-allowlist", "Add importable callables to the scanner allow-list."),
     Action("load-model-version", "Load a verified model into memory (Garrison itself)."),
+    Action("check-model-version", "Run the pre-transition checks (servability smoke test) "
+           "on a version (Garrison itself, never granted)."),
     Action("configure-deployment", "Set a model's serving policy (limits, fallback, output)."),
     # Serving.
     Action("invoke-model", "Call a model's prediction endpoints."),
     Action("view-decision", "Fetch a decision record and its explanation by request id."),
+    Action("open-decision-log", "Start numbering decision records (Garrison itself)."),
+    Action("reserve-decision-records",
+           "Reserve decision record numbers ahead of use; heartbeat (Garrison itself)."),
+    Action("drop-decision-records", "Record decision records that could not be stored "
+           "(Garrison itself)."),
+    Action("close-decision-log", "Close a decision log with its last number (Garrison itself)."),
     Action("view-metrics", "Scrape the gateway's Prometheus metrics."),
     Action("view-shadow-report", "Read shadow-deployment comparisons."),
     # Data security and monitoring.

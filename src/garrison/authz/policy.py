@@ -12,7 +12,8 @@ from typing import Protocol
 from garrison.authz.actions import ACTIONS, action
 from garrison.errors import Forbidden
 
-__all__ = ["ROLES", "ROLE_ACTIONS", "Subject", "allowed", "require", "role_table"]
+__all__ = ["ROLES", "ROLE_ACTIONS", "SYSTEM_ACTIONS", "Subject", "allowed", "require",
+           "role_table"]
 
 ROLES: dict[str, str] = {
     "admin": "Runs the installation: principals, keys, signing keys, every registry action.",
@@ -22,12 +23,17 @@ ROLES: dict[str, str] = {
     "client": "Calls prediction endpoints; nothing else.",
 }
 
-_READ_REGISTRY = {"list-models", "view-model", "verify-model-version", "view-lineage"}
+_READ_REGISTRY = {"list-models", "view-model", "verify-model-version", "view-lineage",
+                  "open-console-session"}
+
+#: Actions only Garrison itself performs: recorded, never granted to any role.
+SYSTEM_ACTIONS = frozenset({"authenticate", "load-model-version", "raise-alert",
+                            "quarantine-audit-events", "open-decision-log",
+                            "reserve-decision-records", "drop-decision-records",
+                            "close-decision-log", "check-model-version"})
 
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset(ACTIONS) - {"authenticate", "load-model-version", "raise-alert",
-                                   "invoke-model",
-                                  "reidentify-data"},
+    "admin": frozenset(ACTIONS) - SYSTEM_ACTIONS - {"invoke-model", "reidentify-data"},
     "data-scientist": frozenset(
         _READ_REGISTRY
         | {

@@ -1,7 +1,11 @@
 """Shared CLI plumbing: settings and services, credentials, output, and the error table.
 
 Exit codes: 0 ok; 1 refused or a check failed (forbidden, authentication, integrity,
-artifact refused, limits); 2 usage or any other error.
+artifact refused, limits); 2 usage or any other error. Every error is printed the same
+way, one line on stderr: ``error (<code>): <message>``.
+
+This module is imported by every command, ``garrison --help`` included: it imports
+click and the error tree, and nothing heavier (rich is imported when a table prints).
 """
 
 from __future__ import annotations
@@ -16,8 +20,6 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from garrison.errors import (
     ArtifactRefused,
@@ -30,6 +32,7 @@ from garrison.errors import (
 )
 
 __all__ = [
+    "CLI_ONLY_CODES",
     "EXIT_CODES",
     "CLIState",
     "emit",
@@ -37,6 +40,7 @@ __all__ = [
     "handle_errors",
     "json_option",
     "pass_state",
+    "report_error",
     "table",
 ]
 
@@ -52,12 +56,20 @@ EXIT_CODES: dict[type[GarrisonError], int] = {
     LimitExceeded: EXIT_REFUSED,
 }
 
+#: Codes the CLI prints for failures that are not Garrison errors, with their exit codes:
+#: bad options or arguments (click's usage errors), an interrupt, and a bug.
+CLI_ONLY_CODES: dict[str, tuple[int, str]] = {
+    "usage-error": (EXIT_ERROR, "An option or argument is missing, unknown or invalid."),
+    "interrupted": (EXIT_ERROR, "The command was interrupted (Ctrl-C) before it finished."),
+    "internal-error": (EXIT_ERROR, "An unexpected failure (a bug); GARRISON_DEBUG=1 shows "
+                       "the traceback."),
+}
+
 F = TypeVar("F", bound=Callable[..., Any])
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def exit_code_for(exc: GarrisonError) -> int:
+    """The documented exit code of an error: its nearest ancestor's entry in the table."""
     for cls in type(exc).__mro__:
         if cls in EXIT_CODES:
             return EXIT_CODES[cls]  # type: ignore[index]
@@ -99,7 +111,18 @@ class CLIState:
                 raise AuthenticationFailed(
                     "this command needs credentials: set GARRISON_API_KEY to your API key"
                 )
-            self._principal = self.services.accounts.authenticate(key.strip())
+            try:
+                self._principal = self.services.accounts.authenticate(key.strip())
+            except AuthenticationFailed as exc:
+                # Only a caller who presented the key's secret reaches the expiry check, so
+                # telling them it expired reveals nothing to anyone else (the gateway's 401
+                # stays opaque). Every other failure keeps the one opaque message.
+                if exc.detail.get("why") == "expired-key":
+                    raise AuthenticationFailed(
+                        f"your API key {exc.detail.get('key_prefix', '')} has expired; ask an "
+                        "admin for a new one (garrison key create)", why="expired-key",
+                    ) from None
+                raise
         return self._principal
 
     def close(self) -> None:
@@ -119,12 +142,20 @@ def emit(data: Any) -> None:
 
 
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     t = Table(title=title, title_justify="left")
     for col in columns:
         t.add_column(col)
     for row in rows:
         t.add_row(*["" if v is None else str(v) for v in row])
-    console.print(t)
+    Console(highlight=False, soft_wrap=True).print(t)
+
+
+def report_error(code: str, message: str) -> None:
+    """Print the one error line: ``error (<code>): <message>`` on stderr (red on a terminal)."""
+    click.echo(f"{click.style('error', fg='red', bold=True)} ({code}): {message}", err=True)
 
 
 def _debug() -> bool:
@@ -138,7 +169,7 @@ def _errors() -> Iterator[None]:
     except GarrisonError as exc:
         if _debug():
             raise
-        err_console.print(f"[bold red]error[/] ({exc.code}): {exc.message}")
+        report_error(exc.code, exc.message)
         sys.exit(exit_code_for(exc))
 
 

@@ -44,7 +44,8 @@ def user_add(state: CLIState, name: str, roles: tuple[str, ...], service: bool, 
     click.echo(f"created {principal.kind} {principal.name} with roles: "
                f"{', '.join(sorted(principal.roles)) or '(none)'}")
     if with_key:
-        click.echo(f"API key (shown once, store it now): {out['api_key']}")
+        click.echo("API key (shown once, store it now):")  # Alone on its line: no wrapping.
+        click.echo(out["api_key"])
 
 
 @user_group.command("list")

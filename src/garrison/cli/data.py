@@ -1,7 +1,7 @@
 """``garrison data``: PII discovery, risk, anonymization, pseudonymization, dataset registry.
 
-The group is exported as ``data_group`` so further commands (``pseudonymize``,
-``register``, ``poison-check``) can be attached with ``data_group.add_command``.
+The group is exported as ``data_group``; ``poison-check`` lives in its own module and
+is imported only when it runs.
 Exit codes follow the CLI table: 0 ok, 2 for an unreadable or malformed file or
 bad arguments.
 """
@@ -11,21 +11,34 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from garrison.cli._common import CLIState, emit, handle_errors, json_option, pass_state, table
-from garrison.datasets import PseudonymizationResult, parse_dataset_ref
+from garrison.cli._lazy import LazyCommand, LazyGroup
 from garrison.errors import InvalidInput
-from garrison.privacy import ScanReport, anonymize_file, scan_file
-from garrison.privacy.anonymize import DEFAULT_MAX_SUPPRESSION
-from garrison.privacy.scan import DEFAULT_SAMPLE_SIZE, DEFAULT_TARGET_K
 from garrison.schema import InputSchema
+
+if TYPE_CHECKING:  # pandas and pyarrow come with these: imported by the commands only.
+    from garrison.datasets import PseudonymizationResult
+    from garrison.privacy import ScanReport
 
 __all__ = ["data_group"]
 
+#: The defaults of garrison.privacy (DEFAULT_SAMPLE_SIZE, DEFAULT_TARGET_K,
+#: DEFAULT_MAX_SUPPRESSION), written out so that `--help` does not import pandas;
+#: tests/cli/test_lazy.py keeps them equal.
+DEFAULT_SAMPLE_SIZE = 10_000
+DEFAULT_TARGET_K = 5
+DEFAULT_MAX_SUPPRESSION = 0.05
 
-@click.group("data")
+
+@click.group("data", cls=LazyGroup, lazy={
+    "poison-check": LazyCommand("garrison.cli.poison", "poison_check_command",
+                                "Find suspicious rows in the training table FILE (CSV or "
+                                "Parquet)."),
+})
 def data_group() -> None:
     """Data privacy: find PII, measure re-identification risk, anonymize."""
 
@@ -108,6 +121,8 @@ def scan_command(
     section gives exact k-anonymity, unique rows, l-diversity and the column
     combinations that single people out, plus a plan that reaches --target-k.
     """
+    from garrison.privacy import scan_file
+
     report = scan_file(
         file,
         sample_size=sample_size,
@@ -205,6 +220,8 @@ def anonymize_command(
 
     The k reported is recomputed from the written file.
     """
+    from garrison.privacy import anonymize_file
+
     result = anonymize_file(
         file, out, _names(quasi), k, max_suppression=max_suppression, drop=_names(drop)
     )
@@ -275,6 +292,8 @@ def list_command(state: CLIState, name: str | None, as_json: bool) -> None:
 @handle_errors
 def show_command(state: CLIState, ref: str) -> None:
     """Print one dataset version (the newest by default) with its full reports, as JSON."""
+    from garrison.datasets import parse_dataset_ref
+
     name, version = parse_dataset_ref(ref)
     emit(state.services.datasets.get(state.principal(), name, version).to_dict(reports=True))
 

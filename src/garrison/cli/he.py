@@ -14,24 +14,18 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import numpy as np
 
 from garrison.cli._common import emit, handle_errors, json_option, table
 from garrison.errors import InvalidInput, UnsupportedModel
-from garrison.he import (
-    ContextRegistration,
-    EncryptedResponse,
-    EncryptedScorer,
-    HEClient,
-    HEParams,
-    LinearHEModel,
-    SigmoidApprox,
-    compile_model,
-)
 from garrison.signing import write_private_file
+
+if TYPE_CHECKING:  # garrison.he brings numpy and TenSEAL: imported by the commands only.
+    import numpy as np
+
+    from garrison.he import HEClient, HEParams, LinearHEModel
 
 __all__ = ["he_group"]
 
@@ -50,6 +44,8 @@ def _read_json(path: str | Path, what: str) -> dict[str, Any]:
 
 
 def _load_deployment(path: str) -> tuple[LinearHEModel, HEParams]:
+    from garrison.he import HEParams, LinearHEModel
+
     doc = _read_json(path, "HE deployment")
     if doc.get("format") != _DEPLOY_FORMAT or doc.get("version") != 1:
         raise InvalidInput(f"{path} is not a {_DEPLOY_FORMAT} document")
@@ -57,6 +53,8 @@ def _load_deployment(path: str) -> tuple[LinearHEModel, HEParams]:
 
 
 def _load_client(keys: str) -> HEClient:
+    from garrison.he import ContextRegistration, HEClient
+
     directory = Path(keys)
     public = directory / "public.json"
     registration = ContextRegistration.from_json(public.read_bytes(), max_bytes=_MAX_DOC)
@@ -65,6 +63,8 @@ def _load_client(keys: str) -> HEClient:
 
 
 def _read_csv(path: str, n_features: int) -> np.ndarray:
+    import numpy as np
+
     rows: list[list[float]] = []
     with open(path, newline="") as fh:
         for i, row in enumerate(csv.reader(fh)):
@@ -109,6 +109,8 @@ def compile_command(model_path: str, out: str, params_out: str, sigmoid_bound: f
     """Compile a linear model into weights and choose encryption parameters."""
     import skops.io as sio
 
+    from garrison.he import HEParams, SigmoidApprox, compile_model
+
     untrusted = sio.get_untrusted_types(file=model_path)
     if untrusted:
         raise UnsupportedModel(f"the model file holds untrusted types: {', '.join(untrusted)}")
@@ -139,6 +141,8 @@ def compile_command(model_path: str, out: str, params_out: str, sigmoid_bound: f
 @handle_errors
 def keygen_command(params_path: str, out: str, batch: bool, force: bool, as_json: bool) -> None:
     """Generate a key pair; the secret key never leaves DIR/secret.json (mode 0600)."""
+    from garrison.he import HEClient, HEParams
+
     params = HEParams.from_dict(_read_json(params_path, "HE parameters"))
     directory = Path(out)
     if (directory / "secret.json").exists() and not force:
@@ -191,6 +195,8 @@ def encrypt_command(keys: str, in_path: str, out: str, batch: bool, probability:
 @handle_errors
 def score_command(deploy_path: str, context_path: str, in_path: str, out: str) -> None:
     """Run the server side offline: score encrypted requests without any secret key."""
+    from garrison.he import EncryptedScorer
+
     model, params = _load_deployment(deploy_path)
     scorer = EncryptedScorer(model, params)
     scorer.register_json(Path(context_path).read_bytes())
@@ -208,6 +214,8 @@ def score_command(deploy_path: str, context_path: str, in_path: str, out: str) -
 @handle_errors
 def decrypt_command(keys: str, in_path: str, sigmoid: bool, as_json: bool) -> None:
     """Decrypt responses and print scores, predictions and (optionally) probabilities."""
+    from garrison.he import EncryptedResponse
+
     client = _load_client(keys)
     params = client.params
     rows: list[dict[str, Any]] = []

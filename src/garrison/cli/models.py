@@ -45,15 +45,31 @@ def model_group() -> None:
 @click.option("--reference", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Reference (training) data, CSV or Parquet: profile, input schema and a "
               "sealed sample for the gateway's detectors.")
+@click.option("--target", metavar="COLUMN",
+              help="The label column of the reference data: left out of the model's inputs.")
+@click.option("--drop", "drop", multiple=True, metavar="COLUMN",
+              help="A reference column that is not a model input (an id, a timestamp); "
+              "repeatable or comma-separated.")
+@click.option("--encoding", metavar="CODEC",
+              help="Text encoding of a CSV reference file (default UTF-8), e.g. latin-1.")
+@click.option("--signature", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="OpenSSF model-signing bundle (model.sig) by a trusted signer; checked "
+              "before anything is stored.")
 @json_option
 @pass_state
 @handle_errors
 def model_register(state: CLIState, name: str, path: Path, metadata_file: str | None,
                    framework: str, code_commit: str, reference: Path | None,
-                   as_json: bool) -> None:
+                   target: str | None, drop: tuple[str, ...], encoding: str | None,
+                   signature: Path | None, as_json: bool) -> None:
     """Scan, sign, encrypt and register PATH as the next version of model NAME.
 
-    An artifact the scanner does not call safe is refused (exit 1) and nothing is stored.
+    An artifact the scanner does not call safe is refused (exit 1; exit 2 when it could
+    not be scanned) and nothing is stored. With reference data (or an input schema in
+    the metadata) the model must also be servable: it must take exactly the reference's
+    feature columns (name the label with --target, leave other columns out with --drop)
+    and predict the reference rows, or registration is refused (model-not-servable,
+    exit 1) with the reason.
     """
     meta = {}
     if metadata_file:
@@ -65,8 +81,10 @@ def model_register(state: CLIState, name: str, path: Path, metadata_file: str | 
         meta["framework"] = framework
     if code_commit:
         meta["code_commit"] = code_commit
+    drops = [c.strip() for value in drop for c in value.split(",") if c.strip()]
     v = state.services.registry.register(state.principal(), name, path, meta,
-                                         reference=reference)
+                                         reference=reference, target=target, drop=drops,
+                                         encoding=encoding, signature=signature)
     if as_json:
         emit(v.to_dict())
     else:
@@ -200,6 +218,40 @@ def model_download(state: CLIState, ref: str, out: Path) -> None:
     click.echo(f"wrote {len(data)} bytes to {out} (mode 0600)")
 
 
+@model_group.command("bom")
+@click.argument("ref")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the BOM to this file instead of standard output.")
+@pass_state
+@handle_errors
+def model_bom(state: CLIState, ref: str, out: Path | None) -> None:
+    """Print NAME[:VERSION]'s CycloneDX ML-BOM (checked against its signed manifest)."""
+    name, version = _ref(state, ref, default_production=True)
+    data = state.services.registry.bom(state.principal(), name, version)
+    if out is None:
+        click.echo(json.dumps(json.loads(data), indent=2))
+    else:
+        out.write_bytes(data)
+        click.echo(f"wrote the ML-BOM of {name}:{version} to {out}")
+
+
+@model_group.command("signature")
+@click.argument("ref")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the bundle (conventionally model.sig).")
+@pass_state
+@handle_errors
+def model_signature(state: CLIState, ref: str, out: Path) -> None:
+    """Write Garrison's OpenSSF model-signing bundle over NAME[:VERSION]'s artifact.
+
+    Check a downloaded artifact anywhere with `model_signing verify key --signature OUT
+    --public_key KEY ARTIFACT` (KEY from `garrison signing model-key`).
+    """
+    name, version = _ref(state, ref, default_production=True)
+    out.write_bytes(state.services.registry.model_signature(state.principal(), name, version))
+    click.echo(f"wrote the OpenSSF signature of {name}:{version} to {out}")
+
+
 @click.group("signing")
 def signing_group() -> None:
     """Manage the server's Ed25519 signing keys."""
@@ -214,10 +266,35 @@ def signing_rotate(state: CLIState, as_json: bool) -> None:
     services = state.services
     actor = state.principal()
 
-    def change(tx):  # type: ignore[no-untyped-def]
-        return services.keyring.rotate()
+    model_key = services.registry.provenance.key
 
-    new_id = services.guard.run(actor, "rotate-signing-key", "signing", change,
-                                result_payload=lambda k: {"key_id": k})
-    emit({"key_id": new_id, "keys": services.keyring.key_ids()}) if as_json else click.echo(
-        f"new signing key {new_id}; verifying keys: {', '.join(services.keyring.key_ids())}")
+    def change(tx):  # type: ignore[no-untyped-def]
+        return services.keyring.rotate(), model_key.rotate()
+
+    new_id, model_id = services.guard.run(
+        actor, "rotate-signing-key", "signing", change,
+        result_payload=lambda k: {"key_id": k[0], "model_signing_key_id": k[1]})
+    if as_json:
+        emit({"key_id": new_id, "keys": services.keyring.key_ids(),
+              "model_signing_key_id": model_id})
+    else:
+        click.echo(f"new signing key {new_id}; verifying keys: "
+                   f"{', '.join(services.keyring.key_ids())}; new OpenSSF model-signing key "
+                   f"{model_id[:16]}")
+
+
+@signing_group.command("model-key")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the PEM to this file instead of standard output.")
+@pass_state
+@handle_errors
+def signing_model_key(state: CLIState, out: Path | None) -> None:
+    """Print the public key (PEM) that verifies Garrison's OpenSSF model signatures."""
+    services = state.services
+    services.guard.require(state.principal(), "view-model", "signing")
+    pem = services.registry.provenance.key.public_pem()
+    if out is None:
+        click.echo(pem.decode().rstrip())
+    else:
+        out.write_bytes(pem)
+        click.echo(f"wrote the OpenSSF model-signing public key to {out}")

@@ -9,23 +9,16 @@ any other error. The command object is ``poison_check_command``; attach it to th
 from __future__ import annotations
 
 import json
-import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from garrison.detection.poisoning import (
-    ComparisonReport,
-    PoisonCheckConfig,
-    PoisonReport,
-    compare_training_sets,
-    poison_check,
-    read_table,
-)
-from garrison.errors import GarrisonError
+from garrison.cli._common import handle_errors
+from garrison.cli._tables import columns_options, leave_out
+
+if TYPE_CHECKING:  # scikit-learn, scipy and pandas: imported when the check runs.
+    from garrison.detection.poisoning import ComparisonReport, PoisonReport
 
 __all__ = ["poison_check_command"]
 
@@ -33,6 +26,9 @@ EXIT_CLEAN, EXIT_SUSPICIOUS, EXIT_ERROR = 0, 1, 2
 
 
 def _print_report(report: PoisonReport, max_rows: int, new_rows: set[int] | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console(highlight=False, soft_wrap=True)
     console.print(
         f"[bold]{report.rows}[/] rows, target [bold]{report.target}[/] "
@@ -69,6 +65,8 @@ def _print_report(report: PoisonReport, max_rows: int, new_rows: set[int] | None
 
 
 def _print_comparison(comparison: ComparisonReport) -> None:
+    from rich.console import Console
+
     console = Console(highlight=False, soft_wrap=True)
     shift = comparison.label_shift
     console.print(
@@ -98,30 +96,37 @@ def _print_comparison(comparison: ComparisonReport) -> None:
     help="How many of the most suspicious rows to print (or include in the JSON).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@columns_options
+@handle_errors
 def poison_check_command(
-    file: str, target: str, previous: str | None, as_json: bool, max_rows: int, seed: int
+    file: str, target: str, previous: str | None, as_json: bool, max_rows: int, seed: int,
+    drop: tuple[str, ...], keep: tuple[str, ...], encoding: str | None,
 ) -> None:
     """Find suspicious rows in the training table FILE (CSV or Parquet).
 
     Runs confident learning on out-of-fold predictions, a boundary-flip check, exact and
     near duplicates with conflicting labels, outliers and a backdoor-trigger search.
+    Columns that look like row ids are left out with a warning (--keep to use them).
 
     \b
     Exit codes: 0 nothing suspicious, 1 suspicious rows or alerts, 2 error.
     """
-    try:
-        current = read_table(file)
-        report = poison_check(current, target, config=PoisonCheckConfig(), random_state=seed)
-        comparison = (
-            compare_training_sets(read_table(previous), current, target)
-            if previous is not None
-            else None
-        )
-    except GarrisonError as exc:
-        if os.environ.get("GARRISON_DEBUG", "").lower() in ("1", "true", "yes"):
-            raise
-        click.echo(f"error ({exc.code}): {exc.message}", err=True)
-        sys.exit(EXIT_ERROR)
+    from garrison.detection.poisoning import (
+        PoisonCheckConfig,
+        compare_training_sets,
+        poison_check,
+        read_table,
+    )
+
+    current, ids = leave_out(read_table(file, encoding=encoding), drop, keep, what=file,
+                             protect=[target])
+    report = poison_check(current, target, config=PoisonCheckConfig(), random_state=seed)
+    comparison = None
+    if previous is not None:
+        accepted, _ = leave_out(read_table(previous, encoding=encoding), drop, keep,
+                                what=previous, protect=[target, *ids])
+        accepted = accepted.drop(columns=[n for n in ids if n in accepted.columns])
+        comparison = compare_training_sets(accepted, current, target)
     new_rows = set(comparison.new_rows) if comparison is not None else None
     if as_json:
         payload: dict[str, Any] = report.to_dict(max_findings=max_rows)

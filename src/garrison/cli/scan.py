@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from garrison.cli._common import handle_errors
 from garrison.errors import InvalidInput
 from garrison.scanning import DEFAULT_POLICY, ScanReport, scan_path
 
@@ -64,12 +65,15 @@ def render_report(report: ScanReport, console: Console) -> None:
     metavar="MODULE.NAME",
     help="Also allow this global (or MODULE.*) for this run; repeatable.",
 )
+@handle_errors
 def scan_command(path: Path, as_json: bool, allow: tuple[str, ...]) -> None:
     """Scan a model artifact without loading it.
 
     \b
-    Exit codes: 0 safe to load, 1 refused, 2 could not be scanned.
+    Exit codes: 0 safe to load, 1 refused, 2 could not be scanned (or no such file).
     """
+    if not path.exists():
+        raise InvalidInput(f"{path}: no such file or directory")
     try:
         policy = DEFAULT_POLICY.with_allowed(*allow)
     except InvalidInput as exc:

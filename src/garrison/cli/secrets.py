@@ -26,24 +26,29 @@ def secrets_create(directory: Path, secret_name: str, as_json: bool) -> None:
     """Write fresh keys into DIRECTORY (new or empty; files 0600) and print how to load them.
 
     DIRECTORY receives the Ed25519 signing keyring, the master key that wraps artifact
-    keys, the decision-input key and the pseudonymization keys, in one flat layout.
+    keys and the pseudonymization keys in one flat layout (one Secret), and the OpenSSF
+    model-signing keys in DIRECTORY/model-signing (a second Secret).
     Load it into a Secret, then delete the local copy or keep it offline: whoever holds
     these files can sign model manifests and decrypt every artifact. Nothing secret is
     printed.
     """
     from garrison.app import create_key_set
+    from garrison.app.secrets import MODEL_SIGNING_DIR
 
     names = create_key_set(directory)
-    command = (f"kubectl create secret generic {secret_name} "
-               f"--from-file={directory.resolve()}")
+    commands = [f"kubectl create secret generic {secret_name} "
+                f"--from-file={directory.resolve()}",
+                f"kubectl create secret generic {secret_name}-model-signing "
+                f"--from-file={(directory / MODEL_SIGNING_DIR).resolve()}"]
     if as_json:
-        emit({"directory": str(directory), "files": names, "kubectl": command})
+        emit({"directory": str(directory), "files": names, "kubectl": commands})
         return
     click.echo(f"created {len(names)} key files in {directory} (mode 0600):")
     for name in names:
         click.echo(f"  {name}")
-    click.echo("load them into a Secret (then remove or lock away this directory):")
-    click.echo(f"  {command}")
+    click.echo("load them into two Secrets (then remove or lock away this directory):")
+    for command in commands:
+        click.echo(f"  {command}")
 
 
 @secrets_group.command("check")
@@ -51,7 +56,7 @@ def secrets_create(directory: Path, secret_name: str, as_json: bool) -> None:
 @pass_state
 @handle_errors
 def secrets_check(state: CLIState, as_json: bool) -> None:
-    """Load every key as a replica would (key_dir, signing_key_dir), creating nothing.
+    """Load every key as a replica would (key_dir, signing_key_dir, model_signing_key_dir).
 
     Exit 0 when every key file is present, private enough and well formed; otherwise
     exit 2 naming the first faulty file. Prints key ids and sizes, never key bytes.

@@ -71,7 +71,8 @@ def deploy_show(state: CLIState, name: str) -> None:
 @click.option("--output", type=click.Choice(["full", "rounded", "top_k", "label"]))
 @click.option("--decimals", type=click.IntRange(0, 10))
 @click.option("--top-k", "top_k", type=click.IntRange(1, 1000))
-@click.option("--fallback-version", type=int, help="Approved version that answers on failure.")
+@click.option("--fallback-version", type=int,
+              help="Approved version that answers on failure (smoke-tested first).")
 @click.option("--fallback-constant", help="Constant label that answers on failure.")
 @click.option("--no-fallback", is_flag=True, help="Fail with 503 instead of falling back.")
 @click.option("--rate", type=float, help="Requests per second per caller.")

@@ -7,23 +7,37 @@ with keys it keeps in the installation's key directory, auditing every use. Both
 inside a training pipeline as well as behind ``garrison data`` and ``garrison lineage``.
 """
 
-from garrison.datasets.describe import FileDescription, describe_file, file_sha256, schema_digest
+import importlib
+from typing import Any
+
 from garrison.datasets.models import DatasetVersion, parse_dataset_ref, validate_dataset_name
 from garrison.datasets.ports import DatasetRepository, DatasetStore, DatasetTx
-from garrison.datasets.pseudonymize import (
-    HMAC_KEY_FILE,
-    SIV_KEY_FILE,
-    PseudonymizationResult,
-    PseudonymizationService,
-    PseudonymKeys,
-    reidentify_file,
-)
-from garrison.datasets.service import (
-    DEFAULT_NAMESPACE,
-    MAX_POISON_FINDINGS,
-    PRODUCER,
-    DatasetService,
-)
+
+#: Names whose modules read files (pandas, pyarrow): imported on first use, so that
+#: storage and the CLI can use the light names without them.
+_LAZY = {
+    "FileDescription": "describe", "describe_file": "describe", "file_sha256": "describe",
+    "schema_digest": "describe",
+    "HMAC_KEY_FILE": "pseudonymize", "SIV_KEY_FILE": "pseudonymize",
+    "PseudonymizationResult": "pseudonymize", "PseudonymizationService": "pseudonymize",
+    "PseudonymKeys": "pseudonymize", "reidentify_file": "pseudonymize",
+    "DEFAULT_NAMESPACE": "service", "MAX_POISON_FINDINGS": "service", "PRODUCER": "service",
+    "DatasetService": "service",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'garrison.datasets' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"garrison.datasets.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "DEFAULT_NAMESPACE",

@@ -27,14 +27,15 @@ import enum
 from collections import OrderedDict, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import stats
 
-from garrison.detection.profile import Profile
 from garrison.errors import InvalidInput
 from garrison.types import Clock, SystemClock, utc_iso
+
+if TYPE_CHECKING:  # The alert vocabulary here is read by light commands: no pandas, scipy.
+    from garrison.detection.profile import Profile
 
 __all__ = ["AccessMonitor", "AccessPolicy", "Alert", "AlertKind", "Severity", "Throttle"]
 
@@ -376,6 +377,8 @@ def _shapiro_log(d: np.ndarray) -> float:
     logs = np.log(d + 1e-3 * median)
     if float(np.std(logs)) <= 1e-9:
         return 0.0
+    from scipy import stats
+
     return float(stats.shapiro(logs).statistic)
 
 

@@ -134,7 +134,13 @@ def register_detector(info: DetectorInfo, *, replace: bool = False) -> DetectorI
     return info
 
 
+def _builtins() -> None:
+    """Load the modules that register Garrison's own detectors (once; cheap after)."""
+    from garrison.detection import adversarial, multivariate  # noqa: F401 - they register
+
+
 def detector_info(detector_id: str) -> DetectorInfo:
+    _builtins()
     try:
         return _REGISTRY[detector_id]
     except KeyError:
@@ -142,6 +148,7 @@ def detector_info(detector_id: str) -> DetectorInfo:
 
 
 def available_detectors() -> list[DetectorInfo]:
+    _builtins()
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]
 
 

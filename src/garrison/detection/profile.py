@@ -233,6 +233,20 @@ class Profile:
         if not self.features:
             raise InvalidInput("a profile needs at least one feature")
 
+    def without(self, names: Iterable[str]) -> Profile:
+        """This profile with the features ``names`` left out (and their correlations)."""
+        gone = set(names)
+        unknown = gone - {f.name for f in self.features}
+        if unknown:
+            raise InvalidInput(f"the profile has no feature {sorted(unknown)[0]!r} to leave out")
+        keep = [i for i, n in enumerate(self.correlation_features) if n not in gone]
+        return Profile(
+            features=tuple(f for f in self.features if f.name not in gone), rows=self.rows,
+            correlation=tuple(tuple(self.correlation[i][j] for j in keep) for i in keep)
+            if self.correlation else (),
+            correlation_features=tuple(self.correlation_features[i] for i in keep),
+            outputs=tuple(n for n in self.outputs if n not in gone))
+
     @classmethod
     def from_frame(
         cls,

@@ -71,8 +71,15 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 
 def _request_id(request: Request) -> str:
+    """The gateway's own id of this request: the key of its decision record. A client's
+    X-Request-ID is never used as a key (one client could otherwise make another's
+    records collide); it is echoed and recorded as ``client_request_id``."""
+    return os.urandom(16).hex()
+
+
+def _client_request_id(request: Request) -> str | None:
     supplied = request.headers.get("x-request-id", "")
-    return supplied if _RID.fullmatch(supplied) else os.urandom(16).hex()
+    return supplied if _RID.fullmatch(supplied) else None
 
 
 async def _body(request: Request, state: GatewayState, limit: int | None = None) -> bytes:
@@ -108,6 +115,8 @@ def _render_friendly(result: InferenceResult) -> dict[str, Any]:
     body: dict[str, Any] = {"predictions": result.hardened.to_predictions(),
                             "model_version": result.served_by,
                             "request_id": result.request_id}
+    if result.client_request_id is not None:
+        body["client_request_id"] = result.client_request_id
     if result.fallback_reason:
         body["fallback"] = {"used": True, "reason": result.fallback_reason}
     if result.explanations is not None:
@@ -123,6 +132,8 @@ def _render_oip(name: str, result: InferenceResult) -> dict[str, Any]:
                             "id": result.batch.request_id or result.request_id,
                             "outputs": result.hardened.to_oip_outputs(),
                             "parameters": {"request_id": result.request_id}}
+    if result.client_request_id is not None:
+        body["parameters"]["client_request_id"] = result.client_request_id
     if result.fallback_reason:
         body["parameters"]["fallback"] = result.fallback_reason
     if result.explanations is not None:
@@ -168,7 +179,7 @@ def create_gateway_app(state: GatewayState) -> Starlette:
         except Exception:
             log.exception("unhandled error", extra={"request_id": rid})
             response = _json(error_body(None, 500, rid), 500, {"x-request-id": rid})
-        response.headers["x-request-id"] = rid
+        response.headers["x-request-id"] = _client_request_id(request) or rid
         state.telemetry.response(status)
         if state.access_log:
             access.info("request", request_id=rid, method=request.method,
@@ -229,7 +240,8 @@ def create_gateway_app(state: GatewayState) -> Starlette:
             name = req.path_params["name"]
             body = await _body(req, state)
             result = await state.dataplane.infer(principal, name, body,
-                                                 explain=_flag(req, "explain"), request_id=rid)
+                                                 explain=_flag(req, "explain"), request_id=rid,
+                                                 client_request_id=_client_request_id(req))
             return _json(_render_friendly(result))
         return await guarded(request, handle)
 

@@ -103,6 +103,21 @@ class AccountService:
     ) -> tuple[Principal, float | None]:
         """:meth:`authenticate`, plus the seconds the key has left (``None``: no expiry),
         so a cache of verified keys never outlives the key."""
+        principal, key = self.authenticate_record(presented, request_id=request_id,
+                                                  audit=audit)
+        now = self._clock.now()
+        left = None if key.expires is None else (parse_utc(key.expires) - now).total_seconds()
+        return principal, left
+
+    def authenticate_record(
+        self, presented: str, *, request_id: str = "", audit: bool = True,
+        context: dict[str, str] | None = None,
+    ) -> tuple[Principal, APIKey]:
+        """:meth:`authenticate`, returning the key's record too (never its secret).
+
+        ``context`` (for example the client address and the door used) is added to the
+        audit event of a failure.
+        """
         try:
             return self._authenticate(presented)
         except AuthenticationFailed as exc:
@@ -110,11 +125,12 @@ class AccountService:
                 self._guard.record(
                     "anonymous", "authenticate", outcome="denied",
                     reason=str(exc.detail.get("why", "")), request_id=request_id,
-                    payload={"key_prefix": exc.detail.get("key_prefix", "")},
+                    payload={"key_prefix": exc.detail.get("key_prefix", ""),
+                             **(context or {})},
                 )
             raise
 
-    def _authenticate(self, presented: str) -> tuple[Principal, float | None]:
+    def _authenticate(self, presented: str) -> tuple[Principal, APIKey]:
         prefix = parse_key(presented)
         with self._store.read() as tx:
             try:
@@ -141,8 +157,7 @@ class AccountService:
         if key.last_used is None or parse_utc(key.last_used) + TOUCH_INTERVAL <= now:
             with self._store.write() as wtx:
                 wtx.api_keys.touch(key.id, utc_iso(now))
-        left = None if key.expires is None else (parse_utc(key.expires) - now).total_seconds()
-        return principal, left
+        return principal, key
 
     # -- principals ---------------------------------------------------------------
     def create_principal(

@@ -7,9 +7,9 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from garrison.audit import AuditDraft, AuditQuery, AuditRecord, Checkpoint, Signer
-from garrison.identity import APIKeyRepository, PrincipalRepository
+from garrison.identity import APIKeyRepository, PrincipalRepository, SessionRepository
 
-__all__ = ["AuditWriter", "TxView", "UnitOfWork"]
+__all__ = ["AuditSnapshotView", "AuditWriter", "TxView", "UnitOfWork"]
 
 
 class AuditWriter(Protocol):
@@ -30,9 +30,26 @@ class TxView(Protocol):
     @property
     def audit(self) -> AuditWriter: ...
 
+    @property
+    def sessions(self) -> SessionRepository: ...
+
+
+class AuditSnapshotView(Protocol):
+    """Audit reads that all see one committed state."""
+
+    def head(self) -> Checkpoint | None: ...
+
+    def checkpoints(self) -> list[Checkpoint]: ...
+
+    def records(self, after_seq: int = 0, batch: int = 5000) -> Iterator[AuditRecord]: ...
+
+    def query(self, q: AuditQuery) -> list[AuditRecord]: ...
+
 
 class UnitOfWork(Protocol):
     signer: Signer
+
+    def audit_snapshot(self) -> AbstractContextManager[AuditSnapshotView]: ...
 
     def write(self) -> AbstractContextManager[TxView]: ...
 

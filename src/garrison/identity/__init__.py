@@ -8,7 +8,7 @@ from garrison.identity.keys import (
     parse_key,
     verify_key_hash,
 )
-from garrison.identity.ports import APIKeyRepository, PrincipalRepository
+from garrison.identity.ports import APIKeyRepository, PrincipalRepository, SessionRepository
 from garrison.identity.principals import (
     KINDS,
     KNOWN_ROLES,
@@ -17,19 +17,34 @@ from garrison.identity.principals import (
     validate_name,
     validate_roles,
 )
+from garrison.identity.sessions import (
+    SESSION_METHODS,
+    ConsoleSession,
+    IssuedSession,
+    SessionMethod,
+    issue_session,
+    session_id_of,
+)
 
 __all__ = [
     "KINDS",
     "KNOWN_ROLES",
+    "SESSION_METHODS",
     "APIKey",
     "APIKeyRepository",
+    "ConsoleSession",
     "IssuedKey",
+    "IssuedSession",
     "Principal",
     "PrincipalKind",
     "PrincipalRepository",
+    "SessionMethod",
+    "SessionRepository",
     "hash_key",
     "issue_key",
+    "issue_session",
     "parse_key",
+    "session_id_of",
     "validate_name",
     "validate_roles",
     "verify_key_hash",

@@ -6,8 +6,9 @@ from typing import Protocol
 
 from garrison.identity.keys import APIKey
 from garrison.identity.principals import Principal
+from garrison.identity.sessions import ConsoleSession
 
-__all__ = ["APIKeyRepository", "PrincipalRepository"]
+__all__ = ["APIKeyRepository", "PrincipalRepository", "SessionRepository"]
 
 
 class PrincipalRepository(Protocol):
@@ -53,3 +54,29 @@ class APIKeyRepository(Protocol):
 
     def touch(self, key_id: str, when: str) -> None:
         """Record last use."""
+
+
+class SessionRepository(Protocol):
+    """Web console sessions, keyed by the SHA-256 of their token."""
+
+    def add(self, session: ConsoleSession) -> None: ...
+
+    def get(self, session_id: str) -> ConsoleSession | None:
+        """The session with this id, revoked or not; ``None`` if there is none."""
+
+    def get_by_ref(self, ref: str) -> ConsoleSession | None: ...
+
+    def touch(self, session_id: str, when: str) -> None:
+        """Record activity (the idle timeout counts from here)."""
+
+    def revoke(self, session_id: str, when: str, by: str) -> bool:
+        """Revoke it unless already revoked; True if this call revoked it."""
+
+    def revoke_for_principal(self, principal_id: str, when: str, by: str) -> int:
+        """Revoke every open session of a principal; returns how many."""
+
+    def active(self, now: str, principal_id: str | None = None) -> list[ConsoleSession]:
+        """Sessions neither revoked nor past their absolute expiry, newest first."""
+
+    def purge(self, before: str) -> int:
+        """Delete sessions that expired or were revoked before ``before``; returns how many."""

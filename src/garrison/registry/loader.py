@@ -33,7 +33,7 @@ from garrison.scanning import (
     scan_bytes,
 )
 
-__all__ = ["LOADERS", "LoadedModel", "ModelLoader", "register_loader"]
+__all__ = ["LOADERS", "LoadedModel", "ModelLoader", "OnnxModel", "loader_for", "register_loader"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,24 @@ class LoadedModel:
     version: ModelVersion
     model: Any
     format: str
+
+
+@dataclass(frozen=True, eq=False)
+class OnnxModel:
+    """An ONNX Runtime session and the graph it was built from (explanations read the
+    graph's linear and tree operators). It answers like the session it wraps."""
+
+    session: Any
+    onnx_graph: bytes
+
+    def get_inputs(self) -> Any:
+        return self.session.get_inputs()
+
+    def get_outputs(self) -> Any:
+        return self.session.get_outputs()
+
+    def run(self, output_names: Any, feeds: Any, run_options: Any = None) -> Any:
+        return self.session.run(output_names, feeds, run_options)
 
 
 def _pickle(data: bytes, policy: ScanPolicy) -> Any:
@@ -96,7 +114,9 @@ def _onnx(data: bytes, policy: ScanPolicy) -> Any:
     with tempfile.TemporaryDirectory(prefix="garrison-onnx-") as empty:
         options.add_session_config_entry(
             "session.model_external_initializers_file_folder_path", empty)
-        return onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        session = onnxruntime.InferenceSession(data, options,
+                                               providers=["CPUExecutionProvider"])
+    return OnnxModel(session, data)
 
 
 def _xgboost(data: bytes, policy: ScanPolicy) -> Any:

@@ -2,7 +2,8 @@
 
 The shape follows the OpenSSF model-signing work: the subject is the artifact with
 its SHA-256, the predicate records what Garrison vouches for (name, version, format,
-registrant, time, scan verdict, dataset digests, code commit, input-schema digest).
+registrant, time, scan verdict, dataset digests, code commit, input-schema digest) and,
+since ML-BOMs, the BOM's digest and the OpenSSF signatures of the artifact.
 """
 
 from __future__ import annotations
@@ -28,8 +29,12 @@ def _digest_json(value: Any) -> str:
 def build_statement(
     *, name: str, version: int, digest: str, size: int, fmt: str, registrant: str,
     created: str, scan: dict[str, Any], metadata: dict[str, Any],
+    provenance: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    return {
+    """The in-toto statement of a version. ``provenance`` adds the ML-BOM's digest
+    (``bom_sha256``), Garrison's OpenSSF signature (``model_signature``) and the
+    registrant's verified one (``supplied_signature``) to the predicate."""
+    statement = {
         "_type": STATEMENT_TYPE,
         "subject": [{"name": f"{name}:{version}", "digest": {"sha256": digest}}],
         "predicateType": PREDICATE_TYPE,
@@ -50,6 +55,9 @@ def build_statement(
             "metadata_sha256": _digest_json(metadata),
         },
     }
+    if provenance:
+        statement["predicate"].update(provenance)
+    return statement
 
 
 def sign_manifest(keyring: Keyring, statement: dict[str, Any]) -> dict[str, Any]:

@@ -14,19 +14,23 @@ import json
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
 from garrison.errors import (
     ArtifactRefused,
+    ArtifactUnscannable,
     DigestMismatch,
     GarrisonError,
     InvalidInput,
+    ModelNotServable,
 )
 from garrison.governance import Guard
 from garrison.identity import Principal
 from garrison.lineage import DatasetNode, DeploymentNode, LineageRecorder, ModelVersionNode, RunNode
+from garrison.registry.checks import ServabilityCheck, TransitionCheck, ensure_servable_format
+from garrison.registry.documents import VersionDocuments, side_context
 from garrison.registry.lifecycle import Stage
 from garrison.registry.manifest import build_statement, sign_manifest, verify_manifest
 from garrison.registry.models import (
@@ -36,10 +40,13 @@ from garrison.registry.models import (
     validate_model_name,
 )
 from garrison.registry.ports import ArtifactStore, RegistryStore, RegistryTx
-from garrison.registry.reference import prepare_reference
+from garrison.registry.provenance import Provenance
+from garrison.registry.reference import PreparedReference, prepare_reference
+from garrison.registry.review import Review, SignatureStatus, approval_blocker, build_review
+from garrison.registry.servability import ServabilityProbe, ServabilityRequest
 from garrison.registry.transitions import LifecycleOperations
-from garrison.scanning import DEFAULT_POLICY, ScanPolicy, scan_path
-from garrison.signing import Keyring
+from garrison.scanning import DEFAULT_POLICY, ScanPolicy, ScanReport, scan_path
+from garrison.signing import Keyring, ModelSigningKey
 from garrison.types import MODEL_NAME_PATTERN, Clock, parse_utc, utc_iso
 
 __all__ = ["RegistryService", "artifact_context", "parse_ref"]
@@ -65,14 +72,30 @@ def artifact_context(name: str, version: int, digest: str) -> str:
     return f"garrison-artifact:{name}:{version}:{digest}"
 
 
+def refusal_reason(report: ScanReport) -> str:
+    """Why the scanner refused: the first findings' rule ids, names and messages."""
+    parts = []
+    for finding in report.findings[:3]:
+        name = f" {finding.name}" if finding.name else ""
+        parts.append(f"{finding.rule_id}{name}: {finding.message}")
+    more = len(report.findings) - 3
+    if not parts:
+        return "no finding recorded"
+    return "; ".join(parts) + (f"; and {more} more finding(s)" if more > 0 else "")
+
+
 class RegistryService(LifecycleOperations):
     def __init__(
         self, store: RegistryStore, artifacts: ArtifactStore, keyring: Keyring, guard: Guard,
-        clock: Clock, *, policy: ScanPolicy = DEFAULT_POLICY,
+        clock: Clock, *, servability: ServabilityProbe, policy: ScanPolicy = DEFAULT_POLICY,
         lineage: LineageRecorder | None = None,
         promotion_gate: Callable[[ModelVersion], None] | None = None,
         on_download: Callable[[str], None] | None = None,
+        provenance: Provenance | None = None,
+        checks: Sequence[TransitionCheck] = (),
     ) -> None:
+        #: OpenSSF signatures and ML-BOMs; an ephemeral key unless the root passes one.
+        self.provenance = provenance or Provenance(ModelSigningKey.generate())
         #: Told who downloaded an artifact (model-theft monitoring raises alerts).
         self.on_download = on_download
         #: Extra checks before shadow -> production (the shadow agreement gate); they raise.
@@ -84,6 +107,17 @@ class RegistryService(LifecycleOperations):
         self._clock = clock
         self.policy = policy
         self._lineage = lineage
+        self._documents = VersionDocuments(artifacts, keyring, self.provenance)
+        #: Runs the servability smoke test (in a child process, under a deadline).
+        self.servability = servability
+        #: Run in order before approve, promote, rollback and a fallback assignment; the
+        #: servability smoke test first, then any others (release gates, ...).
+        self.checks: list[TransitionCheck] = [
+            ServabilityCheck(servability, artifact=self.verified_bytes,
+                             sample=self.reference_bytes,
+                             policy_extension=lambda: tuple(sorted(self.policy.extra_allowed))),
+            *checks,
+        ]
 
     def _now(self) -> str:
         return utc_iso(self._clock.now())
@@ -107,6 +141,56 @@ class RegistryService(LifecycleOperations):
         with self._store.read() as tx:
             return tx.models.transitions(name)
 
+    def review(self, actor: Principal, name: str, version: int) -> Review:
+        """The version side by side with production, for the approver (``view-model``).
+
+        Both signed manifests are checked (not the artifacts: that is ``verify``, which is
+        audited); ``blocker`` says why ``actor`` could not approve it, if they could not.
+        """
+        self._guard.require(actor, "view-model", f"model:{name}:{version}")
+        candidate = self.get(name, version)
+        production = self.production(name)
+        if production is not None and production.version == candidate.version:
+            production = None
+        return build_review(
+            candidate, production, candidate_signature=self.signature_status(candidate),
+            production_signature=None if production is None
+            else self.signature_status(production),
+            blocker=approval_blocker(actor, candidate))
+
+    def approval_queue(self, actor: Principal) -> tuple[list[Review], list[ModelVersion]]:
+        """What waits for an approver: registered versions (each with its review) and
+        approved or shadow versions newer than their model's production version.
+
+        Needs ``approve-model-version``; a denial is audited.
+        """
+        self._guard.require(actor, "approve-model-version")
+        with self._store.read() as tx:
+            versions = tx.models.list_versions(None)
+        production = {v.name: v for v in versions if v.stage == Stage.PRODUCTION}
+        waiting = [v for v in versions if v.stage == Stage.REGISTERED]
+        promotable = [v for v in versions if v.stage in (Stage.APPROVED, Stage.SHADOW) and (
+            v.name not in production or v.version > production[v.name].version)]
+        reviews = []
+        for v in waiting:
+            current = production.get(v.name)
+            reviews.append(build_review(
+                v, current, candidate_signature=self.signature_status(v),
+                production_signature=None if current is None
+                else self.signature_status(current),
+                blocker=approval_blocker(actor, v)))
+        return reviews, promotable
+
+    def signature_status(self, v: ModelVersion) -> SignatureStatus:
+        """Check ``v``'s signed manifest against its digest and metadata (no artifact read)."""
+        try:
+            verify_manifest(self._keyring, v.manifest, name=v.name, version=v.version,
+                            digest=v.digest, metadata=v.metadata.to_dict())
+        except GarrisonError as exc:
+            return SignatureStatus(False, problem=exc.code)
+        return SignatureStatus(True, tuple(str(s.get("keyid", ""))
+                                           for s in v.manifest.get("signatures", [])))
+
     def in_stage(self, name: str, stage: str) -> list[ModelVersion]:
         with self._store.read() as tx:
             return [v for v in tx.models.list_versions(name) if v.stage == stage]
@@ -128,15 +212,27 @@ class RegistryService(LifecycleOperations):
     # -- registration -------------------------------------------------------------
     def register(
         self, actor: Principal, name: str, path: Path, metadata: VersionMetadata | dict[str, Any]
-        | None = None, *, reference: Path | None = None, request_id: str = "",
+        | None = None, *, reference: Path | None = None, target: str | None = None,
+        drop: Sequence[str] = (), encoding: str | None = None, signature: Path | None = None,
+        request_id: str = "",
     ) -> ModelVersion:
         """Register ``path``; ``reference`` data (CSV/Parquet) adds a profile, derives the
-        input schema if none is given, and seals a sample for the gateway's detectors."""
+        input schema if none is given, and seals a sample for the gateway's detectors.
+        ``signature`` is the registrant's OpenSSF model-signing bundle: it must verify
+        against a trusted signer before anything is stored.
+
+        ``target`` (the label) and ``drop`` name reference columns that are not model
+        inputs. A version with an input schema must pass the servability check here: the
+        model must take exactly the schema's features and predict the reference rows.
+        """
         validate_model_name(name)
         meta = metadata if isinstance(metadata, VersionMetadata) else VersionMetadata.from_dict(
             metadata or {})
         resource = f"model:{name}"
         self._guard.require(actor, "register-model-version", resource, request_id=request_id)
+        if reference is None and (target or drop):
+            raise InvalidInput("--target and --drop name columns of the reference data; "
+                               "give it with --reference")
         with tempfile.TemporaryDirectory(prefix="garrison-register-") as tmp:
             # Scan, digest and seal one private copy: the registrant's path may change
             # after the scan, and an ONNX model's external data may not ride along (the
@@ -144,43 +240,62 @@ class RegistryService(LifecycleOperations):
             private = Path(tmp) / "artifact" / path.name
             private.parent.mkdir(mode=0o700)
             shutil.copyfile(path, private)
+            prepared = None
             if reference is None:
                 # A reference digest is only ever computed here, never taken from the caller.
                 meta = dataclasses.replace(meta, reference_sha256="")
-                return self._register(actor, name, private, meta, None, resource, request_id)
-            meta, sample = prepare_reference(reference, meta, Path(tmp))
-            return self._register(actor, name, private, meta, sample, resource, request_id)
+            else:
+                prepared = prepare_reference(reference, meta, target=target, drop=drop,
+                                             encoding=encoding)
+                meta = prepared.meta
+            return self._register(actor, name, private, meta, prepared, signature, resource,
+                                  request_id, workdir=Path(tmp))
 
     def _register(
         self, actor: Principal, name: str, path: Path, meta: VersionMetadata,
-        sample: Path | None, resource: str, request_id: str,
+        prepared: PreparedReference | None, signature: Path | None, resource: str,
+        request_id: str, *, workdir: Path,
     ) -> ModelVersion:
-        # Sign exactly what storage will give back: the metadata after a JSON round trip.
-        meta = VersionMetadata.from_dict(json.loads(json.dumps(meta.to_dict())))
         inputs = self._lineage_inputs(actor, resource, meta, request_id)
         report = scan_path(path, self.policy)
         scan = report.to_dict()
         scan["policy_extension"] = sorted(self.policy.extra_allowed)
         if report.verdict != "safe":
+            error = ArtifactUnscannable if report.verdict == "unscannable" else ArtifactRefused
             self._guard.record(
                 actor, "register-model-version", outcome="failed", resource=resource,
-                reason="artifact-unscannable" if report.verdict == "unscannable"
-                else "artifact-refused", request_id=request_id,
+                reason=error.code, request_id=request_id,
                 payload={"sha256": report.sha256, "format": report.format,
                          "findings": [f.to_dict() for f in report.findings[:50]]},
             )
-            raise ArtifactRefused(f"the scanner refused the artifact ({report.verdict})",
-                                  verdict=report.verdict)
+            verb = "could not scan" if error is ArtifactUnscannable else "refused"
+            raise error(f"the scanner {verb} the artifact ({report.format}): "
+                        f"{refusal_reason(report)}", verdict=report.verdict)
         digest = report.sha256  # Of the private copy, which nothing else can change.
+        meta, sample = self._check_servable(actor, name, path, report, meta, prepared, resource,
+                                            request_id, workdir)
+        # Sign exactly what storage will give back: the metadata after a JSON round trip.
+        meta = VersionMetadata.from_dict(json.loads(json.dumps(meta.to_dict())))
+        supplied = self._supplied_signature(actor, resource, path, signature, request_id)
+        signed = self.provenance.sign(path)
+        datasets = [d.to_dict() for d in inputs] or [d.to_dict() for d in meta.datasets]
 
         def change(tx: RegistryTx) -> ModelVersion:
             now = self._now()
             tx.models.ensure_model(name, now, actor.name)
             number = tx.models.next_version(name)
             size = path.stat().st_size
+            bom = self.provenance.bom(
+                name=name, version=number, digest=digest, size=size, fmt=report.format,
+                created=now, registrant=actor.name, metadata=meta.to_dict(), scan=scan,
+                datasets=datasets, signed=signed, manifest_key_id=self._keyring.active_id or "",
+                supplied=supplied)
+            bom_sha = hashlib.sha256(bom).hexdigest()
             statement = build_statement(
                 name=name, version=number, digest=digest, size=size, fmt=report.format,
-                registrant=actor.name, created=now, scan=scan, metadata=meta.to_dict())
+                registrant=actor.name, created=now, scan=scan, metadata=meta.to_dict(),
+                provenance={"bom_sha256": bom_sha, "model_signature": signed.record,
+                            "supplied_signature": supplied})
             version = ModelVersion(
                 name=name, version=number, stage=Stage.REGISTERED, format=report.format,
                 framework=meta.framework, digest=digest, size=size, registrant=actor.name,
@@ -188,6 +303,9 @@ class RegistryService(LifecycleOperations):
                 scan_report=scan, metadata=meta, stage_changed=now,
             )
             self._artifacts.put(name, number, path, artifact_context(name, number, digest))
+            self._put_side(path.parent.parent, name, number, "bom", bom, bom_sha)
+            self._put_side(path.parent.parent, name, number, "model-signature", signed.bundle,
+                           signed.record["bundle_sha256"])
             if sample is not None:
                 self._artifacts.put(name, number, sample, reference_context(
                     name, number, meta.reference_sha256), kind="reference")
@@ -210,6 +328,65 @@ class RegistryService(LifecycleOperations):
         if self._lineage is not None:
             self._record_training(registered, inputs)
         return registered
+
+    def _check_servable(
+        self, actor: Principal, name: str, path: Path, scanned: ScanReport,
+        meta: VersionMetadata, prepared: PreparedReference | None, resource: str,
+        request_id: str, workdir: Path,
+    ) -> tuple[VersionMetadata, Path | None]:
+        """A version with an input schema must serve it: the model takes exactly the
+        schema's features and predicts the reference rows (or rows made from the schema).
+        Returns the metadata (a derived schema in the model's order) and the sample file."""
+        schema = meta.input_schema
+        if schema is None:
+            return meta, None  # Storable, not servable: approval will say so.
+        try:
+            ensure_servable_format(scanned.format)
+        except ModelNotServable:
+            if prepared is None:
+                return meta, None
+            raise InvalidInput(f"a {scanned.format!r} artifact cannot be served, so it takes "
+                               "no reference data; register it without --reference") from None
+        sample_meta, sample_path = (prepared.sample_file(workdir) if prepared is not None
+                                    else (meta, None))
+        report = self.servability.probe(ServabilityRequest(
+            ref=f"{name}:new", purpose="register", format=scanned.format,
+            file_name=path.name, artifact=path.read_bytes(), schema=schema,
+            sample=sample_path.read_bytes() if sample_path is not None else None,
+            derived=prepared.derived if prepared is not None else False,
+            suspects=prepared.suspects if prepared is not None else {},
+            policy_extension=tuple(sorted(self.policy.extra_allowed))))
+        if not report.ok:
+            error = ModelNotServable("the model cannot serve this input schema: "
+                                     + "; ".join(report.problems), problems=list(report.problems))
+            self._guard.record(actor, "register-model-version", outcome="failed",
+                               resource=resource, reason=error.code, request_id=request_id,
+                               payload={"message": error.message, "sha256": scanned.sha256,
+                                        "inputs": report.inputs.to_dict()})
+            raise error
+        if prepared is not None and report.order and list(report.order) != schema.names:
+            return prepared.sample_file(workdir, report.order)
+        return sample_meta, sample_path
+
+    def _supplied_signature(self, actor: Principal, resource: str, path: Path,
+                            signature: Path | None, request_id: str) -> dict[str, str] | None:
+        """The registrant's verified OpenSSF signature; a refusal is audited, then raised."""
+        try:
+            return self.provenance.check_supplied(path, signature)
+        except GarrisonError as exc:
+            self._guard.record(actor, "register-model-version", outcome="failed",
+                               resource=resource, reason=exc.code, request_id=request_id,
+                               payload={"message": exc.message,
+                                        "why": str(exc.detail.get("why", ""))})
+            raise
+
+    def _put_side(self, workdir: Path, name: str, number: int, kind: str, data: bytes,
+                  digest: str) -> None:
+        """Seal a version's ML-BOM or OpenSSF bundle next to its artifact."""
+        source = workdir / f"{kind}.json"
+        source.write_bytes(data)
+        self._artifacts.put(name, number, source, side_context(kind, name, number, digest),
+                            kind=kind)
 
     # -- lineage (only when a LineageRecorder is configured) -----------------------
     def _lineage_inputs(self, actor: Principal, resource: str, meta: VersionMetadata,
@@ -258,20 +435,27 @@ class RegistryService(LifecycleOperations):
             raise DigestMismatch("the artifact does not match its signed digest")
         return data
 
-    def reference_frame(self, v: ModelVersion):  # type: ignore[no-untyped-def]
-        """The verified reference sample (a DataFrame), or None if the version has none."""
+    def reference_bytes(self, v: ModelVersion) -> bytes | None:
+        """The verified reference sample (Parquet bytes), or None if the version has none."""
         if not v.metadata.reference_sha256:
             return None
-        import io
-
-        import pandas as pd
-
         verify_manifest(self._keyring, v.manifest, name=v.name, version=v.version,
                         digest=v.digest, metadata=v.metadata.to_dict())
         data = self._artifacts.get(v.name, v.version, reference_context(
             v.name, v.version, v.metadata.reference_sha256), kind="reference")
         if hashlib.sha256(data).hexdigest() != v.metadata.reference_sha256:
             raise DigestMismatch("the reference sample does not match its signed digest")
+        return data
+
+    def reference_frame(self, v: ModelVersion):  # type: ignore[no-untyped-def]
+        """The verified reference sample (a DataFrame), or None if the version has none."""
+        data = self.reference_bytes(v)
+        if data is None:
+            return None
+        import io
+
+        import pandas as pd
+
         return pd.read_parquet(io.BytesIO(data))
 
     def verify(self, actor: Principal, name: str, version: int,
@@ -280,16 +464,32 @@ class RegistryService(LifecycleOperations):
                             request_id=request_id)
         v = self.get(name, version)
         try:
-            self.verified_bytes(v)
+            record = self._documents.verify_openssf(v, self.verified_bytes(v))
+            signer = record["signer"] if record else None
         except GarrisonError as exc:
             self._guard.record(actor, "verify-model-version", outcome="failed",
                                resource=v.resource, reason=exc.code, request_id=request_id,
                                payload={"message": exc.message})
             raise
         self._guard.record(actor, "verify-model-version", resource=v.resource,
-                           request_id=request_id, payload={"sha256": v.digest})
+                           request_id=request_id, payload={"sha256": v.digest,
+                                                           "model_signed_by": signer})
         return {"ok": True, "name": name, "version": version, "sha256": v.digest,
-                "signed_by": [s.get("keyid") for s in v.manifest.get("signatures", [])]}
+                "signed_by": [s.get("keyid") for s in v.manifest.get("signatures", [])],
+                "model_signed_by": signer}
+
+    def bom(self, actor: Principal, name: str, version: int, *, request_id: str = "") -> bytes:
+        """The version's CycloneDX ML-BOM (JSON bytes), checked against the signed manifest."""
+        self._guard.require(actor, "view-model", f"model:{name}:{version}",
+                            request_id=request_id)
+        return self._documents.bom(self.get(name, version))
+
+    def model_signature(self, actor: Principal, name: str, version: int, *,
+                        request_id: str = "") -> bytes:
+        """Garrison's OpenSSF model-signing bundle over the artifact (``model.sig``)."""
+        self._guard.require(actor, "view-model", f"model:{name}:{version}",
+                            request_id=request_id)
+        return self._documents.model_signature(self.get(name, version))
 
     def download(self, actor: Principal, name: str, version: int,
                  *, request_id: str = "") -> bytes:

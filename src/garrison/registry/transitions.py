@@ -4,25 +4,35 @@ A mixin of :class:`~garrison.registry.service.RegistryService`: it changes for l
 rules, the service for registration and integrity. Every transition is checked against
 the table in :mod:`garrison.registry.lifecycle`, recorded with its actor and reason, and
 audited in the same transaction.
+
+A transition that can put a version in front of traffic (approve, promote, rollback, and
+a fallback assignment through :meth:`ensure_servable`) first runs the pre-transition
+checks (:mod:`garrison.registry.checks`) on that exact version, outside the write
+transaction (a smoke test takes seconds); a failed check refuses the transition and both
+the check and the refusal are audited.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from garrison.errors import (
     ApprovalRequired,
     Conflict,
-    FourEyesViolation,
+    GarrisonError,
     InvalidInput,
-    InvalidTransition,
 )
 from garrison.governance import Guard
 from garrison.identity import Principal
-from garrison.registry.lifecycle import Stage, ensure_transition
+from garrison.registry.lifecycle import TRANSITIONS, Stage, ensure_transition
 from garrison.registry.models import ModelVersion, Transition
 from garrison.registry.ports import RegistryTx
+from garrison.registry.review import ensure_approvable
+from garrison.registry.servability import Purpose
+
+if TYPE_CHECKING:
+    from garrison.registry.checks import TransitionCheck
 
 __all__ = ["LifecycleOperations"]
 
@@ -32,6 +42,37 @@ class LifecycleOperations:
     _guard: Guard
     _promotion_gate: Callable[[ModelVersion], None] | None
     _now: Callable[[], str]
+    checks: list[TransitionCheck]
+    get: Callable[[str, int], ModelVersion]
+    _store: Any
+
+    def _run_checks(self, actor: Principal, v: ModelVersion, purpose: Purpose, action: str,
+                    request_id: str) -> None:
+        """Every pre-transition check on ``v``; the first failure refuses ``action``."""
+        for check in self.checks:
+            try:
+                evidence = check(v, purpose)
+            except GarrisonError as exc:
+                payload = {"check": check.name, "purpose": purpose, "message": exc.message}
+                self._guard.record(actor, "check-model-version", outcome="failed",
+                                   resource=v.resource, reason=exc.code,
+                                   request_id=request_id, payload=payload)
+                self._guard.record(actor, action, outcome="failed", resource=v.resource,
+                                   reason=exc.code, request_id=request_id,
+                                   payload={"message": exc.message, "check": check.name})
+                raise
+            self._guard.record(actor, "check-model-version", resource=v.resource,
+                               request_id=request_id,
+                               payload={"check": check.name, "purpose": purpose, **evidence})
+
+    def ensure_servable(self, actor: Principal, name: str, version: int, *,
+                        purpose: Purpose = "fallback", action: str = "configure-deployment",
+                        request_id: str = "") -> ModelVersion:
+        """Run the pre-transition checks on ``name:version`` for ``action`` (a fallback
+        assignment); raises the first failure, which is audited against ``action``."""
+        v = self.get(name, version)
+        self._run_checks(actor, v, purpose, action, request_id)
+        return v
 
     def _move(self, tx: RegistryTx, v: ModelVersion, target: str, actor: str, reason: str) -> None:
         ensure_transition(v.stage, target)
@@ -42,31 +83,45 @@ class LifecycleOperations:
 
     def _transition(
         self, actor: Principal, action: str, name: str, version: int, reason: str,
-        request_id: str, apply: Any,
+        request_id: str, apply: Any, *, checked: Purpose | None = None,
+        target: str | None = None, ready: Callable[[ModelVersion], bool] | None = None,
     ) -> ModelVersion:
+        """``apply`` in one audited transaction; with ``checked``, the pre-transition checks
+        run first on the version as it is, when the move to ``target`` could happen (and
+        ``ready`` agrees): a move ``apply`` will refuse anyway is not smoke-tested."""
+        resource = f"model:{name}:{version}"
+        if checked is None:
+            return self._guard.run(actor, action, resource, self._applying(name, version, apply),
+                                   request_id=request_id, payload={"reason": reason[:500]})
+        self._guard.require(actor, action, resource, request_id=request_id)
+        current = self.get(name, version)
+        if target is not None and _allowed(current.stage, target) and (
+                ready is None or ready(current)):
+            self._run_checks(actor, current, checked, action, request_id)
+        return self._guard.run(actor, action, resource, self._applying(name, version, apply),
+                               request_id=request_id, payload={"reason": reason[:500]},
+                               authorize=False)
+
+    @staticmethod
+    def _applying(name: str, version: int, apply: Any) -> Callable[[RegistryTx], ModelVersion]:
         def change(tx: RegistryTx) -> ModelVersion:
             current = tx.models.get_version(name, version)
             apply(tx, current)
             return tx.models.get_version(name, version)
 
-        return self._guard.run(actor, action, f"model:{name}:{version}", change,
-                               request_id=request_id, payload={"reason": reason[:500]})
+        return change
 
     def approve(self, actor: Principal, name: str, version: int, reason: str = "",
                 *, request_id: str = "") -> ModelVersion:
         """Approve a registered version; never by the person who registered it."""
 
         def apply(tx: RegistryTx, v: ModelVersion) -> None:
-            if v.stage != Stage.REGISTERED:
-                raise InvalidTransition(f"only a registered version can be approved; {v.ref} "
-                                        f"is {v.stage}")
-            if v.registrant == actor.name:
-                raise FourEyesViolation("the registrant cannot approve their own version",
-                                        registrant=v.registrant)
+            ensure_approvable(actor, v)
             self._move(tx, v, Stage.APPROVED, actor.name, reason or "approved")
 
         return self._transition(actor, "approve-model-version", name, version, reason,
-                                request_id, apply)
+                                request_id, apply, checked="approve", target=Stage.APPROVED,
+                                ready=lambda v: v.registrant != actor.name)
 
     def reject(self, actor: Principal, name: str, version: int, reason: str = "",
                *, request_id: str = "") -> ModelVersion:
@@ -95,7 +150,8 @@ class LifecycleOperations:
             self._move(tx, v, stage, actor.name, reason or f"promoted to {stage}")
 
         return self._record_deployment(self._transition(
-            actor, "promote-model-version", name, version, reason, request_id, apply))
+            actor, "promote-model-version", name, version, reason, request_id, apply,
+            checked="promote", target=stage))
 
     def retire(self, actor: Principal, name: str, version: int, reason: str = "",
                *, request_id: str = "") -> ModelVersion:
@@ -107,27 +163,56 @@ class LifecycleOperations:
 
     def rollback(self, actor: Principal, name: str, reason: str = "",
                  *, request_id: str = "") -> ModelVersion:
-        """Put the previous production version back into production at once."""
+        """Put the previous production version back into production at once, after the
+        pre-transition checks pass on it (a version that cannot serve is not restored)."""
+        resource = f"model:{name}"
+        self._guard.require(actor, "rollback-model", resource, request_id=request_id)
+        try:
+            with self._store.read() as tx:
+                planned = _rollback_plan(tx, name)
+        except Conflict:
+            planned = None  # The transaction below raises it again, audited.
+        if planned is not None:
+            self._run_checks(actor, planned[1], "rollback", "rollback-model", request_id)
 
         def change(tx: RegistryTx) -> ModelVersion:
-            versions = {v.version: v for v in tx.models.list_versions(name)}
-            current = [v for v in versions.values() if v.stage == Stage.PRODUCTION]
-            if not current:
-                raise Conflict(f"{name} has no production version to roll back")
-            now_prod = current[-1]
-            promoted = [t.version for t in tx.models.transitions(name)
-                        if t.to_stage == Stage.PRODUCTION and t.version != now_prod.version]
-            for candidate in reversed(promoted):
-                target = versions[candidate]
-                if target.stage == Stage.APPROVED:
-                    why = reason or f"rollback from version {now_prod.version}"
-                    self._move(tx, now_prod, Stage.APPROVED, actor.name, why)
-                    self._move(tx, target, Stage.PRODUCTION, actor.name, why)
-                    return tx.models.get_version(name, candidate)
-            raise Conflict(f"{name} has no earlier production version that is still approved")
+            plan = _rollback_plan(tx, name)
+            if plan is None:
+                raise Conflict(f"{name} has no earlier production version that is still "
+                               "approved")
+            now_prod, target = plan
+            if planned is None or target.version != planned[1].version:
+                raise Conflict(f"{name} changed while the rollback was checked; try again")
+            why = reason or f"rollback from version {now_prod.version}"
+            self._move(tx, now_prod, Stage.APPROVED, actor.name, why)
+            self._move(tx, target, Stage.PRODUCTION, actor.name, why)
+            return tx.models.get_version(name, target.version)
 
         return self._record_deployment(self._guard.run(
-            actor, "rollback-model", f"model:{name}", change, request_id=request_id,
-            payload={"reason": reason[:500]},
+            actor, "rollback-model", resource, change, request_id=request_id,
+            payload={"reason": reason[:500]}, authorize=False,
             result_payload=lambda v: {"restored_version": v.version}))
 
+
+def _allowed(current: str, target: str) -> bool:
+    """Whether the lifecycle table allows ``current -> target`` (checks run only then)."""
+    try:
+        return Stage(target) in TRANSITIONS[Stage(current)]
+    except ValueError:
+        return False
+
+
+def _rollback_plan(tx: RegistryTx, name: str) -> tuple[ModelVersion, ModelVersion] | None:
+    """(current production version, the version a rollback restores), or None; raises
+    Conflict when there is no production version at all."""
+    versions = {v.version: v for v in tx.models.list_versions(name)}
+    current = [v for v in versions.values() if v.stage == Stage.PRODUCTION]
+    if not current:
+        raise Conflict(f"{name} has no production version to roll back")
+    now_prod = current[-1]
+    promoted = [t.version for t in tx.models.transitions(name)
+                if t.to_stage == Stage.PRODUCTION and t.version != now_prod.version]
+    for candidate in reversed(promoted):
+        if versions[candidate].stage == Stage.APPROVED:
+            return now_prod, versions[candidate]
+    return None

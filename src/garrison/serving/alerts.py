@@ -221,6 +221,11 @@ class AlertService:
         """Raise several alerts (e.g. what an ``AccessMonitor.observe_*`` returned)."""
         return sum(self.raise_alert(a) for a in alerts)
 
+    def raise_kind(self, kind: str, caller: str, severity: str,
+                   detail: Mapping[str, Any]) -> bool:
+        """Raise an alert Garrison itself detected (tampering, lost records), now."""
+        return self._raise(kind, caller, severity, detail, self.clock.now())
+
     def raise_drift(self, model: str, version: int | str, report: Mapping[str, Any]) -> bool:
         """Raise a ``drift`` alert from a ``DriftReport.to_dict()``; False when not drifted.
 

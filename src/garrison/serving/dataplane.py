@@ -142,6 +142,8 @@ class InferenceResult:
     hardened: HardenedOutput | None = None
     flags: list[dict[str, Any]] = field(default_factory=list)
     elapsed_ms: float = 0.0
+    #: The client's own request id, as given: echoed and recorded, never a key.
+    client_request_id: str | None = None
 
 
 class DenialAuditor:
@@ -299,6 +301,7 @@ class DataPlane:
     async def infer(
         self, principal: Subject, name: str, body: bytes, *, version: int | None = None,
         explain: bool = False, request_id: str | None = None,
+        client_request_id: str | None = None,
     ) -> InferenceResult:
         started = time.perf_counter()
         rid = request_id or os.urandom(16).hex()
@@ -332,7 +335,8 @@ class DataPlane:
         hardened = harden(deployed, output, reason)
         elapsed = time.perf_counter() - started
         result = InferenceResult(rid, deployed, batch, output, served_by, reason, explanations,
-                                 hardened, flags=flags, elapsed_ms=elapsed * 1000)
+                                 hardened, flags=flags, elapsed_ms=elapsed * 1000,
+                                 client_request_id=client_request_id)
         self.telemetry.request(name, served_by, "fallback" if reason else "ok", elapsed,
                                batch.n_rows)
         self._record(principal, result, elapsed)
@@ -393,5 +397,5 @@ class DataPlane:
             input_policy=policy, fallback=result.fallback_reason,
             inputs=result.batch.matrix if policy != "none" else None,  # type: ignore[arg-type]
             flags=result.flags, explanation=result.explanations,
-            latency_ms=int(elapsed * 1000),
+            latency_ms=int(elapsed * 1000), client_request_id=result.client_request_id,
         ))

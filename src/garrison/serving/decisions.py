@@ -40,6 +40,11 @@ class DecisionRecord:
     flags: list[Any] = field(default_factory=list)
     explanation: list[Any] | None = None
     latency_ms: int = 0
+    #: The client's X-Request-ID as given (recorded, echoed, never a key).
+    client_request_id: str | None = None
+    #: The decision log (one per gateway worker) and this record's number in it.
+    writer: str | None = None
+    wseq: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}

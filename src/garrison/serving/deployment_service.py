@@ -2,13 +2,15 @@
 
 A model's serving policy (callers, limits, output hardening, fallback, shadow share)
 is read and changed only here. A change is validated before anything is written,
-then stored with its ``configure-deployment`` audit event in one transaction.
+then stored with its ``configure-deployment`` audit event in one transaction. A
+fallback version must pass the registry's pre-transition checks (the servability
+smoke test) before it is assigned: it answers exactly when the primary fails.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from garrison.errors import InvalidInput, ModelNotFound
@@ -21,11 +23,18 @@ from garrison.types import Clock, utc_iso
 __all__ = ["DeploymentService"]
 
 
+#: ``(actor, model, version)`` -> None or raises: the checks a fallback version must pass.
+FallbackCheck = Callable[[Principal, str, int], None]
+
+
 class DeploymentService:
-    def __init__(self, store: DeploymentStore, guard: Guard, clock: Clock) -> None:
+    def __init__(self, store: DeploymentStore, guard: Guard, clock: Clock, *,
+                 fallback_check: FallbackCheck | None = None) -> None:
         self._store = store
         self._guard = guard
         self._clock = clock
+        #: Set by the composition root once the registry exists (it is built after this).
+        self.fallback_check = fallback_check
 
     # -- reading ------------------------------------------------------------------
     def get(self, name: str) -> DeploymentConfig:
@@ -39,8 +48,13 @@ class DeploymentService:
             return tx.deployments.all()
 
     def show(self, actor: Principal, name: str, *, request_id: str = "") -> DeploymentConfig:
+        """``name``'s config; :class:`ModelNotFound` for a model that does not exist
+        (there is nothing to configure, so no default is shown)."""
         self._guard.require(actor, "view-model", f"model:{name}", request_id=request_id)
-        return self.get(name)
+        with self._store.read() as tx:
+            if name not in tx.models.model_names():
+                raise ModelNotFound(f"no model named {name!r}")
+            return tx.deployments.get(name)
 
     # -- changing -----------------------------------------------------------------
     def configure(self, actor: Principal, name: str, changes: Mapping[str, Any], *,
@@ -58,6 +72,12 @@ class DeploymentService:
         if isinstance(normalized.get("output"), Mapping):
             normalized["output"] = {**current["output"], **normalized["output"]}
         config = DeploymentConfig.from_dict({**current, **normalized})
+        fallback = config.fallback
+        if "fallback" in normalized and fallback.kind == "version" \
+                and fallback.version is not None and self.fallback_check is not None:
+            self._guard.require(actor, "configure-deployment", f"model:{name}",
+                                request_id=request_id)
+            self.fallback_check(actor, name, int(fallback.version))
 
         def change(tx: DeploymentTx) -> DeploymentConfig:
             if name not in tx.models.model_names():

@@ -69,9 +69,20 @@ class ShadowStore(Protocol):
 
 
 class DecisionStore(Protocol):
-    """Decision records, each batch anchored by one audit event."""
+    """Decision records, each batch anchored by one audit event, and the numbering of
+    each gateway worker's decision log."""
 
-    def add_many(self, records: Sequence[DecisionRecord]) -> None: ...
+    def add_many(self, records: Sequence[DecisionRecord], *, writer: str | None = None,
+                 reserved: int | None = None, used: int | None = None) -> None: ...
+
+    def open_writer(self, writer: str, reserved: int, detail: dict[str, Any]) -> None: ...
+
+    def reserve(self, writer: str, reserved: int, used: int = 0) -> None: ...
+
+    def record_drops(self, writer: str, records: Sequence[DecisionRecord], reason: str,
+                     message: str) -> None: ...
+
+    def close_writer(self, writer: str, last: int) -> None: ...
 
     def get(self, request_id: str) -> DecisionRecord:
         """Raise ``DecisionNotFound``."""
@@ -79,4 +90,5 @@ class DecisionStore(Protocol):
     def verify(self, request_id: str) -> dict[str, Any]:
         """Check one record's batch against its anchor; raise ``IntegrityFailure``."""
 
-    def verify_all(self) -> DecisionsReport: ...
+    def verify_all(self, *, since: str | None = None,
+                   now: str | None = None) -> DecisionsReport: ...

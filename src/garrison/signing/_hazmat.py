@@ -16,6 +16,7 @@ import os
 from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
@@ -29,6 +30,9 @@ __all__ = [
     "aes_gcm_encrypt",
     "aes_siv_decrypt",
     "aes_siv_encrypt",
+    "ec_generate_pem",
+    "ec_public_pem",
+    "ec_public_pem_from_private",
     "ed25519_generate",
     "ed25519_private_from_pem",
     "ed25519_private_to_pem",
@@ -114,3 +118,39 @@ def aes_siv_decrypt(key: bytes, ciphertext: bytes, aad: list[bytes]) -> bytes:
 
 def hmac_sha256(key: bytes, message: bytes) -> bytes:
     return hmac.new(key, message, hashlib.sha256).digest()
+
+
+#: The curves OpenSSF model signing accepts (Sigstore's protobuf specs).
+EC_CURVES = ("secp256r1", "secp384r1", "secp521r1")
+
+
+def ec_generate_pem() -> bytes:
+    """A fresh ECDSA P-256 private key as unencrypted PKCS#8 PEM."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def ec_public_pem_from_private(data: bytes) -> bytes:
+    """The SubjectPublicKeyInfo PEM of an EC private key in PEM."""
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as exc:
+        raise InvalidSignature("the model-signing key file is not a valid PEM private key"
+                               ) from exc
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name not in EC_CURVES:
+        raise InvalidSignature("the model-signing key is not an ECDSA P-256/384/521 key")
+    return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def ec_public_pem(data: bytes) -> bytes:
+    """A trusted EC public key (PEM), checked and re-encoded canonically."""
+    try:
+        key = serialization.load_pem_public_key(data)
+    except (ValueError, TypeError) as exc:
+        raise InvalidSignature("not a PEM public key") from exc
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name not in EC_CURVES:
+        raise InvalidSignature("not an ECDSA P-256/384/521 public key")
+    return key.public_bytes(serialization.Encoding.PEM,
+                            serialization.PublicFormat.SubjectPublicKeyInfo)

@@ -36,7 +36,7 @@ __all__ = [
 log = logging.getLogger("garrison.storage")
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}(/[A-Za-z0-9][A-Za-z0-9._-]{0,199}){0,3}$")
-_KINDS = ("", "reference")
+_KINDS = ("", "reference", "bom", "model-signature")
 
 
 def blob_key(name: str, version: int, kind: str = "") -> str:

@@ -29,12 +29,24 @@ from garrison.audit import (
     record_hash,
 )
 from garrison.audit.chain import GENESIS
-from garrison.errors import Conflict
+from garrison.audit.incidents import QUARANTINE_ACTION
+from garrison.errors import AuditChainBroken, Conflict
 from garrison.storage.engine import dbapi_cursor
-from garrison.storage.tables import audit_checkpoints, audit_events, audit_head
+from garrison.storage.tables import audit_checkpoints, audit_events, audit_head, audit_quarantine
 from garrison.types import Clock, utc_iso
 
-__all__ = ["SQLAuditWriter", "query_records", "read_checkpoints", "read_head", "read_records"]
+__all__ = [
+    "QUARANTINE_ACTION",
+    "SQLAuditWriter",
+    "query_records",
+    "read_checkpoints",
+    "read_head",
+    "read_quarantine",
+    "read_records",
+]
+
+#: Quarantined records described one by one in that event's payload (the rest are counted).
+_LISTED = 20
 
 # Rows are read positionally into AuditRecord: every column list follows its fields.
 _COLUMNS = [audit_events.c[name] for name in AuditRecord._fields]
@@ -51,7 +63,19 @@ class _Statements:
     def __init__(self, placeholder: str) -> None:
         ph = placeholder
         self.lock = f"SELECT value FROM garrison_meta WHERE key = {ph} FOR UPDATE"
-        self.head = "SELECT seq, hash FROM audit_head WHERE id = 1"
+        # The signed head and the highest stored seq in one round trip (the max of the
+        # primary key is one index probe): a record past the head is caught at once.
+        self.head = ("SELECT h.seq, h.hash, (SELECT MAX(seq) FROM audit_events) "
+                     "FROM audit_head h WHERE h.id = 1")
+        self.tail = "SELECT MAX(seq) FROM audit_events"
+        quarantined = ", ".join(AuditRecord._fields)
+        self.quarantine = (
+            f"INSERT INTO audit_quarantine (quarantined_at_seq, head_seq, {quarantined}) "
+            f"SELECT {ph}, {ph}, {quarantined} FROM audit_events WHERE seq > {ph}")
+        self.past_head = (f"SELECT {_EVENT_COLUMNS} FROM audit_events WHERE seq > {ph} "
+                          f"ORDER BY seq LIMIT {_LISTED}")
+        self.count_past = f"SELECT COUNT(*), MAX(seq) FROM audit_events WHERE seq > {ph}"
+        self.drop_past = f"DELETE FROM audit_events WHERE seq > {ph}"
         values = ", ".join([ph] * len(AuditRecord._fields))
         self.insert = f"INSERT INTO audit_events ({_EVENT_COLUMNS}) VALUES ({values})"
         self.insert_head = (
@@ -86,6 +110,7 @@ class SQLAuditWriter:
         checkpoint_every: int = 1000,
         witness: Path | None = None,
         on_append: Callable[[list[AuditRecord]], None] | None = None,
+        on_tamper: Callable[[str, dict[str, Any]], None] | None = None,
     ) -> None:
         self._conn = conn
         self._signer = signer
@@ -93,8 +118,13 @@ class SQLAuditWriter:
         self._every = checkpoint_every
         self._witness = witness
         self._on_append = on_append
+        self._on_tamper = on_tamper
+        #: Events that must precede the caller's (a quarantine found by this append).
+        self._pending: list[AuditDraft] = []
         #: Work that must only happen once the transaction has committed.
         self.after_commit: list[Callable[[], None]] = []
+        #: Notifications that may write themselves: run after the store's lock is free.
+        self.after_release: list[Callable[[], None]] = []
 
     def _cursor(self) -> tuple[Any, _Statements]:
         cursor, placeholder = dbapi_cursor(self._conn)
@@ -102,14 +132,67 @@ class SQLAuditWriter:
 
     def _lock_head(self) -> tuple[int, str]:
         cur, sql = self._cursor()
-        if self._conn.dialect.name != "sqlite":
-            # SQLite's BEGIN IMMEDIATE already holds the database write lock.
-            cur.execute(sql.lock, ("audit-lock",))
-            cur.fetchone()
-        cur.execute(sql.head)
-        row = cur.fetchone()
-        cur.close()
-        return (0, GENESIS) if row is None else (int(row[0]), row[1])
+        try:
+            if self._conn.dialect.name != "sqlite":
+                # SQLite's BEGIN IMMEDIATE already holds the database write lock.
+                cur.execute(sql.lock, ("audit-lock",))
+                cur.fetchone()
+            cur.execute(sql.head)
+            row = cur.fetchone()
+            if row is None:
+                cur.execute(sql.tail)
+                tail = cur.fetchone()[0]
+                if tail is not None:
+                    raise AuditChainBroken(
+                        "audit chain broken at position 1: the chain has records but its "
+                        "signed head is missing; restore the database from a backup",
+                        position=1, reason="bad-checkpoint")
+                self._ensure_not_wiped()
+                return 0, GENESIS
+            seq, digest, tail = int(row[0]), row[1], row[2]
+            if tail is not None and int(tail) > seq:
+                self._quarantine(cur, sql, seq)
+            return seq, digest
+        finally:
+            cur.close()
+
+    def _ensure_not_wiped(self) -> None:
+        """An empty chain is only ever new: not once the witness holds a signed checkpoint
+        (``garrison init`` writes one at once), or a wiped trail would restart at seq 1
+        signed with the real key."""
+        witness = self._witness
+        if witness is None or not witness.is_file():
+            return
+        with witness.open("rb") as fh:
+            if not any(line.strip() for line in fh):
+                return
+        raise AuditChainBroken(
+            "audit chain broken at position 1: the chain is empty but the witness file "
+            "holds signed checkpoints (the trail was wiped); restore the database from a "
+            "backup", position=1, reason="truncated")
+
+    def _quarantine(self, cur: Any, sql: _Statements, head: int) -> None:
+        """Move records past the signed head out of the chain, keeping them as evidence."""
+        at = head + 1  # The seq of the quarantine event about to be appended.
+        cur.execute(sql.count_past, (head,))
+        count, last = cur.fetchone()
+        cur.execute(sql.past_head, (head,))
+        listed = [AuditRecord._make(r) for r in cur.fetchall()]
+        cur.execute(sql.quarantine, (at, head, head))
+        cur.execute(sql.drop_past, (head,))
+        detail = {
+            "head_seq": head, "count": int(count), "first": head + 1, "last": int(last),
+            "records": [{"seq": r.seq, "event_id": r.event_id[:64], "actor": r.actor[:128],
+                         "action": r.action[:64], "resource": r.resource[:256],
+                         "hash": r.hash[:64]} for r in listed],
+        }
+        self._pending.append(AuditDraft(
+            action=QUARANTINE_ACTION, actor="system", resource="audit", reason="inserted",
+            payload=detail))
+        if self._on_tamper is not None:
+            callback = self._on_tamper
+            self.after_release.append(lambda: callback("audit-quarantine",
+                                                       {**detail, "quarantine_seq": at}))
 
     def append(self, draft: AuditDraft) -> AuditRecord:
         return self.append_many([draft])[0]
@@ -118,6 +201,11 @@ class SQLAuditWriter:
         if not drafts:
             return []
         seq, prev = self._lock_head()
+        pending, self._pending = self._pending, []
+        return self._append_locked(seq, prev, [*pending, *drafts])[len(pending):]
+
+    def _append_locked(self, seq: int, prev: str,
+                       drafts: Sequence[AuditDraft]) -> list[AuditRecord]:
         created = utc_iso(self._clock.now())
         out: list[AuditRecord] = []
         for draft in drafts:
@@ -174,6 +262,10 @@ class SQLAuditWriter:
 
     def checkpoint(self) -> Checkpoint:
         seq, digest = self._lock_head()
+        pending, self._pending = self._pending, []
+        if pending:  # A quarantine found on the way: record it before signing the head.
+            last = self._append_locked(seq, digest, pending)[-1]
+            seq, digest = last.seq, last.hash
         if seq == 0:
             raise Conflict("the audit log is empty; nothing to checkpoint")
         created = utc_iso(self._clock.now())
@@ -214,7 +306,9 @@ def query_records(conn: Connection, q: AuditQuery) -> list[AuditRecord]:
         stmt = stmt.where(audit_events.c.created >= q.since)
     if q.until is not None:
         stmt = stmt.where(audit_events.c.created <= q.until)
-    stmt = stmt.order_by(audit_events.c.seq)
+    if q.before_seq is not None:
+        stmt = stmt.where(audit_events.c.seq < q.before_seq)
+    stmt = stmt.order_by(audit_events.c.seq.desc() if q.newest_first else audit_events.c.seq)
     if q.limit is not None:
         stmt = stmt.limit(q.limit)
     return [AuditRecord(*row) for row in conn.execute(stmt)]
@@ -238,3 +332,11 @@ def read_head(conn: Connection) -> Checkpoint | None:
 def read_checkpoints(conn: Connection) -> list[Checkpoint]:
     rows = conn.execute(select(audit_checkpoints).order_by(audit_checkpoints.c.seq)).all()
     return [Checkpoint(int(r.seq), r.hash, r.created, r.key_id, bytes(r.signature)) for r in rows]
+
+
+def read_quarantine(conn: Connection) -> list[tuple[int, AuditRecord]]:
+    """Quarantined records as ``(seq of the quarantine event, record)``, in that order."""
+    cols = [audit_quarantine.c[name] for name in AuditRecord._fields]
+    rows = conn.execute(select(audit_quarantine.c.quarantined_at_seq, *cols).order_by(
+        audit_quarantine.c.id)).all()
+    return [(int(r[0]), AuditRecord(*r[1:])) for r in rows]

@@ -5,15 +5,23 @@ A batch is written in one transaction. The transaction first appends an
 over the stored rows (:func:`rows_digest`), then inserts the rows, each pointing at
 that event (``anchor_seq``). The hash chain protects the event, and the event
 protects the rows. :meth:`SQLDecisionStore.verify` checks one record's batch against
-its anchor, and :meth:`SQLDecisionStore.verify_all` checks every batch. Either one
-finds a changed, deleted or inserted record, and a record without an anchor.
+its anchor; :mod:`garrison.storage.decisions_check` checks every batch and accounts
+for every numbered record.
+
+The key of a record is the gateway's own request id. The client's ``X-Request-ID`` is
+stored as given in ``client_request_id`` and never used as a key, so one client can
+never make another client's records fail to write.
+
+Each gateway worker numbers its records (``writer``, ``wseq``) and reserves numbers
+ahead of use in the audit trail (``open-decision-log``, the ``reserved`` field of each
+anchor, ``reserve-decision-records``); records it could not store are recorded by a
+``drop-decision-records`` event, and a clean stop by ``close-decision-log``.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import itertools
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -21,7 +29,7 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
-from garrison.audit import AuditDraft, AuditQuery
+from garrison.audit import AuditDraft
 from garrison.errors import DecisionNotFound, IntegrityFailure
 from garrison.serving.decision_service import BatchProblem, DecisionsReport
 from garrison.serving.decisions import DecisionRecord
@@ -30,12 +38,23 @@ from garrison.storage.engine import dbapi_cursor
 from garrison.storage.store import Store
 from garrison.storage.tables import decisions
 
-__all__ = ["BatchProblem", "DecisionsReport", "SQLDecisionStore", "rows_digest"]
+__all__ = ["ANCHOR", "COLUMNS", "LOG_ACTIONS", "BatchProblem", "DecisionsReport",
+           "SQLDecisionStore", "columns_of", "mismatch", "rows_digest"]
 
-#: The stored columns, in the order the digest covers them.
-_COLUMNS = ("request_id", "created", "caller", "model", "version", "rows", "outputs", "inputs",
-            "input_policy", "fallback", "flags", "explanation", "latency_ms")
-_ANCHOR = {"action": "invoke-model", "actor": "system", "resource": "decisions"}
+#: The stored columns, in the order the digest covers them (format 2, with numbering).
+COLUMNS = ("request_id", "client_request_id", "writer", "wseq", "created", "caller", "model",
+           "version", "rows", "outputs", "inputs", "input_policy", "fallback", "flags",
+           "explanation", "latency_ms")
+#: The columns anchors without a ``format`` field (written before numbering) cover.
+_COLUMNS_V1 = ("request_id", "created", "caller", "model", "version", "rows", "outputs",
+               "inputs", "input_policy", "fallback", "flags", "explanation", "latency_ms")
+_V1_INDEX = [COLUMNS.index(c) for c in _COLUMNS_V1]
+ANCHOR = {"action": "invoke-model", "actor": "system", "resource": "decisions"}
+#: Lifecycle events of a writer's numbering (Garrison itself; resource decisions:<writer>).
+LOG_ACTIONS = ("open-decision-log", "reserve-decision-records", "drop-decision-records",
+               "close-decision-log")
+#: Records a drop event names one by one (the rest are counted).
+_LISTED = 100
 
 
 def _json(value: Any) -> str | None:
@@ -56,6 +75,20 @@ def rows_digest(rows: Iterable[Sequence[Any]]) -> str:
     return h.hexdigest()
 
 
+def columns_of(payload: dict[str, Any], row: Sequence[Any]) -> tuple[Any, ...]:
+    """The part of a full stored row (``COLUMNS``) that an anchor of this format covers."""
+    if payload.get("format") == 2:
+        return tuple(row)
+    return tuple(row[i] for i in _V1_INDEX)
+
+
+def mismatch(event: Any, rows: Sequence[Sequence[Any]]) -> bool:
+    """True unless ``rows`` (full stored rows) are exactly the batch the anchor hashed."""
+    payload = json.loads(event.payload)
+    covered = [columns_of(payload, r) for r in rows]
+    return len(rows) != payload.get("decisions") or rows_digest(covered) != payload.get("sha256")
+
+
 #: Rows per INSERT statement: one statement per chunk, not one step per row (the
 #: driver releases and retakes the GIL around every step; the event loop pays for it).
 _CHUNK = 256
@@ -63,12 +96,29 @@ _CHUNK = 256
 
 @functools.lru_cache(maxsize=16)
 def _insert_sql(placeholder: str, rows: int) -> str:
-    names = (*_COLUMNS, "anchor_seq")
+    names = (*COLUMNS, "anchor_seq")
     one = f"({', '.join([placeholder] * len(names))})"
     return f"INSERT INTO decisions ({', '.join(names)}) VALUES {', '.join([one] * rows)}"
 
 
-_SELECTED = [getattr(decisions.c, name) for name in _COLUMNS]
+SELECTED = [getattr(decisions.c, name) for name in COLUMNS]
+
+
+def _row(r: DecisionRecord) -> tuple[Any, ...]:
+    return (r.request_id, r.client_request_id, r.writer, r.wseq, r.created, r.caller[:128],
+            r.model, r.version, r.rows, _json(r.outputs), _json(r.inputs), r.input_policy,
+            r.fallback[:64], _json(r.flags), _json(r.explanation), r.latency_ms)
+
+
+def _ranges(numbers: Iterable[int]) -> list[list[int]]:
+    """``[1, 2, 3, 7]`` -> ``[[1, 3], [7, 7]]``: a compact, exact list of numbers."""
+    out: list[list[int]] = []
+    for n in sorted(set(numbers)):
+        if out and n == out[-1][1] + 1:
+            out[-1][1] = n
+        else:
+            out.append([n, n])
+    return out
 
 
 class SQLDecisionStore:
@@ -77,18 +127,21 @@ class SQLDecisionStore:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    def add_many(self, records: Sequence[DecisionRecord]) -> None:
+    # -- the write path (garrison.serving.decision_log.DecisionSink) ------------------
+    def add_many(self, records: Sequence[DecisionRecord], *, writer: str | None = None,
+                 reserved: int | None = None, used: int | None = None) -> None:
         if not records:
             return
-        rows = [(r.request_id, r.created, r.caller[:128], r.model, r.version, r.rows,
-                 _json(r.outputs), _json(r.inputs), r.input_policy, r.fallback[:64],
-                 _json(r.flags), _json(r.explanation), r.latency_ms) for r in records]
+        rows = [_row(r) for r in records]
+        numbers = [r.wseq for r in records if r.wseq is not None]
+        payload: dict[str, Any] = {
+            "format": 2, "decisions": len(rows), "first": rows[0][0], "last": rows[-1][0],
+            "sha256": rows_digest(rows),
+            "models": sorted({f"{r.model}:{r.version}" for r in records})}
+        if writer is not None:
+            payload.update(writer=writer, wseq=_ranges(numbers), reserved=reserved, used=used)
         with self._store.write() as tx:
-            anchor = tx.audit.append(AuditDraft(
-                **_ANCHOR, payload={
-                    "decisions": len(rows), "first": rows[0][0], "last": rows[-1][0],
-                    "sha256": rows_digest(rows),
-                    "models": sorted({f"{r.model}:{r.version}" for r in records})}))
+            anchor = tx.audit.append(AuditDraft(**ANCHOR, payload=payload))
             # The DBAPI cursor directly: SQLAlchemy's per-row parameter processing cost
             # more than the insert itself. The statements stay parameterized.
             cursor, placeholder = dbapi_cursor(tx.conn)
@@ -100,6 +153,30 @@ class SQLDecisionStore:
             finally:
                 cursor.close()
 
+    def _log_event(self, action: str, writer: str, payload: dict[str, Any], *,
+                   outcome: str = "ok", reason: str = "") -> None:
+        self._store.append(AuditDraft(action=action, actor="system",
+                                      resource=f"decisions:{writer}", outcome=outcome,
+                                      reason=reason, payload={"writer": writer, **payload}))
+
+    def open_writer(self, writer: str, reserved: int, detail: dict[str, Any]) -> None:
+        self._log_event("open-decision-log", writer, {"reserved": reserved, **detail})
+
+    def reserve(self, writer: str, reserved: int, used: int = 0) -> None:
+        self._log_event("reserve-decision-records", writer, {"reserved": reserved,
+                                                             "used": used})
+
+    def record_drops(self, writer: str, records: Sequence[DecisionRecord], reason: str,
+                     message: str) -> None:
+        self._log_event("drop-decision-records", writer, {
+            "count": len(records), "wseq": _ranges(r.wseq for r in records if r.wseq),
+            "request_ids": [r.request_id for r in records[:_LISTED]],
+            "message": message[:500]}, outcome="failed", reason=reason)
+
+    def close_writer(self, writer: str, last: int) -> None:
+        self._log_event("close-decision-log", writer, {"last": last})
+
+    # -- reading --------------------------------------------------------------------
     def get(self, request_id: str) -> DecisionRecord:
         with self._store.read() as tx:
             row = tx.conn.execute(select(decisions).where(
@@ -114,10 +191,10 @@ class SQLDecisionStore:
             inputs=json.loads(m["inputs"]) if m["inputs"] else None, fallback=m["fallback"],
             flags=json.loads(m["flags"]),
             explanation=json.loads(m["explanation"]) if m["explanation"] else None,
-            latency_ms=int(m["latency_ms"]),
+            latency_ms=int(m["latency_ms"]), client_request_id=m["client_request_id"],
+            writer=m["writer"], wseq=None if m["wseq"] is None else int(m["wseq"]),
         )
 
-    # -- verification -----------------------------------------------------------------
     def verify(self, request_id: str) -> dict[str, Any]:
         """Check the batch of one record against its audit anchor; raises
         :class:`IntegrityFailure` (``reason``: unanchored, not-an-anchor,
@@ -130,65 +207,23 @@ class SQLDecisionStore:
             if anchor[0] is None:
                 raise IntegrityFailure("the decision record has no audit anchor",
                                        reason="unanchored")
-            problem = self._check(tx.conn, int(anchor[0]))
-        if problem is not None:
+            seq = int(anchor[0])
+            events = list(_audit.read_records(tx.conn, seq - 1, 1, seq))
+            event = events[0] if events else None
+            if event is None or any(getattr(event, k) != v for k, v in ANCHOR.items()):
+                raise IntegrityFailure("the decision record does not match its audit anchor",
+                                       reason="not-an-anchor", anchor_seq=seq)
+            rows = tx.conn.execute(select(*SELECTED).where(
+                decisions.c.anchor_seq == seq)).all()
+        if mismatch(event, rows):
             raise IntegrityFailure("the decision record does not match its audit anchor",
-                                   reason=problem.reason, anchor_seq=problem.anchor_seq)
-        return {"verified": True, "anchor_seq": int(anchor[0])}
+                                   reason="batch-mismatch", anchor_seq=seq)
+        return {"verified": True, "anchor_seq": seq}
 
-    def verify_all(self) -> DecisionsReport:
-        """Every anchored batch against its event, and every record against an anchor.
+    def verify_all(self, *, since: str | None = None,
+                   now: str | None = None) -> DecisionsReport:
+        """Every batch against its anchor and every numbered record accounted for
+        (:func:`garrison.storage.decisions_check.check_decisions`)."""
+        from garrison.storage.decisions_check import check_decisions
 
-        The audit head is read first and last: batches anchored between the two reads
-        were committed while the check ran (PostgreSQL reads are not one snapshot) and
-        are left for the next check rather than reported half-seen; an anchor past the
-        last head names no event at all. Then the anchor events, then every record in
-        anchor order: three reads, whatever the number of batches.
-        """
-        problems: list[BatchProblem] = []
-        with self._store.read() as tx:
-            head = _audit.read_head(tx.conn)
-            newest = head.seq if head is not None else 0
-            events = {e.seq: e for e in _audit.query_records(
-                tx.conn, AuditQuery(**_ANCHOR, limit=None)) if e.seq <= newest}
-            rows = tx.conn.execute(select(decisions.c.anchor_seq, *_SELECTED).order_by(
-                decisions.c.anchor_seq, decisions.c.request_id)).all()
-            after = _audit.read_head(tx.conn)
-            latest = after.seq if after is not None else 0
-        seen: set[int] = set()
-        count = 0
-        for seq, group in itertools.groupby(rows, key=lambda r: r[0]):
-            batch = [tuple(r[1:]) for r in group]
-            if seq is None:
-                problems += [BatchProblem("unanchored", request_id=r[0]) for r in batch]
-            elif seq in events:
-                seen.add(seq)
-                problem = _mismatch(events[seq], batch)
-                if problem is not None:
-                    problems.append(problem)
-            elif seq <= newest or seq > latest:  # No such anchor, then or now.
-                problems += [BatchProblem("not-an-anchor", seq, r[0]) for r in batch]
-            else:
-                continue  # Anchored while the check ran: the next check sees it whole.
-            count += len(batch)
-        # An anchor whose records are all gone is a deleted batch.
-        problems += [p for seq in sorted(set(events) - seen)
-                     if (p := _mismatch(events[seq], [])) is not None]
-        return DecisionsReport(len(events), count, problems)
-
-    @staticmethod
-    def _check(conn: Any, seq: int) -> BatchProblem | None:
-        events = list(_audit.read_records(conn, seq - 1, 1, seq))
-        event = events[0] if events else None
-        if event is None or any(getattr(event, k) != v for k, v in _ANCHOR.items()):
-            return BatchProblem("not-an-anchor", seq)
-        rows = conn.execute(select(*_SELECTED).where(decisions.c.anchor_seq == seq)).all()
-        return _mismatch(event, rows)
-
-
-def _mismatch(event: Any, rows: Sequence[Sequence[Any]]) -> BatchProblem | None:
-    """``batch-mismatch`` unless ``rows`` are exactly the batch the anchor event hashed."""
-    payload = json.loads(event.payload)
-    if len(rows) != payload.get("decisions") or rows_digest(rows) != payload.get("sha256"):
-        return BatchProblem("batch-mismatch", event.seq)
-    return None
+        return check_decisions(self._store, since=since, now=now)

@@ -7,11 +7,13 @@ driver errors are translated into :class:`~garrison.errors.StorageError`.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
@@ -31,10 +33,13 @@ from garrison.storage.migrate import (
 )
 from garrison.storage.registry_repo import SQLModelRepository
 from garrison.storage.repos import SQLAPIKeyRepository, SQLPrincipalRepository
+from garrison.storage.sessions_repo import SQLSessionRepository
 from garrison.storage.tables import meta
 from garrison.types import Clock, SystemClock
 
-__all__ = ["Store", "Tx"]
+__all__ = ["AuditSnapshot", "Store", "Tx"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -46,7 +51,30 @@ class Tx:
     api_keys: SQLAPIKeyRepository
     audit: _audit.SQLAuditWriter
     models: SQLModelRepository
+    sessions: SQLSessionRepository
     deployments: SQLDeploymentRepository
+
+
+class AuditSnapshot:
+    """Audit reads bound to one snapshot transaction (``Store.audit_snapshot``)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def head(self) -> Checkpoint | None:
+        return _audit.read_head(self._conn)
+
+    def checkpoints(self) -> list[Checkpoint]:
+        return _audit.read_checkpoints(self._conn)
+
+    def records(self, after_seq: int = 0, batch: int = 5000) -> Iterator[AuditRecord]:
+        return _audit.read_records(self._conn, after_seq, batch)
+
+    def query(self, q: AuditQuery) -> list[AuditRecord]:
+        return _audit.query_records(self._conn, q)
+
+    def quarantined(self) -> list[tuple[int, AuditRecord]]:
+        return _audit.read_quarantine(self._conn)
 
 
 class Store:
@@ -69,6 +97,14 @@ class Store:
         # the file lock (other processes still queue on the lock via BEGIN IMMEDIATE).
         self._write_lock = threading.Lock() if is_sqlite(self.engine) else None
         self.on_audit_append: Callable[[list[AuditRecord]], None] | None = None
+        #: Told about tampering the storage layer found and handled (``kind``, detail),
+        #: after the commit that recorded it; the composition root raises an alert.
+        self.on_tamper: Callable[[str, dict[str, Any]], None] | None = None
+        # The driver's own exceptions: the audit hot path uses the DBAPI cursor directly,
+        # so its errors are not wrapped by SQLAlchemy and must be translated here too.
+        dbapi = getattr(self.engine.dialect, "loaded_dbapi", None) or self.engine.dialect.dbapi
+        self._driver_errors: tuple[type[BaseException], ...] = (
+            OperationalError, DBAPIError, *((dbapi.Error,) if dbapi is not None else ()))
 
     # -- schema -------------------------------------------------------------------
     def upgrade(self) -> None:
@@ -100,15 +136,17 @@ class Store:
             api_keys=SQLAPIKeyRepository(conn),
             audit=_audit.SQLAuditWriter(
                 conn, self.signer, self.clock, checkpoint_every=self.checkpoint_every,
-                witness=self.witness, on_append=self.on_audit_append,
+                witness=self.witness, on_append=self.on_audit_append, on_tamper=self.on_tamper,
             ),
             models=SQLModelRepository(conn),
+            sessions=SQLSessionRepository(conn),
             deployments=SQLDeploymentRepository(conn),
         )
 
     @contextmanager
     def write(self) -> Iterator[Tx]:
         lock = self._write_lock
+        notify: list[Callable[[], None]] = []
         if lock is not None:
             lock.acquire()
         try:
@@ -119,22 +157,35 @@ class Store:
                         yield tx
                 except GarrisonError:
                     raise
-                except (OperationalError, DBAPIError) as exc:
+                except self._driver_errors as exc:
                     raise StorageError("the database write failed") from exc
                 for task in tx.audit.after_commit:  # Committed: now the outside world.
                     task()
+                notify = tx.audit.after_release
         finally:
             if lock is not None:
                 lock.release()
+        # Callbacks that may write themselves (an alert) run once the lock is free.
+        for task in notify:
+            try:
+                task()
+            except Exception:
+                log.exception("a post-commit notification failed")
 
     @contextmanager
-    def read(self) -> Iterator[Tx]:
+    def read(self, *, snapshot: bool = False) -> Iterator[Tx]:
+        """A read transaction; ``snapshot`` makes every statement in it see the same
+        committed state (SQLite read transactions always do; PostgreSQL needs
+        REPEATABLE READ, as its default READ COMMITTED re-reads per statement)."""
         try:
-            with self.engine.connect() as conn, conn.begin():
-                yield self._tx(conn)
+            with self.engine.connect() as conn:
+                if snapshot and not is_sqlite(self.engine):
+                    conn = conn.execution_options(isolation_level="REPEATABLE READ")
+                with conn.begin():
+                    yield self._tx(conn)
         except GarrisonError:
             raise
-        except (OperationalError, DBAPIError) as exc:
+        except self._driver_errors as exc:
             raise StorageError("the database read failed") from exc
 
     # -- the audit log as a standalone service (AuditLog protocol) -----------------
@@ -171,6 +222,13 @@ class Store:
     def checkpoint(self) -> Checkpoint:
         with self.write() as tx:
             return tx.audit.checkpoint()
+
+    @contextmanager
+    def audit_snapshot(self) -> Iterator[AuditSnapshot]:
+        """The head, checkpoints, records and quarantine as of one instant (verification
+        reads them all from it, so a concurrent append can never look like tampering)."""
+        with self.read(snapshot=True) as tx:
+            yield AuditSnapshot(tx.conn)
 
     # -- installation metadata ----------------------------------------------------
     def get_meta(self, key: str) -> str | None:

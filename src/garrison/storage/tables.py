@@ -26,6 +26,7 @@ __all__ = [
     "audit_checkpoints",
     "audit_events",
     "audit_head",
+    "audit_quarantine",
     "meta",
     "metadata",
     "principal_roles",
@@ -103,6 +104,7 @@ Index("ix_audit_events_actor", audit_events.c.actor)
 Index("ix_audit_events_action", audit_events.c.action)
 Index("ix_audit_events_created", audit_events.c.created)
 Index("ix_audit_events_request_id", audit_events.c.request_id)
+Index("ix_audit_events_resource", audit_events.c.resource)
 
 audit_head = Table(
     "audit_head",
@@ -124,6 +126,28 @@ audit_checkpoints = Table(
     Column("created", TS, nullable=False),
     Column("key_id", String(32), nullable=False),
     Column("signature", LargeBinary, nullable=False),
+)
+
+#: Records that were found past the signed head (never appended by Garrison) and moved
+#: out of the chain by the next append, kept as evidence (``quarantine-audit-events``).
+audit_quarantine = Table(
+    "audit_quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("quarantined_at_seq", BigInteger, nullable=False),
+    Column("head_seq", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("event_id", String(64), nullable=False),
+    Column("created", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("resource", Text, nullable=False),
+    Column("outcome", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("request_id", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("prev_hash", Text, nullable=False),
+    Column("hash", Text, nullable=False),
 )
 
 models = Table(
@@ -195,8 +219,17 @@ decisions = Table(
     Column("latency_ms", Integer, nullable=False),
     # The seq of the audit event whose payload carries this record's batch digest.
     Column("anchor_seq", BigInteger, nullable=True),
+    # The client's X-Request-ID, recorded as given: never a key (request_id is the
+    # server's own id).
+    Column("client_request_id", String(64), nullable=True),
+    # The gateway worker's decision log and this record's number in it (1, 2, ...): a
+    # missing number is a lost record (``audit decisions``).
+    Column("writer", String(32), nullable=True),
+    Column("wseq", BigInteger, nullable=True),
 )
 Index("ix_decisions_model_created", decisions.c.model, decisions.c.created)
 Index("ix_decisions_anchor_seq", decisions.c.anchor_seq)
+Index("ix_decisions_client_request_id", decisions.c.client_request_id)
+Index("ix_decisions_writer_wseq", decisions.c.writer, decisions.c.wseq)
 
 __all__ += ["decisions", "deployments"]

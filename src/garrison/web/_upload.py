@@ -5,8 +5,10 @@ Two encodings are accepted:
 - ``application/octet-stream``: the body is the artifact; metadata (optional) is JSON
   in the ``X-Garrison-Metadata`` header, the original file name (optional, only used
   for format hints and the scan report) in ``X-Garrison-Filename``.
-- ``multipart/form-data``: a ``file`` part (the artifact, exactly one) and an optional
-  ``metadata`` part (JSON text). Any other part is refused.
+- ``multipart/form-data``: a ``file`` part (the artifact, exactly one), an optional
+  ``metadata`` part (JSON text), an optional ``reference`` part (the reference data,
+  CSV or Parquet, told apart by its file name's suffix) and an optional ``signature``
+  part (an OpenSSF model-signing bundle). Any other part, or a repeated one, is refused.
 
 Each upload gets a fresh directory (mode 0700) under the upload root, so a file
 name chosen by the client can never collide with or reach anything else; the
@@ -41,15 +43,24 @@ _FLUSH_BYTES = 1 << 20
 _MAX_PART_HEADERS = 8 * 1024
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,16}$")
+_PARTS = ("file", "metadata", "reference", "signature")
 
 
 @dataclass(frozen=True)
 class Upload:
-    """The received artifact and its validated metadata (``None``: none was sent)."""
+    """The received artifact and its validated metadata (``None``: none was sent), with
+    the reference data and the model signature when they were sent."""
 
     path: Path
     size: int
     metadata: dict[str, Any] | None
+    reference: Path | None = None
+    signature: Path | None = None
+
+
+_REFERENCE_SUFFIXES = (".csv", ".parquet", ".pq")
+#: An OpenSSF model-signing bundle is a few kilobytes; this leaves room for a long chain.
+MAX_SIGNATURE_BYTES = 256 * 1024
 
 
 def safe_filename(presented: str | None) -> str:
@@ -64,9 +75,10 @@ def safe_filename(presented: str | None) -> str:
 class _Sink:
     """Writes the artifact off the event loop in 1 MiB batches and enforces the cap."""
 
-    def __init__(self, path: Path, cap: int) -> None:
+    def __init__(self, path: Path, cap: int, what: str = "artifact") -> None:
         self.path = path
         self.cap = cap
+        self.what = what
         self.size = 0
         self._buffer = bytearray()
         try:
@@ -77,7 +89,8 @@ class _Sink:
     async def write(self, data: bytes) -> None:
         self.size += len(data)
         if self.size > self.cap:
-            raise PayloadTooLarge(f"the artifact may be at most {self.cap} bytes", limit=self.cap)
+            raise PayloadTooLarge(f"the {self.what} may be at most {self.cap} bytes",
+                                  limit=self.cap)
         self._buffer += data
         if len(self._buffer) >= _FLUSH_BYTES:
             await self.flush()
@@ -137,6 +150,8 @@ class _Multipart:
         self.workdir, self.cap, self.meta_cap = workdir, cap, meta_cap
         self.events: list[tuple[str, bytes]] = []
         self.sink: _Sink | None = None
+        self.reference: _Sink | None = None
+        self.signature: _Sink | None = None
         self.metadata: bytearray | None = None
         self.target: str | None = None
         self.headers: dict[bytes, bytes] = {}
@@ -175,32 +190,54 @@ class _Multipart:
             elif kind == "data":
                 await self._data(chunk)
             elif kind == "end":
-                if self.target == "file" and self.sink is not None:
-                    await self.sink.close()
+                sink = self._sink()
+                if sink is not None:
+                    await sink.close()
                 self.target, self.headers, self.header_bytes = None, {}, 0
             elif kind == "eof":
                 self.ended = True
 
+    def _sink(self) -> _Sink | None:
+        return {"file": self.sink, "reference": self.reference,
+                "signature": self.signature}.get(self.target or "")
+
+    def sinks(self) -> list[_Sink]:
+        return [s for s in (self.sink, self.reference, self.signature) if s is not None]
+
     def _open_part(self) -> None:
         disposition, options = parse_options_header(self.headers.get(b"content-disposition"))
-        name = options.get(b"name")
-        if disposition != b"form-data" or name not in (b"file", b"metadata"):
-            raise InvalidInput("the multipart body may hold only a 'file' and a 'metadata' part")
-        if (name == b"file" and self.sink is not None) or (
-            name == b"metadata" and self.metadata is not None
-        ):
+        name = options.get(b"name", b"").decode("latin-1")
+        if disposition != b"form-data" or name not in _PARTS:
+            raise InvalidInput("the multipart body may hold only 'file', 'metadata', "
+                               "'reference' and 'signature' parts")
+        taken = {"file": self.sink, "metadata": self.metadata, "reference": self.reference,
+                 "signature": self.signature}[name]
+        if taken is not None:
             raise InvalidInput("a multipart part is repeated")
-        if name == b"file":
-            filename = options.get(b"filename", b"").decode("utf-8", "replace")
+        filename = options.get(b"filename", b"").decode("utf-8", "replace")
+        self.target = name
+        if name == "file":
             self.sink = _Sink(self.workdir / safe_filename(filename), self.cap)
-            self.target = "file"
+        elif name == "reference":
+            suffix = _SUFFIX.search(filename)
+            ext = suffix.group(0).lower() if suffix else ".csv"
+            if ext not in _REFERENCE_SUFFIXES:
+                raise InvalidInput("the reference data must be a .csv or .parquet file")
+            # Its own folder: the artifact's private copy must sit alone in its folder.
+            folder = self.workdir / ".reference"
+            folder.mkdir(mode=0o700)
+            self.reference = _Sink(folder / f"reference{ext}", self.cap, "reference data")
+        elif name == "signature":
+            folder = self.workdir / ".signature"
+            folder.mkdir(mode=0o700)
+            self.signature = _Sink(folder / "model.sig", MAX_SIGNATURE_BYTES, "signature")
         else:
             self.metadata = bytearray()
-            self.target = "metadata"
 
     async def _data(self, chunk: bytes) -> None:
-        if self.target == "file" and self.sink is not None:
-            await self.sink.write(chunk)
+        sink = self._sink()
+        if sink is not None:
+            await sink.write(chunk)
         elif self.target == "metadata" and self.metadata is not None:
             self.metadata.extend(chunk)
             if len(self.metadata) > self.meta_cap:
@@ -224,15 +261,17 @@ async def _receive_multipart(request: Request, workdir: Path, cap: int, meta_cap
                 raise InvalidInput("the multipart body is malformed") from exc
             await state.handle()
     finally:
-        if state.sink is not None:
-            await state.sink.close()
+        for sink in state.sinks():
+            await sink.close()
     if not state.ended:
         raise InvalidInput("the multipart body is truncated")
     if state.sink is None:
         raise InvalidInput("the upload has no 'file' part")
     meta = _metadata(bytes(state.metadata) if state.metadata is not None else None,
                      "metadata part")
-    return Upload(state.sink.path, state.sink.size, meta)
+    return Upload(state.sink.path, state.sink.size, meta,
+                  reference=state.reference.path if state.reference is not None else None,
+                  signature=state.signature.path if state.signature is not None else None)
 
 
 async def receive_upload(request: Request, workdir: Path, *, cap: int, meta_cap: int) -> Upload:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Mount, Route
 
 from garrison.errors import GarrisonError
 from garrison.web._http import AdminConfig, AdminServices, reply
@@ -64,24 +65,38 @@ def operations() -> list[Operation]:
     ]
 
 
+async def _to_console(request: Request) -> Response:
+    return RedirectResponse("/console/", status_code=308)
+
+
 def create_web_app(
     services: AdminServices,
     *,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     upload_dir: Path | None = None,
+    console: bool = True,
+    oidc: Any = None,
 ) -> Starlette:
     """The admin API over ``services``; the caller owns (and closes) the services.
 
     ``upload_dir`` holds uploads while they are scanned (default ``HOME/uploads``,
     mode 0700); each upload is deleted when its request ends, accepted or not.
+    With ``console`` (the default) the web console is served under ``/console/``;
+    ``oidc`` is its OIDC client when sign-in with an identity provider is configured.
     """
     if max_upload_bytes < 1 or max_body_bytes < 1:
         raise ValueError("body limits must be positive")
     ops = operations()
+    routes: list[Any] = [Route(op.path, op.endpoint, methods=[op.method],
+                               name=op.operation_id) for op in ops]
+    if console:
+        from garrison.web.console import create_console
+
+        routes += [Route("/console", _to_console, methods=["GET"]),
+                   Mount("/console", app=create_console(services, oidc=oidc))]
     app = Starlette(
-        routes=[Route(op.path, op.endpoint, methods=[op.method], name=op.operation_id)
-                for op in ops],
+        routes=routes,
         middleware=[
             Middleware(RequestContextMiddleware),
             Middleware(BodyLimitMiddleware, max_bytes=max_body_bytes),

@@ -33,6 +33,8 @@ _PATH_PARAMS = {
              {"type": "string", "pattern": MODEL_NAME_PATTERN}),
     "version": ("Version number (1, 2, ...).",
                 {"type": "string", "pattern": "^[1-9][0-9]{0,8}$"}),
+    "incident": ("Incident id as `verify` and the incident list name it (`quarantine:57`).",
+                 {"type": "string", "pattern": "^[a-z-]{1,32}:[0-9A-Za-z:._-]{1,96}$"}),
 }
 _BINARY = {"type": "string", "contentMediaType": "application/octet-stream"}
 _STATUS_TEXT = {
@@ -58,6 +60,8 @@ class Operation:
     response: type[BaseModel] | None = None
     status: int = 200
     binary_response: bool = False
+    #: A document answered as is: its media type and JSON schema (a BOM, a PEM key).
+    document: tuple[str, dict[str, Any]] | None = None
     upload: bool = False
     auth: bool = True
     errors: tuple[int, ...] = (400, 401, 403, 404)
@@ -103,6 +107,10 @@ def _upload_body(refs: dict[Any, Any]) -> dict[str, Any]:
                 "properties": {
                     "file": _BINARY,
                     "metadata": meta,
+                    "reference": {**_BINARY, "description": "Reference (training) data, "
+                                  "CSV or Parquet (by its file name's suffix)."},
+                    "signature": {**_BINARY, "description": "An OpenSSF model-signing "
+                                  "bundle by a trusted signer."},
                 },
             }},
         },
@@ -125,12 +133,16 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
     if params:
         out["parameters"] = params
     if op.body is not None:
-        out["requestBody"] = {"required": False, "content": {
+        # A body is required when its model has a required field (an empty body is {}).
+        required = bool(op.body.model_json_schema().get("required"))
+        out["requestBody"] = {"required": required, "content": {
             "application/json": {"schema": refs[(op.body, "validation")]}}}
     elif op.upload:
         out["requestBody"] = _upload_body(refs)
     if op.binary_response:
         content = {"application/octet-stream": {"schema": _BINARY}}
+    elif op.document is not None:
+        content = {op.document[0]: {"schema": op.document[1]}}
     elif op.response is None:
         content = {"application/json": {"schema": {"type": "object"}}}
     else:

@@ -15,14 +15,19 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from garrison.types import MODEL_NAME_PATTERN, parse_utc, utc_iso
 
 __all__ = [
+    "AcknowledgeBody",
     "AuditEventList",
     "AuditEventOut",
     "AuditEventsQuery",
     "AuditVerifyOut",
     "DatasetRefModel",
+    "DecisionsCheckBody",
+    "DecisionsCheckOut",
     "ErrorBody",
     "ErrorInfo",
     "HealthOut",
+    "IncidentList",
+    "IncidentOut",
     "ModelListQuery",
     "ModelVersionDetail",
     "ModelVersionList",
@@ -34,6 +39,7 @@ __all__ = [
     "VerifyOut",
     "VersionMetadataIn",
     "VersionMetadataModel",
+    "VersionMetadataOut",
 ]
 
 _STRICT_IN = ConfigDict(extra="forbid", strict=True)
@@ -93,6 +99,14 @@ class VersionMetadataIn(VersionMetadataModel):
     )
 
 
+class VersionMetadataOut(VersionMetadataModel):
+    """A version's metadata as stored: what the registrant stated plus what registration
+    derived (the reference sample's digest, when reference data came with it)."""
+
+    reference_sha256: str = Field(
+        "", description="SHA-256 of the sealed reference sample the detectors are fitted on.")
+
+
 class ModelListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(None, pattern=MODEL_NAME_PATTERN,
@@ -128,6 +142,21 @@ class AuditEventsQuery(BaseModel):
             raise ValueError("not a valid date-time") from None
 
 
+class DecisionsCheckBody(BaseModel):
+    """Body of the decision records check; an empty body checks everything."""
+
+    model_config = _STRICT_IN
+    request_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9._-]{1,64}$",
+                                   description="Check only the batch of this decision.")
+    since: str | None = Field(None, json_schema_extra={"format": "date-time"},
+                              description="Judge only decision logs opened from this time.")
+
+    @field_validator("since")
+    @classmethod
+    def _iso(cls, value: str | None) -> str | None:
+        return AuditEventsQuery._iso(value)
+
+
 # -- responses ----------------------------------------------------------------------
 class HealthOut(BaseModel):
     model_config = _OUT
@@ -154,7 +183,7 @@ class ModelVersionOut(BaseModel):
     registrant: str
     created: str
     stage_changed: str
-    metadata: VersionMetadataModel
+    metadata: VersionMetadataOut
     scan: ScanSummary
 
 
@@ -189,6 +218,8 @@ class VerifyOut(BaseModel):
     version: int
     sha256: str
     signed_by: list[str | None]
+    #: The key id of Garrison's OpenSSF model signature, checked too (None: made before).
+    model_signed_by: str | None
 
 
 class AuditEventOut(BaseModel):
@@ -215,6 +246,21 @@ class AuditEventList(BaseModel):
     )
 
 
+class IncidentOut(BaseModel):
+    """Tampering that Garrison found, handled and recorded in the chain."""
+
+    model_config = _OUT
+    id: str = Field(description="Pass to the acknowledge endpoint, e.g. `quarantine:57`.")
+    kind: str = Field(description="`quarantined`: records forged past the signed head.")
+    position: int = Field(description="The first position the forged records occupied.")
+    count: int
+    recorded_at: int = Field(description="Seq of the event that recorded the incident.")
+    acknowledged: bool
+    acknowledged_by: str | None
+    acknowledged_at: int | None
+    records: list[dict[str, Any]] = Field(description="The first forged records, described.")
+
+
 class AuditVerifyOut(BaseModel):
     model_config = _OUT
     ok: Literal[True]
@@ -222,6 +268,63 @@ class AuditVerifyOut(BaseModel):
     head_seq: int
     head_hash: str
     checkpoints_checked: int
+    incidents: list[IncidentOut] = Field(description="All acknowledged (or verify fails).")
+
+
+class DecisionProblemOut(BaseModel):
+    model_config = _OUT
+    reason: str = Field(description="batch-mismatch, not-an-anchor, unanchored, dropped, "
+                        "missing or unclosed.")
+    anchor_seq: int | None
+    request_id: str | None
+    writer: str | None = None
+    count: int | None = Field(None, description="Records of the writer concerned.")
+
+
+class DecisionWriterOut(BaseModel):
+    """One gateway worker's decision log: what it reserved, stored, dropped, lost."""
+
+    model_config = _OUT
+    writer: str
+    opened: str
+    lease: float
+    reserved: int
+    used: int
+    written: int
+    written_max: int
+    dropped: int
+    dropped_max: int
+    closed_at: int | None
+    last_activity: str
+    state: Literal["open", "closed", "unclosed"]
+    missing: int
+    possibly_missing: int
+
+
+class DecisionsCheckOut(BaseModel):
+    model_config = _OUT
+    ok: bool
+    batches: int
+    records: int
+    problems: list[DecisionProblemOut]
+    anchor_seq: int | None = None
+    lost: int | None = Field(None, description="Answered predictions known to have no record.")
+    possibly_lost: int | None = Field(
+        None, description="Upper bound of further losses of logs that stopped without closing.")
+    writers: list[DecisionWriterOut] | None = None
+
+
+class IncidentList(BaseModel):
+    model_config = _OUT
+    incidents: list[IncidentOut]
+
+
+class AcknowledgeBody(BaseModel):
+    """Body of an incident acknowledgment."""
+
+    model_config = _STRICT_IN
+    reason: str = Field(min_length=1, max_length=REASON_MAX,
+                        description="What was examined and why the incident is closed.")
 
 
 class ErrorInfo(BaseModel):
@@ -230,7 +333,9 @@ class ErrorInfo(BaseModel):
     message: str = Field(description="Safe for operators; opaque for authentication.")
     request_id: str = Field(description="Also in the X-Request-ID header and the audit trail.")
     position: int | None = Field(None, description="audit-chain-broken only: first bad seq.")
-    reason: str | None = Field(None, description="audit-chain-broken only: what broke.")
+    reason: str | None = Field(None, description="audit-chain-broken only: what broke "
+                               "(modified, deleted, inserted, reordered, truncated, "
+                               "rewritten, bad-checkpoint, quarantined).")
 
 
 class ErrorBody(BaseModel):

@@ -67,6 +67,8 @@ app.kubernetes.io/component: {{ .component }}
   value: /var/run/secrets/garrison/keys
 - name: GARRISON_SIGNING_KEY_DIR
   value: /var/run/secrets/garrison/keys
+- name: GARRISON_MODEL_SIGNING_KEY_DIR
+  value: /var/run/secrets/garrison/model-signing
 - name: GARRISON_AUDIT_WITNESS_FILE
   value: /var/lib/garrison/audit/witness.jsonl
 - name: GARRISON_ARTIFACT_STORE
@@ -112,6 +114,9 @@ app.kubernetes.io/component: {{ .component }}
 - name: keys
   mountPath: /var/run/secrets/garrison/keys
   readOnly: true
+- name: model-signing-keys
+  mountPath: /var/run/secrets/garrison/model-signing
+  readOnly: true
 - name: settings
   mountPath: /var/run/secrets/garrison/settings
   readOnly: true
@@ -142,6 +147,10 @@ app.kubernetes.io/component: {{ .component }}
 - name: keys
   secret:
     secretName: {{ .Values.secrets.keys }}
+    defaultMode: {{ .Values.secrets.defaultMode }}
+- name: model-signing-keys
+  secret:
+    secretName: {{ .Values.secrets.modelSigningKeys }}
     defaultMode: {{ .Values.secrets.defaultMode }}
 - name: settings
   secret:

@@ -16,11 +16,13 @@ _CSV = {".csv", ".txt", ".tsv"}
 _PARQUET = {".parquet", ".pq"}
 
 
-def read_table(path: str | os.PathLike[str], *, max_bytes: int = MAX_TABLE_BYTES) -> pd.DataFrame:
+def read_table(path: str | os.PathLike[str], *, max_bytes: int = MAX_TABLE_BYTES,
+               encoding: str | None = None) -> pd.DataFrame:
     """Load ``path`` (``.csv``/``.tsv``/``.txt`` or ``.parquet``/``.pq``) into a DataFrame.
 
-    Raises ``InvalidInput`` when the file is missing, of an unknown type or unreadable,
-    and ``LimitExceeded`` when it is larger than ``max_bytes``.
+    Raises ``InvalidInput`` when the file is missing, of an unknown type or unreadable
+    (text in another ``encoding`` than the one given, UTF-8 by default), and
+    ``LimitExceeded`` when it is larger than ``max_bytes``.
     """
     file = Path(path)
     suffix = file.suffix.lower()
@@ -41,7 +43,13 @@ def read_table(path: str | os.PathLike[str], *, max_bytes: int = MAX_TABLE_BYTES
         if suffix in _PARQUET:
             frame = pd.read_parquet(file)
         else:
-            frame = pd.read_csv(file, sep="\t" if suffix == ".tsv" else ",")
+            frame = pd.read_csv(file, sep="\t" if suffix == ".tsv" else ",",
+                                encoding=encoding or "utf-8")
+    except LookupError as exc:
+        raise InvalidInput(f"unknown text encoding {encoding!r}") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{file.name}: not {encoding or 'UTF-8'} text; name its encoding "
+                           "with --encoding (e.g. latin-1)", path=str(file)) from exc
     except Exception as exc:  # pandas, the CSV parser and pyarrow each raise their own types.
         raise InvalidInput(
             f"{file.name}: not a readable {suffix[1:]} table", path=str(file)

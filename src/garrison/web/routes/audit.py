@@ -12,9 +12,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from garrison.audit import AuditQuery
-from garrison.web._http import begin, read_query, reply
+from garrison.web._http import begin, read_json, read_query, reply
 from garrison.web.openapi import Operation
-from garrison.web.schemas import AuditEventList, AuditEventOut, AuditEventsQuery, AuditVerifyOut
+from garrison.web.schemas import (
+    AcknowledgeBody,
+    AuditEventList,
+    AuditEventOut,
+    AuditEventsQuery,
+    AuditVerifyOut,
+    DecisionsCheckBody,
+    DecisionsCheckOut,
+    IncidentList,
+    IncidentOut,
+)
 
 __all__ = ["OPERATIONS"]
 
@@ -43,10 +53,50 @@ async def verify_chain(request: Request) -> Response:
     return reply(AuditVerifyOut.model_validate(report.to_dict()))
 
 
+async def list_incidents(request: Request) -> Response:
+    """Tampering Garrison found and recorded (e.g. records forged past the signed head and
+    moved to quarantine), with who acknowledged each."""
+    call = await begin(request)
+    incidents = await run_in_threadpool(call.services.audit.incidents, call.principal,
+                                        request_id=call.request_id)
+    return reply(IncidentList(incidents=[IncidentOut.model_validate(i.to_dict())
+                                         for i in incidents]))
+
+
+async def acknowledge_incident(request: Request) -> Response:
+    """Record that an admin examined an incident; `verify` stops failing for it."""
+    call = await begin(request)
+    incident_id = request.path_params["incident"]
+    body = await read_json(request, AcknowledgeBody)
+    incident = await run_in_threadpool(call.services.audit.acknowledge, call.principal,
+                                       incident_id, body.reason, request_id=call.request_id)
+    return reply(IncidentOut.model_validate(incident.to_dict()))
+
+
+async def check_decisions(request: Request) -> Response:
+    """Recompute every decision batch's digest and account for every answered prediction:
+    `ok` is false when a record was changed, deleted or added, or when records were
+    dropped, are missing, or a gateway worker stopped without closing its log."""
+    call = await begin(request)
+    body = await read_json(request, DecisionsCheckBody)
+    report = await run_in_threadpool(call.services.decisions.verify, call.principal,
+                                     body.request_id, since=body.since,
+                                     audit_request_id=call.request_id)
+    return reply(DecisionsCheckOut.model_validate(report.to_dict()))
+
+
 OPERATIONS: list[Operation] = [
     Operation("GET", "/admin/audit/events", list_events, "listAuditEvents", "Read audit events",
               "audit", query=AuditEventsQuery, response=AuditEventList, errors=(400, 401, 403)),
     Operation("POST", "/admin/audit/verify", verify_chain, "verifyAuditChain",
               "Verify the audit chain", "audit", response=AuditVerifyOut,
               errors=(401, 403, 409)),
+    Operation("POST", "/admin/audit/decisions", check_decisions, "checkDecisionRecords",
+              "Check decision records", "audit", body=DecisionsCheckBody,
+              response=DecisionsCheckOut, errors=(400, 401, 403, 404)),
+    Operation("GET", "/admin/audit/incidents", list_incidents, "listAuditIncidents",
+              "List audit incidents", "audit", response=IncidentList, errors=(401, 403)),
+    Operation("POST", "/admin/audit/incidents/{incident}/acknowledge", acknowledge_incident,
+              "acknowledgeAuditIncident", "Acknowledge an audit incident", "audit",
+              body=AcknowledgeBody, response=IncidentOut, errors=(400, 401, 403, 404)),
 ]

@@ -16,7 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from garrison.registry import ModelVersion, Transition
+from garrison.registry import BOM_MEDIA_TYPE, ModelVersion, Transition
+from garrison.signing import BUNDLE_MEDIA_TYPE
 from garrison.web._http import (
     begin,
     path_name,
@@ -79,7 +80,9 @@ async def register_version(request: Request) -> Response:
     """Upload an artifact: it is scanned, signed, encrypted and registered as the next
     version. An artifact the scanner does not call safe is refused with 422 and nothing
     is stored. Send the bytes as `application/octet-stream` (metadata JSON in the
-    `X-Garrison-Metadata` header) or as `multipart/form-data` (`file` and `metadata`)."""
+    `X-Garrison-Metadata` header) or as `multipart/form-data` (`file`, and optionally
+    `metadata`, `reference` data and an OpenSSF `signature`). A signature that does not
+    verify against a trusted signer gets 409 `invalid-signature`."""
     call = await begin(request)
     name = path_name(request)
     config = call.config
@@ -92,8 +95,10 @@ async def register_version(request: Request) -> Response:
     try:
         upload = await receive_upload(request, workdir, cap=config.max_upload_bytes,
                                       meta_cap=config.max_body_bytes)
-        v = await run_in_threadpool(call.services.registry.register, call.principal, name,
-                                    upload.path, upload.metadata, request_id=call.request_id)
+        v = await run_in_threadpool(
+            lambda: call.services.registry.register(
+                call.principal, name, upload.path, upload.metadata, reference=upload.reference,
+                signature=upload.signature, request_id=call.request_id))
     finally:
         # Synchronous on purpose: unlinking is quick, and it must run even when the
         # request task is being cancelled (client gone, server shutting down).
@@ -174,6 +179,42 @@ async def download_artifact(request: Request) -> Response:
     })
 
 
+async def get_bom(request: Request) -> Response:
+    """The version's CycloneDX 1.6 ML-BOM: artifact digest, format, framework and version,
+    training datasets and their digests, scan verdict and signatures. Its digest is in
+    the signed manifest; a BOM changed at rest gets 409."""
+    call = await begin(request)
+    name, version = path_name(request), path_version(request)
+    data = await run_in_threadpool(call.services.registry.bom, call.principal, name, version,
+                                   request_id=call.request_id)
+    return Response(data, media_type=BOM_MEDIA_TYPE)
+
+
+async def get_model_signature(request: Request) -> Response:
+    """Garrison's OpenSSF model-signing bundle over the artifact (a Sigstore bundle):
+    check a downloaded artifact with `model_signing verify key --signature FILE
+    --public_key garrison-model.pub ARTIFACT`."""
+    call = await begin(request)
+    name, version = path_name(request), path_version(request)
+    data = await run_in_threadpool(call.services.registry.model_signature, call.principal,
+                                   name, version, request_id=call.request_id)
+    return Response(data, media_type=BUNDLE_MEDIA_TYPE, headers={
+        "Content-Disposition": f'attachment; filename="{name}-{version}.sig"'})
+
+
+async def get_model_signing_key(request: Request) -> Response:
+    """The public key (PEM) of Garrison's current OpenSSF model-signing key."""
+    call = await begin(request)
+    registry = call.services.registry
+
+    def load() -> bytes:
+        call.services.guard.require(call.principal, "view-model", "signing",
+                                    request_id=call.request_id)
+        return registry.provenance.key.public_pem()
+
+    return Response(await run_in_threadpool(load), media_type="application/x-pem-file")
+
+
 _CHANGE = (400, 401, 403, 404, 409)
 _CHANGE_BODY = (*_CHANGE, 413)
 OPERATIONS: list[Operation] = [
@@ -203,4 +244,14 @@ OPERATIONS: list[Operation] = [
               "Verify a version's integrity", "models", response=VerifyOut, errors=_CHANGE),
     Operation("GET", _VERSION + "/artifact", download_artifact, "downloadArtifact",
               "Download the artifact", "models", binary_response=True, errors=_CHANGE),
+    Operation("GET", _VERSION + "/bom", get_bom, "getModelBom", "The version's ML-BOM",
+              "models", document=(BOM_MEDIA_TYPE.split(";")[0], {"type": "object"}),
+              errors=_CHANGE),
+    Operation("GET", _VERSION + "/signature", get_model_signature, "getModelSignature",
+              "The version's OpenSSF model signature", "models",
+              document=(BUNDLE_MEDIA_TYPE, {"type": "object"}), errors=_CHANGE),
+    Operation("GET", "/admin/signing/model-key", get_model_signing_key, "getModelSigningKey",
+              "Garrison's OpenSSF model-signing public key", "models",
+              document=("application/x-pem-file", {"type": "string"}),
+              errors=(401, 403)),
 ]

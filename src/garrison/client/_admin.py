@@ -15,6 +15,7 @@ server that cannot be reached, raise the base :class:`~garrison.errors.GarrisonE
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -27,14 +28,8 @@ from typing import IO, Any, TypeVar
 import httpx
 
 from garrison import __version__
-from garrison.errors import (
-    AuditChainBroken,
-    DigestMismatch,
-    GarrisonError,
-    InvalidInput,
-    LimitExceeded,
-    all_error_classes,
-)
+from garrison.client._errors import error_from_response
+from garrison.errors import DigestMismatch, GarrisonError, InvalidInput
 from garrison.types import validate_model_name
 
 __all__ = [
@@ -49,7 +44,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-_BY_CODE: dict[str, type[GarrisonError]] = {cls.code: cls for cls in all_error_classes()}
+#: What an upload part may be: a path, bytes or an open binary file.
+Source = str | os.PathLike[str] | bytes | IO[bytes]
 #: Registration scans, signs and encrypts before answering: allow it this long at least.
 UPLOAD_READ_TIMEOUT = 300.0
 _CHUNK = 1 << 16
@@ -114,6 +110,7 @@ class VerifyResult:
     version: int
     sha256: str
     signed_by: tuple[str | None, ...]
+    model_signed_by: str | None
 
 
 @dataclass(frozen=True)
@@ -151,33 +148,6 @@ def _version(version: int) -> int:
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise InvalidInput("the version must be a positive integer")
     return version
-
-
-def error_from_response(response: httpx.Response) -> GarrisonError:
-    """The Garrison error an error answer stands for."""
-    status = response.status_code
-    rid = response.headers.get("x-request-id", "")
-    try:
-        info = response.json()["error"]
-        code, message = str(info["code"]), str(info["message"])
-        rid = str(info.get("request_id") or rid)
-    except (ValueError, KeyError, TypeError):
-        return GarrisonError(f"the server answered HTTP {status} without a Garrison error",
-                             status=status, request_id=rid)
-    cls = _BY_CODE.get(code, GarrisonError)
-    extra: dict[str, Any] = {"status": status, "request_id": rid}
-    if cls is GarrisonError:
-        extra["server_code"] = code
-    if issubclass(cls, AuditChainBroken):
-        return cls(message, position=int(info.get("position") or 0),
-                   reason=str(info.get("reason") or ""), **extra)
-    if issubclass(cls, LimitExceeded):
-        try:
-            retry: float | None = float(response.headers.get("retry-after", ""))
-        except ValueError:
-            retry = None
-        return cls(message, retry_after=retry, **extra)
-    return cls(message, **extra)
 
 
 class GarrisonClient:
@@ -255,31 +225,34 @@ class GarrisonClient:
         return _build(VersionDetail, body)
 
     def register(
-        self, name: str, artifact: str | os.PathLike[str] | bytes | IO[bytes], *,
-        metadata: Mapping[str, Any] | None = None, filename: str | None = None,
+        self, name: str, artifact: Source, *, metadata: Mapping[str, Any] | None = None,
+        filename: str | None = None, reference: Source | None = None,
+        reference_filename: str | None = None, signature: Source | None = None,
     ) -> VersionInfo:
         """Upload ``artifact`` (a path, bytes or a binary file) as the next version.
 
         ``filename`` (default: the path's name) is a format hint for the scanner.
-        Raises ``ArtifactRefused`` when the scanner does not call it safe.
+        ``reference`` is the reference (training) data, CSV or Parquet (say which with
+        ``reference_filename`` when it is not a path): it gives the version its input
+        schema, profile and the sealed sample the gateway's detectors need, so a version
+        registered without one (and without an ``input_schema``) cannot be served.
+        ``signature`` is an OpenSSF model-signing bundle (``model.sig``) made by a signer
+        the server trusts; it is verified before anything is stored.
+        Raises ``ArtifactRefused`` when the scanner does not call it safe, and
+        ``InvalidSignature`` when the signature does not verify.
         """
         path = self._model(name) + "/versions"
         data = {"metadata": json.dumps(dict(metadata))} if metadata is not None else None
         timeout = httpx.Timeout(self._timeout, read=max(self._timeout, UPLOAD_READ_TIMEOUT))
-        if isinstance(artifact, bytes | bytearray | memoryview):
-            stream: IO[bytes] = io.BytesIO(bytes(artifact))
-            return self._upload(path, stream, filename or "artifact", data, timeout)
-        if isinstance(artifact, str | os.PathLike):
-            source = Path(artifact)
-            with open(source, "rb") as fh:
-                return self._upload(path, fh, filename or source.name, data, timeout)
-        return self._upload(path, artifact, filename or "artifact", data, timeout)
-
-    def _upload(self, path: str, stream: IO[bytes], filename: str, data: Any,
-                timeout: httpx.Timeout) -> VersionInfo:
-        files = {"file": (filename, stream, "application/octet-stream")}
-        return _build(VersionInfo, self._json("POST", path, files=files, data=data,
-                                              timeout=timeout))
+        with contextlib.ExitStack() as stack:
+            files = {"file": _part(stack, artifact, filename, "artifact")}
+            if reference is not None:
+                files["reference"] = _part(stack, reference, reference_filename,
+                                           "reference.csv")
+            if signature is not None:
+                files["signature"] = _part(stack, signature, None, "model.sig")
+            return _build(VersionInfo, self._json("POST", path, files=files, data=data,
+                                                  timeout=timeout))
 
     def _lifecycle(self, action: str, name: str, version: int, body: dict[str, Any]) -> VersionInfo:
         return _build(VersionInfo, self._json("POST", f"{self._model(name, version)}/{action}",
@@ -307,6 +280,7 @@ class GarrisonClient:
     def verify(self, name: str, version: int) -> VerifyResult:
         body = dict(self._json("POST", f"{self._model(name, version)}/verify"))
         body["signed_by"] = tuple(body.get("signed_by", []))
+        body.setdefault("model_signed_by", None)
         return _build(VerifyResult, body)
 
     def download(self, name: str, version: int) -> bytes:
@@ -354,9 +328,33 @@ class GarrisonClient:
         return AuditPage(events=tuple(_build(AuditEvent, e) for e in body["events"]),
                          next_after_seq=body.get("next_after_seq"))
 
+    def bom(self, name: str, version: int) -> dict[str, Any]:
+        """The version's CycloneDX ML-BOM (checked by the server against its signed manifest)."""
+        return dict(self._json("GET", f"{self._model(name, version)}/bom"))
+
+    def model_signature(self, name: str, version: int) -> bytes:
+        """Garrison's OpenSSF model-signing bundle over the artifact (save it as ``.sig``)."""
+        return self._send("GET", f"{self._model(name, version)}/signature").content
+
+    def model_signing_key(self) -> bytes:
+        """The PEM public key that verifies Garrison's OpenSSF model signatures."""
+        return self._send("GET", "/admin/signing/model-key").content
+
     def verify_audit(self) -> AuditVerifyResult:
         """Verify the audit chain; raises ``AuditChainBroken`` (position, reason) if broken."""
         return _build(AuditVerifyResult, self._json("POST", "/admin/audit/verify"))
+
+
+def _part(stack: contextlib.ExitStack, source: Source, filename: str | None,
+          default: str) -> tuple[str, IO[bytes], str]:
+    """One multipart file part; a path is opened on ``stack`` and named after itself."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        return filename or default, io.BytesIO(bytes(source)), "application/octet-stream"
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        return (filename or path.name, stack.enter_context(open(path, "rb")),
+                "application/octet-stream")
+    return filename or default, source, "application/octet-stream"
 
 
 def _check_digest(actual: str, response: httpx.Response) -> None:
