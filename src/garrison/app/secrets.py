@@ -3,8 +3,9 @@
 Every replica must hold the same keys: the signing keyring (manifests and the audit
 chain), the master key that wraps artifact keys, the pseudonymization keys (the
 gateway's digests of recorded decision inputs use the HMAC one, so equal inputs hash
-alike on every replica) and the OpenSSF model-signing keys. ``create_key_set`` writes them all once, on an operator's
-machine; ``check_key_set`` loads them as a replica would, creating nothing.
+alike on every replica) and the OpenSSF model-signing keys. ``create_key_set`` writes
+them all once, on an operator's machine; ``check_key_set`` loads them as a replica
+would, creating nothing.
 """
 
 from __future__ import annotations
