@@ -40,6 +40,8 @@ from report import Report, judge, render
 MODEL, METERED = "drill-credit", "drill-metered"
 #: The metered caller's limit: requests per second and burst, shared by every replica.
 LIMIT_RATE, LIMIT_BURST = 10.0, 20
+#: The replicas' decision-log lease in seconds.
+DECISION_LEASE = 2.0
 
 
 def _setup(settings: Any) -> dict[str, Any]:
@@ -144,6 +146,9 @@ def run(*, rate: float, metered_rate: float, metered_seconds: float,
                 # A starved CPU (two cores, shared) must not turn into model timeouts: the
                 # drill judges scaling, not latency.
                 "GARRISON_REQUEST_TIMEOUT": "15",
+                # Decision logs heartbeat every second: a killed replica's log is known to
+                # be unclosed (and its possible losses counted) 2 x 2 s after its last sign.
+                "GARRISON_DECISION_LEASE": str(DECISION_LEASE),
                 "AWS_EC2_METADATA_DISABLED": "true"}
         replicas = [Replica(name, root / name, _replica_env(base, keys, root, name, credentials))
                     for name in ("r1", "r2", "r3")]
@@ -216,6 +221,8 @@ def run(*, rate: float, metered_rate: float, metered_seconds: float,
         report.skipped = load.skipped
         r1.stop()  # SIGTERM: the last replica flushes what it holds.
         report.exit_codes["r1"] = r1.proc.returncode if r1.proc else None
+        # The killed replica's log counts as unclosed once silent for twice its lease.
+        time.sleep(max(0.0, report.dead_at + 2 * DECISION_LEASE + 1 - clock()))
         report.collect_store(services, people["carol"], database)
     return report
 
