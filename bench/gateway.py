@@ -1,7 +1,8 @@
 """Server CPU per request: the Garrison gateway against a bare Starlette endpoint.
 
 Run: ``python bench/gateway.py [--requests N] [--concurrency C] [--rounds R]
-[--no-detection] [--strict]``
+[--no-detection] [--strict]``, or ``python bench/gateway.py --protocols`` for the
+protocol comparison (see :func:`protocol_comparison`).
 
 One run starts, on 127.0.0.1, each server in its own process (uvicorn, uvloop,
 httptools, one worker, no access log), all serving the same scikit-learn
@@ -313,10 +314,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="Longest a round may take, in seconds.")
     parser.add_argument("--no-detection", action="store_true",
                         help="Skip the third server (the gateway with input detection on).")
+    parser.add_argument("--protocols", action="store_true",
+                        help="Instead: server CPU per 1,000-row request over OIP v2 REST "
+                        "JSON, REST binary and gRPC.")
     strict_argument(parser)
     args = parser.parse_args(argv)
     if args.requests < 1 or args.concurrency < 1 or args.rounds < 1 or args.warmup < 0:
         parser.error("--requests, --concurrency and --rounds must be positive")
+    if args.protocols:
+        return protocol_comparison(args.requests, args.rounds, args.concurrency, args.timeout)
 
     print(load_line())
     servers: list[Server] = []
@@ -375,6 +381,124 @@ def main(argv: list[str] | None = None) -> int:
               f"extra CPU per request: {summary.cpu_us - bare.cpu_us:,.0f} us")
         met = met and (not goal or ratio <= GOAL_RATIO)
     return 1 if args.strict and not met else 0
+
+
+# -- protocols: REST JSON vs REST binary vs gRPC, 1,000-row batches -------------------
+
+BATCH_ROWS = 1000
+
+
+def _protocol_payloads(demo: Any) -> dict[str, Any]:
+    """One 1,000-row OIP v2 request per protocol: the same rows, as JSON, as the binary
+    tensor data extension (answer in binary too) and as a gRPC ``ModelInferRequest``."""
+    import numpy as np
+
+    from garrison.gateway.grpc_v2 import grpc_predict_v2_pb2 as pb
+
+    X = np.resize(demo.X, (BATCH_ROWS, demo.X.shape[1])).astype(np.float64)
+    tensor = {"name": "input", "shape": list(X.shape), "datatype": "FP64"}
+    as_json = json.dumps({"inputs": [{**tensor, "data": X.ravel().tolist()}]}).encode()
+    raw = X.tobytes()
+    header = json.dumps({"inputs": [{**tensor, "parameters": {"binary_data_size": len(raw)}}],
+                         "parameters": {"binary_data_output": True}}).encode()
+    request = pb.ModelInferRequest(model_name=MODEL)
+    request.inputs.add(**tensor)
+    request.raw_input_contents.append(raw)
+    return {"rest-json": (as_json, {}),
+            "rest-binary": (header + raw, {"inference-header-content-length": str(len(header))}),
+            "grpc": request}
+
+
+def _drive_grpc(server: Server, grpc_port: int, request: Any, requests: int,
+                concurrency: int, timeout: float) -> Round:
+    import grpc
+
+    from garrison.gateway.grpc_v2 import grpc_predict_v2_pb2_grpc as pb_grpc
+
+    metadata = tuple(server.headers.items())
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    shares = [requests // concurrency + (i < requests % concurrency) for i in range(concurrency)]
+
+    async def run() -> None:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}", options=[
+                ("grpc.max_receive_message_length", 16 << 20)]) as channel:
+            stub = pb_grpc.GRPCInferenceServiceStub(channel)
+
+            async def worker(count: int) -> None:
+                for _ in range(count):
+                    started = time.perf_counter()
+                    try:
+                        await stub.ModelInfer(request, metadata=metadata)
+                        code = 200
+                    except grpc.aio.AioRpcError:
+                        code = 500
+                    latencies.append(time.perf_counter() - started)
+                    statuses[code] = statuses.get(code, 0) + 1
+
+            await asyncio.wait_for(asyncio.gather(*(worker(n) for n in shares if n)), timeout)
+
+    cpu, wall = server.cpu_seconds(), time.perf_counter()
+    asyncio.run(run())
+    wall, cpu = time.perf_counter() - wall, server.cpu_seconds() - cpu
+    return Round(requests, wall, cpu, latencies, statuses)
+
+
+def protocol_comparison(requests: int, rounds: int, concurrency: int, timeout: float) -> int:
+    """Server CPU per 1,000-row OIP v2 request: REST JSON, REST binary, gRPC (raw).
+
+    One ``garrison serve --workers 1 --grpc-port`` process (detection off, every other
+    guard on) gets, in alternating rounds, ``requests`` requests of each kind over
+    ``concurrency`` connections; the figure is the server process's CPU time per request
+    (median over rounds), and the ratios are against REST JSON measured in the same run.
+    """
+    print(load_line())
+    requests = max(1, requests // 20)  # A 1,000-row request costs ~20 single-row ones.
+    with tempfile.TemporaryDirectory(prefix="garrison-bench-proto-") as name:
+        tmp = Path(name)
+        env, headers, demo = prepare(tmp / "home", "off")
+        payloads = _protocol_payloads(demo)
+        port, grpc_port = _free_port(), _free_port()
+        server = _start("garrison", [sys.executable, "-m", "garrison", "serve", "--workers",
+                                     "1", "--host", "127.0.0.1", "--port", str(port),
+                                     "--grpc-port", str(grpc_port)],
+                        env, port, f"/v2/models/{MODEL}/infer", tmp / "serve.log", headers)
+        results: dict[str, list[Round]] = {kind: [] for kind in payloads}
+        try:
+            _wait_ready(server, "/v2/health/ready", 90)
+
+            def once(kind: str, count: int) -> Round:
+                if kind == "grpc":
+                    return _drive_grpc(server, grpc_port, payloads[kind], count, concurrency,
+                                       timeout)
+                body, extra = payloads[kind]
+                rest = Server(kind, server.process, port, server.path,
+                              {**headers, **extra}, server.log)
+                return drive(rest, [body], count, concurrency, timeout)
+
+            for kind in payloads:  # Warm-up.
+                warm = once(kind, max(2, requests // 5))
+                if set(warm.statuses) != {200}:
+                    raise SystemExit(f"{kind} answered {warm.statuses} during warm-up")
+            for _ in range(rounds):
+                for kind in payloads:
+                    result = once(kind, requests)
+                    if set(result.statuses) != {200}:
+                        raise SystemExit(f"{kind} answered {result.statuses}")
+                    results[kind].append(result)
+        finally:
+            server.stop()
+    summaries = [summarize(kind, runs) for kind, runs in results.items()]
+    print(f"load: {rounds} rounds x {requests} requests of {BATCH_ROWS:,} rows per protocol, "
+          f"{concurrency} connections, one gateway worker, 127.0.0.1")
+    print(table(summaries))
+    base = summaries[0]
+    for summary in summaries[1:]:
+        print(f"ratio {summary.name}/rest-json server CPU per request: "
+              f"{summary.cpu_us / base.cpu_us:.2f}")
+    binary, grpc_ = summaries[1], summaries[2]
+    print(f"ratio grpc/rest-binary server CPU per request: {grpc_.cpu_us / binary.cpu_us:.2f}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -27,6 +27,11 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 REDIS_URL = os.environ.get("GARRISON_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--screenshots", default=None, metavar="DIR",
+                     help="Save the web console's browser-test screenshots (PNG) here.")
+
+
 def _postgres_available() -> bool:
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import OperationalError

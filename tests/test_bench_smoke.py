@@ -22,3 +22,17 @@ def test_gateway_benchmark_runs_and_reports_the_ratio() -> None:
     ratio = re.search(r"ratio garrison/bare server CPU per request: (\d+\.\d+)", run.stdout)
     assert ratio and float(ratio.group(1)) > 0, run.stdout
     assert re.search(r"^garrison\s+[\d,]+\s+[\d,]+", run.stdout, re.M), run.stdout
+
+
+@pytest.mark.slow
+def test_protocol_comparison_runs_and_reports_the_ratios() -> None:
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "gateway.py"), "--protocols", "--requests", "60",
+         "--rounds", "1", "--concurrency", "1"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    for name in ("rest-binary/rest-json", "grpc/rest-json", "grpc/rest-binary"):
+        ratio = re.search(rf"ratio {name} server CPU per request: (\d+\.\d+)", run.stdout)
+        assert ratio and float(ratio.group(1)) >= 0, run.stdout
+    for name in ("rest-json", "rest-binary", "grpc"):
+        assert re.search(rf"^{name}\s+[\d,]+\s+[\d,]+", run.stdout, re.M), run.stdout

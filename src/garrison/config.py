@@ -225,6 +225,13 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `garrison serve` binds to.")
     port: int = Field(default=8080, ge=1, le=65535, description="Port of the inference gateway.")
+    grpc_port: int | None = Field(
+        default=None, ge=1, le=65535,
+        description="Port of the Open Inference Protocol v2 gRPC service "
+        "(`inference.GRPCInferenceService`) in every gateway worker; off when unset. It "
+        "binds `host`, uses the gateway's TLS pair when set, and refuses messages over "
+        "`max_body_bytes`.",
+    )
     workers: int = Field(default=1, ge=1, le=64,
                          description="Gateway worker processes (each loads every model).")
     tls_cert_file: Path | None = Field(

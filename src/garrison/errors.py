@@ -25,6 +25,7 @@ while the audit trail receives ``detail``.
     │   └── InvalidTransition          invalid-transition
     ├── InvalidInput                   invalid-input
     │   ├── SchemaViolation            schema-violation
+    │   ├── MalformedRequest           malformed-request
     │   ├── UnsupportedModel           unsupported-model
     │   ├── InvalidHEContext           invalid-he-context
     │   └── InvalidCiphertext          invalid-ciphertext
@@ -85,6 +86,7 @@ __all__ = [
     "InvalidSignature",
     "InvalidTransition",
     "LimitExceeded",
+    "MalformedRequest",
     "ModelNotFound",
     "ModelNotServable",
     "ModelTimeout",
@@ -223,6 +225,13 @@ class SchemaViolation(InvalidInput):
     """The input does not match the model's input schema."""
 
     code = "schema-violation"
+
+
+class MalformedRequest(InvalidInput):
+    """The request's framing cannot be read (the binary tensor data extension's header
+    length or tensor sizes); nothing of it was interpreted."""
+
+    code = "malformed-request"
 
 
 class UnsupportedModel(InvalidInput):

@@ -34,6 +34,26 @@ def home(tmp_path):
     return settings.home, key.secret
 
 
+#: How long a test waits for the server before calling it hung: it catches a server that
+#: never starts or never answers, never a slow machine (start-up speed lives in bench/).
+HANG_GUARD = 120
+
+
+def _wait_for_health(proc: subprocess.Popen[str], base: str) -> None:
+    """Return once ``base`` answers its health check; fail if the process exits first."""
+    deadline = time.monotonic() + HANG_GUARD
+    while True:
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        try:
+            if httpx.get(base + "/admin/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the server never answered in {HANG_GUARD} s (hung?)")
+        time.sleep(0.1)
+
+
 def test_admin_serve_answers_the_sdk_and_stops(home) -> None:
     path, secret = home
     port = _free_port()
@@ -44,16 +64,7 @@ def test_admin_serve_answers_the_sdk_and_stops(home) -> None:
                             stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, proc.communicate()[1][-2000:]
-            try:
-                if httpx.get(base + "/admin/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not start in 30 s"
-            time.sleep(0.1)
+        _wait_for_health(proc, base)
         with GarrisonClient(base, secret, timeout=10) as client:
             assert client.health()
             v = client.register("fraud", model_bytes(), filename="model.pkl")
@@ -87,27 +98,18 @@ def test_admin_serve_has_the_gateway_guards(home, tmp_path) -> None:
     key.chmod(0o644)
     refused = subprocess.run([sys.executable, "-c", SERVE, "--ssl-certfile", str(cert),
                               "--ssl-keyfile", str(key)], env=env, capture_output=True,
-                             text=True, timeout=60)
+                             text=True, timeout=3 * HANG_GUARD)
     assert refused.returncode == 2 and "0600" in refused.stderr
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-c", SERVE, "--port", str(port)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/admin/health", timeout=1).is_success:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.1)
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-            started = time.monotonic()
+        _wait_for_health(proc, f"http://127.0.0.1:{port}")
+        # The socket's timeout is a hang guard: the server's own 1 s deadline answers.
+        with socket.create_connection(("127.0.0.1", port), timeout=HANG_GUARD) as sock:
             sock.sendall(b"GET /admin/models HTTP/1.1\r\nhost: x\r\n")  # ... and stop.
             answer = sock.recv(65536)
-            waited = time.monotonic() - started
-        assert answer.startswith(b"HTTP/1.1 408") and 0.9 <= waited < 5
+        assert answer.startswith(b"HTTP/1.1 408")
     finally:
         proc.terminate()
         proc.communicate(timeout=15)

@@ -72,7 +72,7 @@ def test_unknown_dataset_digest_is_refused_with_nothing_stored(env, csv_file, mo
         with pytest.raises(InvalidInput, match="not registered"):
             services.registry.register(people["alice"], "churn", model_file,
                                        {"datasets": [dataset.model_reference(), ref]})
-    assert services.registry.list(people["root"]) == []
+    assert services.registry.list_versions(people["root"]) == []
     artifacts = services.settings.artifacts
     assert not artifacts.exists() or not any(p.is_file() for p in artifacts.rglob("*"))
     with pytest.raises(ModelNotFound):

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.waiting import HANG_GUARD
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -34,11 +36,12 @@ def gateway_env(home: Path, **extra: str) -> dict[str, str]:
 
 
 def start(argv: list[str], env: dict[str, str], port: int, log: Path, *,
-          workers: int = 1, timeout: float = 90,
+          workers: int = 1, timeout: float = 3 * HANG_GUARD,
           tls_ca: Path | None = None) -> subprocess.Popen[bytes]:
     """Run ``python argv`` in its own process group, output to ``log``; return once the
     gateway is ready and all ``workers`` have started (over HTTPS trusting ``tls_ca``
-    when given)."""
+    when given). ``timeout`` is a hang guard: workers load and verify every model first,
+    which takes what it takes on a loaded machine."""
     scheme, verify = ("https", ssl.create_default_context(cafile=str(tls_ca))) if tls_ca \
         else ("http", True)
     with log.open("wb") as out:

@@ -10,6 +10,7 @@ import pytest
 
 from garrison.serving.deployment import DeploymentConfig
 from garrison.storage.gateway_repo import SQLDeploymentStore
+from tests.waiting import HANG_GUARD
 
 from .conftest import auth
 
@@ -24,7 +25,7 @@ def _post(client, key, rows):
 def _reconfigure(state, services, **config):
     cfg = DeploymentConfig.from_dict({"callers": ["scoring-app"], **config})
     SQLDeploymentStore(services.store).put("credit-risk", cfg, "bob", "t")
-    deadline = time.time() + 20
+    deadline = time.time() + HANG_GUARD
     while time.time() < deadline:
         served = state.dataplane.table.entries.get("credit-risk")
         if served and served.primary.config == cfg:
@@ -85,7 +86,7 @@ def test_extraction_sweep_raises_an_alert(gateway) -> None:
         rows = [{n: float(r[j]) for j, n in enumerate(FEATURES)} for r in sweep]
         assert _post(client, demo.keys["scoring-app"], rows).status_code == 200
     state.background[0].flush()
-    deadline = time.time() + 10
+    deadline = time.time() + HANG_GUARD
     while not services.alerts.list(caller="scoring-app") and time.time() < deadline:
         time.sleep(0.1)
     kinds = {a.kind for a in services.alerts.list(caller="scoring-app")}
@@ -110,7 +111,7 @@ def test_live_drift_window_raises_a_drift_alert(installation) -> None:
             rows = [{n: float(r[j]) for j, n in enumerate(FEATURES)}
                     for r in shifted[start:start + 50]]
             assert _post(client, demo.keys["scoring-app"], rows).status_code == 200
-        deadline = time.time() + 20
+        deadline = time.time() + HANG_GUARD
         while time.time() < deadline:
             drift = [a for a in services.alerts.list(kind="drift")]
             if drift:
@@ -131,7 +132,7 @@ def test_a_caller_sending_mostly_anomalous_inputs_raises_an_alert(gateway) -> No
         rows = [_odd(demo)] if i % 2 else _rows(demo, [i % 50])
         statuses.add(_post(client, demo.keys["scoring-app"], rows).status_code)
     assert statuses == {200, 422}
-    deadline = time.time() + 10
+    deadline = time.time() + HANG_GUARD
     kinds: set[str] = set()
     while "anomalous-queries" not in kinds and time.time() < deadline:
         time.sleep(0.1)

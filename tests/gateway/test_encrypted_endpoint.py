@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from garrison.he import EncryptedResponse, HEClient, HEParams
+from tests.waiting import HANG_GUARD
 
 from .conftest import auth
 
@@ -63,7 +64,7 @@ def test_encrypted_samples_count_against_the_daily_row_quota(gateway) -> None:
     SQLDeploymentStore(services.store).put("credit-risk", cfg, "bob", "t")
     import time
 
-    deadline = time.time() + 20
+    deadline = time.time() + HANG_GUARD
     while state.dataplane.table.entries["credit-risk"].primary.config != cfg:
         assert time.time() < deadline
         time.sleep(0.05)

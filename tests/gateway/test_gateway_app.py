@@ -12,6 +12,7 @@ import pytest
 from garrison.audit import AuditQuery
 from garrison.serving.deployment import DeploymentConfig
 from garrison.storage.gateway_repo import SQLDeploymentStore
+from tests.waiting import HANG_GUARD
 
 from .conftest import auth
 
@@ -156,7 +157,7 @@ def _reconfigure(state, services, **config):
     SQLDeploymentStore(services.store).put(
         "credit-risk", DeploymentConfig.from_dict({"callers": ["scoring-app"], **config}),
         "bob", "t")
-    deadline = time.time() + 10
+    deadline = time.time() + HANG_GUARD
     while time.time() < deadline:
         served = state.dataplane.table.entries.get("credit-risk")
         if served and served.primary.config.to_dict() == DeploymentConfig.from_dict(
@@ -297,7 +298,7 @@ def test_rollback_is_picked_up(gateway) -> None:
         reg.register(people["alice"], "credit-risk", path, v1.metadata)
     reg.approve(people["bob"], "credit-risk", 2)
     reg.promote(people["bob"], "credit-risk", 2)
-    deadline = time.time() + 10
+    deadline = time.time() + HANG_GUARD
     while state.dataplane.table.entries["credit-risk"].primary.version.version != 2:
         assert time.time() < deadline
         time.sleep(0.05)
@@ -337,18 +338,20 @@ def test_revocations_reach_the_key_cache_within_the_refresh(gateway) -> None:
     """A verified key is cached for 30 s, but revoking it (or a role, or disabling its
     principal) is audited and the refresh loop drops the cache: refused within ~0.2 s."""
     client, state, demo, services = gateway
+    # Cache entries outlive the wait below: only the refresh can make the key fail in time.
+    state.authenticator._ttl = 10 * HANG_GUARD
     admin = services.accounts.authenticate(demo.keys["root"], audit=False)
     extra = services.accounts.create_key(admin, "scoring-app", name="second")
     assert _predict(client, extra.secret, [_row(demo.X)]).status_code == 200  # now cached
     services.accounts.revoke_key(admin, extra.record.prefix)
-    deadline = time.time() + 5
+    deadline = time.time() + HANG_GUARD
     while _predict(client, extra.secret, [_row(demo.X)]).status_code == 200:
         assert time.time() < deadline, "the revoked key still works from the cache"
         time.sleep(0.05)
     assert _predict(client, extra.secret, [_row(demo.X)]).status_code == 401
     assert _predict(client, demo.keys["scoring-app"], [_row(demo.X)]).status_code == 200
     services.accounts.set_disabled(admin, "scoring-app", True)
-    deadline = time.time() + 5
+    deadline = time.time() + HANG_GUARD
     while _predict(client, demo.keys["scoring-app"], [_row(demo.X)]).status_code == 200:
         assert time.time() < deadline, "a disabled principal still works from the cache"
         time.sleep(0.05)

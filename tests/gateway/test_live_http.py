@@ -31,6 +31,7 @@ from garrison.demo import FEATURES, demo_schema, setup_demo
 from garrison.serving.deployment import DeploymentConfig
 from garrison.storage.gateway_repo import SQLDeploymentStore
 from garrison.storage.shadow_repo import SQLShadowStore
+from tests.waiting import HANG_GUARD
 
 from .serving import free_port, gateway_env, start, stop
 
@@ -90,8 +91,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Any:
     flaky = clone(estimator).fit(X, estimator.predict(X))
     flaky.garrison_flaky_ = True  # The launcher wraps this model's runtime in the switch.
     _publish(services, people, "flaky", flaky, X, {
-        "fallback": {"kind": "constant", "constant": "review"}, "timeout": 0.3,
-        "breaker_failures": 3, "breaker_cooldown": 1.0})
+        "fallback": {"kind": "constant", "constant": "review"}, "timeout": 2.0,
+        "breaker_failures": 3, "breaker_cooldown": 5.0})
     _publish(services, people, "tight", estimator, X, {"rate_limit": 0.001, "rate_burst": 3})
     _publish(services, people, "quota", estimator, X, {"daily_quota": 5})
     _publish(services, people, "hardened", estimator, X,
@@ -206,19 +207,24 @@ def test_a_slow_body_is_cut_off(live: Live) -> None:
     head = (f"POST /v1/models/credit-risk/predict HTTP/1.1\r\nhost: x\r\n"
             f"authorization: Bearer {live.keys['scoring-app']}\r\n"
             f"content-length: {len(body)}\r\n\r\n").encode()
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=_HANG_GUARD) as sock:
         sock.sendall(head + body[:10])  # ... and the rest never comes.
         answer = sock.recv(65536)
-        waited = time.monotonic() - started
         while b"slow-body" not in answer and (chunk := sock.recv(65536)):
             answer += chunk  # The body may come in a second segment.
+    # The server gave up on the body itself (the socket's own timeout is only a hang guard).
     assert answer.startswith(b"HTTP/1.1 422") and b"slow-body" in answer
-    assert 0.9 <= waited < 5
+
+
+#: How long a raw socket waits for the server before the test calls it hung: it catches a
+#: server that never answers, never a slow machine (the server's own 1 s deadlines are
+#: what the tests below check, by the answer they get, not by a clock).
+_HANG_GUARD = 60
 
 
 def _raw(live: Live) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", int(live.base.rsplit(":", 1)[1])), timeout=10)
+    sock = socket.create_connection(("127.0.0.1", int(live.base.rsplit(":", 1)[1])),
+                                    timeout=_HANG_GUARD)
     return sock
 
 
@@ -231,32 +237,31 @@ def _read_all(sock: socket.socket) -> bytes:
 
 def test_a_connection_that_sends_nothing_is_closed(live: Live) -> None:
     with _raw(live) as sock:
-        started = time.monotonic()
         answer = _read_all(sock)  # The server closes it: recv returns b"".
-        waited = time.monotonic() - started
-    assert answer.startswith(b"HTTP/1.1 408") and 0.9 <= waited < 5, (answer, waited)
+    assert answer.startswith(b"HTTP/1.1 408"), answer
 
 
 def test_slowloris_headers_are_cut_off(live: Live) -> None:
     """One header line every 0.3 s would keep a connection forever without a header
     deadline; with it, the connection gets 408 and is closed after about 1 s."""
+    sent = 0
     with _raw(live) as sock:
-        started = time.monotonic()
         sock.sendall(b"POST /v1/models/credit-risk/predict HTTP/1.1\r\nhost: x\r\n")
         answer = b""
         with pytest.raises(OSError):  # Writing to the closed connection fails at last.
-            for i in range(40):
+            for i in range(200):  # 60 s of trickling: the deadline must end it long before.
                 time.sleep(0.3)
                 sock.sendall(b"x-pad-%d: y\r\n" % i)
+                sent += 1
                 sock.settimeout(0.01)
                 try:
                     answer += sock.recv(65536)
                 except TimeoutError:
                     continue
                 finally:
-                    sock.settimeout(10)
-        waited = time.monotonic() - started
-    assert answer.startswith(b"HTTP/1.1 408") and waited < 5, (answer, waited)
+                    sock.settimeout(_HANG_GUARD)
+    # Cut off while still trickling: the connection did not last for every line.
+    assert answer.startswith(b"HTTP/1.1 408") and sent < 200, (answer, sent)
 
 
 def test_oversized_headers_get_431(live: Live) -> None:
@@ -292,9 +297,8 @@ def test_keep_alive_requests_each_get_the_header_deadline(live: Live) -> None:
         assert first.startswith(b"HTTP/1.1 200")
         assert b"HTTP/1.1 408" not in first
         sock.sendall(b"GET /v2/health/live HTTP/1.1\r\n")  # ... and nothing more.
-        started = time.monotonic()
         answer = _read_all(sock)
-    assert b"HTTP/1.1 408" in answer and time.monotonic() - started < 5
+    assert b"HTTP/1.1 408" in answer
 
 
 def _exchange(live: Live, raw: bytes) -> bytes:
@@ -355,16 +359,24 @@ def _fault(live: Live, kind: str) -> None:
     live.switch.write_text(kind)
 
 
+def _release(live: Live) -> None:
+    """End the fault and wait until every hung model call has returned."""
+    _fault(live, "")
+    for _ in range(3_000):  # A hang guard of about a minute, not a speed goal.
+        if not list(live.switch.parent.glob(f"{live.switch.name}.busy.*")):
+            return
+        time.sleep(0.02)
+    raise AssertionError("a hung model call never returned")
+
+
 def test_fallback_on_a_model_that_hangs(live: Live) -> None:
     _fault(live, "hang")
     try:
-        started = time.monotonic()
+        # The model hangs until released below: an answer now came from the 2 s deadline.
         r = live.post("flaky", [live.row()])
-        elapsed = time.monotonic() - started
     finally:
-        _fault(live, "")
-        time.sleep(1.6)  # Let the hung call finish before the next test.
-    assert r.status_code == 200 and elapsed < 1.2  # The 0.3 s deadline, not the 1.5 s hang.
+        _release(live)  # Let the hung call finish before the next test.
+    assert r.status_code == 200
     assert r.json()["fallback"] == {"used": True, "reason": "model-timeout"}
     assert r.json()["predictions"] == [{"label": "review"}]
 
@@ -380,19 +392,18 @@ def test_fallback_on_a_model_that_raises_then_breaker_opens_and_closes(live: Liv
     assert "model-error" in reasons[:3] and reasons[-2:] == ["circuit-open"] * 2, reasons
     # Open: the model is not called even though it has recovered ...
     assert live.post("flaky", [live.row()]).json()["fallback"]["reason"] == "circuit-open"
-    time.sleep(1.2)  # ... until the cooldown lets one trial call through, which closes it.
+    time.sleep(5.2)  # ... until the cooldown lets one trial call through, which closes it.
     assert "fallback" not in live.post("flaky", [live.row()]).json()
     assert "fallback" not in live.post("flaky", [live.row()]).json()
 
 
 def test_overload_is_shed_with_503_and_retry_after(live: Live) -> None:
-    _fault(live, "hang")  # Each request holds its slot for the 0.3 s deadline.
+    _fault(live, "hang")  # Each request holds its slot for the 2 s deadline.
     try:
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             answers = list(pool.map(lambda _: live.post("flaky", [live.row()]), range(8)))
     finally:
-        _fault(live, "")
-        time.sleep(1.6)
+        _release(live)
     codes = [r.status_code for r in answers]
     assert 503 in codes and 200 in codes, codes
     shed = next(r for r in answers if r.status_code == 503)
@@ -418,7 +429,7 @@ def test_shadow_traffic_is_recorded_and_never_changes_responses(live: Live) -> N
     services = build_services(live.settings)
     try:
         store = SQLShadowStore(services.store)
-        deadline = time.time() + 15
+        deadline = time.time() + HANG_GUARD
         seen: dict[str, Any] = {}
         while time.time() < deadline and not set(ids) <= set(seen):
             time.sleep(0.2)
@@ -462,7 +473,7 @@ def test_decisions_are_fetchable_by_auditors_only(live: Live) -> None:
     assert rid != "live-5" and answer.json()["client_request_id"] == "live-5"
     assert answer.headers["x-request-id"] == "live-5"
     url = f"{live.base}/v1/decisions/{rid}"
-    deadline = time.time() + 10
+    deadline = time.time() + HANG_GUARD
     while True:
         r = httpx.get(url, headers={"authorization": f"Bearer {live.keys['carol']}"})
         if r.status_code == 200 or time.time() > deadline:

@@ -14,6 +14,7 @@ import pytest
 from garrison.app import initialize
 from garrison.config import load_settings
 from garrison.demo import setup_demo
+from tests.waiting import HANG_GUARD
 
 from .serving import free_port, gateway_env, start, stop
 
@@ -28,10 +29,12 @@ def server(tmp_path, redis_url):
     home = tmp_path / "home"
     settings = load_settings(home=home, database_url=None)
     services, admin, _ = initialize(settings, "root")
-    demo = setup_demo(services, admin, config={"rate_limit": 0.001, "rate_burst": 6})
+    # A model name of its own: Redis is shared, and the limiter keys carry the name.
+    demo = setup_demo(services, admin, model=f"credit-risk-{os.urandom(4).hex()}",
+                      config={"rate_limit": 0.001, "rate_burst": 6})
     services.close()
     client = redis.Redis.from_url(redis_url)
-    for key in client.scan_iter("garrison:limits:credit-risk*"):
+    for key in client.scan_iter(f"garrison:limits:{demo.model}*"):
         client.delete(key)
     port, log = free_port(), tmp_path / "server.log"
     proc = start([*SERVE, str(port), "--workers", "2"],
@@ -40,7 +43,7 @@ def server(tmp_path, redis_url):
         yield f"http://127.0.0.1:{port}", demo, proc, log
     finally:
         stop(proc)
-        for key in client.scan_iter("garrison:limits:credit-risk*"):
+        for key in client.scan_iter(f"garrison:limits:{demo.model}*"):
             client.delete(key)
 
 
@@ -54,12 +57,12 @@ def test_real_http_two_workers_share_the_rate_limit(server) -> None:
     codes = []
     for _ in range(20):  # A new connection each time, so both workers take requests.
         with httpx.Client(base_url=base, timeout=10) as c:
-            codes.append(c.post("/v1/models/credit-risk/predict", headers=headers,
+            codes.append(c.post(f"/v1/models/{demo.model}/predict", headers=headers,
                                 content=body).status_code)
     assert codes.count(200) == 6 and codes.count(429) == 14, codes
     with httpx.Client(base_url=base, timeout=10) as c:
-        assert c.post("/v1/models/credit-risk/predict", content=body).status_code == 401
-        r = c.post("/v1/models/credit-risk/predict", headers=headers, content=b"{")
+        assert c.post(f"/v1/models/{demo.model}/predict", content=body).status_code == 401
+        r = c.post(f"/v1/models/{demo.model}/predict", headers=headers, content=b"{")
         assert r.status_code in (422, 429)
         assert c.get("/v2/health/live").status_code == 200
     os.killpg(proc.pid, signal.SIGTERM)
@@ -96,7 +99,7 @@ def test_sigterm_drains_the_request_in_flight_and_keeps_its_decision(tmp_path) -
             sock.sendall(head + body[:40])
             time.sleep(0.3)
             os.killpg(proc.pid, signal.SIGTERM)
-            deadline = time.time() + 10
+            deadline = time.time() + HANG_GUARD
             while time.time() < deadline:  # The listener closes first ...
                 try:
                     socket.create_connection(("127.0.0.1", port), timeout=1).close()

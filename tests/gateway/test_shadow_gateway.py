@@ -17,6 +17,7 @@ from garrison.serving.deployment import DeploymentConfig
 from garrison.serving.shadow import ShadowReport
 from garrison.storage.gateway_repo import SQLDeploymentStore
 from garrison.storage.shadow_repo import SQLShadowStore
+from tests.waiting import HANG_GUARD
 
 from .conftest import auth
 
@@ -37,7 +38,7 @@ def _register_shadow(services, demo, estimator) -> int:
 
 
 def _wait_for_shadow(state, version) -> None:
-    deadline = time.time() + 20
+    deadline = time.time() + HANG_GUARD
     while time.time() < deadline:
         served = state.dataplane.table.entries.get("credit-risk")
         if served and served.shadow and served.shadow.version.version == version:

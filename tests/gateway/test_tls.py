@@ -25,6 +25,7 @@ from garrison.config import load_settings
 from garrison.demo import FEATURES, setup_demo
 from garrison.errors import ConfigurationError
 from garrison.gateway.protocol import tls_files
+from tests.waiting import HANG_GUARD
 
 from .serving import free_port, gateway_env, start, stop
 
@@ -72,7 +73,8 @@ def test_serve_refuses_a_readable_key_before_starting(tmp_path) -> None:
     initialize(load_settings(home=home, database_url=None), "root")[0].close()
     run = subprocess.run([sys.executable, "-m", "garrison", "serve", "--port",
                           str(free_port()), "--tls-cert", str(cert), "--tls-key", str(key)],
-                         env=gateway_env(home), capture_output=True, text=True, timeout=60)
+                         env=gateway_env(home), capture_output=True, text=True,
+                         timeout=3 * HANG_GUARD)
     assert run.returncode == 2 and "0600" in run.stderr
     assert "Uvicorn running" not in run.stderr + run.stdout
 

@@ -183,10 +183,10 @@ def test_an_unreachable_receiver_is_retried_then_given_up() -> None:
 def test_a_full_queue_drops_and_counts_without_blocking(receiver: Receiver) -> None:
     receiver.gate.clear()
     notifier = notifier_for(receiver.url, max_queue=2)
-    started = time.perf_counter()
     for n in range(10):
         notifier.notify(record(n).payload())
-    assert time.perf_counter() - started < 0.5
+    # Every notify returned while the receiver still held the first delivery at its gate.
+    assert receiver.requests == []
     assert notifier.stats()["dropped"] == 8
     receiver.gate.set()
     assert notifier.flush(10)
@@ -201,9 +201,10 @@ def test_close_drops_what_it_cannot_deliver_in_time(receiver: Receiver) -> None:
     notifier = notifier_for(receiver.url, retries=5, backoff=5.0)
     notifier.notify(record(1).payload())
     notifier.notify(record(2).payload())
-    started = time.perf_counter()
     notifier.close(timeout=0.3)
-    assert time.perf_counter() - started < 5
+    # Closing cut the 5 s backoff short (at most the first retry began) instead of
+    # waiting out five of them.
+    assert notifier.stats()["retried"] <= 1
     assert notifier.stats()["dropped"] == 2 and notifier.stats()["queued"] == 0
 
 

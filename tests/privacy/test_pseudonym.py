@@ -15,18 +15,25 @@ from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 from garrison.errors import DecryptionFailed, InvalidInput
 from garrison.privacy import (
+    HMAC_PURPOSE,
     CipherTokenizer,
     DeterministicCipher,
     HMACTokenizer,
     pseudonymize_file,
     pseudonymize_frame,
 )
+from garrison.signing import KeyedHasher
 
 from .datagen import column_values
 from .helpers import load_vector
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))
+
+
+def hmac_tokenizer(key: bytes, key_id: str) -> HMACTokenizer:
+    """An HMAC tokenizer as the application wires it: its keyed hash from garrison.signing."""
+    return HMACTokenizer(KeyedHasher(key, HMAC_PURPOSE), key_id)
 
 
 class SIVCipher:
@@ -53,7 +60,7 @@ def _tables() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 @pytest.mark.parametrize(
-    "make", [lambda k: HMACTokenizer(k, "k1"), lambda k: CipherTokenizer(SIVCipher(k * 2), "k1")]
+    "make", [lambda k: hmac_tokenizer(k, "k1"), lambda k: CipherTokenizer(SIVCipher(k * 2), "k1")]
 )
 def test_joins_still_match_with_the_same_key(make: object) -> None:
     customers, orders = _tables()
@@ -68,7 +75,7 @@ def test_joins_still_match_with_the_same_key(make: object) -> None:
 
 
 @pytest.mark.parametrize(
-    "make", [lambda k: HMACTokenizer(k, "k1"), lambda k: CipherTokenizer(SIVCipher(k * 2), "k1")]
+    "make", [lambda k: hmac_tokenizer(k, "k1"), lambda k: CipherTokenizer(SIVCipher(k * 2), "k1")]
 )
 def test_a_different_key_gives_no_match(make: object) -> None:
     customers, orders = _tables()
@@ -79,7 +86,7 @@ def test_a_different_key_gives_no_match(make: object) -> None:
 
 def test_tokens_do_not_contain_the_plaintext() -> None:
     customers, _ = _tables()
-    for tok in (HMACTokenizer(KEY, "k1"), CipherTokenizer(SIVCipher(KEY * 2), "k1")):
+    for tok in (hmac_tokenizer(KEY, "k1"), CipherTokenizer(SIVCipher(KEY * 2), "k1")):
         out = pseudonymize_frame(customers, ["email"], tok)
         for plain, token in zip(customers["email"], out["email"], strict=True):
             assert plain not in token
@@ -89,7 +96,7 @@ def test_tokens_do_not_contain_the_plaintext() -> None:
 
 
 def test_token_format_and_strength() -> None:
-    token = HMACTokenizer(KEY, "k7").tokenize("alice@example.com")
+    token = hmac_tokenizer(KEY, "k7").tokenize("alice@example.com")
     prefix, key_id, body = token.split("_")
     assert (prefix, key_id) == ("tok", "k7")
     assert len(body) * 5 >= 128
@@ -99,7 +106,7 @@ def test_token_format_and_strength() -> None:
 @pytest.mark.parametrize("case", load_vector("hmac_tokens.json")["cases"])
 def test_known_answer_tokens(case: dict[str, str]) -> None:
     key = bytes.fromhex(case["key_hex"])
-    token = HMACTokenizer(key, case["key_id"]).tokenize(case["value"], case["context"])
+    token = hmac_tokenizer(key, case["key_id"]).tokenize(case["value"], case["context"])
     assert token == case["token"]
     # Independent recomputation of the documented construction.
     message = (
@@ -111,25 +118,33 @@ def test_known_answer_tokens(case: dict[str, str]) -> None:
 
 
 def test_context_separates_namespaces() -> None:
-    tok = HMACTokenizer(KEY, "k1")
+    tok = hmac_tokenizer(KEY, "k1")
     assert tok.tokenize("42", "customers") != tok.tokenize("42", "patients")
 
 
 @pytest.mark.parametrize("key", [b"short", b"x" * 31, "a string key" * 4])
 def test_weak_keys_are_refused(key: object) -> None:
     with pytest.raises(InvalidInput):
-        HMACTokenizer(key, "k1")  # type: ignore[arg-type]
+        hmac_tokenizer(key, "k1")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("key_id", ["", "K1", "k_1", "x" * 17])
 def test_bad_key_ids_are_refused(key_id: str) -> None:
     with pytest.raises(InvalidInput):
-        HMACTokenizer(KEY, key_id)
+        hmac_tokenizer(KEY, key_id)
+
+
+@pytest.mark.parametrize("mac", [KEY, KeyedHasher(KEY, "garrison-decision-inputs-v1")])
+def test_a_raw_key_or_a_hash_for_another_purpose_is_refused(mac: object) -> None:
+    """The tokenizer computes no MAC itself, and one bound to another purpose could make
+    a token equal to some other digest under the same key."""
+    with pytest.raises(InvalidInput):
+        HMACTokenizer(mac, "k1")  # type: ignore[arg-type]
 
 
 def test_the_key_never_appears_in_repr() -> None:
-    assert KEY.hex() not in repr(HMACTokenizer(KEY, "k1"))
-    assert repr(KEY) not in repr(HMACTokenizer(KEY, "k1"))
+    assert KEY.hex() not in repr(hmac_tokenizer(KEY, "k1"))
+    assert repr(KEY) not in repr(hmac_tokenizer(KEY, "k1"))
 
 
 def test_authorized_reidentification_round_trips() -> None:
@@ -167,7 +182,7 @@ def test_a_bare_cipher_is_accepted_and_nulls_stay_null() -> None:
     assert out.loc[0, "ssn"] == out.loc[2, "ssn"]
     assert out["n"].tolist() == [1, 2, 3]
     with pytest.raises(InvalidInput):
-        pseudonymize_frame(frame, ["missing"], HMACTokenizer(KEY, "k1"))
+        pseudonymize_frame(frame, ["missing"], hmac_tokenizer(KEY, "k1"))
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
@@ -175,7 +190,7 @@ def test_pseudonymize_file_streams(tmp_path: Path, suffix: str) -> None:
     customers, _ = _tables()
     source, out = tmp_path / f"in{suffix}", tmp_path / f"out{suffix}"
     customers.to_csv(source, index=False) if suffix == ".csv" else customers.to_parquet(source)
-    tok = HMACTokenizer(KEY, "k1")
+    tok = hmac_tokenizer(KEY, "k1")
     rows = pseudonymize_file(source, out, ["email"], tok, chunk_rows=64)
     written = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
     assert rows == len(written) == len(customers)
@@ -194,7 +209,7 @@ def test_missing_values_stay_missing_in_files(tmp_path: Path, suffix: str) -> No
     frame = pd.DataFrame({"email": ["a@example.com", None, "b@example.com"], "n": ["1", "2", "3"]})
     source, out = tmp_path / f"in{suffix}", tmp_path / f"out{suffix}"
     frame.to_csv(source, index=False) if suffix == ".csv" else frame.to_parquet(source)
-    pseudonymize_file(source, out, ["email"], HMACTokenizer(KEY, "k1"))
+    pseudonymize_file(source, out, ["email"], hmac_tokenizer(KEY, "k1"))
     written = pd.read_csv(out, keep_default_na=False) if suffix == ".csv" else pd.read_parquet(out)
     emails = written["email"].tolist()
     assert (emails[1] == "") if suffix == ".csv" else pd.isna(emails[1])

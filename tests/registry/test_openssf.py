@@ -205,7 +205,7 @@ def test_bad_supplied_signatures_are_refused_and_nothing_stored(env, model_file,
     try:
         with pytest.raises(InvalidSignature):
             services.registry.register(p["alice"], "fraud", artifact, signature=sig)
-        assert services.registry.list(p["root"]) == []
+        assert services.registry.list_versions(p["root"]) == []
         [failed] = services.store.query(AuditQuery(
             limit=None, action="register-model-version", outcome="failed"))
         assert failed.reason == "invalid-signature"
@@ -228,7 +228,7 @@ def test_policy_can_require_a_signature(env, model_file, tmp_path) -> None:
     try:
         with pytest.raises(ArtifactRefused, match="OpenSSF signature"):
             services.registry.register(p["alice"], "fraud", model_file)
-        assert services.registry.list(p["root"]) == []
+        assert services.registry.list_versions(p["root"]) == []
     finally:
         services.close()
 

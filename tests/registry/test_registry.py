@@ -58,7 +58,7 @@ def test_malicious_artifact_is_refused_and_nothing_stored(env, tmp_path) -> None
     with pytest.raises(ArtifactRefused):
         services.registry.register(p["alice"], "fraud", evil)
     assert not marker.exists()
-    assert services.registry.list(p["root"]) == []
+    assert services.registry.list_versions(p["root"]) == []
     assert not (services.settings.artifacts / "fraud").exists()
     [event] = _events(services, action="register-model-version")
     assert (event.outcome, event.reason) == ("failed", "artifact-refused")

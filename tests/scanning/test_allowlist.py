@@ -9,7 +9,13 @@ import warnings
 import pytest
 
 from garrison.errors import ArtifactRefused, InvalidInput
-from garrison.scanning import DEFAULT_POLICY, ScanPolicy, allowed_by, ensure_global_allowed
+from garrison.scanning import (
+    DEFAULT_POLICY,
+    ScanPolicy,
+    admission,
+    allowed_by,
+    ensure_global_allowed,
+)
 from garrison.scanning._allow_table import EXACT, SKLEARN_EXCLUDED_SUBTREES
 from garrison.scanning.allowlist import _sklearn_class, loaded_name
 
@@ -42,11 +48,25 @@ def test_gadgets_are_refused(module: str, name: str) -> None:
         ensure_global_allowed(module, name)
 
 
-@pytest.mark.parametrize("key", sorted(EXACT))
+@pytest.mark.parametrize("key", sorted(k for k, e in EXACT.items()
+                                        if e.kind not in ("guarded", "partial")))
 def test_every_exact_entry_is_allowed_for_its_loaders(key: str) -> None:
     module, _, name = key.rpartition(".")
     for loader in EXACT[key].loaders:
         ensure_global_allowed(module, name, loader=loader)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("key", sorted(k for k, e in EXACT.items()
+                                        if e.kind in ("guarded", "partial")))
+def test_guarded_entries_are_admitted_only_with_their_checks(key: str) -> None:
+    """getattr, partial and friends: Garrison's VM and unpickler admit them with argument
+    checks; to a plain find_class (ensure_global_allowed) they stay refused."""
+    module, _, name = key.rpartition(".")
+    found = admission(module, name)
+    assert found is not None and found.kind == EXACT[key].kind
+    assert allowed_by(module, name) is None
+    with pytest.raises(ArtifactRefused):
+        ensure_global_allowed(module, name)
 
 
 def test_joblib_wrapper_only_for_the_joblib_loader() -> None:

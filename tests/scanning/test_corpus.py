@@ -81,13 +81,12 @@ def test_benign_sample_is_accepted(name: str, built: Any) -> None:
     assert report.bytes_scanned >= report.size
 
 
-@pytest.mark.parametrize("name", [n for n in BENIGN if n.startswith(("sklearn-pipeline-p",
-                                                                      "random-forest",
-                                                                      "tfidf", "grid-search",
-                                                                      "ordereddict",
-                                                                      "pickle5", "xgboost-skl",
-                                                                      "lightgbm-skl",
-                                                                      "cloudpickle"))])
+@pytest.mark.parametrize("name", [n for n in BENIGN if n.startswith((
+    "sklearn-pipeline-p", "random-forest", "tfidf", "grid-search", "ordereddict", "pickle5",
+    "xgboost-skl", "lightgbm-skl", "cloudpickle", "pandas-frame-p", "pandas-bundle",
+    "metadata-values", "scipy-sparse-matrices", "partial-transformer-pickle",
+    "ufunc-transformer-pickle", "ufunc-numpy1", "sklearn-pca", "sklearn-svc",
+    "sklearn-knn", "sklearn-hgb", "sklearn-spline")) and not n.endswith(("-joblib", "-skops"))])
 def test_restricted_loader_loads_benign_pickles(name: str, built: Any) -> None:
     import pickle
 
@@ -96,7 +95,8 @@ def test_restricted_loader_loads_benign_pickles(name: str, built: Any) -> None:
     plain = pickle.loads(data)
     assert type(restricted) is type(plain)
     assert pickle.dumps(restricted, 5) == pickle.dumps(plain, 5) or name in (
-        "xgboost-sklearn", "lightgbm-sklearn", "pickle5-buffers")
+        "xgboost-sklearn", "lightgbm-sklearn", "pickle5-buffers", "sklearn-hgb-categorical",
+        "pandas-bundle-with-model")
 
 
 def test_no_marker_after_scanning_everything(built: Any, corpus_dir: Path) -> None:
@@ -164,3 +164,20 @@ def test_forged_object_dtype_corrupts_memory_under_plain_pickle(built: Any, tmp_
     proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
                           text=True, timeout=60, cwd=tmp_path)
     assert proc.returncode != 0 and "SURVIVED" not in proc.stdout
+
+
+def test_forged_arrow_offsets_leak_memory_under_plain_pickle(built: Any, tmp_path: Path) -> None:
+    """Why pickle-arrow-array-forged exists: pyarrow's _restore_array does not validate,
+    so a string column whose offsets run past its 3-byte buffer reads process memory."""
+    path = built("pickle-arrow-forged-offsets").path
+    code = ("import pickle, sys; a = pickle.loads(open(sys.argv[1], 'rb').read()); "
+            "v = a._pa_array.to_pylist() if hasattr(a, '_pa_array') else list(a); "
+            "print('LEAKED', max(len(x) for x in v if isinstance(x, str)))")
+    proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                          text=True, timeout=60, cwd=tmp_path)
+    leaked = [ln for ln in proc.stdout.splitlines() if ln.startswith("LEAKED ")]
+    # Either the process reads bytes that are not in the file, or it dies trying.
+    assert proc.returncode != 0 or int(leaked[0].split()[1]) > 3
+    with pytest.raises(ArtifactRefused) as caught:
+        restricted_loads(path.read_bytes())
+    assert caught.value.detail["rule_id"] == "pickle-arrow-array-forged"

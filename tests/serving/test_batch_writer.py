@@ -22,7 +22,7 @@ def test_everything_arrives_in_order_in_bounded_batches() -> None:
 
 def test_a_trickle_within_the_linger_is_one_batch() -> None:
     batches: list[list[int]] = []
-    writer = BatchWriter(batches.append, batch_size=100, linger=0.3, name="t")
+    writer = BatchWriter(batches.append, batch_size=100, linger=2.0, name="t")
     for i in range(5):
         writer.submit(i)
         time.sleep(0.02)
@@ -32,33 +32,39 @@ def test_a_trickle_within_the_linger_is_one_batch() -> None:
 
 
 def test_the_linger_never_caps_the_write_rate() -> None:
-    """A full batch is written at once: 2,000 items in batches of 100 with a 0.5 s
-    linger take far less than the 10 s that lingering before every batch would."""
+    """A full batch is written at once: 2,000 items in batches of 100 with a 60 s linger
+    are written as 20 full batches, where lingering before every batch would take 20
+    minutes (the flush below gives up long before that)."""
     batches: list[list[int]] = []
-    writer = BatchWriter(batches.append, batch_size=100, linger=0.5, name="t")
-    started = time.monotonic()
+    writer = BatchWriter(batches.append, batch_size=100, linger=60, name="t")
     for i in range(2_000):
         writer.submit(i)
-    assert writer.flush(5)
-    elapsed = time.monotonic() - started
+    assert writer.flush(120)
     writer.close()
-    assert writer.written == 2_000 and elapsed < 2.0, elapsed
+    assert writer.written == 2_000
     assert len(batches) <= 21
+    assert [len(b) for b in batches] == [100] * 20
 
 
 def test_a_full_queue_drops_and_counts_instead_of_blocking() -> None:
     gate = threading.Event()
-    writer = BatchWriter(lambda items: gate.wait(5), max_queue=10, batch_size=1, linger=0,
-                         name="t")
+    holding = threading.Event()
+
+    def sink(items: list[int]) -> None:
+        holding.set()
+        gate.wait()  # Until the test opens it: a submit that blocked would never return.
+
+    writer = BatchWriter(sink, max_queue=10, batch_size=1, linger=0, name="t")
     writer.submit(-1)
-    time.sleep(0.1)  # The writer holds -1 in the blocked sink.
-    started = time.monotonic()
-    for i in range(30):
-        writer.submit(i)
-    assert time.monotonic() - started < 0.5  # submit never blocks the hot path
-    assert writer.dropped == 20
+    assert holding.wait(60)  # The writer holds -1 in the blocked sink.
+    submitter = threading.Thread(target=lambda: [writer.submit(i) for i in range(30)])
+    submitter.start()
+    submitter.join(60)
+    blocked = submitter.is_alive()
     gate.set()
-    assert writer.flush(5)
+    assert not blocked  # submit never blocks the hot path
+    assert writer.dropped == 20
+    assert writer.flush(60)
     writer.close()
     assert writer.written == 11
 

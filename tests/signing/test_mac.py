@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from garrison.errors import ConfigurationError, InvalidSignature
+from garrison.errors import InvalidInput, InvalidSignature
 from garrison.signing import KeyedHasher, hmac_sha256, verify_hmac_sha256
 
 # RFC 4231, test cases 1 and 2 (HMAC-SHA-256).
@@ -30,7 +30,7 @@ def test_verify_raises_on_a_forged_or_empty_mac() -> None:
         verify_hmac_sha256(key, message + b"!", [expected])
     with pytest.raises(InvalidSignature):
         verify_hmac_sha256(key, message, [])
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(InvalidInput):
         hmac_sha256(b"", message)
 
 
@@ -50,5 +50,5 @@ def test_keyed_hasher_binds_its_purpose_and_hides_its_key() -> None:
     ("k" * 32, "ok"),
 ])
 def test_keyed_hasher_refuses_weak_keys_and_bad_purposes(key, purpose) -> None:
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(InvalidInput):
         KeyedHasher(key, purpose)

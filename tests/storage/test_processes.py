@@ -9,6 +9,7 @@ import pytest
 from garrison.audit import AuditDraft, verify_chain
 from garrison.signing import Keyring
 from garrison.storage import Store
+from tests.waiting import HANG_GUARD
 
 PROCESSES, EACH = 4, 60
 
@@ -31,7 +32,7 @@ def test_processes_share_one_chain(db_url: str, tmp_path) -> None:
     for p in procs:
         p.start()
     for p in procs:
-        p.join(120)
+        p.join(5 * HANG_GUARD)  # A hang guard: spawned workers start slowly under load.
         assert p.exitcode == 0
     report = verify_chain(store.records(), verifier=keyring, head=store.head(),
                           checkpoints=store.checkpoints())

@@ -197,7 +197,7 @@ def test_server_side_garrison_errors_hide_their_message(inst) -> None:
     from garrison.errors import StorageError
 
     class Broken:
-        def list(self, *args, **kwargs):
+        def list_versions(self, *args, **kwargs):
             raise StorageError("connection to postgresql://admin:pw@db failed")
 
     services = dataclasses.replace(inst.services, registry=Broken())

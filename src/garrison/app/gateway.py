@@ -42,6 +42,7 @@ from garrison.serving.limits import ConcurrencyLimiter, LimitPolicy, MemoryRateL
 from garrison.serving.resilience import BoundedExecutor
 from garrison.serving.shadowing import ShadowTraffic
 from garrison.serving.table import TableBuilder, drift_profile
+from garrison.serving.traffic import TrafficRecorder
 
 __all__ = ["build_gateway", "gateway_app", "gateway_openapi", "serve_gateway"]
 
@@ -99,7 +100,10 @@ def build_gateway(services: Services, settings: Settings, *, refresh_interval: f
     watch = Watch(clock=services.clock, drift_window=settings.drift_window,
                   drift_profile=functools.partial(drift_profile, services.registry),
                   alerts=services.alerts, raise_alert=alert_writer.submit,
-                  count=telemetry.rejected)
+                  count=telemetry.rejected, drift_history=services.monitoring.record_drift)
+    # Requests, rejections and fallbacks per model and minute, kept for the console's
+    # charts; the Prometheus counters behind it are unchanged.
+    traffic = TrafficRecorder(services.monitoring.record_traffic, inner=telemetry)
     # Denials (already rate-limited per actor and reason) are appended off the event loop.
     audit_writer = BatchWriter(services.guard.record_many, name="audit", linger=0.02,
                                on_error=lambda exc: log.error("audit write failed: %s", exc))
@@ -130,7 +134,7 @@ def build_gateway(services: Services, settings: Settings, *, refresh_interval: f
         ModelTable(), executor=executor,
         concurrency=ConcurrencyLimiter(settings.max_concurrency),
         denials=denials, decisions=writer.submit, clock=services.clock,
-        timeout=settings.request_timeout, telemetry=telemetry,
+        timeout=settings.request_timeout, telemetry=traffic,
         shadow=shadow, observe=watch.submit,
     )
     auth_monitor = AccessMonitor(clock=services.clock)
@@ -186,17 +190,21 @@ def build_gateway(services: Services, settings: Settings, *, refresh_interval: f
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await asyncio.to_thread(load)  # Before uvicorn listens: never serve unverified.
         task = asyncio.create_task(refresh())
+        grpc_server = await _start_grpc(state, settings)
         shutdown.install()  # SIGTERM: fail readiness, keep serving, then drain.
         try:
             yield
         finally:
             shutdown.uninstall()
+            if grpc_server is not None:
+                await grpc_server.stop(grace=5.0)  # Lets in-flight calls finish.
             task.cancel()
             writer.close()
             audit_writer.close()
             watch.close()
             alert_writer.close()
             shadow.close()
+            traffic.close()
             executor.shutdown(wait=False)
 
     telemetry.decisions_dropped.set_function(lambda: writer.dropped)
@@ -205,8 +213,22 @@ def build_gateway(services: Services, settings: Settings, *, refresh_interval: f
     app = create_gateway_app(state)
     app.router.lifespan_context = lifespan
     app.add_middleware(InFlightCounter, shutdown=shutdown)
-    state.background.extend([writer, builder, executor, shadow.mirror, audit_writer, watch])
+    state.background.extend([writer, builder, executor, shadow.mirror, audit_writer, watch,
+                             traffic])
     return app, state
+
+
+async def _start_grpc(state: GatewayState, settings: Settings) -> Any:
+    """The OIP v2 gRPC service on ``settings.grpc_port`` over the same state, or None."""
+    if settings.grpc_port is None:
+        return None
+    from garrison.gateway.grpc_server import start_grpc_server
+
+    tls = None
+    if settings.tls_cert_file is not None and settings.tls_key_file is not None:
+        tls = (settings.tls_cert_file, settings.tls_key_file)
+    return await start_grpc_server(state, host=settings.host, port=settings.grpc_port,
+                                   max_message_bytes=settings.max_body_bytes, tls=tls)
 
 
 def gateway_app() -> Starlette:

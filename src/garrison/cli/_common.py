@@ -28,8 +28,10 @@ from garrison.errors import (
     Forbidden,
     GarrisonError,
     IntegrityFailure,
+    InvalidInput,
     LimitExceeded,
 )
+from garrison.types import parse_utc, utc_iso
 
 __all__ = [
     "CLI_ONLY_CODES",
@@ -42,6 +44,7 @@ __all__ = [
     "pass_state",
     "report_error",
     "table",
+    "utc_time",
 ]
 
 EXIT_OK, EXIT_REFUSED, EXIT_ERROR = 0, 1, 2
@@ -139,6 +142,16 @@ def json_option(fn: F) -> F:
 
 def emit(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str))
+
+
+def utc_time(value: str | None) -> str | None:
+    """An ISO-8601 option value (UTC when it names no zone) as canonical UTC text."""
+    if value is None:
+        return None
+    try:
+        return utc_iso(parse_utc(value))
+    except ValueError as exc:
+        raise InvalidInput(f"not an ISO-8601 time: {value!r}") from exc
 
 
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:

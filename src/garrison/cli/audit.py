@@ -7,9 +7,16 @@ import sys
 import click
 
 from garrison.audit import AuditQuery
-from garrison.cli._common import CLIState, emit, handle_errors, json_option, pass_state, table
-from garrison.errors import AuditChainBroken, InvalidInput
-from garrison.types import parse_utc, utc_iso
+from garrison.cli._common import (
+    CLIState,
+    emit,
+    handle_errors,
+    json_option,
+    pass_state,
+    table,
+    utc_time,
+)
+from garrison.errors import AuditChainBroken
 
 __all__ = ["audit_group"]
 
@@ -17,15 +24,6 @@ __all__ = ["audit_group"]
 @click.group("audit")
 def audit_group() -> None:
     """Verify, read and export the tamper-evident audit trail."""
-
-
-def _time(value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        return utc_iso(parse_utc(value))
-    except ValueError as exc:
-        raise InvalidInput(f"not an ISO-8601 time: {value!r}") from exc
 
 
 def _filters(fn):  # type: ignore[no-untyped-def]
@@ -44,7 +42,7 @@ def _filters(fn):  # type: ignore[no-untyped-def]
 def _query(actor, action, outcome, resource, since, until, limit,  # type: ignore[no-untyped-def]
            newest_first=False) -> AuditQuery:
     return AuditQuery(actor=actor, action=action, outcome=outcome, resource=resource,
-                      since=_time(since), until=_time(until), limit=limit,
+                      since=utc_time(since), until=utc_time(until), limit=limit,
                       newest_first=newest_first)
 
 
@@ -121,7 +119,7 @@ def audit_decisions(state: CLIState, request_id: str | None, since: str | None,
     events themselves.
     """
     report = state.services.decisions.verify(state.principal(), request_id,
-                                             since=_time(since))
+                                             since=utc_time(since))
     summary = report.to_dict()
     if as_json:
         emit(summary)

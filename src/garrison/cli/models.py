@@ -99,7 +99,7 @@ def model_register(state: CLIState, name: str, path: Path, metadata_file: str | 
 @handle_errors
 def model_list(state: CLIState, name: str | None, as_json: bool) -> None:
     """List model versions (all models, or NAME's versions)."""
-    versions = state.services.registry.list(state.principal(), name)
+    versions = state.services.registry.list_versions(state.principal(), name)
     if as_json:
         emit([v.to_dict() for v in versions])
         return

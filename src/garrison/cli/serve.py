@@ -22,17 +22,22 @@ __all__ = ["deploy_group", "serve_command"]
               help="PEM certificate chain; serve HTTPS only [env GARRISON_TLS_CERT_FILE].")
 @click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="PEM private key, mode 0600 [env GARRISON_TLS_KEY_FILE].")
+@click.option("--grpc-port", type=click.IntRange(1, 65535), default=None,
+              help="Also serve OIP v2 over gRPC (inference.GRPCInferenceService) on this port, "
+              "with TLS when the certificate is set [env GARRISON_GRPC_PORT; off].")
 @pass_state
 @handle_errors
 def serve_command(state: CLIState, host: str | None, port: int | None,
-                  workers: int | None, tls_cert: Path | None, tls_key: Path | None) -> None:
+                  workers: int | None, tls_cert: Path | None, tls_key: Path | None,
+                  grpc_port: int | None) -> None:
     """Run the hardened inference gateway (uvicorn with uvloop and httptools).
 
     Serves the production version of every model that has an input schema, after
     verifying each artifact's signature and digest. /v2/health/ready turns true once
     every model is loaded. SIGTERM drains in-flight requests before exiting. With a
     certificate and key it serves HTTPS only (TLS 1.2 or newer); without, put it behind
-    a proxy or ingress that terminates TLS.
+    a proxy or ingress that terminates TLS. With --grpc-port, every worker also serves
+    the Open Inference Protocol over gRPC, through the same guards.
     """
     import os
 
@@ -46,6 +51,12 @@ def serve_command(state: CLIState, host: str | None, port: int | None,
     tls_options(settings.tls_cert_file, settings.tls_key_file)  # Refuse before workers start.
     # Workers read their settings from the environment: pass the CLI's choices down.
     os.environ["GARRISON_HOME"] = str(settings.home)
+    if grpc_port is not None:
+        if grpc_port == (port or settings.port):
+            raise InvalidInput("the gRPC port must differ from the HTTP port")
+        os.environ["GARRISON_GRPC_PORT"] = str(grpc_port)
+    if host is not None:
+        os.environ["GARRISON_HOST"] = host  # The workers bind the gRPC port there too.
     serve_gateway(settings, host=host or settings.host, port=port or settings.port,
                   workers=workers or settings.workers)
 

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import click
 
-from garrison.cli._common import CLIState, emit, handle_errors, json_option, pass_state, table
-from garrison.errors import InvalidInput
+from garrison.cli._common import (
+    CLIState,
+    emit,
+    handle_errors,
+    json_option,
+    pass_state,
+    table,
+    utc_time,
+)
 from garrison.serving.shadow import ShadowReport
-from garrison.types import parse_utc, utc_iso
 
 __all__ = ["shadow_group"]
 
@@ -15,15 +21,6 @@ __all__ = ["shadow_group"]
 @click.group("shadow")
 def shadow_group() -> None:
     """Compare shadow deployments with production on mirrored traffic."""
-
-
-def _time(value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        return utc_iso(parse_utc(value))
-    except ValueError as exc:
-        raise InvalidInput(f"not an ISO-8601 time: {value!r}") from exc
 
 
 def _pct(value: float | None) -> str:
@@ -81,7 +78,7 @@ def shadow_report(state: CLIState, name: str, version: int | None, since: str | 
     """Agreement, prediction differences, latency percentiles and error rates of a
     shadow version against production on the same mirrored requests."""
     report = state.services.shadows.report(state.principal(), name, version=version,
-                                           since=_time(since), limit=limit,
+                                           since=utc_time(since), limit=limit,
                                            tolerance=tolerance)
     if as_json:
         emit(report.to_dict())

@@ -34,11 +34,14 @@ def _is_loopback(host: str) -> bool:
 @handle_errors
 def admin_serve_command(state: CLIState, host: str, port: int, ssl_certfile: Path | None,
                         ssl_keyfile: Path | None, max_upload_mb: int) -> None:
-    """Serve the admin API (registry and audit trail over JSON) until interrupted.
+    """Serve the admin API (registry and audit trail over JSON) and the web console
+    (/console/) until interrupted.
 
     Every endpoint except /admin/health and /admin/openapi.json needs
-    `Authorization: Bearer <API key>`. API keys travel in every request: listen on
-    anything but loopback only with --ssl-certfile/--ssl-keyfile or behind a TLS proxy.
+    `Authorization: Bearer <API key>`; the console signs people in with an API key (or
+    OIDC) and keeps a session. Keys and session cookies cross the network: listen on
+    anything but loopback only with --ssl-certfile/--ssl-keyfile or behind a TLS proxy
+    (then set console_public_url to its https:// address).
     """
     from garrison.app import serve_admin, tls_options
 
@@ -50,6 +53,7 @@ def admin_serve_command(state: CLIState, host: str, port: int, ssl_certfile: Pat
                    "unencrypted unless a TLS proxy is in front", err=True)
     services = state.services
     scheme = "https" if ssl_certfile else "http"
-    click.echo(f"garrison admin API on {scheme}://{host}:{port}/admin (Ctrl-C stops)", err=True)
+    click.echo(f"garrison admin API on {scheme}://{host}:{port}/admin and the console on "
+               f"{scheme}://{host}:{port}/console/ (Ctrl-C stops)", err=True)
     serve_admin(services, host=host, port=port, tls=tls,
                 max_upload_bytes=max_upload_mb * 1024 * 1024)

@@ -142,6 +142,8 @@ class AuditVerifyResult:
     head_seq: int
     head_hash: str
     checkpoints_checked: int
+    #: Acknowledged audit incidents (quarantined records), as the server reports them.
+    incidents: tuple[dict[str, Any], ...]
 
 
 def _version(version: int) -> int:
@@ -342,7 +344,9 @@ class GarrisonClient:
 
     def verify_audit(self) -> AuditVerifyResult:
         """Verify the audit chain; raises ``AuditChainBroken`` (position, reason) if broken."""
-        return _build(AuditVerifyResult, self._json("POST", "/admin/audit/verify"))
+        body = dict(self._json("POST", "/admin/audit/verify"))
+        body["incidents"] = tuple(body.get("incidents") or ())
+        return _build(AuditVerifyResult, body)
 
 
 def _part(stack: contextlib.ExitStack, source: Source, filename: str | None,

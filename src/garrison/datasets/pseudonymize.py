@@ -25,10 +25,16 @@ from typing import Any
 import pandas as pd
 
 from garrison.datasets.describe import file_sha256
-from garrison.errors import GarrisonError, InvalidInput
+from garrison.errors import InvalidInput
 from garrison.governance import Guard
 from garrison.identity import Principal
-from garrison.privacy import CipherTokenizer, HMACTokenizer, iter_chunks, list_columns
+from garrison.privacy import (
+    HMAC_PURPOSE,
+    CipherTokenizer,
+    HMACTokenizer,
+    iter_chunks,
+    list_columns,
+)
 from garrison.privacy import pseudonymize_file as _pseudonymize_file
 from garrison.privacy.pseudonym import map_values
 from garrison.privacy.tabular import FrameWriter
@@ -71,7 +77,7 @@ class PseudonymKeys:
         """The HMAC-SHA256 tokenizer and whether its key was just created."""
         key, created = self._load(HMAC_KEY_FILE)
         key_id = hashlib.sha256(b"garrison-pseudonym-hmac\n" + key).hexdigest()[:8]
-        return HMACTokenizer(key, key_id), created
+        return HMACTokenizer(KeyedHasher(key, HMAC_PURPOSE), key_id), created
 
     def hasher(self, purpose: str) -> KeyedHasher:
         """A keyed hash under the HMAC pseudonymization key, bound to ``purpose``.
@@ -211,19 +217,14 @@ class PseudonymizationService:
         self, actor: Principal, action: str, resource: str, request_id: str, context: str,
         work: Callable[[], PseudonymizationResult],
     ) -> PseudonymizationResult:
-        try:
-            result = work()
-        except GarrisonError as exc:
-            self._guard.record(actor, action, outcome="failed", resource=resource,
-                               reason=exc.code, request_id=request_id,
-                               payload={"message": exc.message})
-            raise
-        payload = result.to_dict()
-        payload.pop("action")
-        payload["context"] = context
-        self._guard.record(actor, action, resource=resource, request_id=request_id,
-                           payload=payload)
-        return result
+        def payload(result: PseudonymizationResult) -> dict[str, Any]:
+            out = result.to_dict()
+            out.pop("action")
+            out["context"] = context
+            return out
+
+        return self._guard.audited(actor, action, work, resource=resource,
+                                   request_id=request_id, ok_payload=payload)
 
 
 def _columns(columns: Sequence[str]) -> tuple[str, ...]:

@@ -10,16 +10,16 @@ Registering the same bytes under the same name again returns the existing versio
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from garrison import __version__
 from garrison.audit import AuditDraft
 from garrison.datasets.describe import FileDescription, describe_file, file_sha256
 from garrison.datasets.models import DatasetVersion, validate_dataset_name
 from garrison.datasets.ports import DatasetStore, DatasetTx
-from garrison.errors import Conflict, DigestMismatch, GarrisonError, InvalidInput
+from garrison.errors import Conflict, DigestMismatch, InvalidInput
 from garrison.governance import Guard
 from garrison.identity import Principal
 from garrison.lineage import (
@@ -37,8 +37,6 @@ if TYPE_CHECKING:
     from garrison.detection.poisoning import PoisonCheckConfig
 
 __all__ = ["DEFAULT_NAMESPACE", "MAX_POISON_FINDINGS", "PRODUCER", "DatasetService"]
-
-T = TypeVar("T")
 
 #: The OpenLineage ``producer`` URI of events Garrison exports.
 PRODUCER = f"urn:garrison:{__version__}"
@@ -86,9 +84,11 @@ class DatasetService:
         resource = f"dataset:{name}"
         self._guard.require(actor, "register-dataset", resource, request_id=request_id)
         source = Path(path)
-        return self._audited(
-            actor, "register-dataset", resource, request_id,
+        # The work records its own ok event, in the transaction that stores the version.
+        return self._guard.audited(
+            actor, "register-dataset",
             lambda: self._register(actor, source, name, target, quasi, request_id),
+            resource=resource, request_id=request_id,
         )
 
     def _register(
@@ -171,16 +171,6 @@ class DatasetService:
         with self._store.write() as tx:
             tx.audit.append(self._event(actor, v, request_id, unchanged=True))
         return v
-
-    def _audited(self, actor: Principal, action: str, resource: str, request_id: str,
-                 work: Callable[[], T]) -> T:
-        try:
-            return work()
-        except GarrisonError as exc:
-            self._guard.record(actor, action, outcome="failed", resource=resource,
-                               reason=exc.code, request_id=request_id,
-                               payload={"message": exc.message})
-            raise
 
     # -- reading ------------------------------------------------------------------
     def get(self, actor: Principal, name: str, version: int | None = None) -> DatasetVersion:

@@ -6,15 +6,12 @@ parse, call the data plane, and render; all decisions live in the data plane.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 import structlog
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -23,10 +20,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from garrison import __version__
 from garrison.authz import require
-from garrison.errors import GarrisonError, InvalidInput, PayloadTooLarge
-from garrison.gateway.errors import error_body, status_for
+from garrison.errors import GarrisonError
+from garrison.gateway._http import HEADERS as _HEADERS
+from garrison.gateway._http import client_request_id, read_body, request_id
+from garrison.gateway._http import flag as _flag
+from garrison.gateway._http import json_response as _json
+from garrison.gateway.errors import error_body, oip_error_body, status_for
+from garrison.gateway.oip import oip_routes
 from garrison.gateway.openapi import openapi_document
 from garrison.serving.dataplane import DataPlane, InferenceResult
 
@@ -35,13 +36,6 @@ __all__ = ["GatewayState", "create_gateway_app"]
 log = logging.getLogger("garrison.gateway")
 access = structlog.get_logger("garrison.access")
 _PID = os.getpid()
-_RID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_HEADERS = {
-    "x-content-type-options": "nosniff",
-    "cache-control": "no-store",
-    "x-frame-options": "DENY",
-    "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
-}
 
 
 @dataclass
@@ -65,51 +59,6 @@ class GatewayState:
     hsts: bool = False
 
 
-def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY), status,
-                    {**_HEADERS, **(headers or {})}, media_type="application/json")
-
-
-def _request_id(request: Request) -> str:
-    """The gateway's own id of this request: the key of its decision record. A client's
-    X-Request-ID is never used as a key (one client could otherwise make another's
-    records collide); it is echoed and recorded as ``client_request_id``."""
-    return os.urandom(16).hex()
-
-
-def _client_request_id(request: Request) -> str | None:
-    supplied = request.headers.get("x-request-id", "")
-    return supplied if _RID.fullmatch(supplied) else None
-
-
-async def _body(request: Request, state: GatewayState, limit: int | None = None) -> bytes:
-    cap = limit or state.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > cap):
-        raise PayloadTooLarge("request body too large", problem="body-too-large")
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async with asyncio.timeout(state.body_timeout):  # No task per request, unlike wait_for.
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > cap:
-                    raise PayloadTooLarge("request body too large", problem="body-too-large")
-                chunks.append(chunk)
-    except TimeoutError:
-        raise InvalidInput("the request body arrived too slowly", problem="slow-body") from None
-    return b"".join(chunks)
-
-
-def _flag(request: Request, name: str) -> bool:
-    if not request.scope.get("query_string"):
-        return False  # The usual case: no need to parse a query string.
-    value = request.query_params.get(name, "false").lower()
-    if value not in ("true", "false", "1", "0"):
-        raise InvalidInput(f"query parameter {name} must be true or false")
-    return value in ("true", "1")
-
-
 def _render_friendly(result: InferenceResult) -> dict[str, Any]:
     assert result.hardened is not None  # The data plane hardens every answer.
     body: dict[str, Any] = {"predictions": result.hardened.to_predictions(),
@@ -126,37 +75,27 @@ def _render_friendly(result: InferenceResult) -> dict[str, Any]:
     return body
 
 
-def _render_oip(name: str, result: InferenceResult) -> dict[str, Any]:
-    assert result.hardened is not None  # The data plane hardens every answer.
-    body: dict[str, Any] = {"model_name": name, "model_version": str(result.served_by),
-                            "id": result.batch.request_id or result.request_id,
-                            "outputs": result.hardened.to_oip_outputs(),
-                            "parameters": {"request_id": result.request_id}}
-    if result.client_request_id is not None:
-        body["parameters"]["client_request_id"] = result.client_request_id
-    if result.fallback_reason:
-        body["parameters"]["fallback"] = result.fallback_reason
-    if result.explanations is not None:
-        body["parameters"]["explanations"] = result.explanations
-    return body
-
-
 def create_gateway_app(state: GatewayState) -> Starlette:
-    async def guarded(request: Request, handler: Any, *, auth: bool = True) -> Response:
-        rid = _request_id(request)
+    async def _body(request: Request, limit: int | None = None) -> bytes:
+        return await read_body(request, limit or state.max_body_bytes, state.body_timeout)
+
+    async def guarded(request: Request, handler: Any, *, auth: bool = True,
+                      oip: bool = False) -> Response:
+        rid = request_id(request)
         if state.tracer is not None:
             with state.tracer.span("garrison.request", **{
                     "http.method": request.method,
                     "http.route": getattr(request.scope.get("route"), "path", ""),
                     "garrison.request_id": rid,
                     "garrison.model": request.path_params.get("name", "")}) as span:
-                response = await _guarded(request, handler, rid, auth=auth)
+                response = await _guarded(request, handler, rid, auth=auth, oip=oip)
                 if span is not None:
                     span.set_attribute("http.status_code", response.status_code)
                 return response
-        return await _guarded(request, handler, rid, auth=auth)
+        return await _guarded(request, handler, rid, auth=auth, oip=oip)
 
-    async def _guarded(request: Request, handler: Any, rid: str, *, auth: bool) -> Response:
+    async def _guarded(request: Request, handler: Any, rid: str, *, auth: bool,
+                       oip: bool) -> Response:
         started = time.perf_counter()
         status = 500
         try:
@@ -175,11 +114,13 @@ def create_gateway_app(state: GatewayState) -> Starlette:
                 headers["retry-after"] = str(max(1, int(retry + 0.999)))
             if status == 401:
                 headers["www-authenticate"] = 'Bearer realm="garrison"'
-            response = _json(error_body(exc, status, rid), status, headers)
+            body = (oip_error_body if oip else error_body)(exc, status, rid)
+            response = _json(body, status, headers)
         except Exception:
             log.exception("unhandled error", extra={"request_id": rid})
-            response = _json(error_body(None, 500, rid), 500, {"x-request-id": rid})
-        response.headers["x-request-id"] = _client_request_id(request) or rid
+            body = (oip_error_body if oip else error_body)(None, 500, rid)
+            response = _json(body, 500, {"x-request-id": rid})
+        response.headers["x-request-id"] = client_request_id(request) or rid
         state.telemetry.response(status)
         if state.access_log:
             access.info("request", request_id=rid, method=request.method,
@@ -194,54 +135,13 @@ def create_gateway_app(state: GatewayState) -> Starlette:
         ok = state.ready and not state.problems and not state.draining
         return _json({"ready": ok}, 200 if ok else 503)
 
-    async def server_meta(request: Request) -> Response:
-        async def handle(req: Request, principal: Any, rid: str) -> Response:
-            return _json({"name": "garrison", "version": __version__, "extensions": []})
-        return await guarded(request, handle)
-
-    async def model_meta(request: Request) -> Response:
-        async def handle(req: Request, principal: Any, rid: str) -> Response:
-            name = req.path_params["name"]
-            serving, deployed = state.dataplane.table.get(name, None)
-            state.dataplane.authorize(principal, name, deployed, rid)
-            schema = deployed.version.metadata.input_schema
-            assert schema is not None
-            return _json({
-                "name": name, "versions": [str(v) for v in sorted(serving.versions)],
-                "platform": deployed.version.framework or deployed.runtime.kind,
-                "inputs": [{"name": f.name, "datatype": "FP64" if f.type in ("float", "int")
-                            else ("BOOL" if f.type == "bool" else "BYTES"), "shape": [-1]}
-                           for f in schema.features],
-                "outputs": [{"name": "label", "datatype": "BYTES", "shape": [-1]}],
-            })
-        return await guarded(request, handle)
-
-    async def model_ready(request: Request) -> Response:
-        async def handle(req: Request, principal: Any, rid: str) -> Response:
-            name = req.path_params["name"]
-            _, deployed = state.dataplane.table.get(name, None)
-            state.dataplane.authorize(principal, name, deployed, rid)
-            return _json({"name": name, "ready": True})
-        return await guarded(request, handle)
-
-    async def infer(request: Request) -> Response:
-        async def handle(req: Request, principal: Any, rid: str) -> Response:
-            name = req.path_params["name"]
-            version = req.path_params.get("version")
-            body = await _body(req, state)
-            result = await state.dataplane.infer(
-                principal, name, body, version=int(version) if version is not None else None,
-                explain=_flag(req, "explain"), request_id=rid)
-            return _json(_render_oip(name, result))
-        return await guarded(request, handle)
-
     async def predict(request: Request) -> Response:
         async def handle(req: Request, principal: Any, rid: str) -> Response:
             name = req.path_params["name"]
-            body = await _body(req, state)
+            body = await _body(req)
             result = await state.dataplane.infer(principal, name, body,
                                                  explain=_flag(req, "explain"), request_id=rid,
-                                                 client_request_id=_client_request_id(req))
+                                                 client_request_id=client_request_id(req))
             return _json(_render_friendly(result))
         return await guarded(request, handle)
 
@@ -252,14 +152,14 @@ def create_gateway_app(state: GatewayState) -> Starlette:
 
     async def he_context(request: Request) -> Response:
         async def handle(req: Request, principal: Any, rid: str) -> Response:
-            body = await _body(req, state, state.he_max_body_bytes)
+            body = await _body(req, state.he_max_body_bytes)
             cid = await state.encrypted.register(principal, req.path_params["name"], body, rid)
             return _json({"context_id": cid}, 201)
         return await guarded(request, handle)
 
     async def he_infer(request: Request) -> Response:
         async def handle(req: Request, principal: Any, rid: str) -> Response:
-            body = await _body(req, state, state.he_max_body_bytes)
+            body = await _body(req, state.he_max_body_bytes)
             out = await state.encrypted.infer(principal, req.path_params["name"], body, rid)
             return Response(out, 200, _HEADERS, media_type="application/json")
         return await guarded(request, handle)
@@ -282,15 +182,13 @@ def create_gateway_app(state: GatewayState) -> Starlette:
             return _json(openapi_document())
         return await guarded(request, handle)
 
+    oip = oip_routes(state, guarded, _body, _json, _flag)
     routes = [  # Most frequent first: Starlette tries the routes in order.
         Route("/v1/models/{name}/predict", predict, methods=["POST"]),
-        Route("/v2/models/{name}/infer", infer, methods=["POST"]),
-        Route("/v2/models/{name}/versions/{version:int}/infer", infer, methods=["POST"]),
+        *oip[:3],
         Route("/v2/health/live", live, methods=["GET"]),
         Route("/v2/health/ready", ready, methods=["GET"]),
-        Route("/v2", server_meta, methods=["GET"]),
-        Route("/v2/models/{name}", model_meta, methods=["GET"]),
-        Route("/v2/models/{name}/ready", model_ready, methods=["GET"]),
+        *oip[3:],
         Route("/v1/models/{name}/he-params", he_params, methods=["GET"]),
         Route("/v1/models/{name}/he-contexts", he_context, methods=["POST"]),
         Route("/v1/models/{name}/infer-encrypted", he_infer, methods=["POST"]),
@@ -300,11 +198,15 @@ def create_gateway_app(state: GatewayState) -> Starlette:
     ]
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        rid = _request_id(request)
+        rid = request_id(request)
         code = getattr(exc, "status_code", 404)
-        body = {"error": {"code": "not-found" if code == 404 else "method-not-allowed",
-                          "message": "not found" if code == 404 else "method not allowed",
-                          "request_id": rid}}
+        error = {"code": "not-found" if code == 404 else "method-not-allowed",
+                 "message": "not found" if code == 404 else "method not allowed",
+                 "request_id": rid}
+        path = request.scope["path"]
+        body: dict[str, Any] = (
+            {"error": error} if not path.startswith("/v2") and ":" not in path
+            else {"error": error["message"], "code": error["code"], "request_id": rid})
         # A 405 carries the route's Allow header (RFC 9110); keep it.
         allow = (getattr(exc, "headers", None) or {}).get("Allow")
         return _json(body, code, {"x-request-id": rid, **({"allow": allow} if allow else {})})

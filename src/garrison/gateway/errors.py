@@ -18,6 +18,7 @@ from garrison.errors import (
     GarrisonError,
     InvalidInput,
     LimitExceeded,
+    MalformedRequest,
     ModelTimeout,
     ModelUnavailable,
     NotFound,
@@ -28,7 +29,7 @@ from garrison.errors import (
     SchemaViolation,
 )
 
-__all__ = ["STATUS", "error_body", "status_for"]
+__all__ = ["STATUS", "error_body", "oip_error_body", "status_for"]
 
 #: Most specific class first.
 STATUS: list[tuple[type[GarrisonError], int]] = [
@@ -36,6 +37,7 @@ STATUS: list[tuple[type[GarrisonError], int]] = [
     (Forbidden, 403),
     (NotFound, 404),
     (PayloadTooLarge, 413),
+    (MalformedRequest, 400),
     (SchemaViolation, 422),
     (InvalidInput, 422),
     (RateLimited, 429),
@@ -64,8 +66,15 @@ def error_body(exc: GarrisonError | None, status: int, request_id: str) -> dict[
                           "request_id": request_id}}
     message = _OPAQUE.get(status, exc.message)
     body: dict[str, Any] = {"code": exc.code, "message": message, "request_id": request_id}
-    if isinstance(exc, SchemaViolation | InvalidInput) and status == 422:
+    if isinstance(exc, SchemaViolation | InvalidInput) and status in (400, 422):
         for key in ("field", "row", "problem"):
             if exc.detail.get(key) is not None:  # "row" is None for whole-body problems.
                 body[key] = exc.detail[key]
     return {"error": body}
+
+
+def oip_error_body(exc: GarrisonError | None, status: int, request_id: str) -> dict[str, Any]:
+    """The Open Inference Protocol's error shape, ``{"error": message}``, with the same
+    ``code``, ``request_id`` (and ``field``, ``row``, ``problem``) beside it."""
+    inner = error_body(exc, status, request_id)["error"]
+    return {"error": inner["message"], **{k: v for k, v in inner.items() if k != "message"}}

@@ -26,6 +26,8 @@ class PrometheusTelemetry:
                                  ["model", "reason"], registry=r)
         self.http = Counter("garrison_http_responses_total", "HTTP responses by status.",
                             ["status"], registry=r)
+        self.grpc = Counter("garrison_grpc_responses_total", "gRPC answers by status code.",
+                            ["code"], registry=r)
         self.shadow_agreement = Gauge("garrison_shadow_agreement",
                                       "Share of mirrored requests where shadow agreed.",
                                       ["model"], registry=r)
@@ -69,12 +71,17 @@ class PrometheusTelemetry:
             child = self._statuses[status] = self.http.labels(str(status))
         child.inc()
 
+    def grpc_response(self, code: str) -> None:
+        self.grpc.labels(code).inc()
+
     def watch_queues(self, queues: dict[str, Any]) -> None:
         """Export each background writer's ``dropped`` count, read at scrape time."""
         for name, writer in queues.items():
             self.background_dropped.labels(name).set_function(lambda w=writer: w.dropped)
 
-    def rejected(self, reason: str) -> None:
+    def rejected(self, reason: str, model: str = "", version: int = 0) -> None:
+        # By reason only: the model would multiply the series; the durable traffic
+        # history (``serving.traffic``) keeps the per-model counts.
         self.rejections.labels(reason).inc()
 
     def fallback(self, model: str, reason: str) -> None:

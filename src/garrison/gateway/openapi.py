@@ -13,13 +13,23 @@ _ERROR = {"$ref": "#/components/schemas/Error"}
 _SCALAR = {"type": ["number", "string", "boolean", "null"]}
 
 
+_OIP_ERROR = {"$ref": "#/components/schemas/OIPError"}
+_TEXT = {400: "Malformed binary framing (names the field)",
+         401: "Missing or invalid credentials", 403: "Not allowed", 404: "Unknown model",
+         413: "Body or batch too large", 422: "Invalid input (names the field)",
+         429: "Rate limit or quota exceeded (Retry-After)",
+         503: "Overloaded or model unavailable (Retry-After)"}
+
+
 def _errors(*codes: int) -> dict[str, Any]:
-    text = {401: "Missing or invalid credentials", 403: "Not allowed", 404: "Unknown model",
-            413: "Body or batch too large", 422: "Invalid input (names the field)",
-            429: "Rate limit or quota exceeded (Retry-After)",
-            503: "Overloaded or model unavailable (Retry-After)"}
-    return {str(c): {"description": text[c], "content": {"application/json": {"schema": _ERROR}}}
+    return {str(c): {"description": _TEXT[c], "content": {"application/json": {"schema": _ERROR}}}
             for c in codes}
+
+
+def _oip_errors(*codes: int) -> dict[str, Any]:
+    """Error answers of the Open Inference Protocol routes: the protocol's shape."""
+    return {str(c): {"description": _TEXT[c],
+                     "content": {"application/json": {"schema": _OIP_ERROR}}} for c in codes}
 
 
 _NAME = {"name": "name", "in": "path", "required": True,
@@ -28,6 +38,32 @@ _EXPLAIN = {"name": "explain", "in": "query", "required": False,
             "schema": {"type": "string", "enum": ["true", "false", "1", "0"]},
             "description": "Return per-feature contributions."}
 _INFER_ERRORS = _errors(401, 403, 404, 413, 422, 429, 503)
+_OIP_INFER_ERRORS = _oip_errors(400, 401, 403, 404, 413, 422, 429, 503)
+_VERSION = {"name": "version", "in": "path", "required": True,
+            "schema": {"type": "integer", "minimum": 0}}
+_DATATYPES = ["BOOL", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64",
+              "FP16", "FP32", "FP64", "BYTES"]
+_PARAMETERS = {"type": "object", "maxProperties": 64,
+               "additionalProperties": {"type": ["string", "number", "boolean"]}}
+_BINARY_INFER = {"application/octet-stream": {"schema": {
+    "type": "string", "contentMediaType": "application/octet-stream",
+    "description": "Binary tensor data extension: the first Inference-Header-Content-Length "
+    "bytes are the JSON request, then each input's binary_data_size bytes."}}}
+_HEADER_LENGTH = {"name": "Inference-Header-Content-Length", "in": "header", "required": False,
+                  "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"},
+                  "description": "Length of the JSON part of a binary-extension body."}
+
+
+def _infer_body() -> dict[str, Any]:
+    return {"required": True, "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/InferRequest"}},
+        **_BINARY_INFER}}
+
+
+def _infer_ok() -> dict[str, Any]:
+    return {"200": {"description": "Outputs (binary ones after the JSON header)", "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/InferResponse"}},
+        **_BINARY_INFER}}}
 
 
 def openapi_document() -> dict[str, Any]:
@@ -49,6 +85,44 @@ def openapi_document() -> dict[str, Any]:
                                    "request_id": {"type": "string"},
                                    "field": {"type": "string"}, "row": {"type": "integer"},
                                    "problem": {"type": "string"}}}}},
+                "OIPError": {
+                    "type": "object", "required": ["error", "code", "request_id"],
+                    "description": "The Open Inference Protocol's error shape, with Garrison's "
+                    "code and request id beside the message.",
+                    "properties": {"error": {"type": "string"}, "code": {"type": "string"},
+                                   "request_id": {"type": "string"},
+                                   "field": {"type": "string"}, "row": {"type": "integer"},
+                                   "problem": {"type": "string"}}},
+                "TensorMetadata": {
+                    "type": "object", "required": ["name", "datatype", "shape"],
+                    "properties": {"name": {"type": "string"},
+                                   "datatype": {"type": "string", "enum": _DATATYPES},
+                                   "shape": {"type": "array", "items": {"type": "integer"}}}},
+                "ModelMetadata": {
+                    "type": "object", "required": ["name", "platform", "inputs", "outputs"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "versions": {"type": "array", "items": {"type": "string"}},
+                        "platform": {"type": "string"},
+                        "inputs": {"type": "array", "items": {
+                            "$ref": "#/components/schemas/TensorMetadata"}},
+                        "outputs": {"type": "array", "items": {
+                            "$ref": "#/components/schemas/TensorMetadata"}}}},
+                "ServerMetadata": {
+                    "type": "object", "required": ["name", "version", "extensions"],
+                    "properties": {"name": {"type": "string"}, "version": {"type": "string"},
+                                   "extensions": {"type": "array",
+                                                  "items": {"type": "string"}}}},
+                "ModelReady": {"type": "object", "required": ["name", "ready"],
+                               "properties": {"name": {"type": "string"},
+                                              "ready": {"type": "boolean"}}},
+                "KServeV1Request": {
+                    "type": "object", "required": ["instances"], "additionalProperties": False,
+                    "properties": {"instances": {"type": "array", "minItems": 1, "items": {
+                        "type": ["object", "array"]}}}},
+                "KServeV1Response": {
+                    "type": "object", "required": ["predictions"],
+                    "properties": {"predictions": {"type": "array"}}},
                 "Decision": {
                     "type": "object",
                     "required": ["request_id", "created", "caller", "model", "version", "rows",
@@ -83,19 +157,28 @@ def openapi_document() -> dict[str, Any]:
                                    "request_id": {"type": "string"},
                                    "fallback": {"type": "object"},
                                    "explanations": {"type": "array"}}},
-                "Tensor": {"type": "object", "required": ["name", "shape", "datatype", "data"],
+                "Tensor": {"type": "object", "required": ["name", "shape", "datatype"],
+                           "description": "`data` holds the values row-major, unless "
+                           "`parameters.binary_data_size` says they follow as binary data.",
                            "properties": {"name": {"type": "string"},
                                           "shape": {"type": "array",
                                                     "items": {"type": "integer"}},
-                                          "datatype": {"type": "string", "enum": [
-                                              "BOOL", "INT32", "INT64", "FP32", "FP64",
-                                              "BYTES"]},
+                                          "datatype": {"type": "string", "enum": _DATATYPES},
+                                          "parameters": _PARAMETERS,
                                           "data": {"type": "array"}}},
+                "RequestedOutput": {"type": "object", "required": ["name"],
+                                    "properties": {"name": {"type": "string"},
+                                                   "parameters": _PARAMETERS}},
                 "InferRequest": {"type": "object", "required": ["inputs"],
                                  "properties": {"id": {"type": "string"},
+                                                "model_name": {"type": "string"},
+                                                "model_version": {"type": "string"},
                                                 "inputs": {"type": "array", "items": {
                                                     "$ref": "#/components/schemas/Tensor"}},
-                                                "parameters": {"type": "object"}}},
+                                                "outputs": {"type": "array", "items": {
+                                                    "$ref":
+                                                    "#/components/schemas/RequestedOutput"}},
+                                                "parameters": _PARAMETERS}},
                 "InferResponse": {"type": "object",
                                   "required": ["model_name", "outputs"],
                                   "properties": {"model_name": {"type": "string"},
@@ -116,28 +199,46 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {**ok("#/components/schemas/Object", "Ready"),
                               "503": {"description": "Not ready"}}}},
             "/v2": {"get": {"summary": "Server metadata", "responses": {
-                **ok("#/components/schemas/Object", "Metadata"), **_errors(401)}}},
-            "/v2/models/{name}": {"get": {"summary": "Model metadata", "parameters": [_NAME],
-                                          "responses": {**ok("#/components/schemas/Object",
-                                                             "Metadata"),
-                                                        **_errors(401, 403, 404)}}},
+                **ok("#/components/schemas/ServerMetadata", "Metadata"), **_oip_errors(401)}}},
+            "/v2/models/{name}": {"get": {
+                "summary": "Model metadata (the production version)", "parameters": [_NAME],
+                "responses": {**ok("#/components/schemas/ModelMetadata", "Metadata"),
+                              **_oip_errors(401, 403, 404)}}},
+            "/v2/models/{name}/versions/{version}": {"get": {
+                "summary": "Model metadata of a served version",
+                "parameters": [_NAME, _VERSION],
+                "responses": {**ok("#/components/schemas/ModelMetadata", "Metadata"),
+                              **_oip_errors(401, 403, 404)}}},
             "/v2/models/{name}/ready": {"get": {
                 "summary": "Model readiness", "parameters": [_NAME],
-                "responses": {**ok("#/components/schemas/Object", "Ready"),
-                              **_errors(401, 403, 404)}}},
+                "responses": {**ok("#/components/schemas/ModelReady", "Ready"),
+                              **_oip_errors(401, 403, 404)}}},
+            "/v2/models/{name}/versions/{version}/ready": {"get": {
+                "summary": "Readiness of a served version", "parameters": [_NAME, _VERSION],
+                "responses": {**ok("#/components/schemas/ModelReady", "Ready"),
+                              **_oip_errors(401, 403, 404)}}},
             "/v2/models/{name}/infer": {"post": {
                 "summary": "OIP v2 inference on the production version",
-                "parameters": [_NAME, _EXPLAIN],
-                "requestBody": json_body("#/components/schemas/InferRequest"),
-                "responses": {**ok("#/components/schemas/InferResponse", "Outputs"),
-                              **_INFER_ERRORS}}},
+                "parameters": [_NAME, _EXPLAIN, _HEADER_LENGTH],
+                "requestBody": _infer_body(),
+                "responses": {**_infer_ok(), **_OIP_INFER_ERRORS}}},
             "/v2/models/{name}/versions/{version}/infer": {"post": {
                 "summary": "OIP v2 inference on a served version",
-                "parameters": [_NAME, {"name": "version", "in": "path", "required": True,
-                                       "schema": {"type": "integer", "minimum": 0}}, _EXPLAIN],
-                "requestBody": json_body("#/components/schemas/InferRequest"),
-                "responses": {**ok("#/components/schemas/InferResponse", "Outputs"),
-                              **_INFER_ERRORS}}},
+                "parameters": [_NAME, _VERSION, _EXPLAIN, _HEADER_LENGTH],
+                "requestBody": _infer_body(),
+                "responses": {**_infer_ok(), **_OIP_INFER_ERRORS}}},
+            "/v1/models/{name}:predict": {"post": {
+                "summary": "KServe v1 prediction: labels (or values), one per instance",
+                "parameters": [_NAME],
+                "requestBody": json_body("#/components/schemas/KServeV1Request"),
+                "responses": {**ok("#/components/schemas/KServeV1Response", "Predictions"),
+                              **_oip_errors(401, 403, 404, 413, 422, 429, 503)}}},
+            "/v1/models/{name}": {"get": {
+                "summary": "KServe v1 model readiness", "parameters": [_NAME],
+                "responses": {**ok("#/components/schemas/ModelReady", "Ready"),
+                              **_oip_errors(401, 403, 404)}}},
+            "/": {"get": {"summary": "KServe v1 liveness", "security": [],
+                          "responses": ok("#/components/schemas/Object", "Alive")}},
             "/v1/models/{name}/predict": {"post": {
                 "summary": "Friendly JSON prediction", "parameters": [_NAME, _EXPLAIN],
                 "requestBody": json_body("#/components/schemas/PredictRequest"),

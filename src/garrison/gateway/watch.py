@@ -33,7 +33,11 @@ class Watch:
 
     def __init__(self, *, clock: Any, drift_window: int, drift_profile: Callable[[Any], Profile],
                  alerts: Any, raise_alert: Callable[[Any], None],
-                 count: Callable[[str], None], linger: float = 0.3) -> None:
+                 count: Callable[[str], None], linger: float = 0.3,
+                 drift_history: Callable[[str, int, dict[str, Any]], None] | None = None,
+                 ) -> None:
+        #: Told every closed drift window, drifted or not (the console's drift charts).
+        self._drift_history = drift_history
         self._clock = clock
         self._drift_window = drift_window
         self._drift_profile = drift_profile
@@ -113,5 +117,11 @@ class Watch:
         frame = pd.DataFrame(matrix, columns=deployed.version.metadata.input_schema.names)
         frame["prediction"] = labels.astype(str)
         for report in drift.add_frame(frame):
+            summary = report.to_dict()
+            if self._drift_history is not None:
+                try:
+                    self._drift_history(key[0], key[1], summary)
+                except Exception:  # The alert below must not depend on the history.
+                    log.exception("drift history not stored for %s:%s", *key)
             if report.drifted:
-                self._alerts.raise_drift(key[0], key[1], report.to_dict())
+                self._alerts.raise_drift(key[0], key[1], summary)

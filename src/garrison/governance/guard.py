@@ -1,9 +1,13 @@
-"""The guard: authorization that audits, and the audited-action pattern.
+"""The guard: authorization that audits, and the audited-action patterns.
 
-Every governed action goes through :meth:`Guard.run`: the policy check (a denial
+Every governed change goes through :meth:`Guard.run`: the policy check (a denial
 is recorded, then :class:`~garrison.errors.Forbidden` is raised), the change and
 its ``ok`` event in ONE transaction, and on failure a ``failed`` event carrying
 the error code and the reason. No path changes state without an audit event.
+
+Work that is not one transaction (verifying or loading an artifact, a file-to-file
+pseudonymization) goes through :meth:`Guard.audited`: a ``failed`` event on error,
+re-raised, else an ``ok`` event with what the work returned.
 """
 
 from __future__ import annotations
@@ -63,6 +67,34 @@ class Guard:
             self.record(actor, action, outcome="denied", resource=resource,
                         reason=str(exc.detail.get("why", "forbidden")), request_id=request_id)
             raise
+
+    def audited(
+        self,
+        actor: Subject | str,
+        action: str,
+        work: Callable[[], T],
+        *,
+        resource: str = "",
+        request_id: str = "",
+        ok_payload: Callable[[T], dict[str, Any]] | None = None,
+    ) -> T:
+        """Run ``work`` and record how it ended; the caller has already authorized it.
+
+        A :class:`~garrison.errors.GarrisonError` is recorded as ``failed`` (its code as
+        the reason, its message in the payload) and raised again. Success is recorded
+        as ``ok`` with ``ok_payload(result)``; with no ``ok_payload`` the work records
+        its own ``ok`` event, in the transaction that made its change.
+        """
+        try:
+            result = work()
+        except GarrisonError as exc:
+            self.record(actor, action, outcome="failed", resource=resource, reason=exc.code,
+                        request_id=request_id, payload={"message": exc.message})
+            raise
+        if ok_payload is not None:
+            self.record(actor, action, resource=resource, request_id=request_id,
+                        payload=ok_payload(result))
+        return result
 
     def run(
         self,

@@ -165,7 +165,7 @@ class SessionService:
         self._guard.run(
             principal, "open-console-session", f"principal:{principal.name}", change,
             request_id=request_id,
-            payload={"session": issued.ref, "method": method, "client": client[:64],
+            payload={"console_ref": issued.ref, "method": method, "client": client[:64],
                      "expires": record.expires, "replaced": previous is not None},
         )
         return OpenedSession(issued.token, record, principal)
@@ -224,7 +224,7 @@ class SessionService:
         if session.revoked is None:
             with self._store.write() as tx:
                 tx.sessions.revoke(session.id, utc_iso(now), f"system:{why}")
-        self._deny(why, {"session": session.ref, "principal": principal.name,
+        self._deny(why, {"console_ref": session.ref, "principal": principal.name,
                          "via": "console"}, request_id)
 
     # -- signing out --------------------------------------------------------------
@@ -248,7 +248,7 @@ class SessionService:
 
         return self._guard.run(principal, "close-console-session",
                                f"principal:{principal.name}", change, authorize=False,
-                               request_id=request_id, payload={"session": session.ref})
+                               request_id=request_id, payload={"console_ref": session.ref})
 
     def close_all(self, actor: Principal, name: str, *, request_id: str = "") -> int:
         """Sign every open session of ``name`` out (an admin's action, or one's own)."""
@@ -260,7 +260,7 @@ class SessionService:
 
         return self._guard.run(actor, "close-console-session", f"principal:{name}", change,
                                request_id=request_id,
-                               result_payload=lambda n: {"sessions": n})
+                               result_payload=lambda n: {"signed_out": n})
 
     def active(self, actor: Principal) -> list[tuple[ConsoleSession, str]]:
         """Open sessions with their principal's name, newest first (``list-principals``)."""

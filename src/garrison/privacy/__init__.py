@@ -37,9 +37,11 @@ from garrison.privacy.generalize import (
 )
 from garrison.privacy.minimize import MinimizationReport, minimization_report
 from garrison.privacy.pseudonym import (
+    HMAC_PURPOSE,
     CipherTokenizer,
     DeterministicCipher,
     HMACTokenizer,
+    KeyedMAC,
     Tokenizer,
     pseudonymize_file,
     pseudonymize_frame,
@@ -57,6 +59,7 @@ from garrison.privacy.tabular import detect_format, iter_chunks, list_columns, r
 
 __all__ = [
     "BUILTIN_DETECTOR_IDS",
+    "HMAC_PURPOSE",
     "AnonymizationPlan",
     "AnonymizationResult",
     "CategoryHierarchy",
@@ -68,6 +71,7 @@ __all__ = [
     "DeterministicCipher",
     "HMACTokenizer",
     "Hierarchy",
+    "KeyedMAC",
     "MinimizationReport",
     "NumericHierarchy",
     "PIIDetector",

@@ -1,10 +1,12 @@
 """Pseudonymization: keyed tokens (HMAC-SHA256) and reversible deterministic encryption.
 
 Tokens are deterministic per key, so tables tokenized with the same key still
-join; without the key a token reveals nothing and cannot be reversed. Where an
-authorized re-identification is required, a :class:`DeterministicCipher` (AES-SIV,
-supplied by ``garrison.signing``; this package never imports ``cryptography``)
-produces ``enc_`` tokens that the key holder can decrypt. Every token starts with
+join; without the key a token reveals nothing and cannot be reversed. The keyed
+hash behind ``tok_`` tokens (a :class:`KeyedMAC`, ``garrison.signing.KeyedHasher``
+for :data:`HMAC_PURPOSE`) and, where an authorized re-identification is required,
+the :class:`DeterministicCipher` behind ``enc_`` tokens (AES-SIV) are supplied by the
+caller from ``garrison.signing``: this package computes no MAC and never imports
+``cryptography``. Every token starts with
 its kind and key id, so a key rotation is visible in the data. Key management and
 the audit of key use belong to the caller.
 """
@@ -12,8 +14,6 @@ the audit of key use belong to the caller.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,19 +25,22 @@ from garrison.errors import DecryptionFailed, InvalidInput
 from garrison.privacy.tabular import DEFAULT_CHUNK_ROWS, FrameWriter, iter_chunks, list_columns
 
 __all__ = [
+    "HMAC_PURPOSE",
     "CipherTokenizer",
     "DeterministicCipher",
     "HMACTokenizer",
+    "KeyedMAC",
     "Tokenizer",
     "map_values",
     "pseudonymize_file",
     "pseudonymize_frame",
 ]
 
-MIN_KEY_BYTES = 32
 TOKEN_BITS = 130  # 26 base32 characters; at least 128 bits as the issue asks.
 _KEY_ID = re.compile(r"^[a-z0-9]{1,16}$")
-_HMAC_DOMAIN = b"garrison-pseudonym-v1\x00"
+#: The purpose the keyed hash of ``tok_`` tokens is bound to: the MAC covers
+#: ``purpose || 0x00 || context || 0x00 || utf8(value)``.
+HMAC_PURPOSE = "garrison-pseudonym-v1"
 _SIV_DOMAIN = b"garrison-pseudonym-siv-v1\x00"
 
 
@@ -48,6 +51,15 @@ class DeterministicCipher(Protocol):
     def encrypt(self, plaintext: bytes, context: bytes) -> bytes: ...
 
     def decrypt(self, ciphertext: bytes, context: bytes) -> bytes: ...
+
+
+@runtime_checkable
+class KeyedMAC(Protocol):
+    """HMAC-SHA256 under one key, bound to ``purpose`` (``garrison.signing.KeyedHasher``)."""
+
+    purpose: str
+
+    def digest(self, message: bytes) -> bytes: ...
 
 
 @runtime_checkable
@@ -72,18 +84,18 @@ class HMACTokenizer:
     two contexts); leave it equal across tables that must join.
     """
 
-    def __init__(self, key: bytes, key_id: str) -> None:
-        if not isinstance(key, bytes | bytearray) or len(key) < MIN_KEY_BYTES:
-            raise InvalidInput(f"an HMAC pseudonymization key needs at least {MIN_KEY_BYTES} bytes")
-        self._key = bytes(key)
+    def __init__(self, mac: KeyedMAC, key_id: str) -> None:
+        if not isinstance(mac, KeyedMAC) or mac.purpose != HMAC_PURPOSE:
+            raise InvalidInput("an HMAC tokenizer needs a keyed hash bound to "
+                               f"{HMAC_PURPOSE!r} (garrison.signing.KeyedHasher), not a raw key")
+        self._mac = mac
         self.key_id = _check_key_id(key_id)
 
     def __repr__(self) -> str:
         return f"HMACTokenizer(key_id={self.key_id!r}, key=<hidden>)"
 
     def tokenize(self, value: str, context: str = "") -> str:
-        message = _HMAC_DOMAIN + context.encode() + b"\x00" + value.encode("utf-8")
-        digest = hmac.new(self._key, message, hashlib.sha256).digest()
+        digest = self._mac.digest(context.encode() + b"\x00" + value.encode("utf-8"))
         text = base64.b32encode(digest).decode("ascii").lower()[: TOKEN_BITS // 5]
         return f"tok_{self.key_id}_{text}"
 

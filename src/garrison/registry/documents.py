@@ -35,6 +35,16 @@ class VersionDocuments:
         self._keyring = keyring
         self._provenance = provenance
 
+    def put(self, workdir: Path, name: str, number: int, bom: bytes, bundle: bytes, *,
+            bom_sha: str, bundle_sha: str) -> None:
+        """Seal a new version's ML-BOM and OpenSSF bundle next to its artifact."""
+        for kind, data, digest in (("bom", bom, bom_sha),
+                                   ("model-signature", bundle, bundle_sha)):
+            source = workdir / f"{kind}.json"
+            source.write_bytes(data)
+            self._artifacts.put(name, number, source, side_context(kind, name, number, digest),
+                                kind=kind)
+
     def _predicate(self, v: ModelVersion) -> dict[str, Any]:
         return verify_manifest(self._keyring, v.manifest, name=v.name, version=v.version,
                                digest=v.digest, metadata=v.metadata.to_dict())

@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
-from garrison.errors import ArtifactRefused, GarrisonError, UnsupportedModel
+from garrison.errors import ArtifactRefused, UnsupportedModel
 from garrison.governance import Guard
 from garrison.registry.models import ModelVersion
 from garrison.registry.service import RegistryService
 from garrison.scanning import (
     RestrictedUnpicklerMixin,
     ScanPolicy,
-    allowed_by,
+    admission,
     ensure_safe,
     restricted_dispatch,
     restricted_loads,
@@ -95,7 +95,9 @@ def _skops(data: bytes, policy: ScanPolicy) -> Any:
     import skops.io
 
     untrusted = skops.io.get_untrusted_types(data=data)
-    refused = [t for t in untrusted if not allowed_by(*t.rsplit(".", 1), policy)]
+    # The scan already checked every node (a partial's target included), so the types it
+    # admits, guarded ones among them, are the types skops may trust.
+    refused = [t for t in untrusted if admission(*t.rsplit(".", 1), policy) is None]
     if refused:
         raise ArtifactRefused("the skops file uses types outside the allow-list",
                               names=refused[:20])
@@ -171,7 +173,8 @@ class ModelLoader:
     def load(self, name: str, version: int, *, actor: str = "system",
              request_id: str = "") -> LoadedModel:
         v = self._registry.get(name, version)
-        try:
+
+        def load() -> Any:
             data = self._registry.verified_bytes(v)
             report = scan_bytes(data, _scan_name(v), self._registry.policy)
             ensure_safe(report)
@@ -184,12 +187,9 @@ class ModelLoader:
             loader = loader_for(v.format)
             if loader is None:
                 raise UnsupportedModel(f"models in {v.format!r} format cannot be served")
-            model = loader(data, self._registry.policy)
-        except GarrisonError as exc:
-            self._guard.record(actor, "load-model-version", outcome="failed",
-                               resource=v.resource, reason=exc.code, request_id=request_id,
-                               payload={"message": exc.message})
-            raise
-        self._guard.record(actor, "load-model-version", resource=v.resource,
-                           request_id=request_id, payload={"sha256": v.digest})
+            return loader(data, self._registry.policy)
+
+        model = self._guard.audited(actor, "load-model-version", load, resource=v.resource,
+                                    request_id=request_id,
+                                    ok_payload=lambda _: {"sha256": v.digest})
         return LoadedModel(v, model, v.format)

@@ -30,7 +30,7 @@ from garrison.governance import Guard
 from garrison.identity import Principal
 from garrison.lineage import DatasetNode, DeploymentNode, LineageRecorder, ModelVersionNode, RunNode
 from garrison.registry.checks import ServabilityCheck, TransitionCheck, ensure_servable_format
-from garrison.registry.documents import VersionDocuments, side_context
+from garrison.registry.documents import VersionDocuments
 from garrison.registry.lifecycle import Stage
 from garrison.registry.manifest import build_statement, sign_manifest, verify_manifest
 from garrison.registry.models import (
@@ -43,8 +43,8 @@ from garrison.registry.ports import ArtifactStore, RegistryStore, RegistryTx
 from garrison.registry.provenance import Provenance
 from garrison.registry.reference import PreparedReference, prepare_reference
 from garrison.registry.review import Review, SignatureStatus, approval_blocker, build_review
-from garrison.registry.servability import ServabilityProbe, ServabilityRequest
-from garrison.registry.transitions import LifecycleOperations
+from garrison.registry.servability import Purpose, ServabilityProbe, ServabilityRequest
+from garrison.registry.transitions import Lifecycle
 from garrison.scanning import DEFAULT_POLICY, ScanPolicy, ScanReport, scan_path
 from garrison.signing import Keyring, ModelSigningKey
 from garrison.types import MODEL_NAME_PATTERN, Clock, parse_utc, utc_iso
@@ -84,7 +84,7 @@ def refusal_reason(report: ScanReport) -> str:
     return "; ".join(parts) + (f"; and {more} more finding(s)" if more > 0 else "")
 
 
-class RegistryService(LifecycleOperations):
+class RegistryService:
     def __init__(
         self, store: RegistryStore, artifacts: ArtifactStore, keyring: Keyring, guard: Guard,
         clock: Clock, *, servability: ServabilityProbe, policy: ScanPolicy = DEFAULT_POLICY,
@@ -98,8 +98,6 @@ class RegistryService(LifecycleOperations):
         self.provenance = provenance or Provenance(ModelSigningKey.generate())
         #: Told who downloaded an artifact (model-theft monitoring raises alerts).
         self.on_download = on_download
-        #: Extra checks before shadow -> production (the shadow agreement gate); they raise.
-        self._promotion_gate = promotion_gate
         self._store = store
         self._artifacts = artifacts
         self._keyring = keyring
@@ -118,12 +116,18 @@ class RegistryService(LifecycleOperations):
                              policy_extension=lambda: tuple(sorted(self.policy.extra_allowed))),
             *checks,
         ]
+        #: Stage transitions; ``promotion_gate`` (the shadow agreement gate) raises to
+        #: stop a promotion to production.
+        self.lifecycle = Lifecycle(guard, self._now, store, self.get,
+                                   checks=lambda: self.checks, promotion_gate=promotion_gate,
+                                   on_deployed=self._record_deployment)
 
     def _now(self) -> str:
         return utc_iso(self._clock.now())
 
     # -- reading ------------------------------------------------------------------
-    def list(self, actor: Principal, name: str | None = None) -> list[ModelVersion]:
+    def list_versions(self, actor: Principal, name: str | None = None) -> list[ModelVersion]:
+        """Every version (of ``name``, or of every model), for a principal allowed to list."""
         self._guard.require(actor, "list-models", f"model:{name}" if name else "")
         with self._store.read() as tx:
             return tx.models.list_versions(name)
@@ -208,6 +212,38 @@ class RegistryService(LifecycleOperations):
         """Every version of every model whose stage is one of ``stages``; unaudited."""
         with self._store.read() as tx:
             return [v for v in tx.models.list_versions() if v.stage in stages]
+
+    # -- stage transitions (garrison.registry.transitions) ---------------------------
+    def approve(self, actor: Principal, name: str, version: int, reason: str = "",
+                *, request_id: str = "") -> ModelVersion:
+        """Approve a registered version; never by the person who registered it."""
+        return self.lifecycle.approve(actor, name, version, reason, request_id=request_id)
+
+    def reject(self, actor: Principal, name: str, version: int, reason: str = "",
+               *, request_id: str = "") -> ModelVersion:
+        return self.lifecycle.reject(actor, name, version, reason, request_id=request_id)
+
+    def promote(self, actor: Principal, name: str, version: int, stage: str = "production",
+                reason: str = "", *, request_id: str = "") -> ModelVersion:
+        """Move an approved version to ``shadow`` or ``production``."""
+        return self.lifecycle.promote(actor, name, version, stage, reason,
+                                      request_id=request_id)
+
+    def retire(self, actor: Principal, name: str, version: int, reason: str = "",
+               *, request_id: str = "") -> ModelVersion:
+        return self.lifecycle.retire(actor, name, version, reason, request_id=request_id)
+
+    def rollback(self, actor: Principal, name: str, reason: str = "",
+                 *, request_id: str = "") -> ModelVersion:
+        """Put the previous production version back into production, after the checks."""
+        return self.lifecycle.rollback(actor, name, reason, request_id=request_id)
+
+    def ensure_servable(self, actor: Principal, name: str, version: int, *,
+                        purpose: Purpose = "fallback", action: str = "configure-deployment",
+                        request_id: str = "") -> ModelVersion:
+        """Run the pre-transition checks on ``name:version`` (a fallback assignment)."""
+        return self.lifecycle.ensure_servable(actor, name, version, purpose=purpose,
+                                              action=action, request_id=request_id)
 
     # -- registration -------------------------------------------------------------
     def register(
@@ -303,9 +339,8 @@ class RegistryService(LifecycleOperations):
                 scan_report=scan, metadata=meta, stage_changed=now,
             )
             self._artifacts.put(name, number, path, artifact_context(name, number, digest))
-            self._put_side(path.parent.parent, name, number, "bom", bom, bom_sha)
-            self._put_side(path.parent.parent, name, number, "model-signature", signed.bundle,
-                           signed.record["bundle_sha256"])
+            self._documents.put(path.parent.parent, name, number, bom, signed.bundle,
+                                bom_sha=bom_sha, bundle_sha=signed.record["bundle_sha256"])
             if sample is not None:
                 self._artifacts.put(name, number, sample, reference_context(
                     name, number, meta.reference_sha256), kind="reference")
@@ -379,14 +414,6 @@ class RegistryService(LifecycleOperations):
                                payload={"message": exc.message,
                                         "why": str(exc.detail.get("why", ""))})
             raise
-
-    def _put_side(self, workdir: Path, name: str, number: int, kind: str, data: bytes,
-                  digest: str) -> None:
-        """Seal a version's ML-BOM or OpenSSF bundle next to its artifact."""
-        source = workdir / f"{kind}.json"
-        source.write_bytes(data)
-        self._artifacts.put(name, number, source, side_context(kind, name, number, digest),
-                            kind=kind)
 
     # -- lineage (only when a LineageRecorder is configured) -----------------------
     def _lineage_inputs(self, actor: Principal, resource: str, meta: VersionMetadata,
@@ -463,17 +490,13 @@ class RegistryService(LifecycleOperations):
         self._guard.require(actor, "verify-model-version", f"model:{name}:{version}",
                             request_id=request_id)
         v = self.get(name, version)
-        try:
-            record = self._documents.verify_openssf(v, self.verified_bytes(v))
-            signer = record["signer"] if record else None
-        except GarrisonError as exc:
-            self._guard.record(actor, "verify-model-version", outcome="failed",
-                               resource=v.resource, reason=exc.code, request_id=request_id,
-                               payload={"message": exc.message})
-            raise
-        self._guard.record(actor, "verify-model-version", resource=v.resource,
-                           request_id=request_id, payload={"sha256": v.digest,
-                                                           "model_signed_by": signer})
+        record = self._guard.audited(
+            actor, "verify-model-version",
+            lambda: self._documents.verify_openssf(v, self.verified_bytes(v)),
+            resource=v.resource, request_id=request_id,
+            ok_payload=lambda r: {"sha256": v.digest,
+                                  "model_signed_by": r["signer"] if r else None})
+        signer = record["signer"] if record else None
         return {"ok": True, "name": name, "version": version, "sha256": v.digest,
                 "signed_by": [s.get("keyid") for s in v.manifest.get("signatures", [])],
                 "model_signed_by": signer}
@@ -497,15 +520,9 @@ class RegistryService(LifecycleOperations):
         self._guard.require(actor, "download-artifact", f"model:{name}:{version}",
                             request_id=request_id)
         v = self.get(name, version)
-        try:
-            data = self.verified_bytes(v)
-        except GarrisonError as exc:
-            self._guard.record(actor, "download-artifact", outcome="failed",
-                               resource=v.resource, reason=exc.code, request_id=request_id)
-            raise
-        self._guard.record(actor, "download-artifact", resource=v.resource,
-                           request_id=request_id, payload={"sha256": v.digest,
-                                                           "bytes": len(data)})
+        data = self._guard.audited(
+            actor, "download-artifact", lambda: self.verified_bytes(v), resource=v.resource,
+            request_id=request_id, ok_payload=lambda b: {"sha256": v.digest, "bytes": len(b)})
         if self.on_download is not None:
             self.on_download(actor.name)
         return data

@@ -1,9 +1,10 @@
 """Stage transitions of the registry: approve (four eyes), reject, promote, retire, rollback.
 
-A mixin of :class:`~garrison.registry.service.RegistryService`: it changes for lifecycle
-rules, the service for registration and integrity. Every transition is checked against
-the table in :mod:`garrison.registry.lifecycle`, recorded with its actor and reason, and
-audited in the same transaction.
+:class:`Lifecycle` is a part of :class:`~garrison.registry.service.RegistryService`
+(``registry.lifecycle``; the service forwards its transition methods to it): it changes
+for lifecycle rules, the service for registration and integrity. Every transition is
+checked against the table in :mod:`garrison.registry.lifecycle`, recorded with its actor
+and reason, and audited in the same transaction.
 
 A transition that can put a version in front of traffic (approve, promote, rollback, and
 a fallback assignment through :meth:`ensure_servable`) first runs the pre-transition
@@ -14,8 +15,8 @@ the check and the refusal are audited.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from garrison.errors import (
     ApprovalRequired,
@@ -27,29 +28,46 @@ from garrison.governance import Guard
 from garrison.identity import Principal
 from garrison.registry.lifecycle import TRANSITIONS, Stage, ensure_transition
 from garrison.registry.models import ModelVersion, Transition
-from garrison.registry.ports import RegistryTx
+from garrison.registry.ports import RegistryStore, RegistryTx
 from garrison.registry.review import ensure_approvable
 from garrison.registry.servability import Purpose
 
 if TYPE_CHECKING:
     from garrison.registry.checks import TransitionCheck
 
-__all__ = ["LifecycleOperations"]
+__all__ = ["Lifecycle"]
+
+#: What a transition does inside its transaction, given the version as stored.
+Apply = Callable[[RegistryTx, ModelVersion], None]
 
 
-class LifecycleOperations:
-    # Provided by RegistryService.
-    _guard: Guard
-    _promotion_gate: Callable[[ModelVersion], None] | None
-    _now: Callable[[], str]
-    checks: list[TransitionCheck]
-    get: Callable[[str, int], ModelVersion]
-    _store: Any
+def _unchanged(version: ModelVersion) -> ModelVersion:
+    return version
+
+
+class Lifecycle:
+    def __init__(
+        self, guard: Guard, now: Callable[[], str], store: RegistryStore,
+        get: Callable[[str, int], ModelVersion], *,
+        checks: Callable[[], Sequence[TransitionCheck]] = tuple,
+        promotion_gate: Callable[[ModelVersion], None] | None = None,
+        on_deployed: Callable[[ModelVersion], ModelVersion] = _unchanged,
+    ) -> None:
+        """``checks`` gives the pre-transition checks in order; ``promotion_gate`` raises to
+        stop a promotion to production (the shadow agreement gate); ``on_deployed`` hears
+        of each version put into service."""
+        self._guard = guard
+        self._now = now
+        self._store = store
+        self.get = get
+        self._checks = checks
+        self._promotion_gate = promotion_gate
+        self._on_deployed = on_deployed
 
     def _run_checks(self, actor: Principal, v: ModelVersion, purpose: Purpose, action: str,
                     request_id: str) -> None:
         """Every pre-transition check on ``v``; the first failure refuses ``action``."""
-        for check in self.checks:
+        for check in self._checks():
             try:
                 evidence = check(v, purpose)
             except GarrisonError as exc:
@@ -83,7 +101,7 @@ class LifecycleOperations:
 
     def _transition(
         self, actor: Principal, action: str, name: str, version: int, reason: str,
-        request_id: str, apply: Any, *, checked: Purpose | None = None,
+        request_id: str, apply: Apply, *, checked: Purpose | None = None,
         target: str | None = None, ready: Callable[[ModelVersion], bool] | None = None,
     ) -> ModelVersion:
         """``apply`` in one audited transaction; with ``checked``, the pre-transition checks
@@ -103,7 +121,7 @@ class LifecycleOperations:
                                authorize=False)
 
     @staticmethod
-    def _applying(name: str, version: int, apply: Any) -> Callable[[RegistryTx], ModelVersion]:
+    def _applying(name: str, version: int, apply: Apply) -> Callable[[RegistryTx], ModelVersion]:
         def change(tx: RegistryTx) -> ModelVersion:
             current = tx.models.get_version(name, version)
             apply(tx, current)
@@ -149,7 +167,7 @@ class LifecycleOperations:
                                    f"superseded by version {version}")
             self._move(tx, v, stage, actor.name, reason or f"promoted to {stage}")
 
-        return self._record_deployment(self._transition(
+        return self._on_deployed(self._transition(
             actor, "promote-model-version", name, version, reason, request_id, apply,
             checked="promote", target=stage))
 
@@ -188,7 +206,7 @@ class LifecycleOperations:
             self._move(tx, target, Stage.PRODUCTION, actor.name, why)
             return tx.models.get_version(name, target.version)
 
-        return self._record_deployment(self._guard.run(
+        return self._on_deployed(self._guard.run(
             actor, "rollback-model", resource, change, request_id=request_id,
             payload={"reason": reason[:500]}, authorize=False,
             result_payload=lambda v: {"restored_version": v.version}))

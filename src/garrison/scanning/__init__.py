@@ -6,7 +6,13 @@ validated structurally; containers are guarded against escapes and bombs. The re
 unpickler enforces the same allow-list when a safe artifact is finally loaded.
 """
 
-from garrison.scanning.allowlist import Loader, allowed_by, ensure_global_allowed
+from garrison.scanning.allowlist import (
+    Admission,
+    Loader,
+    admission,
+    allowed_by,
+    ensure_global_allowed,
+)
 from garrison.scanning.api import ensure_safe, scan_bytes, scan_path
 from garrison.scanning.findings import EXIT_CODES, Finding, ScanReport, Verdict
 from garrison.scanning.policy import DEFAULT_ONNX_DOMAINS, DEFAULT_POLICY, ScanPolicy
@@ -31,6 +37,7 @@ __all__ = [
     "DEFAULT_POLICY",
     "EXIT_CODES",
     "RULES",
+    "Admission",
     "Finding",
     "Loader",
     "RestrictedUnpickler",
@@ -41,6 +48,7 @@ __all__ = [
     "Scanner",
     "ScannerInfo",
     "Verdict",
+    "admission",
     "allowed_by",
     "ensure_global_allowed",
     "ensure_safe",

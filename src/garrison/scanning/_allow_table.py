@@ -14,47 +14,47 @@ code or classes (``types.FunctionType``, ``type``, ``marshal.loads``), or run te
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from garrison.scanning._allow_entry import ALL_LOADERS, AllowEntry, Family, same
+from garrison.scanning._allow_libs import (
+    LIB_EXACT,
+    NUMPY_FUNCTIONS,
+    NUMPY_UFUNCS,
+    PANDAS_OFFSETS,
+    SKLEARN_FUNCTIONS,
+)
+from garrison.scanning._allow_torch import (
+    TORCH_DTYPES,
+    TORCH_EXACT,
+    TORCH_NN_MODULES,
+    TORCH_QSCHEMES,
+    TORCH_STORAGE_ITEMSIZE,
+)
 
 __all__ = [
     "ALL_LOADERS",
     "EXACT",
     "FAMILIES",
+    "NUMPY_FUNCTIONS",
     "NUMPY_SCALAR_TYPES",
+    "NUMPY_UFUNCS",
+    "PANDAS_OFFSETS",
     "SCIPY_SPARSE_MODULES",
     "SCIPY_SPARSE_NAMES",
     "SKLEARN_EXCLUDED_PARTS",
     "SKLEARN_EXCLUDED_SUBTREES",
+    "SKLEARN_FUNCTIONS",
     "SKLEARN_NAME",
     "SKLEARN_REFUSED_NAMES",
     "TORCH_DTYPES",
+    "TORCH_NN_MODULES",
+    "TORCH_QSCHEMES",
     "TORCH_STORAGE_ITEMSIZE",
     "AllowEntry",
     "Family",
 ]
 
-ALL_LOADERS = frozenset({"pickle", "joblib", "torch"})
-
-
-@dataclass(frozen=True)
-class AllowEntry:
-    """One exact ``module.name`` entry."""
-
-    why: str
-    loaders: frozenset[str] = ALL_LOADERS
-
-
-@dataclass(frozen=True)
-class Family:
-    """A documented group of entries decided by module and name rules (see allowlist.py)."""
-
-    id: str
-    pattern: str
-    why: str
-
-
-def _same(why: str, *names: str, loaders: frozenset[str] = ALL_LOADERS) -> dict[str, AllowEntry]:
-    return {name: AllowEntry(why, loaders) for name in names}
+_same = same
 
 
 EXACT: dict[str, AllowEntry] = {
@@ -92,6 +92,7 @@ EXACT: dict[str, AllowEntry] = {
         "The scanner additionally requires their class arguments to be directly imported, "
         "allow-listed globals (rule pickle-reconstructor-args).",
         "copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__",
+        kind="reconstructor",
     ),
     **_same(
         "Standard containers found in state dicts (PyTorch, LightGBM) and fitted attributes; "
@@ -154,29 +155,9 @@ EXACT: dict[str, AllowEntry] = {
         "for the joblib loader only: a plain pickle loader would parse those bytes as opcodes.",
         frozenset({"joblib"}),
     ),
-    **_same(
-        "PyTorch tensor rebuild functions: they view a storage delivered by persistent_load "
-        "(ids validated by the torch-* rules) with a size, stride and offset.",
-        "torch._utils._rebuild_tensor", "torch._utils._rebuild_tensor_v2",
-        "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state",
-        "torch.Size",
-    ),
+    **LIB_EXACT,
+    **TORCH_EXACT,
 }
-
-#: Element size in bytes of each PyTorch storage type a persistent id may name.
-TORCH_STORAGE_ITEMSIZE: dict[str, int] = {
-    "DoubleStorage": 8, "FloatStorage": 4, "HalfStorage": 2, "BFloat16Storage": 2,
-    "LongStorage": 8, "IntStorage": 4, "ShortStorage": 2, "CharStorage": 1,
-    "ByteStorage": 1, "BoolStorage": 1, "ComplexDoubleStorage": 16,
-    "ComplexFloatStorage": 8, "QUInt8Storage": 1, "QInt8Storage": 1, "QInt32Storage": 4,
-    "UntypedStorage": 1,
-}
-
-TORCH_DTYPES = frozenset({
-    "float16", "float32", "float64", "bfloat16", "half", "float", "double", "int8",
-    "int16", "int32", "int64", "uint8", "bool", "complex64", "complex128", "short", "int",
-    "long",
-})
 
 NUMPY_SCALAR_TYPES = frozenset({
     "bool_", "bool", "bool8", "int8", "int16", "int32", "int64", "uint8", "uint16",
@@ -208,8 +189,10 @@ SKLEARN_EXCLUDED_SUBTREES = (
 #: Module path components that mark test code anywhere in the tree.
 SKLEARN_EXCLUDED_PARTS = frozenset({"tests", "_testing", "conftest", "estimator_checks"})
 
-#: CamelCase with at least one lower-case letter: classes, not functions or CONSTANTS.
-SKLEARN_NAME = re.compile(r"^_?[A-Z](?=[A-Za-z0-9]*[a-z])[A-Za-z0-9]*$")
+#: A capital first letter and no underscore after it: CamelCase classes and acronym
+#: classes (PCA, SVC, DBSCAN, RBF), never snake_case functions or SNAKE_CASE constants.
+#: The few all-capital names that are not classes are refused by name below.
+SKLEARN_NAME = re.compile(r"^_?[A-Z][A-Za-z0-9]*$")
 
 #: Names that match the class pattern in some sklearn module but are re-exported from
 #: elsewhere (found by tests/scanning/test_allowlist_drift.py, which fails on new ones).
@@ -225,19 +208,38 @@ SKLEARN_REFUSED_NAMES = frozenset({
     "Mapping", "MutableMapping", "Sequence", "Callable", "Any", "Protocol", "NamedTuple",
     "SkipTest", "Popen", "Process", "Pool", "Iterator", "Hashable", "Sized", "Container",
     "Optional", "Union", "Dict", "List", "Tuple", "Literal", "TypeVar", "Self",
-    "SparseEfficiencyWarning",
+    "SparseEfficiencyWarning", "DTYPE", "ITYPE", "DOUBLE", "INTP", "FLOAT", "NAN", "TYPE",
+    "DEFAULT", "PY", "OK", "EPS", "N", "K", "X", "Y", "T", "F", "P", "IS_PYPY", "LIBSVM",
 })
 
 FAMILIES: tuple[Family, ...] = (
     Family(
         "sklearn-classes",
-        "sklearn.<module>.<CamelCaseName> outside the excluded subtrees",
+        "sklearn.<module>.<ClassName> outside the excluded subtrees",
         "scikit-learn estimators and their fitted helpers (Tree, loss and link objects, "
-        "_BinMapper, TreePredictor, Cython __pyx_unpickle_ helpers of allowed classes). "
-        "Classes only: functions are snake_case and never match; constants are UPPER_CASE "
-        "and never match; re-exported foreign classes are refused by name, and the "
-        "restricted unpickler verifies at import time that the object is a class defined "
-        "in sklearn.",
+        "_BinMapper, TreePredictor, KDTree, DistanceMetric, kernels). Classes only: the name "
+        "starts with a capital and has no underscore after it (LogisticRegression, PCA, SVC, "
+        "RBF), so snake_case functions and SNAKE_CASE constants never match; the few "
+        "all-capital constants (DTYPE, ...) and re-exported foreign classes are refused by "
+        "name, and the restricted unpickler verifies at import time that the object is a "
+        "class defined in sklearn.",
+    ),
+    Family(
+        "sklearn-functions",
+        "sklearn.<module>.<function> from a fixed table (score functions, metrics, k-means loops)",
+        "The scikit-learn functions fitted models keep: SelectKBest(score_func=chi2), "
+        "mutual_info_classif, the metric functions of scorers (GridSearchCV(scoring='f1')."
+        "scorer_), BisectingKMeans' inner loop. They compute on arrays; no other sklearn "
+        "function is admitted.",
+    ),
+    Family(
+        "numpy-functions",
+        "numpy.<ufunc> and numpy.<reduction> from fixed tables (log1p, sqrt, mean, median, "
+        "clip, round, ...)",
+        "numpy ufuncs and reductions used as parameters: FunctionTransformer(np.log1p), "
+        "FeatureAgglomeration(pooling_func=np.mean), partial(np.round, decimals=2). numpy 2 "
+        "pickles a ufunc as a plain global; only names on the tables match, so numpy.load, "
+        "numpy.memmap, numpy.vectorize and the like stay refused.",
     ),
     Family(
         "numpy-scalar-types",
@@ -250,15 +252,32 @@ FAMILIES: tuple[Family, ...] = (
         "Sparse containers rebuilt from their __dict__ (TF-IDF outputs, one-hot encoders).",
     ),
     Family(
+        "pandas-date-offsets",
+        "pandas._libs.tslibs.offsets.<offset class> (Day, MonthEnd, BusinessDay, ...)",
+        "Calendar offsets of period and datetime indexes (freq='M'): date arithmetic values.",
+    ),
+    Family(
+        "torch-nn-modules",
+        "torch.nn.modules.<file>.<Module class> from torch 2.13 (Linear, Conv2d, LSTM, "
+        "TransformerEncoderLayer, ...)",
+        "PyTorch's own layers in whole-module checkpoints (torch.save(model)): created with "
+        "__newobj__ and filled with parameters, buffers, child modules and hyper-parameters. "
+        "A model's own Module subclass is code outside the file and is refused unless allowed "
+        "by the policy.",
+    ),
+    Family(
         "torch-storages-dtypes",
-        "torch.<Type>Storage, torch.UntypedStorage, torch.<dtype>",
-        "Storage types named inside PyTorch persistent ids and dtype singletons used by "
-        "newer tensor rebuild records; they only describe memory layout.",
+        "torch.<Type>Storage, torch.UntypedStorage, torch.<dtype>, torch.<qscheme>",
+        "Storage types named inside PyTorch persistent ids, and dtype and quantization-scheme "
+        "singletons in tensor metadata; they only describe memory layout.",
     ),
     Family(
         "cython-unpickle",
         "<module>.__pyx_unpickle_<Class> where <module>.<Class> is allowed",
         "Cython's generated state-restore helper of an allowed extension class "
-        "(SeedSequence, sklearn's Cy*Loss): it creates that class and sets its fields.",
+        "(SeedSequence, sklearn's Cy*Loss, pandas' NDArrayBacked): it creates the class given "
+        "as its first argument, which must be a directly imported, allow-listed subclass, and "
+        "sets its fields.",
+        kind="reconstructor",
     ),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from garrison.scanning.archive_scan import TarScanner, ZipScanner
 from garrison.scanning.compression import CompressionScanner
 from garrison.scanning.gbm_scan import LightGBMScanner, XGBoostScanner
+from garrison.scanning.hdf5_scan import HDF5Scanner
 from garrison.scanning.numpy_scan import NpyScanner
 from garrison.scanning.onnx_scan import OnnxScanner
 from garrison.scanning.pickle_scan import PickleScanner
@@ -16,6 +17,7 @@ __all__ = ["BUILTIN_SCANNERS", "register_builtin_scanners"]
 BUILTIN_SCANNERS: tuple[Scanner, ...] = (
     NpyScanner(),
     ZipScanner(),
+    HDF5Scanner(),
     SafetensorsScanner(),
     CompressionScanner(),
     TarScanner(),

@@ -31,9 +31,9 @@ from garrison.scanning._pickle_args import (
 from garrison.scanning._pickle_values import (
     BIGINT,
     BUFFER,
-    BYTES,
     SET,
     TEXT,
+    Blob,
     Global,
     Hooks,
     Malformed,
@@ -41,6 +41,7 @@ from garrison.scanning._pickle_values import (
     Opaque,
     call_value,
     describe,
+    escaped,
     mutation,
     new_value,
 )
@@ -67,6 +68,9 @@ def run(
     push = stack.append
     proto = 0
     budget = _CHECK_EVERY
+    # Set once a guarded global (getattr, _ufunc_reconstruct, ...) is on the stack: from
+    # then on every opcode that stores values checks that none of them is such a global.
+    live = False
 
     def pop_mark(offset: int) -> list[Any]:
         nonlocal stack, push
@@ -130,9 +134,13 @@ def run(
                     raise Malformed("stack underflow", start)
                 items = tuple(stack[-n:])
                 del stack[-n:]
+                if live:
+                    escaped(items, start, hooks)
                 push(items)
             elif op == 0x74:  # TUPLE
                 items = pop_mark(start)
+                if live:
+                    escaped(items, start, hooks)
                 push(tuple(items))
             elif op == 0x29:  # EMPTY_TUPLE
                 push(())
@@ -150,6 +158,8 @@ def run(
                     del stack[-2:]
                 if len(items) % 2:
                     raise Malformed("odd number of items for SETITEMS", start)
+                if live:
+                    escaped(items, start, hooks)
                 target = stack[-1]
                 if type(target) is dict:
                     for i in range(0, len(items), 2):
@@ -159,6 +169,8 @@ def run(
                     mutation(target, start, hooks, "SETITEMS")
             elif op == 0x65 or op == 0x61:  # APPENDS, APPEND
                 items = pop_mark(start) if op == 0x65 else [stack.pop()]
+                if live:
+                    escaped(items, start, hooks)
                 target = stack[-1]
                 if type(target) is list:
                     target.extend(items)
@@ -167,15 +179,16 @@ def run(
             elif op == 0x42 or op == 0x58:  # BINBYTES, BINUNICODE
                 _need(pos, 4, end)
                 stop = _need(pos + 4, _u32(data, pos)[0], end)
-                push(BYTES if op == 0x42 else _text(data, pos + 4, stop))
+                push(Blob(pos + 4, stop) if op == 0x42 else _text(data, pos + 4, stop))
                 pos = stop
             elif op == 0x43:  # SHORT_BINBYTES
-                pos = _need(pos + 1, data[pos], end)
-                push(BYTES)
+                stop = _need(pos + 1, data[pos], end)
+                push(Blob(pos + 1, stop))
+                pos = stop
             elif op == 0x8E or op == 0x96 or op == 0x8D:  # BINBYTES8, BYTEARRAY8, BINUNICODE8
                 _need(pos, 8, end)
                 stop = _need(pos + 8, _u64(data, pos)[0], end)
-                push(_text(data, pos + 8, stop) if op == 0x8D else BYTES)
+                push(_text(data, pos + 8, stop) if op == 0x8D else Blob(pos + 8, stop))
                 pos = stop
             elif op == 0x47:  # BINFLOAT
                 _need(pos, 8, end)
@@ -198,9 +211,14 @@ def run(
             elif op == 0x52:  # REDUCE
                 args = stack.pop()
                 func = stack.pop()
-                push(call_value(func, args, start, hooks))
+                result = call_value(func, args, start, hooks)
+                if type(result) is Global and result.kind == "guarded":
+                    live = True
+                push(result)
             elif op == 0x62:  # BUILD
                 state = stack.pop()
+                if live:
+                    escaped((state,), start, hooks)
                 target = stack[-1]
                 if type(target) is Obj:
                     target.state = state
@@ -225,7 +243,9 @@ def run(
                 name = stack.pop()
                 module = stack.pop()
                 if type(module) is str and type(name) is str:
-                    push(hooks.resolve_global(module, name, start, proto))
+                    glob = hooks.resolve_global(module, name, start, proto)
+                    live = live or glob.kind == "guarded"
+                    push(glob)
                 else:
                     push(hooks.unresolvable_global(module, name, start))
             elif op == 0x63 or op == 0x69:  # GLOBAL, INST
@@ -237,15 +257,24 @@ def run(
                     raise Malformed("invalid UTF-8 in a GLOBAL name", start) from exc
                 glob = hooks.resolve_global(module, name, start, proto)
                 if op == 0x63:
+                    live = live or glob.kind == "guarded"
                     push(glob)
                 else:
+                    # INST calls the class with the marked items, like REDUCE.
                     items = pop_mark(start)
-                    push(Obj(glob, tuple(items), "call"))
+                    if live:
+                        escaped(items, start, hooks)
+                    push(call_value(glob, tuple(items), start, hooks))
             elif op == 0x6F:  # OBJ
                 items = pop_mark(start)
                 if not items:
                     raise Malformed("OBJ without a class", start)
-                push(new_value(items[0], tuple(items[1:]), start, hooks, "OBJ"))
+                if live:
+                    escaped(items[1:], start, hooks)
+                if type(items[0]) is Global and items[0].kind != "value":
+                    push(call_value(items[0], tuple(items[1:]), start, hooks))
+                else:
+                    push(new_value(items[0], tuple(items[1:]), start, hooks, "OBJ"))
             elif op == 0x95:  # FRAME
                 _need(pos, 8, end)
                 _need(pos + 8, _u64(data, pos)[0], end)
@@ -258,6 +287,8 @@ def run(
             elif op == 0x2E:  # STOP
                 if not stack:
                     raise Malformed("STOP with an empty stack", start)
+                if live:
+                    escaped((stack[-1],), start, hooks)
                 return pos, stack[-1]
             elif op == 0x30:  # POP
                 if stack:
@@ -270,11 +301,15 @@ def run(
                 push(stack[-1])
             elif op == 0x6C:  # LIST
                 items = pop_mark(start)
+                if live:
+                    escaped(items, start, hooks)
                 push(items)
             elif op == 0x64:  # DICT
                 items = pop_mark(start)
                 if len(items) % 2:
                     raise Malformed("odd number of items for DICT", start)
+                if live:
+                    escaped(items, start, hooks)
                 push(
                     {
                         items[i]: items[i + 1]
@@ -285,10 +320,14 @@ def run(
             elif op == 0x8F:  # EMPTY_SET
                 push(SET)
             elif op == 0x90:  # ADDITEMS
-                pop_mark(start)
+                items = pop_mark(start)
+                if live:
+                    escaped(items, start, hooks)
                 mutation(stack[-1], start, hooks, "ADDITEMS")
             elif op == 0x91:  # FROZENSET
-                pop_mark(start)
+                items = pop_mark(start)
+                if live:
+                    escaped(items, start, hooks)
                 stack.append(SET)
             elif op == 0x8A:  # LONG1
                 stop = _need(pos + 1, data[pos], end)
@@ -353,7 +392,10 @@ def run(
                     raise Malformed("persistent id is not ASCII", start) from exc
                 push(hooks.persistent_id(pid, start))
             elif op == 0x51:  # BINPERSID
-                push(hooks.persistent_id(stack.pop(), start))
+                pid = stack.pop()
+                if live:
+                    escaped((pid,), start, hooks)
+                push(hooks.persistent_id(pid, start))
             elif op == 0x82 or op == 0x83 or op == 0x84:  # EXT1, EXT2, EXT4
                 width = {0x82: 1, 0x83: 2, 0x84: 4}[op]
                 _need(pos, width, end)

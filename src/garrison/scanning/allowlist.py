@@ -9,26 +9,37 @@ from __future__ import annotations
 
 import _compat_pickle
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
 from garrison.errors import ArtifactRefused
+from garrison.scanning._allow_entry import Kind
 from garrison.scanning._allow_table import (
     EXACT,
+    FAMILIES,
+    NUMPY_FUNCTIONS,
     NUMPY_SCALAR_TYPES,
+    NUMPY_UFUNCS,
+    PANDAS_OFFSETS,
     SCIPY_SPARSE_MODULES,
     SCIPY_SPARSE_NAMES,
     SKLEARN_EXCLUDED_PARTS,
     SKLEARN_EXCLUDED_SUBTREES,
+    SKLEARN_FUNCTIONS,
     SKLEARN_NAME,
     SKLEARN_REFUSED_NAMES,
     TORCH_DTYPES,
+    TORCH_NN_MODULES,
+    TORCH_QSCHEMES,
     TORCH_STORAGE_ITEMSIZE,
 )
 from garrison.scanning.policy import DEFAULT_POLICY, ScanPolicy, parse_allow_entry
 
 __all__ = [
+    "Admission",
     "Loader",
+    "admission",
     "allowed_by",
     "ensure_global_allowed",
     "loaded_name",
@@ -36,6 +47,20 @@ __all__ = [
 ]
 
 Loader = Literal["pickle", "joblib", "torch"]
+
+_FAMILY_KINDS: dict[str, Kind] = {family.id: family.kind for family in FAMILIES}
+_TORCH_NN = "torch.nn.modules."
+_NUMPY_FUNCTION_NAMES = NUMPY_UFUNCS | NUMPY_FUNCTIONS
+
+
+@dataclass(frozen=True)
+class Admission:
+    """Why a global may be imported: the entry or family id, its kind and its guard."""
+
+    entry: str
+    kind: Kind = "value"
+    guard: str | None = None
+
 
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -70,11 +95,23 @@ def _sklearn_class(module: str, name: str) -> bool:
 def _family(module: str, name: str) -> str | None:
     if _sklearn_class(module, name):
         return "sklearn-classes"
+    if name in SKLEARN_FUNCTIONS.get(module, ()):
+        return "sklearn-functions"
     if module == "numpy" and name in NUMPY_SCALAR_TYPES:
         return "numpy-scalar-types"
+    if module == "numpy" and name in _NUMPY_FUNCTION_NAMES:
+        return "numpy-functions"
     if module in SCIPY_SPARSE_MODULES and name in SCIPY_SPARSE_NAMES:
         return "scipy-sparse"
-    if module == "torch" and (name in TORCH_DTYPES or name in TORCH_STORAGE_ITEMSIZE):
+    if module == "pandas._libs.tslibs.offsets" and name in PANDAS_OFFSETS:
+        return "pandas-date-offsets"
+    if module.startswith(_TORCH_NN) and name in TORCH_NN_MODULES.get(
+        module[len(_TORCH_NN):], ()
+    ):
+        return "torch-nn-modules"
+    if module == "torch" and (
+        name in TORCH_DTYPES or name in TORCH_STORAGE_ITEMSIZE or name in TORCH_QSCHEMES
+    ):
         return "torch-storages-dtypes"
     if module == "torch.storage" and name == "UntypedStorage":
         return "torch-storages-dtypes"
@@ -94,14 +131,13 @@ def _extras(policy: ScanPolicy) -> tuple[frozenset[str], tuple[str, ...]]:
     return frozenset(exact), tuple(sorted(prefixes))
 
 
-def allowed_by(
+def admission(
     module: str, name: str, policy: ScanPolicy = DEFAULT_POLICY, *, loader: Loader = "pickle"
-) -> str | None:
-    """Return the allow-list entry (or family id) admitting ``module.name``, else ``None``.
+) -> Admission | None:
+    """Return how ``module.name`` is admitted (entry id, kind, guard), else ``None``.
 
-    For reporting and display; guards call :func:`ensure_global_allowed`. Dotted names
-    (``Pipeline.__init__.__globals__``) never match: protocol 4 unpicklers walk them as
-    attribute chains, which is a gadget in itself.
+    Dotted names (``Pipeline.__init__.__globals__``) never match: protocol 4 unpicklers
+    walk them as attribute chains, which is a gadget in itself.
     """
     if not isinstance(module, str) or not isinstance(name, str):
         return None
@@ -110,22 +146,39 @@ def allowed_by(
     key = f"{module}.{name}"
     entry = EXACT.get(key)
     if entry is not None:
-        return key if loader in entry.loaders else None
+        return Admission(key, entry.kind, entry.guard) if loader in entry.loaders else None
     family = _family(module, name)
     if family is not None:
-        return family
+        return Admission(family, _FAMILY_KINDS[family])
     if name.startswith(_PYX) and len(name) > len(_PYX):
         if allowed_by(module, name[len(_PYX):], policy, loader=loader):
-            return "cython-unpickle"
+            return Admission("cython-unpickle", "reconstructor")
         return None
     exact, prefixes = _extras(policy)
     if key in exact:
-        return f"policy:{key}"
+        return Admission(f"policy:{key}")
     if not name.startswith("__"):
         for prefix in prefixes:
             if module == prefix or module.startswith(prefix + "."):
-                return f"policy:{prefix}.*"
+                return Admission(f"policy:{prefix}.*")
     return None
+
+
+def allowed_by(
+    module: str, name: str, policy: ScanPolicy = DEFAULT_POLICY, *, loader: Loader = "pickle"
+) -> str | None:
+    """Return the entry (or family id) admitting ``module.name`` as a plain global, else
+    ``None``.
+
+    Guarded entries (``builtins.getattr``, ``_ufunc_reconstruct``, ``_restore_array``) and
+    ``functools.partial`` are admitted only by Garrison's scanner and restricted unpickler,
+    which check their arguments (see :func:`admission`); to anybody else, including a
+    plain ``find_class`` using :func:`ensure_global_allowed`, they stay refused.
+    """
+    found = admission(module, name, policy, loader=loader)
+    if found is None or found.kind in ("guarded", "partial"):
+        return None
+    return found.entry
 
 
 def ensure_global_allowed(
@@ -153,8 +206,8 @@ def verify_resolved_object(module: str, name: str, obj: Any, entry: str) -> None
     and sparse types must be classes.
     """
     ok = True
+    defined_in = getattr(obj, "__module__", None)
     if entry == "sklearn-classes":
-        defined_in = getattr(obj, "__module__", None)
         class_name = getattr(obj, "__name__", None)
         ok = (
             isinstance(obj, type)
@@ -162,8 +215,14 @@ def verify_resolved_object(module: str, name: str, obj: Any, entry: str) -> None
             and isinstance(class_name, str)
             and _sklearn_class(defined_in, class_name)
         )
-    elif entry in ("numpy-scalar-types", "scipy-sparse"):
+    elif entry in ("numpy-scalar-types", "scipy-sparse", "pandas-date-offsets"):
         ok = isinstance(obj, type)
+    elif entry == "torch-nn-modules":
+        ok = isinstance(obj, type) and isinstance(defined_in, str) and (
+            defined_in.startswith(_TORCH_NN))
+    elif entry in ("numpy-functions", "sklearn-functions"):
+        ok = callable(obj) and not isinstance(obj, type) and isinstance(defined_in, str) and (
+            defined_in.split(".", 1)[0] == module.split(".", 1)[0])
     if not ok:
         raise ArtifactRefused(
             "an allow-listed name resolved to an object that is not what the entry allows",

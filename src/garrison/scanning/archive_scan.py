@@ -17,6 +17,7 @@ import zlib
 from typing import Any
 
 from garrison.scanning.context import Buffer, ScanContext, ViewReader
+from garrison.scanning.keras_scan import is_keras_layout, scan_keras_members
 from garrison.scanning.registry import ScannerInfo, dispatch
 from garrison.scanning.torch_scan import TorchMember, scan_torch_members
 
@@ -58,6 +59,8 @@ def _flavor(names: list[str]) -> str:
         return "pytorch"
     if "schema.json" in names:
         return "skops"
+    if is_keras_layout(names):
+        return "keras"
     if names and all(n.endswith(".npy") for n in names):
         return "npz"
     return "zip"
@@ -69,10 +72,10 @@ class ZipScanner:
     info = ScannerInfo(
         name="zip",
         description="Zip guards (path escape, symlinks, bombs, duplicates, overlap, caps), then "
-        "PyTorch / skops / npz layouts or every member as its own artifact.",
+        "PyTorch / skops / Keras / npz layouts or every member as its own artifact.",
         recognises="PK\\x03\\x04 or PK\\x05\\x06 magic",
         priority=20,
-        extensions=(".zip", ".pt", ".pth", ".npz", ".skops"),
+        extensions=(".zip", ".pt", ".pth", ".npz", ".skops", ".keras"),
     )
 
     def sniff(self, data: Buffer, name: str) -> bool:
@@ -140,6 +143,10 @@ class ZipScanner:
             from garrison.scanning.skops_scan import scan_skops_members
 
             return scan_skops_members(
+                {i.filename: self._reader(archive, i, ctx) for i in files}, ctx
+            )
+        if flavor == "keras":
+            return scan_keras_members(
                 {i.filename: self._reader(archive, i, ctx) for i in files}, ctx
             )
         for info in files:

@@ -64,10 +64,20 @@ class XGBoostScanner:
         except (UBJSONError, ValueError, RecursionError, UnicodeDecodeError) as exc:
             ctx.add("xgboost-invalid-model", f"does not parse ({type(exc).__name__})")
             return "xgboost"
+        fmt = "xgboost-ubjson" if binary else "xgboost-json"
+        if type(model) is dict and set(model) == {"Config", "Model"}:
+            # A Booster snapshot (XGBoosterSerializeToBuffer: what pickling a Booster and
+            # skops' XGBoost support store): the training configuration beside the model.
+            fmt += "-snapshot"
+            config = model["Config"]
+            if type(config) is not dict or type(config.get("learner")) is not dict:
+                ctx.add("xgboost-invalid-model", "the snapshot's Config has no learner object")
+                return fmt
+            model = model["Model"]
         problem = _xgboost_problem(model)
         if problem is not None:
             ctx.add("xgboost-invalid-model", problem)
-        return "xgboost-ubjson" if binary else "xgboost-json"
+        return fmt
 
 
 def _numbers(value: str) -> bool:

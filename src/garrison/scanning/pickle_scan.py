@@ -14,8 +14,10 @@ import contextlib
 from typing import Any
 
 from garrison.scanning._numpy_dtype import DTYPE, dtype_layout
+from garrison.scanning._pickle_guards import static_guard
+from garrison.scanning._pickle_values import Blob, check_new
 from garrison.scanning._pickle_vm import Global, Malformed, Obj, Opaque, describe, run
-from garrison.scanning.allowlist import Loader, allowed_by, loaded_name
+from garrison.scanning.allowlist import Loader, admission, loaded_name
 from garrison.scanning.context import Buffer, ScanAborted, ScanContext
 from garrison.scanning.registry import ScannerInfo
 
@@ -54,8 +56,10 @@ class PickleRun:
 
     def resolve_global(self, module: str, name: str, offset: int, proto: int) -> Global:
         module, name = loaded_name(module, name, proto)
-        allowed = allowed_by(module, name, self.ctx.policy, loader=self.loader) is not None
-        glob = Global(module, name, allowed)
+        found = admission(module, name, self.ctx.policy, loader=self.loader)
+        allowed = found is not None
+        glob = Global(module, name, allowed) if found is None else Global(
+            module, name, True, found.kind, found.guard)
         if not allowed:
             self.ctx.add(
                 "pickle-global-not-allowed",
@@ -92,8 +96,39 @@ class PickleRun:
             )
         return Opaque("persistent object")
 
+    def guarded_call(self, func: Global, args: Any, offset: int) -> Any:
+        result = static_guard(func, args, self.read_bytes)
+        if type(result) is str:
+            rule = "pickle-arrow-array-forged" if func.guard == "arrow" else "pickle-guarded-call"
+            self.ctx.add(rule, result, offset=offset, name=func.key)
+            return Obj(None, args, "call")
+        return result
+
+    def read_bytes(self, value: Any) -> bytes | None:
+        """The bytes a symbolic bytes value stands for, or ``None`` if the pickle does not
+        spell them out (out-of-band buffers, text over the VM's text limit)."""
+        if type(value) is Blob:
+            return bytes(self.data[value.start:value.stop])
+        if type(value) is Obj and value.callee is not None and type(value.args) is tuple:
+            key, args = value.callee.key, value.args
+            if key in ("builtins.bytearray", "builtins.bytes") and len(args) == 1:
+                return self.read_bytes(args[0])
+            if (key == "_codecs.encode" and len(args) == 2 and type(args[0]) is str
+                    and args[1] in ("latin1", "latin-1")):
+                return args[0].encode("latin-1")
+        return None
+
     def after_build(self, obj: Obj, stack: list[Any], pos: int) -> int:
         key = obj.callee.key if obj.callee is not None else None
+        if obj.callee is not None and obj.callee.kind == "partial":
+            # partial.__setstate__ replaces the function: (func, args, kwds, dict).
+            state = obj.state
+            if type(state) is not tuple or len(state) != 4:
+                self.ctx.add("pickle-partial-target",
+                             "functools.partial is rebuilt with a state that is not "
+                             "(func, args, kwds, dict)", offset=pos - 1, name=key)
+            else:
+                check_new(obj.callee, state, pos - 1, self, "BUILD")
         if key == DTYPE:
             if dtype_layout(obj) is None:
                 self.ctx.add(

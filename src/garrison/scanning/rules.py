@@ -51,8 +51,20 @@ RULES: dict[str, Rule] = {
            "BUILD, SETITEM(S), APPEND(S) or ADDITEMS targets an imported global, which "
            "would monkey-patch a class or module-level object."),
         _r("pickle-reconstructor-args", "high", "refuse",
-           "copyreg._reconstructor / __newobj__ is called with a class argument that is "
+           "A reconstructor (copyreg._reconstructor / __newobj__, sklearn's newObj, pandas' "
+           "_new_Index, Cython's __pyx_unpickle_*) is called with a class argument that is "
            "not a directly imported global."),
+        _r("pickle-guarded-call", "critical", "refuse",
+           "A guarded global (builtins.getattr, numpy's _ufunc_reconstruct, ZoneInfo's "
+           "_unpickle, pyarrow's _restore_array) is called with arguments outside its one "
+           "allowed form, or is stored, passed or returned instead of being called."),
+        _r("pickle-partial-target", "critical", "refuse",
+           "functools.partial wraps, in its constructor or in the state BUILD restores, "
+           "something other than a directly imported, allow-listed function or class."),
+        _r("pickle-arrow-array-forged", "critical", "refuse",
+           "A pyarrow array rebuilt by _restore_array has buffers that contradict its type, "
+           "length and offsets (or cannot be read statically): pyarrow does not validate "
+           "them and would read memory outside the buffers."),
         _r("pickle-numpy-dtype-forged", "critical", "refuse",
            "A numpy.dtype is rebuilt with a state that contradicts its type string (for "
            "example an object dtype whose flags deny holding objects): numpy would read "
@@ -87,7 +99,8 @@ RULES: dict[str, Rule] = {
            "The skops schema names a type or function that is not on the allow-list."),
         _r("skops-unsafe-node", "high", "refuse",
            "The skops schema uses a node kind that resolves names dynamically "
-           "(MethodNode, PartialNode, OperatorFuncNode) or an unknown loader."),
+           "(MethodNode, OperatorFuncNode), an unknown loader, or a PartialNode whose "
+           "function is not named directly."),
         _r("skops-bad-schema", "high", "unscannable",
            "The skops schema.json is missing, not JSON, or not the expected tree."),
         _r("skops-missing-file", "medium", "refuse",
@@ -106,6 +119,30 @@ RULES: dict[str, Rule] = {
         _r("safetensors-bad-header", "high", "refuse",
            "The safetensors header is out of bounds, not strict JSON, or describes "
            "tensors that are unknown, overlapping, gapped or outside the file."),
+        # Keras and HDF5.
+        _r("keras-lambda-layer", "critical", "refuse",
+           "The Keras config holds a Lambda layer or a __lambda__ function (marshalled "
+           "Python bytecode, or a function imported by module and name), which Keras runs "
+           "when it loads the model."),
+        _r("keras-untrusted-object", "high", "refuse",
+           "The Keras config names a class, function or module outside the allow-list of "
+           "Keras built-ins (a custom or registered object, a module outside keras, a "
+           "TensorFlow op outside the arithmetic namespaces)."),
+        _r("keras-file-reference", "high", "refuse",
+           "The Keras config names a file that Keras would read when it loads the model (a "
+           "vocabulary path, a SavedModel directory)."),
+        _r("keras-bad-config", "high", "unscannable",
+           "The Keras archive or HDF5 file lacks a readable model config, or the config is "
+           "not JSON or not a Keras config tree."),
+        _r("hdf5-external-reference", "critical", "refuse",
+           "The HDF5 file links to another file or stores data outside itself (external "
+           "links, external raw storage, virtual datasets), which a reader would open."),
+        _r("hdf5-filter-not-allowed", "high", "refuse",
+           "A dataset uses an HDF5 filter that is not built into the HDF5 library, which "
+           "makes the reader load a filter plugin from disk."),
+        _r("hdf5-malformed", "high", "unscannable",
+           "The HDF5 structure cannot be walked (bad signatures, addresses outside the file, "
+           "cycles, unsupported versions or storage layouts, caps exceeded)."),
         # Gradient-boosting text and JSON models.
         _r("xgboost-invalid-model", "medium", "unscannable",
            "The file looks like an XGBoost JSON/UBJSON model but does not parse as one."),

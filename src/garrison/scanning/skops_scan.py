@@ -1,11 +1,12 @@
 """skops files: a zip holding ``schema.json`` (a tree of typed nodes) and ``.npy`` arrays.
 
 skops' own loader asks the user to trust "untrusted types"; Garrison is stricter: every
-type and function the schema names must be on Garrison's allow-list (the same one pickles
-use), node kinds that resolve names dynamically (``MethodNode`` does ``getattr`` by name,
-``PartialNode`` builds ``functools.partial``, ``OperatorFuncNode`` builds
-``operator.methodcaller``/``attrgetter``) are refused, array files must exist and are
-scanned as ``.npy``.
+type and function the schema names must be a plain value entry of Garrison's allow-list
+(the same one pickles use; guarded entries and reconstructors are refused), node kinds
+that resolve names dynamically (``MethodNode`` does ``getattr`` by name,
+``OperatorFuncNode`` builds ``operator.methodcaller``/``attrgetter``) are refused, a
+``PartialNode`` must wrap a function or type node naming an allow-listed value entry
+(``partial(np.round, decimals=2)``), array files must exist and are scanned as ``.npy``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from garrison.scanning.allowlist import allowed_by
+from garrison.scanning.allowlist import admission
 from garrison.scanning.context import ScanContext
 from garrison.scanning.registry import dispatch, scan_as
 
@@ -26,8 +27,10 @@ SAFE_LOADERS = frozenset({
     "DictNode", "DefaultDictNode", "ListNode", "SetNode", "TupleNode", "BytesNode",
     "BytearrayNode", "SliceNode", "FunctionNode", "TypeNode", "ObjectNode", "JsonNode",
     "NdArrayNode", "MaskedArrayNode", "DTypeNode", "RandomStateNode", "RandomGeneratorNode",
-    "SparseMatrixNode", "LossNode", "TreeNode", "ConstructorFromReduceNode",
+    "SparseMatrixNode", "LossNode", "TreeNode", "ConstructorFromReduceNode", "PartialNode",
 })
+#: Node kinds that name a function or class directly (a PartialNode's target must be one).
+_NAMING_LOADERS = frozenset({"FunctionNode", "TypeNode"})
 #: JsonNode content is parsed with json.loads; these are the classes it may declare.
 _JSON_CLASSES = frozenset({"str", "int", "float", "bool", "NoneType", "list", "dict"})
 _MAX_NODES = 1_000_000
@@ -71,12 +74,27 @@ def _check_node(
     if loader == "JsonNode":
         if module != "builtins" or cls not in _JSON_CLASSES:
             ctx.add("skops-untrusted-type", f"JsonNode declares {label}", name=label)
-    elif allowed_by(module, cls, ctx.policy) is None:
+        return
+    found = admission(module, cls, ctx.policy)
+    wanted = "partial" if loader == "PartialNode" else "value"
+    if found is None or found.kind != wanted:
         ctx.add("skops-untrusted-type", f"{loader} names {label}", name=label)
+    elif loader == "PartialNode":
+        _check_partial(node, label, ctx)
     if loader == "NdArrayNode" and node.get("type") == "numpy":
         member = node.get("file")
         if type(member) is not str or member not in files:
             ctx.add("skops-missing-file", "array file is not in the archive", name=str(member))
+
+
+def _check_partial(node: dict[str, Any], label: str, ctx: ScanContext) -> None:
+    """A PartialNode's function must be named directly by a function or type node."""
+    content = node.get("content")
+    target = content.get("func") if type(content) is dict else None
+    if type(target) is not dict or target.get("__loader__") not in _NAMING_LOADERS:
+        ctx.add("skops-unsafe-node",
+                f"{label} wraps something other than a function or type named directly",
+                name=label)
 
 
 def scan_skops_members(files: dict[str, Callable[[], bytes | None]], ctx: ScanContext) -> str:

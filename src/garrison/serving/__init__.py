@@ -14,7 +14,7 @@ from garrison.serving.limits import (
     check_cost,
     seconds_to_utc_midnight,
 )
-from garrison.serving.output import HardenedOutput, OutputPolicy
+from garrison.serving.output import HardenedOutput, OIPTensor, OutputPolicy
 from garrison.serving.resilience import (
     BoundedExecutor,
     BreakerState,
@@ -40,6 +40,7 @@ __all__ = [
     "InputValidator",
     "LimitPolicy",
     "MemoryRateLimiter",
+    "OIPTensor",
     "OutputPolicy",
     "RateLimiter",
     "ValidatedBatch",

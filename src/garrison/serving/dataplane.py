@@ -40,7 +40,8 @@ from garrison.serving.validation import InputValidator, ValidatedBatch
 from garrison.types import Clock, utc_iso
 
 __all__ = [
-    "DataPlane", "Deployed", "InferenceResult", "ModelTable", "Observe", "Telemetry", "harden",
+    "DataPlane", "Deployed", "InferenceInput", "InferenceResult", "ModelTable", "Observe",
+    "Telemetry", "harden",
 ]
 
 
@@ -53,7 +54,8 @@ class Telemetry(Protocol):
         self, model: str, version: int, outcome: str, seconds: float, rows: int
     ) -> None: ...
 
-    def rejected(self, reason: str) -> None: ...
+    def rejected(self, reason: str, model: str = "", version: int = 0) -> None:
+        """A refused request; ``model`` and ``version`` when the model was known."""
 
     def fallback(self, model: str, reason: str) -> None: ...
 
@@ -67,11 +69,17 @@ class Observe(Protocol):
                  labels: np.ndarray | None, flags: list[dict[str, Any]]) -> None: ...
 
 
+class InferenceInput(Protocol):
+    """A request in a protocol's own framing, checked against the deployment it reaches."""
+
+    def validate(self, deployed: Deployed) -> ValidatedBatch: ...
+
+
 class NullTelemetry:
     def request(self, model: str, version: int, outcome: str, seconds: float, rows: int) -> None:
         return None
 
-    def rejected(self, reason: str) -> None:
+    def rejected(self, reason: str, model: str = "", version: int = 0) -> None:
         return None
 
     def fallback(self, model: str, reason: str) -> None:
@@ -92,6 +100,8 @@ class Deployed:
     monitor: Any = None
     #: Daily quota in rows (a limiter without a rate); ``None`` for no quota.
     quota: Any = None
+    #: The Open Inference Protocol outputs it answers (``oip_outputs.probe_outputs``).
+    outputs: tuple[Any, ...] = ()
 
     @property
     def names(self) -> list[str]:
@@ -230,7 +240,7 @@ class DataPlane:
             if not deployed.config.admits(principal.name):
                 raise Forbidden("forbidden", why="not-in-deployment-callers")
         except Forbidden as exc:
-            self.telemetry.rejected("forbidden")
+            self.telemetry.rejected("forbidden", name, deployed.version.version)
             self._denials.deny(principal.name, "invoke-model", resource,
                                str(exc.detail.get("why", "forbidden")), request_id)
             raise
@@ -239,7 +249,8 @@ class DataPlane:
         """One request against the caller's rate limit (429 when refused)."""
         decision = await deployed.limiter.ahit(principal.name)
         if not decision.allowed:
-            self.telemetry.rejected(decision.reason or "rate")
+            self.telemetry.rejected(decision.reason or "rate", deployed.version.name,
+                                    deployed.version.version)
             decision.raise_if_denied()
 
     async def charge_rows(self, principal: Subject, deployed: Deployed, rows: int) -> None:
@@ -248,7 +259,8 @@ class DataPlane:
         if deployed.quota is not None:
             used = await deployed.quota.ahit(principal.name, rows)
             if not used.allowed:
-                self.telemetry.rejected("quota")
+                self.telemetry.rejected("quota", deployed.version.name,
+                                        deployed.version.version)
                 used.raise_if_denied()
 
     # -- the call -----------------------------------------------------------------
@@ -299,19 +311,21 @@ class DataPlane:
         raise ModelUnavailable("the model is unavailable", retry_after=retry, reason=reason)
 
     async def infer(
-        self, principal: Subject, name: str, body: bytes, *, version: int | None = None,
-        explain: bool = False, request_id: str | None = None,
+        self, principal: Subject, name: str, body: bytes | InferenceInput, *,
+        version: int | None = None, explain: bool = False, request_id: str | None = None,
         client_request_id: str | None = None,
     ) -> InferenceResult:
+        """``body``: JSON, or an :class:`InferenceInput` parsed once the caller is authorized."""
         started = time.perf_counter()
         rid = request_id or os.urandom(16).hex()
         serving, deployed = self.table.get(name, version)
         self.authorize(principal, name, deployed, rid)
         await self.limit(principal, deployed)
         try:
-            batch = deployed.validator.validate_json(body)
+            batch = (deployed.validator.validate_json(body) if isinstance(body, bytes)
+                     else body.validate(deployed))
         except GarrisonError as exc:
-            self.telemetry.rejected(exc.code)
+            self.telemetry.rejected(exc.code, name, deployed.version.version)
             raise
         await self.charge_rows(principal, deployed, batch.n_rows)
         X = batch.matrix if batch.matrix is not None else batch.as_columns()
@@ -319,7 +333,8 @@ class DataPlane:
             flags = await self._detect(deployed, batch)
             if flags and deployed.config.detection == "reject":
                 self._watch(principal, deployed, batch, None, flags)
-                self.telemetry.rejected("anomalous-input")  # Counted only when refused.
+                # Counted only when refused.
+                self.telemetry.rejected("anomalous-input", name, deployed.version.version)
                 raise _anomalous(flags)
             if flags and deployed.config.detection == "fallback":
                 output, served_by, reason = await self._fallback(

@@ -117,6 +117,9 @@ class MonitoringStore(Protocol):
         """Windows of every version of ``model`` created at or after ``since``, oldest first
         (the newest ``limit`` of them)."""
 
+    def drift_models(self, since: str) -> list[str]:
+        """Models with a drift window at or after ``since``, the most recent first."""
+
     def add_traffic(self, counts: Sequence[TrafficCount]) -> None:
         """Add the counts to the stored ones (several workers add to the same minute)."""
 
@@ -129,14 +132,23 @@ def _number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
+def _charted(checks: list[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """The check drawn over time: the distribution test (the same measure in every
+    window), else the first. Whether the feature drifted counts every check."""
+    for check in checks:
+        if check.get("check") == "distribution":
+            return check
+    return checks[0] if checks else {}
+
+
 def features_of(report: Mapping[str, Any]) -> tuple[FeatureDrift, ...]:
-    """Per-feature summary of a ``DriftReport.to_dict()``: its first (deciding) check."""
+    """Per-feature summary of a ``DriftReport.to_dict()``: its distribution check."""
     out = []
     for item in report.get("features") or []:
         if not isinstance(item, Mapping):
             continue
         checks = [c for c in item.get("checks") or [] if isinstance(c, Mapping)]
-        first = checks[0] if checks else {}
+        first = _charted(checks)
         out.append(FeatureDrift(
             feature=str(item.get("feature", ""))[:256], drifted=bool(item.get("drifted")),
             method=str(first.get("method", ""))[:32],
@@ -211,6 +223,11 @@ class MonitoringService:
         """Closed drift windows of ``model`` since ``since``, oldest first."""
         self._guard.require(actor, "view-alerts", f"model:{model}")
         return self._store.drift_windows(model, since, MAX_WINDOWS)
+
+    def drift_models(self, actor: Principal, *, since: str) -> list[str]:
+        """Models whose drift windows closed since ``since``, the most recent first."""
+        self._guard.require(actor, "view-alerts")
+        return self._store.drift_models(since)
 
     def traffic(self, actor: Principal, *, since: _dt.datetime, until: _dt.datetime,
                 buckets: int = 48) -> list[TrafficSeries]:

@@ -27,7 +27,7 @@ import numpy as np
 
 from garrison.errors import InvalidInput, ModelUnavailable
 
-__all__ = ["HardenedOutput", "OutputPolicy"]
+__all__ = ["HardenedOutput", "OIPTensor", "OutputPolicy"]
 
 Mode = Literal["full", "rounded", "top_k", "label"]
 #: What a hardened output holds: a policy's mode, or ``value`` (numbers without scores).
@@ -95,48 +95,44 @@ class HardenedOutput:
             for i, (label, row) in enumerate(zip(labels, scores, strict=True))
         ]
 
+    def oip_tensors(self) -> list[OIPTensor]:
+        """The Open Inference Protocol v2 output tensors: ``label`` ``[n]``; with scores,
+        ``classes`` ``[C]`` and ``probabilities`` ``[n, C]``, or ``top_k_classes`` and
+        ``top_k_scores`` ``[n, k]``."""
+        tensors = [OIPTensor("label", _datatype(self.labels), self.labels)]
+        if self.scores is None:
+            return tensors
+        if self.top_classes is None:
+            tensors.append(OIPTensor("classes", _datatype(self.classes), self.classes))
+            tensors.append(OIPTensor("probabilities", "FP64", self.scores))
+        else:
+            tensors.append(OIPTensor("top_k_classes", _datatype(self.top_classes),
+                                     self.top_classes))
+            tensors.append(OIPTensor("top_k_scores", "FP64", self.scores))
+        return tensors
+
     def to_oip_outputs(self) -> list[dict[str, Any]]:
         """Open Inference Protocol v2 ``outputs`` tensors (row-major flat ``data``)."""
-        n = len(self.labels)
-        outputs = [
-            {
-                "name": "label",
-                "shape": [n],
-                "datatype": _datatype(self.labels),
-                "data": _plain(self.labels),
-            }
-        ]
-        if self.scores is None:
-            return outputs
-        if self.top_classes is None:
-            outputs.append(
-                {
-                    "name": "classes",
-                    "shape": [len(self.classes)],
-                    "datatype": _datatype(self.classes),
-                    "data": _plain(self.classes),
-                }
-            )
-            name = "probabilities"
-        else:
-            outputs.append(
-                {
-                    "name": "top_k_classes",
-                    "shape": list(self.top_classes.shape),
-                    "datatype": _datatype(self.top_classes),
-                    "data": _plain(self.top_classes.ravel()),
-                }
-            )
-            name = "top_k_scores"
-        outputs.append(
-            {
-                "name": name,
-                "shape": list(self.scores.shape),
-                "datatype": "FP64",
-                "data": self.scores.ravel().tolist(),
-            }
-        )
-        return outputs
+        return [t.to_json() for t in self.oip_tensors()]
+
+
+@dataclass(frozen=True, eq=False)
+class OIPTensor:
+    """One output tensor: its name, OIP datatype and values (shape = ``values.shape``)."""
+
+    name: str
+    datatype: str
+    values: np.ndarray
+
+    @property
+    def shape(self) -> list[int]:
+        return list(self.values.shape)
+
+    def to_json(self) -> dict[str, Any]:
+        data = (self.values.ravel().tolist() if self.datatype == "FP64"
+                else _plain(self.values.ravel()))
+        return {"name": self.name, "shape": self.shape, "datatype": self.datatype,
+                "data": data}
 
 
 @dataclass(frozen=True)

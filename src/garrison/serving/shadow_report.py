@@ -1,6 +1,6 @@
 """Shadow reports: agreement, prediction differences, latency percentiles, the gate.
 
-:class:`ShadowReport` summarizes :class:`~garrison.serving.shadow.ShadowObservation`
+:class:`ShadowReport` summarizes :class:`~garrison.serving.shadow_observation.ShadowObservation`
 records; :func:`ensure_shadow_gate` raises :class:`~garrison.errors.ApprovalRequired`
 unless a minimum agreement was measured over a minimum number of mirrored requests.
 """
@@ -16,9 +16,15 @@ from typing import Any
 import numpy as np
 
 from garrison.errors import ApprovalRequired, InvalidInput
-from garrison.serving.shadow import MAX_EXAMPLES, ShadowObservation, _as_dict
+from garrison.serving.shadow_observation import ShadowObservation
+from garrison.serving.shadow_observation import as_dict as _as_dict
 
-__all__ = ["LatencySummary", "PredictionDifference", "ShadowReport", "ensure_shadow_gate"]
+__all__ = [
+    "MAX_EXAMPLES", "LatencySummary", "PredictionDifference", "ShadowReport", "ensure_shadow_gate",
+]
+
+#: How many prediction differences a report lists.
+MAX_EXAMPLES = 10
 
 
 def _is_number(value: Any) -> bool:

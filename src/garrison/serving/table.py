@@ -18,6 +18,7 @@ from garrison.serving.dataplane import Deployed, ModelTable, Serving
 from garrison.serving.deployment import DeploymentConfig
 from garrison.serving.deployment_service import DeploymentService
 from garrison.serving.limits import LimitPolicy, RateLimiter
+from garrison.serving.oip_outputs import probe_outputs
 from garrison.serving.resilience import CircuitBreaker
 from garrison.serving.runtime import runtime_for
 from garrison.serving.validation import InputValidator, ValidationLimits
@@ -100,6 +101,7 @@ class TableBuilder:
             deployed.quota = self._limiter_factory(f"{v.name}:rows", quota)
         if config.detection != "off" and v.metadata.reference_sha256:
             deployed.monitor = self._fit_monitor(v, deployed, config)
+        deployed.outputs = probe_outputs(deployed)
         self._cache[key] = deployed
         return deployed
 

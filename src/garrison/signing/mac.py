@@ -18,7 +18,7 @@ import hmac
 import re
 from collections.abc import Iterable
 
-from garrison.errors import ConfigurationError, InvalidSignature
+from garrison.errors import InvalidInput, InvalidSignature
 from garrison.signing import _hazmat
 
 __all__ = ["MIN_KEY_BYTES", "KeyedHasher", "hmac_sha256", "verify_hmac_sha256"]
@@ -31,7 +31,7 @@ _PURPOSE = re.compile(r"^[a-z0-9][a-z0-9.-]{0,63}$")
 def hmac_sha256(key: bytes, message: bytes) -> bytes:
     """HMAC-SHA256 of ``message`` (32 bytes); for formats that fix their own layout."""
     if not key:
-        raise ConfigurationError("an HMAC key must not be empty")
+        raise InvalidInput("an HMAC key must not be empty")
     return _hazmat.hmac_sha256(bytes(key), bytes(message))
 
 
@@ -54,10 +54,10 @@ class KeyedHasher:
 
     def __init__(self, key: bytes, purpose: str) -> None:
         if not isinstance(key, bytes | bytearray) or len(key) < MIN_KEY_BYTES:
-            raise ConfigurationError(f"a keyed hash needs a key of at least {MIN_KEY_BYTES} bytes")
+            raise InvalidInput(f"a keyed hash needs a key of at least {MIN_KEY_BYTES} bytes")
         if not _PURPOSE.match(purpose):
-            raise ConfigurationError("a keyed hash purpose is 1-64 lowercase letters, digits, "
-                                     "dots or dashes")
+            raise InvalidInput("a keyed hash purpose is 1-64 lowercase letters, digits, "
+                               "dots or dashes")
         self._key = bytes(key)
         self._prefix = purpose.encode("ascii") + b"\x00"
         self.purpose = purpose

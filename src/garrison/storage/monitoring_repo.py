@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from garrison.serving.monitoring import (
@@ -47,6 +47,13 @@ class SQLMonitoringStore:
         return [DriftWindowRecord(r.model, int(r.version), r.created, int(r.rows),
                                   bool(r.drifted), decode_features(r.features))
                 for r in reversed(rows)]
+
+    def drift_models(self, since: str) -> list[str]:
+        newest = func.max(drift_windows.c.created)
+        stmt = (select(drift_windows.c.model).where(drift_windows.c.created >= since)
+                .group_by(drift_windows.c.model).order_by(newest.desc()))
+        with self._store.read() as tx:
+            return [row[0] for row in tx.conn.execute(stmt)]
 
     def add_traffic(self, counts: Sequence[TrafficCount]) -> None:
         if not counts:

@@ -212,7 +212,10 @@ def _skops_method(out: Path) -> Built:
     return _write(out, "method.skops", _skops_with(edit))
 
 
+from corpus_keras import KERAS_BENIGN, KERAS_MALICIOUS  # noqa: E402
 from corpus_more import MORE_BENIGN, MORE_MALICIOUS  # noqa: E402
+from corpus_torch import TORCH_BENIGN, TORCH_MALICIOUS  # noqa: E402
+from corpus_values import VALUE_BENIGN, VALUE_MALICIOUS  # noqa: E402
 
 MALICIOUS: dict[str, Callable[[Path], Built]] = {
     **{name: _pickle_sample(name) for name in PICKLE_PAYLOADS},
@@ -239,6 +242,9 @@ MALICIOUS: dict[str, Callable[[Path], Built]] = {
     "skops-untrusted-type": _skops_untrusted,
     "skops-method-node": _skops_method,
     **MORE_MALICIOUS,
+    **VALUE_MALICIOUS,
+    **KERAS_MALICIOUS,
+    **TORCH_MALICIOUS,
 }
 
 BENIGN: dict[str, Callable[[Path], Built]] = {
@@ -248,6 +254,9 @@ BENIGN: dict[str, Callable[[Path], Built]] = {
     "joblib-unaligned-arrays": lambda out: _write(out, "unaligned-ok.joblib", _joblib_bytes(
         {"w": __import__("numpy").arange(1000.0)}, aligned=False)),
     **MORE_BENIGN,
+    **VALUE_BENIGN,
+    **KERAS_BENIGN,
+    **TORCH_BENIGN,
 }
 
 

@@ -24,6 +24,7 @@ from garrison.web.console.context import (
     config_of,
     cookie_name,
     cookie_path,
+    cross_site,
     is_secure,
     render,
     viewer,
@@ -67,8 +68,8 @@ async def login(request: Request) -> Response:
     form = await request.form(max_files=0, max_fields=10)
     cookie = request.cookies.get(_LOGIN_COOKIE, "")
     presented = form.get("login_token")
-    if not cookie or not isinstance(presented, str) or not hmac.compare_digest(
-            presented.encode(), cookie.encode()):
+    if cross_site(request) or not cookie or not isinstance(presented, str) or \
+            not hmac.compare_digest(presented.encode(), cookie.encode()):
         return _login_page(request, status=400,
                            error="The sign-in form expired. Please try again.")
     key = form.get("api_key")
@@ -130,7 +131,9 @@ async def oidc_start(request: Request) -> Response:
 async def _record_oidc_failure(request: Request, client: OIDCClient,
                                exc: AuthenticationFailed) -> None:
     sessions: SessionService = config_of(request).services.sessions
-    await call(sessions.record_failed_identity, str(exc.detail.get("why", "oidc-failed")),
+    # Our own checks say ``why``; the ID token verifier says ``reason``.
+    reason = exc.detail.get("why") or exc.detail.get("reason") or "oidc-failed"
+    await call(sessions.record_failed_identity, str(reason),
                client=client_of(request), issuer=client.issuer,
                request_id=request_id_of(request))
 

@@ -42,6 +42,7 @@ class Bar:
 class Tick:
     position: float
     label: str
+    anchor: str = "middle"
 
 
 @dataclass(frozen=True)
@@ -175,8 +176,11 @@ def line_chart(series: Sequence[tuple[str, str, Sequence[float | None]]],
         drawn.append(Series(name, css, points, tuple(values), markers))
     y_ticks = tuple(Tick(round(y_of(top_value * f), 1), _fmt(top_value * f))
                     for f in (0.0, 0.25, 0.5, 0.75, 1.0))
-    picks = sorted({0, n // 2, n - 1}) if n > 2 else list(range(n))
-    x_ticks = tuple(Tick(round(x_of(i), 1), labels[i]) for i in picks if i < len(labels))
+    wide = width >= 500  # A narrow chart has room for its first and last labels only.
+    picks = sorted({0, n // 2, n - 1} if wide else {0, n - 1}) if n > 2 else list(range(n))
+    x_ticks = tuple(Tick(round(x_of(i), 1), labels[i],
+                         "start" if i == 0 and n > 1 else "end" if i == n - 1 and n > 1
+                         else "middle") for i in picks if i < len(labels))
     return LineChart(width, height, left, right, top, bottom, tuple(drawn), y_ticks, x_ticks,
                      None if threshold is None else round(y_of(threshold), 1), tuple(labels))
 

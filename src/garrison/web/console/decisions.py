@@ -44,6 +44,7 @@ def explanation_charts(record: dict[str, Any]) -> list[dict[str, Any]]:
         contributions, explains = _contributions(explanation)
         out.append({"row": row, "explains": explains, "chart": contribution_chart(contributions),
                     "method": explanation.get("method", ""),
+                    "output_space": explanation.get("output_space", ""),
                     "base_value": explanation.get("base_value"),
                     "output_value": explanation.get("output_value"),
                     "contributions": sorted(contributions.items(),

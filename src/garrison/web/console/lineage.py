@@ -136,7 +136,7 @@ async def page(request: Request) -> Response:
         validate_model_name(requested)
 
     def load() -> dict[str, object]:
-        names = sorted({v.name for v in services.registry.list(who.principal)})
+        names = sorted({v.name for v in services.registry.list_versions(who.principal)})
         chosen = requested if requested in names else (names[0] if names else None)
         graph = None if chosen is None else services.datasets.lineage(who.principal, chosen)
         return {"names": names, "chosen": chosen, "graph": graph}

@@ -34,7 +34,7 @@ def _summaries(versions: list[ModelVersion]) -> list[dict[str, object]]:
 
 async def model_list(request: Request) -> Response:
     who = await viewer(request)
-    versions = await call(config_of(request).services.registry.list, who.principal)
+    versions = await call(config_of(request).services.registry.list_versions, who.principal)
     return render(request, "models.html", who, models=_summaries(versions))
 
 
@@ -44,7 +44,7 @@ async def model_detail(request: Request) -> Response:
     services = config_of(request).services
 
     def load() -> dict[str, object]:
-        versions = services.registry.list(who.principal, name)
+        versions = services.registry.list_versions(who.principal, name)
         history = services.registry.history(who.principal, name)
         policy = services.deployments.show(who.principal, name, request_id=who.request_id)
         return {"versions": list(reversed(versions)), "history": list(reversed(history)),
@@ -77,7 +77,7 @@ async def rollback_confirm(request: Request) -> Response:
     """The confirmation page: what serves now and what would serve after the rollback."""
     who = await viewer(request)
     name = path_name(request)
-    versions = await call(config_of(request).services.registry.list, who.principal, name)
+    versions = await call(config_of(request).services.registry.list_versions, who.principal, name)
     current = [v for v in versions if v.stage == "production"]
     return render(request, "rollback.html", who, name=name,
                   current=current[-1] if current else None)

@@ -78,10 +78,13 @@ async def page(request: Request) -> Response:
         alerts = monitoring.alerts(who.principal, open_only=True, limit=200)
         suspects = monitoring.suspects(who.principal, since=utc_iso(now - _dt.timedelta(days=30)))
         traffic = monitoring.traffic(who.principal, since=since, until=until, buckets=buckets)
-        names = sorted({v.name for v in services.registry.list(who.principal)})
-        chosen = model if model in names else (names[0] if names else None)
-        windows = [] if chosen is None else monitoring.drift(
-            who.principal, chosen, since=utc_iso(now - _dt.timedelta(days=30)))
+        month = utc_iso(now - _dt.timedelta(days=30))
+        names = sorted({v.name for v in services.registry.list_versions(who.principal)})
+        drifting = [n for n in monitoring.drift_models(who.principal, since=month)
+                    if n in names]
+        chosen = model if model in names else (drifting or names or [None])[0]
+        windows = [] if chosen is None else monitoring.drift(who.principal, chosen,
+                                                             since=month)
         return {"alerts": alerts, "suspects": suspects, "traffic": traffic, "names": names,
                 "chosen": chosen, "windows": windows}
 

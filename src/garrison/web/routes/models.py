@@ -55,7 +55,7 @@ async def list_versions(request: Request) -> Response:
     # ModelListQuery enforces MODEL_NAME_PATTERN on `name` (pydantic's Rust regex: no
     # trailing-newline leniency), so the name needs no second check here.
     query = read_query(request, ModelListQuery)
-    versions = await run_in_threadpool(call.services.registry.list, call.principal,
+    versions = await run_in_threadpool(call.services.registry.list_versions, call.principal,
                                        query.name)
     return reply(ModelVersionList(versions=[_out(v) for v in versions]))
 

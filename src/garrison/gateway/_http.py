@@ -1,0 +1,79 @@
+"""Small HTTP helpers shared by the gateway's routes: headers, JSON answers, bodies."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from garrison.errors import InvalidInput, PayloadTooLarge
+
+__all__ = ["HEADERS", "client_request_id", "flag", "json_response", "read_body", "request_id",
+           "valid_client_id"]
+
+_RID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+#: On every answer.
+HEADERS = {
+    "x-content-type-options": "nosniff",
+    "cache-control": "no-store",
+    "x-frame-options": "DENY",
+    "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+}
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None,
+                  ) -> Response:
+    return Response(orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY), status,
+                    {**HEADERS, **(headers or {})}, media_type="application/json")
+
+
+def request_id(request: Request) -> str:
+    """The gateway's own id of this request: the key of its decision record. A client's
+    X-Request-ID is never used as a key (one client could otherwise make another's
+    records collide); it is echoed and recorded as ``client_request_id``."""
+    return os.urandom(16).hex()
+
+
+def client_request_id(request: Request) -> str | None:
+    """The client's X-Request-ID, when it is well formed (``[A-Za-z0-9._-]{1,64}``)."""
+    supplied = request.headers.get("x-request-id", "")
+    return supplied if _RID.fullmatch(supplied) else None
+
+
+def valid_client_id(value: str) -> str | None:
+    """``value`` when it is a well-formed client request id (for gRPC metadata)."""
+    return value if _RID.fullmatch(value) else None
+
+
+async def read_body(request: Request, cap: int, timeout: float) -> bytes:
+    """The whole body, refused (413) past ``cap`` bytes and (422) when it trickles in
+    slower than ``timeout`` seconds in all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > cap):
+        raise PayloadTooLarge("request body too large", problem="body-too-large")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(timeout):  # No task per request, unlike wait_for.
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > cap:
+                    raise PayloadTooLarge("request body too large", problem="body-too-large")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise InvalidInput("the request body arrived too slowly", problem="slow-body") from None
+    return b"".join(chunks)
+
+
+def flag(request: Request, name: str) -> bool:
+    if not request.scope.get("query_string"):
+        return False  # The usual case: no need to parse a query string.
+    value = request.query_params.get(name, "false").lower()
+    if value not in ("true", "false", "1", "0"):
+        raise InvalidInput(f"query parameter {name} must be true or false")
+    return value in ("true", "1")
