@@ -38,6 +38,7 @@ test: $(STAMP) $(TOOLS_STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench deploy
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[bench]'

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -260,11 +261,11 @@ def serve_gateway(settings: Settings, *, host: str, port: int, workers: int) -> 
     """
     import uvicorn
 
-    tls = tls_files(settings.tls_cert_file, settings.tls_key_file)
+    tls: dict[str, Any] = dict(tls_files(settings.tls_cert_file, settings.tls_key_file))
     uvicorn.run(
         "garrison.app:gateway_app", factory=True, host=host, port=port,
         workers=workers, loop="uvloop", http=GuardedHttpToolsProtocol, access_log=False,
-        timeout_keep_alive=5, timeout_graceful_shutdown=settings.drain_timeout,
+        timeout_keep_alive=5, timeout_graceful_shutdown=math.ceil(settings.drain_timeout),
         limit_concurrency=settings.max_concurrency * 4,
         server_header=False, date_header=True, log_level=settings.log_level, **tls,
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any
 
 import structlog
 
@@ -14,8 +16,8 @@ from garrison.config import Settings
 __all__ = ["configure_logging", "limit_native_threads"]
 
 
-def _mask_secrets(_logger: object, _name: str, event: dict[str, object]) -> dict[str, object]:
-    return redact(event)
+def _mask_secrets(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
+    return redact(dict(event))
 
 
 def configure_logging(settings: Settings) -> None:

@@ -146,7 +146,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     guard = Guard(store)
     policy = _scan_policy(settings, store, guard)
     lineage_store = SQLLineageStore(store)
-    deployments = DeploymentService(store, guard, clock)  # type: ignore[arg-type]
+    deployments = DeploymentService(store, guard, clock)
     shadows = ShadowService(SQLShadowStore(store), deployments, guard)
     registry = RegistryService(
         store, artifact_store(settings, _master_keys(settings)), keyring, guard,

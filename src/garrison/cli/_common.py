@@ -75,7 +75,7 @@ def exit_code_for(exc: GarrisonError) -> int:
     """The documented exit code of an error: its nearest ancestor's entry in the table."""
     for cls in type(exc).__mro__:
         if cls in EXIT_CODES:
-            return EXIT_CODES[cls]  # type: ignore[index]
+            return EXIT_CODES[cls]
     return EXIT_ERROR
 
 

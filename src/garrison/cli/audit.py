@@ -26,7 +26,7 @@ def audit_group() -> None:
     """Verify, read and export the tamper-evident audit trail."""
 
 
-def _filters(fn):  # type: ignore[no-untyped-def]
+def _filters(fn):
     for opt in reversed([
         click.option("--actor", help="Only events by this principal."),
         click.option("--action", help="Only this action (e.g. approve-model-version)."),
@@ -39,7 +39,7 @@ def _filters(fn):  # type: ignore[no-untyped-def]
     return fn
 
 
-def _query(actor, action, outcome, resource, since, until, limit,  # type: ignore[no-untyped-def]
+def _query(actor, action, outcome, resource, since, until, limit,
            newest_first=False) -> AuditQuery:
     return AuditQuery(actor=actor, action=action, outcome=outcome, resource=resource,
                       since=utc_time(since), until=utc_time(until), limit=limit,
@@ -129,7 +129,7 @@ def audit_decisions(state: CLIState, request_id: str | None, since: str | None,
         sys.exit(1)
 
 
-def _print_decisions(summary: dict, request_id: str | None) -> None:  # type: ignore[type-arg]
+def _print_decisions(summary: dict, request_id: str | None) -> None:
     if request_id is not None and summary["ok"]:
         click.echo(f"decision {request_id} matches audit event {summary['anchor_seq']}")
     elif request_id is None:
@@ -160,7 +160,7 @@ def _print_decisions(summary: dict, request_id: str | None) -> None:  # type: ig
 @json_option
 @pass_state
 @handle_errors
-def audit_log(state: CLIState, actor, action, outcome, resource, since, until, limit,  # type: ignore[no-untyped-def]
+def audit_log(state: CLIState, actor, action, outcome, resource, since, until, limit,
               oldest_first: bool, as_json: bool) -> None:
     """Show the newest audit events first, filtered by actor, action, outcome and time."""
     records = state.services.audit.log(
@@ -181,7 +181,7 @@ def audit_log(state: CLIState, actor, action, outcome, resource, since, until, l
               show_default=True, help="File to write (default: standard output).")
 @pass_state
 @handle_errors
-def audit_export(state: CLIState, actor, action, outcome, resource, since, until,  # type: ignore[no-untyped-def]
+def audit_export(state: CLIState, actor, action, outcome, resource, since, until,
                  out: str) -> None:
     """Write matching events as JSON lines (one event per line, with hashes)."""
     query = _query(actor, action, outcome, resource, since, until, None)

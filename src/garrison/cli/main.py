@@ -101,7 +101,7 @@ class GarrisonCLI(LazyGroup):
     with the exit code documented in ``docs/reference/errors.md``.
     """
 
-    def main(self, args: Any = None, prog_name: str | None = None,  # type: ignore[override]
+    def main(self, args: Any = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True,
              **extra: Any) -> Any:
         if not standalone_mode:

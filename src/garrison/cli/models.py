@@ -268,7 +268,7 @@ def signing_rotate(state: CLIState, as_json: bool) -> None:
 
     model_key = services.registry.provenance.key
 
-    def change(tx):  # type: ignore[no-untyped-def]
+    def change(tx):
         return services.keyring.rotate(), model_key.rotate()
 
     new_id, model_id = services.guard.run(

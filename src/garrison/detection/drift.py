@@ -296,11 +296,11 @@ def _correlation_checks(profile: Profile, current: pd.DataFrame,
         pair_n = (counts.T @ counts).to_numpy()
     else:
         ranks = stats.rankdata(matrix, axis=0)
-        cur = np.corrcoef(ranks, rowvar=False)
+        cur = np.asarray(np.corrcoef(ranks, rowvar=False))
         pair_n = np.full((len(names), len(names)), float(len(matrix)))
     ref = np.asarray(profile.correlation)
-    counts = {f.name: f.present for f in profile.features}
-    present = np.array([counts[n] for n in names])
+    present_in = {f.name: f.present for f in profile.features}
+    present = np.array([present_in[n] for n in names])
     threshold = config.threshold("correlation", _DEFAULTS["correlation"])
     iu, ju = np.triu_indices(len(names), k=1)
     r_cur, r_ref, n_cur = cur[iu, ju], ref[iu, ju], pair_n[iu, ju]

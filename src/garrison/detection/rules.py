@@ -66,7 +66,7 @@ class RuleChecker:
             reasons.extend(f"unknown-feature:{k}" for k in row if k not in self._known)
         get = row.get
         for name, kind, low, high, cats, nullable, pos in self._specs:
-            value = get(name)
+            value: Any = get(name)
             vtype = type(value)
             # Fast path: a plain float or int for a numeric feature.
             if (vtype is float or vtype is int) and pos >= 0 and kind != "bool":

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -72,7 +72,8 @@ class DriftWindow:
             self._rows.append(dict(row))
             return
         if self._blocks:  # The reservoir replaces single rows: unpack the frames once.
-            self._rows = [r for b in self._blocks for r in b.to_dict("records")] + self._rows
+            self._rows = [cast(Mapping[str, Any], r) for b in self._blocks
+                          for r in b.to_dict("records")] + self._rows
             self._blocks, self._block_rows = [], 0
         slot = int(self.rng.integers(self._seen))
         if slot < self.max_rows:
@@ -84,7 +85,7 @@ class DriftWindow:
             return
         if len(self) + len(frame) > self.max_rows:
             for row in frame.to_dict("records"):  # The reservoir decides row by row.
-                self.add(row)
+                self.add(cast(Mapping[str, Any], row))
             return
         if self._started is None:
             self._started = self.clock.now()

@@ -198,7 +198,7 @@ class AdditiveExplainer:
     method: str
     output_space: str
     baseline: str
-    feature_names: list[str]
+    feature_names: tuple[str, ...]
     labels: Any
     target: Any
     _base: Any

@@ -154,11 +154,12 @@ class RedisRateLimiter:
         **kwargs: Any,
     ) -> RedisRateLimiter:
         """Both clients for ``url`` with short connect and read timeouts."""
-        opts = {"socket_timeout": socket_timeout, "socket_connect_timeout": socket_timeout}
         return cls(
             policy,
-            client=redis.Redis.from_url(url, **opts),
-            aclient=redis.asyncio.Redis.from_url(url, **opts),
+            client=redis.Redis.from_url(url, socket_timeout=socket_timeout,
+                                        socket_connect_timeout=socket_timeout),
+            aclient=redis.asyncio.Redis.from_url(url, socket_timeout=socket_timeout,
+                                                 socket_connect_timeout=socket_timeout),
             **kwargs,
         )
 

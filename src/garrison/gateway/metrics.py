@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -77,7 +78,7 @@ class PrometheusTelemetry:
     def watch_queues(self, queues: dict[str, Any]) -> None:
         """Export each background writer's ``dropped`` count, read at scrape time."""
         for name, writer in queues.items():
-            self.background_dropped.labels(name).set_function(lambda w=writer: w.dropped)
+            self.background_dropped.labels(name).set_function(_dropped_of(writer))
 
     def rejected(self, reason: str, model: str = "", version: int = 0) -> None:
         # By reason only: the model would multiply the series; the durable traffic
@@ -89,3 +90,8 @@ class PrometheusTelemetry:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _dropped_of(writer: Any) -> Callable[[], float]:
+    """The scrape-time reading of one writer's ``dropped`` counter."""
+    return lambda: float(writer.dropped)

@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 import jwt
+from jwt.types import Options
 
 from garrison.errors import AuthenticationFailed, ConfigurationError
 
@@ -304,7 +305,8 @@ class OIDCVerifier:
         cfg = self.config
         audience = [cfg.audience] if isinstance(cfg.audience, str) else list(cfg.audience)
         required = sorted({"iss", "aud", "exp", *cfg.required_claims})
-        options = {"verify_exp": False, "verify_nbf": False, "verify_iat": False}
+        options: Options = {"verify_exp": False, "verify_nbf": False, "verify_iat": False,
+                            "require": required}
         try:
             return jwt.decode(
                 token,
@@ -312,7 +314,7 @@ class OIDCVerifier:
                 algorithms=[alg],
                 audience=audience,
                 issuer=cfg.issuer,
-                options={**options, "require": required},  # type: ignore[typeddict-item]
+                options=options,
             )
         except jwt.InvalidSignatureError as exc:
             raise _fail("bad-signature", kid=_clip(kid)) from exc
@@ -337,7 +339,7 @@ class OIDCVerifier:
             value = claims.get(name)
             if value is None and name != "exp":
                 continue
-            if type(value) not in (int, float) or not math.isfinite(value):
+            if value is None or type(value) not in (int, float) or not math.isfinite(value):
                 raise _fail("invalid-claim", claim=name)
         if now > claims["exp"] + leeway:
             raise _fail("expired")

@@ -128,7 +128,7 @@ class AuditService:
         resource = f"incident:{incident_id[:100]}"
         self._guard.require(actor, ACKNOWLEDGE_ACTION, resource, request_id=request_id)
 
-        def change(tx):  # type: ignore[no-untyped-def]
+        def change(tx):
             with self._store.audit_snapshot() as snap:
                 found = {i.id: i for i in self._incidents(snap)}
             incident = found.get(incident_id)
@@ -181,7 +181,7 @@ class AuditService:
                 remaining -= len(batch)
 
     def checkpoint(self, actor: Principal, *, request_id: str = "") -> Checkpoint:
-        def change(tx):  # type: ignore[no-untyped-def]
+        def change(tx):
             return tx.audit.checkpoint()
 
         return self._guard.run(

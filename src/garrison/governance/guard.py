@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from garrison.audit import AuditDraft
 from garrison.authz import Subject, require
 from garrison.errors import Forbidden, GarrisonError
-from garrison.governance.ports import TxView, UnitOfWork
+from garrison.governance.ports import UnitOfWork
 
 __all__ = ["Guard"]
 
@@ -101,14 +101,18 @@ class Guard:
         actor: Subject | str,
         action: str,
         resource: str,
-        change: Callable[[TxView], T],
+        change: Callable[[Any], T],
         *,
         request_id: str = "",
         payload: dict[str, Any] | None = None,
         result_payload: Callable[[T], dict[str, Any]] | None = None,
         authorize: bool = True,
     ) -> T:
-        """Check, apply ``change`` and record it atomically; record failures too."""
+        """Check, apply ``change`` and record it atomically; record failures too.
+
+        ``change`` gets the store's open transaction: a :class:`TxView`, which a workflow's
+        own store extends with its repositories (``RegistryTx``, ``DeploymentTx``, ...).
+        """
         if authorize:
             assert not isinstance(actor, str), "only principals can be authorized"
             self.require(actor, action, resource, request_id=request_id)

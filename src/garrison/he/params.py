@@ -102,7 +102,7 @@ class SigmoidApprox:
             raise InvalidInput("sigmoid coefficients are not the least-squares fit of the interval")
         if not math.isclose(float(data["max_error"]), fitted.max_error, rel_tol=1e-6):
             raise InvalidInput("the stated sigmoid error bound is not the computed one")
-        return cls(bound, coefficients, float(data["max_error"]))  # type: ignore[arg-type]
+        return cls(bound, coefficients, float(data["max_error"]))
 
 
 @lru_cache(maxsize=32)

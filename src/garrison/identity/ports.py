@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Protocol
 
 from garrison.identity.keys import APIKey
@@ -23,7 +24,7 @@ class PrincipalRepository(Protocol):
 
     def list(self) -> list[Principal]: ...
 
-    def lock_enabled_admins(self) -> list[str]:
+    def lock_enabled_admins(self) -> builtins.list[str]:
         """Ids of the enabled admins, their rows locked until the transaction ends (one query).
 
         Call it in a write transaction before disabling or demoting an admin: a concurrent

@@ -157,7 +157,7 @@ class LineageGraph(Recording):
     def add_deployment(self, node: DeploymentNode) -> DeploymentNode:
         return self._add_kind(node, DeploymentNode)
 
-    def _add_kind(self, node: Any, cls: type) -> Any:
+    def _add_kind(self, node: Any, cls: type[Any]) -> Any:
         if not isinstance(node, cls):
             raise InvalidInput(f"expected a {cls.__name__}, got {type(node).__name__}")
         return self.add_node(node)
@@ -180,7 +180,7 @@ class LineageGraph(Recording):
     # --- reading ---------------------------------------------------------------------------
 
     def __contains__(self, ref: object) -> bool:
-        return isinstance(ref, str | Node) and _key(ref) in self._nodes  # type: ignore[arg-type]
+        return isinstance(ref, str | Node) and _key(ref) in self._nodes
 
     def __len__(self) -> int:
         return len(self._nodes)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -182,7 +183,9 @@ def _walk_down(levels: tuple[int, ...], ok: Callable[[tuple[int, ...]], bool]) -
 def _as_multiindex(index: pd.Index, width: int) -> pd.MultiIndex:
     if isinstance(index, pd.MultiIndex):
         return index
-    return pd.MultiIndex.from_arrays([index.astype("object")]) if width == 1 else index
+    if width == 1:
+        return pd.MultiIndex.from_arrays([index.astype("object")])
+    return cast(pd.MultiIndex, index)  # Several columns: pandas grouped into a MultiIndex.
 
 
 @dataclass(frozen=True)

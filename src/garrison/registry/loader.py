@@ -74,7 +74,7 @@ def _joblib(data: bytes, policy: ScanPolicy) -> Any:
     import joblib
     from joblib.numpy_pickle import NumpyUnpickler
 
-    class GuardedJoblibUnpickler(RestrictedUnpicklerMixin, NumpyUnpickler):  # type: ignore[misc]
+    class GuardedJoblibUnpickler(RestrictedUnpicklerMixin, NumpyUnpickler):
         dispatch = restricted_dispatch(NumpyUnpickler.dispatch)
         _garrison_loader = "joblib"
         _garrison_policy = policy
@@ -84,11 +84,11 @@ def _joblib(data: bytes, policy: ScanPolicy) -> Any:
 
     with _JOBLIB_LOCK:
         original = numpy_pickle.NumpyUnpickler
-        numpy_pickle.NumpyUnpickler = GuardedJoblibUnpickler  # type: ignore[misc]
+        numpy_pickle.NumpyUnpickler = GuardedJoblibUnpickler
         try:
             return joblib.load(io.BytesIO(data))
         finally:
-            numpy_pickle.NumpyUnpickler = original  # type: ignore[misc]
+            numpy_pickle.NumpyUnpickler = original
 
 
 def _skops(data: bytes, policy: ScanPolicy) -> Any:
@@ -97,7 +97,11 @@ def _skops(data: bytes, policy: ScanPolicy) -> Any:
     untrusted = skops.io.get_untrusted_types(data=data)
     # The scan already checked every node (a partial's target included), so the types it
     # admits, guarded ones among them, are the types skops may trust.
-    refused = [t for t in untrusted if admission(*t.rsplit(".", 1), policy) is None]
+    refused = []
+    for qualified in untrusted:
+        module, _, name = qualified.rpartition(".")
+        if admission(module, name, policy) is None:
+            refused.append(qualified)
     if refused:
         raise ArtifactRefused("the skops file uses types outside the allow-list",
                               names=refused[:20])

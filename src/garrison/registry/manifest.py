@@ -34,7 +34,7 @@ def build_statement(
     """The in-toto statement of a version. ``provenance`` adds the ML-BOM's digest
     (``bom_sha256``), Garrison's OpenSSF signature (``model_signature``) and the
     registrant's verified one (``supplied_signature``) to the predicate."""
-    statement = {
+    statement: dict[str, Any] = {
         "_type": STATEMENT_TYPE,
         "subject": [{"name": f"{name}:{version}", "digest": {"sha256": digest}}],
         "predicateType": PREDICATE_TYPE,

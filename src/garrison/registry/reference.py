@@ -29,7 +29,7 @@ MAX_ROWS = 5000
 
 
 def read_reference(path: Path, *, max_rows: int = MAX_ROWS, seed: int = 0,
-                   encoding: str | None = None):  # type: ignore[no-untyped-def]
+                   encoding: str | None = None):
     import pandas as pd
 
     try:

@@ -116,7 +116,7 @@ def approval_blocker(actor: Subject, v: ModelVersion) -> str | None:
 def _spec_text(spec: FeatureSpec | None) -> str:
     if spec is None:
         return ""
-    parts = [spec.type]
+    parts: list[str] = [spec.type]
     if spec.minimum is not None or spec.maximum is not None:
         low = "" if spec.minimum is None else f"{spec.minimum:g}"
         high = "" if spec.maximum is None else f"{spec.maximum:g}"

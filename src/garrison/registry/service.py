@@ -474,7 +474,7 @@ class RegistryService:
             raise DigestMismatch("the reference sample does not match its signed digest")
         return data
 
-    def reference_frame(self, v: ModelVersion):  # type: ignore[no-untyped-def]
+    def reference_frame(self, v: ModelVersion):
         """The verified reference sample (a DataFrame), or None if the version has none."""
         data = self.reference_bytes(v)
         if data is None:

@@ -82,7 +82,7 @@ def arrow_problem(
     wanted = 3 if alias in BINARY_TYPES else 2
     if type(buffers) not in (list, tuple) or len(buffers) != wanted:
         return f"a {alias} array has {wanted} buffers"
-    raw = []
+    raw: list[bytes | None] = []
     for buffer in buffers:
         if buffer is None:
             raw.append(None)

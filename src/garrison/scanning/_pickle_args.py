@@ -42,7 +42,7 @@ def _text(data: Any, pos: int, stop: int) -> Any:
 def _quoted(raw: bytes, offset: int) -> str:
     if len(raw) >= 2 and raw[0] == raw[-1] and raw[:1] in (b"'", b'"'):
         try:
-            return codecs.escape_decode(raw[1:-1])[0].decode("latin-1")  # type: ignore[attr-defined]
+            return codecs.escape_decode(raw[1:-1])[0].decode("latin-1")
         except ValueError as exc:
             raise Malformed("bad STRING escape", offset) from exc
     raise Malformed("the STRING opcode argument must be quoted", offset)

@@ -132,11 +132,11 @@ def run(
                 n = op - 0x84
                 if len(stack) < n:
                     raise Malformed("stack underflow", start)
-                items = tuple(stack[-n:])
+                packed = tuple(stack[-n:])
                 del stack[-n:]
                 if live:
-                    escaped(items, start, hooks)
-                push(items)
+                    escaped(packed, start, hooks)
+                push(packed)
             elif op == 0x74:  # TUPLE
                 items = pop_mark(start)
                 if live:

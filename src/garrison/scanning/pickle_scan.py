@@ -152,7 +152,7 @@ class PickleRun:
             problem = "the wrapper is created by calling its class, not as joblib writes it"
         elif type(subclass) is not Global or subclass.key not in _ARRAY_TYPES:
             problem = f"subclass is {describe(subclass)}, not a numpy array type"
-        elif type(shape) not in (tuple, list) or not all(
+        elif shape is None or type(shape) not in (tuple, list) or not all(
             isinstance(x, int) and x >= 0 for x in shape
         ):
             problem = "shape is not a sequence of non-negative integers"

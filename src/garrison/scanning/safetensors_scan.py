@@ -115,7 +115,7 @@ class SafetensorsScanner:
     def sniff(self, data: Buffer, name: str) -> bool:
         if len(data) < 10 or data[8] != 0x7B:
             return False
-        length = _u64(data, 0)[0]
+        length = int(_u64(data, 0)[0])
         return 2 <= length <= MAX_HEADER
 
     def scan(self, data: Buffer, name: str, ctx: ScanContext) -> str:

@@ -122,14 +122,14 @@ def scan_torch_members(members: list[TorchMember], ctx: ScanContext) -> str:
                            legacy_torch=False)
         records.update(_records(runs, child, legacy=False))
     for record in records.values():
-        member = by_rel.get(f"data/{record.key}")
-        if member is None:
+        stored = by_rel.get(f"data/{record.key}")
+        if stored is None:
             ctx.add("torch-missing-storage", f"storage {record.key!r} has no data/ member",
                     name=record.key)
-        elif member.size != record.numel * record.itemsize:
+        elif stored.size != record.numel * record.itemsize:
             ctx.add(
                 "torch-storage-size-mismatch",
-                f"data/{record.key} holds {member.size} bytes, the id announces "
+                f"data/{record.key} holds {stored.size} bytes, the id announces "
                 f"{record.numel * record.itemsize}",
                 name=record.key,
             )

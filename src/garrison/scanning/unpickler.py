@@ -243,10 +243,10 @@ def restricted_dispatch(base: dict[int, Callable[[Any], None]]) -> dict[int, Cal
     return table
 
 
-class RestrictedUnpickler(RestrictedUnpicklerMixin, pickle._Unpickler):  # type: ignore[name-defined, misc]
+class RestrictedUnpickler(RestrictedUnpicklerMixin, pickle._Unpickler):
     """A ``pickle`` unpickler that only imports allow-listed globals (raises ArtifactRefused)."""
 
-    dispatch = restricted_dispatch(pickle._Unpickler.dispatch)  # type: ignore[attr-defined]
+    dispatch = restricted_dispatch(pickle._Unpickler.dispatch)
 
     def __init__(
         self, file: Any, *, policy: ScanPolicy = DEFAULT_POLICY, loader: Loader = "pickle"

@@ -11,7 +11,7 @@ over-read, a giant allocation or a partial tensor.
 from __future__ import annotations
 
 import struct
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -53,10 +53,10 @@ def decode_tensor(datatype: str, raw: bytes | memoryview, count: int, fld: str,
     if datatype == "BOOL":
         if values.size and values.max() > 1:
             raise violation(fld, int(np.argmax(values > 1)), "datatype-mismatch")
-        return values.astype(bool).tolist()
+        return cast(list[Any], values.astype(bool).tolist())
     if datatype in ("FP16", "FP32"):
-        return values.astype(np.float64).tolist()
-    return values.tolist()
+        return cast(list[Any], values.astype(np.float64).tolist())
+    return cast(list[Any], values.tolist())
 
 
 def _decode_bytes(raw: bytes | memoryview, count: int, fld: str,

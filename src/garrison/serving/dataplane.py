@@ -33,7 +33,7 @@ from garrison.registry import ModelVersion
 from garrison.serving.decisions import DecisionRecord
 from garrison.serving.deployment import DeploymentConfig
 from garrison.serving.limits import ConcurrencyLimiter, RateLimiter
-from garrison.serving.output import HardenedOutput
+from garrison.serving.output import HardenedOutput, OutputKind
 from garrison.serving.resilience import CircuitBreaker, call_with_deadline
 from garrison.serving.runtime import ModelRuntime, RuntimeOutput
 from garrison.serving.validation import InputValidator, ValidatedBatch
@@ -189,10 +189,13 @@ class DenialAuditor:
 def harden(deployed: Deployed, output: RuntimeOutput, fallback_reason: str) -> HardenedOutput:
     """The deployment's output policy over a scored answer; labels (or values) alone for
     an answer without scores or from a fallback."""
-    if output.scores is not None and not fallback_reason:
-        return deployed.config.output.apply(output.scores, output.classes)
     labels = output.labels
-    kind = "value" if output.scores is None and labels.dtype.kind == "f" else "label"
+    if output.scores is not None and not fallback_reason:
+        # Scores without classes cannot be matched: apply() refuses them (ModelUnavailable).
+        classes = output.classes if output.classes is not None else labels[:0]
+        return deployed.config.output.apply(output.scores, classes)
+    kind: OutputKind = "value" if output.scores is None and labels.dtype.kind == "f" \
+        else "label"
     return HardenedOutput(kind, labels, labels[:0])
 
 

@@ -76,7 +76,7 @@ class BatchWriter(Generic[T]):
     """
 
     def __init__(
-        self, sink: Callable[[list[T]], None], *, max_queue: int = 50_000,
+        self, sink: Callable[[list[T]], object], *, max_queue: int = 50_000,
         batch_size: int = 500, flush_interval: float = 0.2, name: str = "writer",
         on_error: Callable[[BaseException], None] | None = None, linger: float = 0.05,
     ) -> None:

@@ -24,7 +24,7 @@ __all__ = ["DeploymentService"]
 
 
 #: ``(actor, model, version)`` -> None or raises: the checks a fallback version must pass.
-FallbackCheck = Callable[[Principal, str, int], None]
+FallbackCheck = Callable[[Principal, str, int], object]
 
 
 class DeploymentService:
@@ -86,6 +86,6 @@ class DeploymentService:
             return config
 
         return self._guard.run(
-            actor, "configure-deployment", f"model:{name}", change,  # type: ignore[arg-type]
+            actor, "configure-deployment", f"model:{name}", change,
             request_id=request_id,
             payload={"changes": json.loads(json.dumps(normalized, default=str))})

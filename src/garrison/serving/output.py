@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -49,7 +49,7 @@ def _datatype(values: np.ndarray) -> str:
 def _plain(values: np.ndarray) -> list[Any]:
     """Python scalars for JSON; anything that is not a number or bool becomes a str."""
     if values.dtype.kind in "biufU":
-        return values.tolist()
+        return cast(list[Any], values.tolist())
     return [str(v) for v in values.ravel().tolist()]
 
 
@@ -62,7 +62,7 @@ class HardenedOutput:
     ``(n, k)``, most probable first; for ``label`` both are ``None``.
     """
 
-    mode: Mode
+    mode: OutputKind
     labels: np.ndarray
     classes: np.ndarray
     scores: np.ndarray | None = None

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal, ParamSpec, TypeVar
+from typing import Any, Literal, TypeVar
 
 from garrison.errors import CircuitOpen, InvalidInput, ModelTimeout, Overloaded
 
@@ -32,7 +32,6 @@ __all__ = [
     "call_with_deadline",
 ]
 
-P = ParamSpec("P")
 T = TypeVar("T")
 
 
@@ -191,7 +190,7 @@ class BoundedExecutor(concurrent.futures.Executor):
         self._slots = threading.BoundedSemaphore(max_workers + max_pending)
         self.capacity = max_workers + max_pending
 
-    def submit(  # type: ignore[override]
+    def submit(
         self, fn: Callable[..., T], /, *args: Any, **kwargs: Any
     ) -> concurrent.futures.Future[T]:
         if not self._slots.acquire(blocking=False):
@@ -209,14 +208,13 @@ class BoundedExecutor(concurrent.futures.Executor):
 
 
 async def call_with_deadline(
-    fn: Callable[P, T],
-    *args: P.args,
+    fn: Callable[..., T],
+    *args: Any,
     timeout: float,
     executor: concurrent.futures.Executor,
     breaker: CircuitBreaker | None = None,
-    **kwargs: P.kwargs,
 ) -> T:
-    """Run blocking ``fn(*args, **kwargs)`` in ``executor`` and await it for ``timeout`` s.
+    """Run blocking ``fn(*args)`` in ``executor`` and await it for ``timeout`` s.
 
     Raises ``ModelTimeout`` at the deadline (queue time included; a call still queued
     is cancelled and never runs), ``Overloaded`` if the executor is full and
@@ -226,7 +224,7 @@ async def call_with_deadline(
     if breaker is not None:
         breaker.before_call()
     try:
-        future = executor.submit(functools.partial(fn, *args, **kwargs))
+        future = executor.submit(functools.partial(fn, *args))
     except BaseException:
         if breaker is not None:
             breaker.release_trial()

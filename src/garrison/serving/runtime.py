@@ -308,7 +308,8 @@ class LinearRuntime:
             proba[:, 1] = self._expit(decision[:, 0])
             np.subtract(1.0, proba[:, 1], out=proba[:, 0])
             return proba
-        return self._softmax(decision, axis=1)
+        softmax: np.ndarray = self._softmax(decision, axis=1)
+        return softmax
 
     def predict(self, X: Any) -> RuntimeOutput:
         proba = self.predict_proba(X)

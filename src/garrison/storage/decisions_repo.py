@@ -30,6 +30,7 @@ import orjson
 from sqlalchemy import select
 
 from garrison.audit import AuditDraft
+from garrison.audit.events import Outcome
 from garrison.errors import DecisionNotFound, IntegrityFailure
 from garrison.serving.decision_service import BatchProblem, DecisionsReport
 from garrison.serving.decisions import DecisionRecord
@@ -49,7 +50,7 @@ COLUMNS = ("request_id", "client_request_id", "writer", "wseq", "created", "call
 _COLUMNS_V1 = ("request_id", "created", "caller", "model", "version", "rows", "outputs",
                "inputs", "input_policy", "fallback", "flags", "explanation", "latency_ms")
 _V1_INDEX = [COLUMNS.index(c) for c in _COLUMNS_V1]
-ANCHOR = {"action": "invoke-model", "actor": "system", "resource": "decisions"}
+ANCHOR: dict[str, Any] = {"action": "invoke-model", "actor": "system", "resource": "decisions"}
 #: Lifecycle events of a writer's numbering (Garrison itself; resource decisions:<writer>).
 LOG_ACTIONS = ("open-decision-log", "reserve-decision-records", "drop-decision-records",
                "close-decision-log")
@@ -154,7 +155,7 @@ class SQLDecisionStore:
                 cursor.close()
 
     def _log_event(self, action: str, writer: str, payload: dict[str, Any], *,
-                   outcome: str = "ok", reason: str = "") -> None:
+                   outcome: Outcome = "ok", reason: str = "") -> None:
         self._store.append(AuditDraft(action=action, actor="system",
                                       resource=f"decisions:{writer}", outcome=outcome,
                                       reason=reason, payload={"writer": writer, **payload}))

@@ -53,9 +53,10 @@ def _assignments(path: Path) -> dict[str, Any]:
         target = node.target if isinstance(node, ast.AnnAssign) else (
             node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1
             else None)
-        if isinstance(target, ast.Name) and node.value is not None:  # type: ignore[union-attr]
+        value = node.value if isinstance(node, ast.AnnAssign | ast.Assign) else None
+        if isinstance(target, ast.Name) and value is not None:
             try:
-                found[target.id] = ast.literal_eval(node.value)  # type: ignore[union-attr]
+                found[target.id] = ast.literal_eval(value)
             except ValueError:
                 continue
     return found

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -70,7 +72,7 @@ class SQLPrincipalRepository:
             roles.setdefault(principal_id, set()).add(role)
         return [self._from_row(r, frozenset(roles.get(r.id, ()))) for r in rows]
 
-    def lock_enabled_admins(self) -> list[str]:
+    def lock_enabled_admins(self) -> builtins.list[str]:
         """Ids of the enabled admins, sorted, with their rows locked until the transaction ends.
 
         ``FOR UPDATE`` on the join locks the ``principals`` rows AND the ``admin`` rows of

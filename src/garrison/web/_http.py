@@ -24,6 +24,7 @@ from garrison.errors import AuthenticationFailed, InvalidInput
 from garrison.governance import AccountService, AuditService, Guard
 from garrison.identity import Principal
 from garrison.registry import RegistryService, validate_model_name
+from garrison.serving.decision_service import DecisionService
 from garrison.web.errors import request_id_of
 
 __all__ = [
@@ -52,6 +53,7 @@ class AdminServices(Protocol):
     accounts: AccountService
     audit: AuditService
     registry: RegistryService
+    decisions: DecisionService
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,7 @@ def notice_of(request: Request) -> str:
     return _NOTICES.get(request.query_params.get("done", ""), "")
 
 
-def _transition(method: str, done: str):  # type: ignore[no-untyped-def]
+def _transition(method: str, done: str):
     async def handler(request: Request) -> Response:
         who = await viewer(request)
         form = await checked_form(request, who)

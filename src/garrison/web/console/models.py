@@ -4,6 +4,7 @@ version's review, and rollback behind a confirmation page."""
 from __future__ import annotations
 
 from itertools import groupby
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -43,7 +44,7 @@ async def model_detail(request: Request) -> Response:
     name = path_name(request)
     services = config_of(request).services
 
-    def load() -> dict[str, object]:
+    def load() -> dict[str, Any]:
         versions = services.registry.list_versions(who.principal, name)
         history = services.registry.history(who.principal, name)
         policy = services.deployments.show(who.principal, name, request_id=who.request_id)
@@ -61,7 +62,7 @@ async def version_detail(request: Request) -> Response:
     name, version = path_name(request), path_version(request)
     services = config_of(request).services
 
-    def load() -> dict[str, object]:
+    def load() -> dict[str, Any]:
         review = services.registry.review(who.principal, name, version)
         history = [t for t in services.registry.history(who.principal, name)
                    if t.version == version]
