@@ -44,8 +44,8 @@ def _at(module: str, attribute: str, summary: str) -> LazyCommand:
 #: (the first paragraph of its docstring; ``tests/cli/test_lazy.py`` keeps them equal).
 COMMANDS: dict[str, LazyCommand] = {
     "admin-serve": _at("web", "admin_serve_command",
-                       "Serve the admin API (registry and audit trail over JSON) until "
-                       "interrupted."),
+                       "Serve the admin API (registry and audit trail over JSON) and the web "
+                       "console (/console/) until interrupted."),
     "alerts": _at("alerts", "alerts_group",
                   "Detection alerts (extraction, quota, auth bursts, drift, ...), newest first."),
     "audit": _at("audit", "audit_group", "Verify, read and export the tamper-evident audit "
