@@ -1,7 +1,10 @@
 """Settings: typed, read once at startup, ``GARRISON_`` prefix, secrets masked.
 
-Precedence: environment > config file > default. The config file is TOML, found
-at ``$GARRISON_CONFIG`` or ``$GARRISON_HOME/garrison.toml``. Every field has a
+Precedence: environment > secret files > config file > default. The config file is
+TOML, found at ``$GARRISON_CONFIG`` or ``$GARRISON_HOME/garrison.toml``. Secret files
+live in ``$GARRISON_SECRETS_DIR`` (a mounted Kubernetes Secret), one per secret
+setting, named after it (``database_url``), so that secrets need not pass through
+the environment. Every field has a
 description; ``docs/reference/settings.md`` is generated from them and a test
 checks it is current. The core never reads settings: the composition root
 (``garrison.app``) passes plain values to constructors.
@@ -13,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,7 +26,7 @@ from pydantic_settings import (
 
 from garrison.errors import ConfigurationError
 
-__all__ = ["Settings", "config_file_path", "load_settings"]
+__all__ = ["SECRET_FILE_SETTINGS", "Settings", "config_file_path", "load_settings"]
 
 
 def _default_home() -> Path:
@@ -36,6 +39,36 @@ def config_file_path(home: Path | str | None = None) -> Path:
     if explicit:
         return Path(explicit).expanduser()
     return (Path(home).expanduser() if home else _default_home()) / "garrison.toml"
+
+
+#: The settings that may be read from ``$GARRISON_SECRETS_DIR``.
+SECRET_FILE_SETTINGS = ("database_url", "redis_url", "master_key", "alert_webhook_secret")
+
+
+class _SecretFiles(PydanticBaseSettingsSource):
+    """Secret settings from one file each in a directory, held to the key-file rule."""
+
+    def __init__(self, settings_cls: type[BaseSettings], directory: Path) -> None:
+        super().__init__(settings_cls)
+        self.directory = directory
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # Unused: __call__ reads every file at once.
+
+    def __call__(self) -> dict[str, Any]:
+        from garrison.signing import read_key_file
+
+        if not self.directory.is_dir():
+            raise ConfigurationError(f"GARRISON_SECRETS_DIR {self.directory} is not a directory")
+        values: dict[str, Any] = {}
+        for name in SECRET_FILE_SETTINGS:
+            path = self.directory / name
+            if path.exists():
+                try:
+                    values[name] = read_key_file(path).decode("utf-8").strip()
+                except UnicodeDecodeError:
+                    raise ConfigurationError(f"the secret file {path} is not UTF-8") from None
+        return values
 
 
 class Settings(BaseSettings):
@@ -55,19 +88,79 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the database: `sqlite:///PATH` (default: "
         "`HOME/garrison.db`) or `postgresql+psycopg://USER:PASSWORD@HOST/DB`. Masked in logs.",
     )
+    artifact_store: Literal["local", "s3"] = Field(
+        default="local",
+        description="Where sealed model artifacts live: `local` (artifact_dir; on Kubernetes "
+        "a ReadWriteMany volume every replica mounts) or `s3` (S3-compatible object "
+        "storage, the `s3` extra). Artifacts are sealed (AES-256-GCM) either way and "
+        "authenticated at every load.",
+    )
     artifact_dir: Path | None = Field(
         default=None,
         description="Directory of encrypted model artifacts (default: `HOME/artifacts`).",
     )
+    artifact_cache_dir: Path | None = Field(
+        default=None,
+        description="Local cache of sealed artifacts read from object storage (default: "
+        "`HOME/cache/artifacts`). Only blobs that authenticated are cached, and a cached "
+        "blob is authenticated again at every load.",
+    )
+    artifact_cache_max_bytes: int | None = Field(
+        default=None, ge=1_048_576,
+        description="Bound of the artifact cache in bytes; past it the least recently used "
+        "blobs are removed. Unset: no bound (size the volume for every served version).",
+    )
+    s3_bucket: str | None = Field(
+        default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        description="Bucket of the `s3` artifact store.")
+    s3_prefix: str = Field(
+        default="artifacts/", pattern=r"^([A-Za-z0-9._-]+/)*$",
+        description="Key prefix of artifacts in the bucket (several installations can share "
+        "one bucket).")
+    s3_endpoint_url: str | None = Field(
+        default=None, pattern=r"^https?://",
+        description="Endpoint of an S3-compatible service (MinIO, Ceph RGW, ...); unset for "
+        "AWS S3.")
+    s3_region: str | None = Field(default=None, description="Region of the bucket.")
+    s3_addressing_style: Literal["auto", "path", "virtual"] = Field(
+        default="auto",
+        description="Bucket addressing: `path` for most self-hosted S3-compatible services.")
+    s3_ca_bundle: Path | None = Field(
+        default=None, description="PEM bundle of the CA that signed the endpoint's "
+        "certificate (a private CA); unset: the system's trust store.")
+    s3_credentials_file: Path | None = Field(
+        default=None,
+        description="Credentials file (INI, as `~/.aws/credentials`) mounted from a Secret; "
+        "held to the key-file mode rule. Unset: boto3's chain (web identity / IRSA, "
+        "instance profile, environment).")
     redis_url: SecretStr | None = Field(
         default=None,
         description="Redis URL (`redis://HOST:6379/0`) used to share rate limits, quotas and "
         "caches across workers and replicas. Unset: in-process limits. Masked in logs.",
     )
+    key_dir: Path | None = Field(
+        default=None,
+        description="Directory of the secret key files: master keys (`master-*.key`, "
+        "`master-active`), the decision-input and pseudonymization keys (default: "
+        "`HOME/keys`). On Kubernetes a Secret mounted read-only. Key files must belong to "
+        "the user running Garrison with mode 0600/0400, or to root with mode 0640/0440.",
+    )
+    signing_key_dir: Path | None = Field(
+        default=None,
+        description="Directory of the Ed25519 signing keyring (`*.pem` and `active`; "
+        "default: `KEY_DIR/signing`). May be the same directory as key_dir.",
+    )
+    model_signing_key_dir: Path | None = Field(
+        default=None,
+        description="Directory of Garrison's OpenSSF model-signing keys (ECDSA P-256 `*.pem` "
+        "and `active`; default: `KEY_DIR/model-signing`). On Kubernetes a second Secret "
+        "mounted read-only (its layout would clash with the signing keyring's in one folder).",
+    )
     master_key: SecretStr | None = Field(
         default=None,
         description="Base64 of a 32-byte key that wraps artifact data keys. Unset: the key "
-        "file `HOME/keys/master.key` (mode 0600) is used. Masked in logs.",
+        "files `KEY_DIR/master-*.key` are used (the first one is created on first use). "
+        "Prefer key files: an environment variable shows in process dumps. Masked in logs.",
     )
     log_format: Literal["console", "json"] = Field(
         default="console", description="Log output: human `console` or structured `json`."
@@ -178,6 +271,18 @@ class Settings(BaseSettings):
         default=65_536, ge=4096, le=1_048_576,
         description="Largest request header section in bytes (431 and close above it).",
     )
+    shutdown_delay: float = Field(
+        default=0.0, ge=0, le=300,
+        description="Seconds a gateway worker keeps serving after SIGTERM while its readiness "
+        "already fails, so that load balancers and Kubernetes endpoints stop routing to it "
+        "before it stops accepting (0: stop accepting at once). Set it above the readiness "
+        "probe's period; the Helm chart uses 10.",
+    )
+    drain_timeout: float = Field(
+        default=30.0, gt=0, le=600,
+        description="Seconds a stopping gateway waits for the requests in flight before it "
+        "cancels them; decision records and audit events are flushed after that.",
+    )
     native_threads: int = Field(
         default=1, ge=1, le=256,
         description="Threads each gateway worker lets BLAS / OpenMP use. Workers are the "
@@ -267,10 +372,18 @@ class Settings(BaseSettings):
     )
 
     @field_validator("home", "artifact_dir", "audit_witness_file", "tls_cert_file",
-                     "tls_key_file", "console_oidc_ca_file", mode="before")
+                     "tls_key_file", "console_oidc_ca_file", "key_dir", "signing_key_dir",
+                     "artifact_cache_dir", "s3_ca_bundle", "s3_credentials_file",
+                     "model_signing_key_dir", mode="before")
     @classmethod
     def _expand(cls, value: Any) -> Any:
         return Path(value).expanduser() if isinstance(value, str) and value else value
+
+    @model_validator(mode="after")
+    def _complete(self) -> Settings:
+        if self.artifact_store == "s3" and not self.s3_bucket:
+            raise ValueError("artifact_store = s3 needs s3_bucket")
+        return self
 
     @field_validator("console_public_url")
     @classmethod
@@ -302,6 +415,9 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        secrets_dir = os.environ.get("GARRISON_SECRETS_DIR")
+        if secrets_dir:
+            sources.append(_SecretFiles(settings_cls, Path(secrets_dir)))
         home = getattr(init_settings, "init_kwargs", {}).get("home")
         path = config_file_path(home)
         if path.is_file():
@@ -321,8 +437,20 @@ class Settings(BaseSettings):
         return self.artifact_dir or self.home / "artifacts"
 
     @property
+    def artifact_cache(self) -> Path:
+        return self.artifact_cache_dir or self.home / "cache" / "artifacts"
+
+    @property
     def keys_dir(self) -> Path:
-        return self.home / "keys"
+        return self.key_dir or self.home / "keys"
+
+    @property
+    def signing_keys(self) -> Path:
+        return self.signing_key_dir or self.keys_dir / "signing"
+
+    @property
+    def model_signing_keys(self) -> Path:
+        return self.model_signing_key_dir or self.keys_dir / "model-signing"
 
     @property
     def witness_file(self) -> Path:
@@ -336,6 +464,7 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         problems = "; ".join(
             f"GARRISON_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            if err["loc"] else str(err["msg"]).removeprefix("Value error, ")
             for err in exc.errors()
         )
         raise ConfigurationError(f"invalid configuration: {problems}") from None

@@ -21,8 +21,10 @@ __all__ = [
     "DEFAULT_POSTGRES_URL",
     "FixedClock",
     "fixed_clock",
+    "free_port",
     "postgres_schema_url",
     "postgres_url",
+    "s3_test_server",
     "temporary_postgres_schema",
 ]
 
@@ -68,3 +70,53 @@ def make_store(url: str, keyring: Keyring | None = None, **kwargs: object) -> St
     store = Store(url, signer=keyring or Keyring.generate(), **kwargs)  # type: ignore[arg-type]
     store.upgrade()
     return store
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def s3_test_server(bucket: str = "garrison-test") -> Iterator[dict[str, str]]:
+    """moto's S3-compatible server in its own process on 127.0.0.1, with one bucket.
+
+    Yields the endpoint URL, bucket and credentials (moto accepts any); the server is
+    stopped on exit. Needs the ``moto[server]`` package (a dev dependency).
+    """
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = free_port()
+    exe = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
+    proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)],  # noqa: S603
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{endpoint}/moto-api/", timeout=1)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("moto_server did not start") from None
+                time.sleep(0.1)
+        httpx.put(f"{endpoint}/{bucket}", timeout=5).raise_for_status()
+        yield {"endpoint_url": endpoint, "bucket": bucket, "access_key": "testing",
+               "secret_key": "testing"}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

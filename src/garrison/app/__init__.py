@@ -7,6 +7,7 @@ services. Modules:
 
 * ``services``: :class:`Services`, ``build_services``, ``initialize``, ``db`` helpers;
 * ``process``: logging and native thread pools;
+* ``secrets``: the key directory a deployment mounts from a Secret;
 * ``gateway``: the gateway's object graph, its uvicorn factory and runner;
 * ``admin``: the admin API's runner.
 
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from garrison.app.process import configure_logging, limit_native_threads
 from garrison.app.services import (
     Services,
+    artifact_store,
     build_services,
     database_revisions,
     initialize,
@@ -31,13 +33,17 @@ from garrison.app.services import (
 if TYPE_CHECKING:
     from garrison.app.admin import build_console_oidc, serve_admin, tls_options
     from garrison.app.gateway import build_gateway, gateway_app, gateway_openapi, serve_gateway
+    from garrison.app.secrets import check_key_set, create_key_set
 
 __all__ = [
     "Services",
+    "artifact_store",
     "build_console_oidc",
     "build_gateway",
     "build_services",
+    "check_key_set",
     "configure_logging",
+    "create_key_set",
     "database_revisions",
     "gateway_app",
     "gateway_openapi",
@@ -51,6 +57,7 @@ __all__ = [
 ]
 
 _GATEWAY = ("build_gateway", "gateway_app", "gateway_openapi", "serve_gateway")
+_SECRETS = ("check_key_set", "create_key_set")
 _ADMIN = ("build_console_oidc", "serve_admin", "tls_options")
 
 
@@ -63,4 +70,8 @@ def __getattr__(name: str) -> Any:
         from garrison.app import admin
 
         return getattr(admin, name)
+    if name in _SECRETS:
+        from garrison.app import secrets
+
+        return getattr(secrets, name)
     raise AttributeError(f"module 'garrison.app' has no attribute {name!r}")

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -31,6 +32,7 @@ from garrison.gateway.app import GatewayState, create_gateway_app
 from garrison.gateway.auth import CREDENTIAL_ACTIONS, Authenticator
 from garrison.gateway.metrics import PrometheusTelemetry
 from garrison.gateway.protocol import GuardedHttpToolsProtocol, tls_files
+from garrison.gateway.shutdown import GracefulShutdown, InFlightCounter
 from garrison.gateway.tracing import make_tracer
 from garrison.gateway.watch import Watch
 from garrison.serving.dataplane import DataPlane, DenialAuditor, ModelTable
@@ -182,14 +184,19 @@ def build_gateway(services: Services, settings: Settings, *, refresh_interval: f
             except Exception:
                 log.exception("model table refresh failed")
 
+    shutdown = GracefulShutdown(state, delay=settings.shutdown_delay)
+    telemetry.track_in_flight(shutdown)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await asyncio.to_thread(load)
+        await asyncio.to_thread(load)  # Before uvicorn listens: never serve unverified.
         task = asyncio.create_task(refresh())
         grpc_server = await _start_grpc(state, settings)
+        shutdown.install()  # SIGTERM: fail readiness, keep serving, then drain.
         try:
             yield
         finally:
+            shutdown.uninstall()
             if grpc_server is not None:
                 await grpc_server.stop(grace=5.0)  # Lets in-flight calls finish.
             task.cancel()
@@ -206,6 +213,7 @@ def build_gateway(services: Services, settings: Settings, *, refresh_interval: f
                             "audit": audit_writer, "shadow": shadow.mirror})
     app = create_gateway_app(state)
     app.router.lifespan_context = lifespan
+    app.add_middleware(InFlightCounter, shutdown=shutdown)
     state.background.extend([writer, builder, executor, shadow.mirror, audit_writer, watch,
                              traffic])
     return app, state
@@ -242,7 +250,11 @@ def gateway_app() -> Starlette:
 
 
 def serve_gateway(settings: Settings, *, host: str, port: int, workers: int) -> None:
-    """Run ``workers`` gateway processes until stopped (SIGTERM drains in-flight work).
+    """Run ``workers`` gateway processes until stopped.
+
+    SIGTERM fails readiness, keeps serving ``shutdown_delay`` seconds, drains the
+    requests in flight for up to ``drain_timeout`` seconds, then flushes decision
+    records and audit events (``garrison.gateway.shutdown``).
 
     A TLS key that others can read, or half a certificate pair, is refused before any
     worker starts.
@@ -253,7 +265,7 @@ def serve_gateway(settings: Settings, *, host: str, port: int, workers: int) -> 
     uvicorn.run(
         "garrison.app:gateway_app", factory=True, host=host, port=port,
         workers=workers, loop="uvloop", http=GuardedHttpToolsProtocol, access_log=False,
-        timeout_keep_alive=5, timeout_graceful_shutdown=30,
+        timeout_keep_alive=5, timeout_graceful_shutdown=math.ceil(settings.drain_timeout),
         limit_concurrency=settings.max_concurrency * 4,
         server_header=False, date_header=True, log_level=settings.log_level, **tls,
     )

@@ -42,6 +42,7 @@ from garrison.serving.smoke import SubprocessProbe
 from garrison.signing import Keyring, MasterKeys, ModelSigningKey, TrustedSigners
 from garrison.storage import LocalArtifactStore, Store, is_sqlite, make_engine
 from garrison.storage.alerts_repo import SQLAlertStore
+from garrison.storage.artifacts import BlobCache, SealedArtifactStore
 from garrison.storage.datasets_repo import SQLLineageStore
 from garrison.storage.decisions_repo import SQLDecisionStore
 from garrison.storage.migrate import current_revision, head_revision
@@ -55,6 +56,7 @@ if TYPE_CHECKING:  # pandas and pyarrow come with these: built on first use.
 
 __all__ = [
     "Services",
+    "artifact_store",
     "build_services",
     "database_revisions",
     "initialize",
@@ -125,7 +127,7 @@ def read_witness(path: Path) -> list[Checkpoint]:
 
 
 def _signing_dir(settings: Settings) -> Path:
-    return settings.keys_dir / "signing"
+    return settings.signing_keys
 
 
 def _make_store(settings: Settings, keyring: Keyring, clock: Clock) -> Store:
@@ -148,7 +150,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     deployments = DeploymentService(store, guard, clock)
     shadows = ShadowService(SQLShadowStore(store), deployments, guard)
     registry = RegistryService(
-        store, LocalArtifactStore(settings.artifacts, _master_keys(settings)), keyring, guard,
+        store, artifact_store(settings, _master_keys(settings)), keyring, guard,
         clock, servability=SubprocessProbe(settings.smoke_test_timeout), policy=policy,
         lineage=LineageRecorder(lineage_store), promotion_gate=shadows.ensure_gate,
         provenance=_provenance(settings),
@@ -207,7 +209,7 @@ def _provenance(settings: Settings) -> Provenance:
     trusted = TrustedSigners.from_files(settings.model_signing_trusted_keys,
                                         identity=settings.model_signing_identity or "",
                                         issuer=settings.model_signing_oidc_issuer or "")
-    return Provenance(ModelSigningKey.load_or_create(settings.keys_dir / "model-signing"),
+    return Provenance(ModelSigningKey.load_or_create(settings.model_signing_keys),
                       trusted, require_signature=settings.require_model_signature)
 
 
@@ -238,6 +240,22 @@ def _alert_webhook(settings: Settings) -> WebhookNotifier | None:
         raise ConfigurationError("alert_webhook_url is set but alert_webhook_secret is not")
     return WebhookNotifier(settings.alert_webhook_url,
                            settings.alert_webhook_secret.get_secret_value().encode("utf-8"))
+
+
+def artifact_store(settings: Settings, keys: MasterKeys) -> SealedArtifactStore:
+    """The sealed artifact store on the configured backend (local directory or S3)."""
+    if settings.artifact_store == "s3":
+        from garrison.storage.s3 import S3BlobStore
+
+        assert settings.s3_bucket is not None  # Settings refuse s3 without a bucket.
+        blobs = S3BlobStore(
+            settings.s3_bucket, prefix=settings.s3_prefix,
+            endpoint_url=settings.s3_endpoint_url, region=settings.s3_region,
+            addressing_style=settings.s3_addressing_style, ca_bundle=settings.s3_ca_bundle,
+            credentials_file=settings.s3_credentials_file)
+        cache = BlobCache(settings.artifact_cache, settings.artifact_cache_max_bytes)
+        return SealedArtifactStore(blobs, keys, cache=cache)
+    return LocalArtifactStore(settings.artifacts, keys)
 
 
 def _master_keys(settings: Settings) -> MasterKeys:
@@ -305,12 +323,19 @@ def initialize(
 def upgrade_database(settings: Settings) -> str | None:
     """Apply migrations (``garrison db upgrade``); returns the new revision.
 
-    An installation made before genesis checkpoints existed gets one now, so that a
-    wipe of its audit trail is detected from here on.
+    Migrating needs only the database URL, so a migration Job mounts no key; it is safe
+    when several run at once (an advisory lock on PostgreSQL, ``storage/migrations/env.py``).
+    When the signing keys are at hand, an installation made before genesis checkpoints
+    existed also gets one now, so that a wipe of its audit trail is detected from here on
+    (without keys that step waits for an upgrade run with them).
     """
+    from garrison.storage.migrate import upgrade_url
+
+    revision = upgrade_url(settings.database)
+    if not (_signing_dir(settings) / "active").exists():
+        return revision
     store = _make_store(settings, Keyring.load(_signing_dir(settings)), SystemClock())
     try:
-        store.upgrade()
         if store.head() is not None and not read_witness(settings.witness_file):
             store.checkpoint()
         return store.revision()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -68,6 +69,9 @@ COMMANDS: dict[str, LazyCommand] = {
                  "Register, approve, promote, roll back and verify model versions."),
     "role": _at("accounts", "role_group", "Grant and revoke roles; show the role-action table."),
     "scan": _at("scan", "scan_command", "Scan a model artifact without loading it."),
+    "secrets": _at("secrets", "secrets_group",
+                   "Create and check the key files replicas mount read-only (a Kubernetes "
+                   "Secret)."),
     "serve": _at("serve", "serve_command",
                  "Run the hardened inference gateway (uvicorn with uvloop and httptools)."),
     "shadow": _at("shadow", "shadow_group",
@@ -166,30 +170,81 @@ def cli(ctx: click.Context, home: str | None, api_key: str | None) -> None:
 @click.option("--admin", default="admin", show_default=True, help="Name of the first admin.")
 @click.option("--key-days", type=int, default=90, show_default=True,
               help="Lifetime of the admin's first API key.")
+@click.option("--key-file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              default=None,
+              help="Write the admin's API key to this new file (mode 0600) instead of "
+              "printing it; `-` writes the key alone to standard output. Use it wherever "
+              "output is logged (a pod, a Job, CI).")
 @json_option
 @pass_state
 @handle_errors
-def init_command(state: CLIState, admin: str, key_days: int, as_json: bool) -> None:
+def init_command(state: CLIState, admin: str, key_days: int, key_file: Path | None,
+                 as_json: bool) -> None:
     """Create the home, the signing keys (Ed25519, mode 0600), the schema and the first admin.
 
-    The admin's API key is printed once; Garrison keeps only its hash.
+    The admin's API key is shown once; Garrison keeps only its hash. With mounted keys
+    (key_dir, signing_key_dir) the keys are used, never created.
     """
     from garrison.app import configure_logging, initialize
 
+    out_fd = _open_key_file(key_file)  # Before anything is created: a bad path loses nothing.
     configure_logging(state.settings)
-    services, principal, key = initialize(state.settings, admin, key_days=key_days)
+    try:
+        services, principal, key = initialize(state.settings, admin, key_days=key_days)
+    except BaseException:
+        _discard_key_file(key_file, out_fd)
+        raise
     services.close()
+    if key_file is not None:
+        _write_key(out_fd, key.secret)
+        if str(key_file) == "-":
+            return
     if as_json:
-        emit({"home": str(state.settings.home), "admin": principal.to_dict(),
-              "api_key": key.secret, "signing_key_id": services.keyring.active_id})
+        out = {"home": str(state.settings.home), "admin": principal.to_dict(),
+               "signing_key_id": services.keyring.active_id}
+        out.update({"api_key_file": str(key_file)} if key_file else {"api_key": key.secret})
+        emit(out)
         return
     click.echo(f"initialized {state.settings.home}")
     click.echo(f"signing key {services.keyring.active_id} (Ed25519, mode 0600)")
+    if key_file is not None:
+        click.echo(f"admin {principal.name}; API key written to {key_file} (mode 0600)")
+        return
     click.echo(f"admin {principal.name}; API key (shown once, store it now):")
     click.echo(key.secret)
     click.echo("\nto act as this admin in a shell, paste:")
     for line in _export_lines(state.settings.home, key.secret):
         click.echo(line)
+
+
+def _open_key_file(path: Path | None) -> int | None:
+    """A new 0600 file for the admin's key (never an existing file or a link)."""
+    from garrison.errors import AlreadyExists, InvalidInput
+
+    if path is None or str(path) == "-":
+        return None
+    try:
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        raise AlreadyExists(f"{path} already exists; the key is never written over a file") \
+            from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot create {path}: {exc.strerror}") from None
+
+
+def _discard_key_file(path: Path | None, fd: int | None) -> None:
+    if fd is not None and path is not None:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+
+
+def _write_key(fd: int | None, secret: str) -> None:
+    """The key alone: into the opened file, or to standard output for `-`."""
+    if fd is None:
+        click.echo(secret)
+        return
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(secret + "\n")
 
 
 def _export_lines(home: object, secret: str) -> list[str]:

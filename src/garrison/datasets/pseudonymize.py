@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from garrison.datasets.describe import file_sha256
-from garrison.errors import ConfigurationError, InvalidInput
+from garrison.errors import InvalidInput
 from garrison.governance import Guard
 from garrison.identity import Principal
 from garrison.privacy import (
@@ -38,7 +38,7 @@ from garrison.privacy import (
 from garrison.privacy import pseudonymize_file as _pseudonymize_file
 from garrison.privacy.pseudonym import map_values
 from garrison.privacy.tabular import FrameWriter
-from garrison.signing import DeterministicCipher, KeyedHasher, write_private_file
+from garrison.signing import DeterministicCipher, KeyedHasher, create_key_file, read_key_file
 
 __all__ = [
     "HMAC_KEY_FILE",
@@ -64,35 +64,14 @@ class PseudonymKeys:
         return f"PseudonymKeys({str(self.directory)!r})"
 
     def _load(self, filename: str) -> tuple[bytes, bool]:
-        """The key bytes and whether this call created the key."""
-        path = self.directory / filename
-        created = False
-        if not path.exists():
-            created = self._create(path, _SIZES[filename])
-        try:
-            mode = path.stat().st_mode
-            key = path.read_bytes()
-        except OSError as exc:
-            raise ConfigurationError(f"cannot read the key file {filename}") from exc
-        if mode & 0o077:
-            raise ConfigurationError(f"{filename} must have mode 0600 (it is readable by others)")
-        if len(key) != _SIZES[filename]:
-            raise ConfigurationError(f"{filename} must hold exactly {_SIZES[filename]} bytes")
-        return key, created
+        """The key bytes and whether this call created the key.
 
-    @staticmethod
-    def _create(path: Path, size: int) -> bool:
-        # Write under a private name, then link: of two racing creators exactly one wins,
-        # and the loser uses the winner's key (os.link never replaces an existing file).
-        staging = path.with_name(f"{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
-        write_private_file(staging, os.urandom(size))
-        try:
-            os.link(staging, path)
-            return True
-        except FileExistsError:
-            return False
-        finally:
-            staging.unlink(missing_ok=True)
+        Missing keys are created (of racing creators, one wins and the others use its
+        key); a mounted, read-only key directory must already hold them.
+        """
+        path = self.directory / filename
+        created = create_key_file(path, _SIZES[filename])
+        return read_key_file(path, size=_SIZES[filename]), created
 
     def tokenizer(self) -> tuple[HMACTokenizer, bool]:
         """The HMAC-SHA256 tokenizer and whether its key was just created."""

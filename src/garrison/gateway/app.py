@@ -47,6 +47,8 @@ class GatewayState:
     max_body_bytes: int = 1_048_576
     body_timeout: float = 10.0
     ready: bool = False
+    #: Set on SIGTERM: readiness fails while the worker keeps serving (gateway/shutdown.py).
+    draining: bool = False
     access_log: bool = True
     encrypted: Any = None
     tracer: Any = None
@@ -130,7 +132,7 @@ def create_gateway_app(state: GatewayState) -> Starlette:
         return _json({"live": True})
 
     async def ready(request: Request) -> Response:
-        ok = state.ready and not state.problems
+        ok = state.ready and not state.problems and not state.draining
         return _json({"ready": ok}, 200 if ok else 503)
 
     async def predict(request: Request) -> Response:

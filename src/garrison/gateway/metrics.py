@@ -39,12 +39,20 @@ class PrometheusTelemetry:
             "garrison_background_dropped",
             "Items a background queue dropped because it was full (decisions, watch, alerts, "
             "audit): monitoring that lost data says so.", ["queue"], registry=r)
+        self.in_flight = Gauge(
+            "garrison_inflight_requests",
+            "Requests this worker is serving now (health checks and scrapes excluded); the "
+            "autoscaler's per-pod load signal.", registry=r)
         self.breaker_open = Gauge("garrison_circuit_open", "1 while a model's breaker is open.",
                                   ["model"], registry=r)
 
         #: Labelled children by label values: ``labels()`` validates and locks per call.
         self._children: dict[tuple[str, int, str], tuple[Any, Any, Any]] = {}
         self._statuses: dict[int, Any] = {}
+
+    def track_in_flight(self, counter: Any) -> None:
+        """Export ``counter.in_flight`` (read at scrape time) as the in-flight gauge."""
+        self.in_flight.set_function(lambda: counter.in_flight)
 
     def request(self, model: str, version: int, outcome: str, seconds: float, rows: int) -> None:
         key = (model, version, outcome)

@@ -18,7 +18,7 @@ from garrison.registry.models import (
     VersionMetadata,
     validate_model_name,
 )
-from garrison.registry.ports import ArtifactStore, ModelRepository, RegistryStore
+from garrison.registry.ports import ArtifactStore, BlobStore, ModelRepository, RegistryStore
 from garrison.registry.provenance import Provenance
 from garrison.registry.review import (
     CheckResult,
@@ -39,6 +39,7 @@ __all__ = [
     "TRANSITIONS",
     "ApprovalDesk",
     "ArtifactStore",
+    "BlobStore",
     "CheckResult",
     "DatasetChange",
     "DatasetRef",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
@@ -9,7 +10,7 @@ from typing import Protocol
 from garrison.governance.ports import AuditWriter
 from garrison.registry.models import ModelVersion, Transition
 
-__all__ = ["ArtifactStore", "ModelRepository", "RegistryStore", "RegistryTx"]
+__all__ = ["ArtifactStore", "BlobStore", "ModelRepository", "RegistryStore", "RegistryTx"]
 
 
 class ModelRepository(Protocol):
@@ -49,6 +50,8 @@ class RegistryStore(Protocol):
 
 
 class ArtifactStore(Protocol):
+    """Sealed artifacts by version: every ``get`` authenticates what it returns."""
+
     def put(self, name: str, version: int, source: Path, context: str, kind: str = "") -> None:
         """Encrypt ``source`` into the store (atomically); ``kind`` names extra blobs."""
 
@@ -58,4 +61,27 @@ class ArtifactStore(Protocol):
     def remove(self, name: str, version: int) -> None:
         """Remove every blob of the version."""
 
-    def path(self, name: str, version: int, kind: str = "") -> Path: ...
+
+class BlobStore(Protocol):
+    """Where sealed blobs live: a local directory or S3-compatible object storage.
+
+    A backend only moves bytes that are already sealed (AES-GCM): it never sees a key
+    or a plaintext, and what it returns is authenticated by the caller before use, so
+    a backend (or whoever controls it) can withhold an artifact but never change one
+    unnoticed. Keys are relative paths such as ``fraud/3.sealed``.
+    """
+
+    def put(self, key: str, chunks: Iterable[bytes]) -> None:
+        """Store ``chunks`` under ``key``; readers see the whole blob or nothing."""
+
+    def get(self, key: str) -> bytes:
+        """The blob's bytes; raise ``DecryptionFailed`` when it is missing."""
+
+    def delete(self, key: str) -> None:
+        """Remove the blob (no error when it is already gone)."""
+
+    def check(self) -> None:
+        """Raise ``StorageError`` unless the backend is reachable and usable."""
+
+    def describe(self) -> str:
+        """Where the blobs live, for logs and error messages (never a credential)."""

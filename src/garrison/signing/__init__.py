@@ -9,6 +9,7 @@ from garrison.signing.envelope import (
     verify,
     verify_json,
 )
+from garrison.signing.keyfiles import create_key_file, ensure_private_key_file, read_key_file
 from garrison.signing.keyring import Keyring, key_id_for, write_private_file
 from garrison.signing.mac import KeyedHasher, hmac_sha256, verify_hmac_sha256
 from garrison.signing.openssf import (
@@ -18,15 +19,18 @@ from garrison.signing.openssf import (
     TrustedSigners,
 )
 from garrison.signing.sealing import (
+    ACTIVE_MASTER_FILE,
     DeterministicCipher,
     MasterKeys,
     open_sealed,
     seal,
     seal_file,
+    seal_stream,
     unseal,
 )
 
 __all__ = [
+    "ACTIVE_MASTER_FILE",
     "BUNDLE_MEDIA_TYPE",
     "IN_TOTO_PAYLOAD_TYPE",
     "DeterministicCipher",
@@ -36,12 +40,16 @@ __all__ = [
     "ModelSignature",
     "ModelSigningKey",
     "TrustedSigners",
+    "create_key_file",
+    "ensure_private_key_file",
     "hmac_sha256",
     "key_id_for",
     "open_sealed",
     "pae",
+    "read_key_file",
     "seal",
     "seal_file",
+    "seal_stream",
     "sign",
     "sign_json",
     "unseal",

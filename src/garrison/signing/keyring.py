@@ -7,45 +7,20 @@ SHA-256 of the raw public key, so it can be recomputed from the key itself.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from garrison.errors import ConfigurationError, InvalidSignature
 from garrison.signing import _hazmat
+from garrison.signing.keyfiles import ensure_private_key_file, write_private_file
 
 __all__ = ["Keyring", "key_id_for", "write_private_file"]
 
 
 def key_id_for(public_raw: bytes) -> str:
     return hashlib.sha256(public_raw).hexdigest()[:16]
-
-
-def write_private_file(path: Path, data: bytes) -> None:
-    """Create ``path`` with mode 0600 from the first byte (never world-readable, even briefly).
-
-    The bytes go to a fresh temporary name next to ``path`` (created exclusively, so a
-    planted file or symlink there is never followed), then replace ``path`` atomically;
-    a failed write leaves nothing behind.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)  # mkstemp created it 0600.
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 @dataclass
@@ -79,17 +54,17 @@ class Keyring:
 
     @classmethod
     def load(cls, directory: Path) -> Keyring:
-        """Load every ``*.pem`` in ``directory``; refuse key files others can read."""
+        """Load every ``*.pem`` in ``directory``; refuse key files others can read.
+
+        The directory may be read-only (a mounted Kubernetes Secret): loading never
+        writes. Which files are private enough is :func:`ensure_private_key_file`'s rule.
+        """
         active_file = directory / "active"
         if not active_file.exists():
             raise ConfigurationError(f"no signing keyring in {directory}; run `garrison init`")
         ring = cls(directory=directory)
         for pem in sorted(directory.glob("*.pem")):
-            mode = pem.stat().st_mode & 0o777
-            if mode & 0o077:
-                raise ConfigurationError(
-                    f"signing key {pem.name} has mode {oct(mode)}; it must be 0600"
-                )
+            ensure_private_key_file(pem)
             key = _hazmat.ed25519_private_from_pem(pem.read_bytes())
             ring._add(key, make_active=False)
         active = active_file.read_text().strip()

@@ -27,7 +27,7 @@ from typing import Any
 
 from garrison.errors import ConfigurationError, InvalidSignature
 from garrison.signing import _hazmat
-from garrison.signing.keyring import write_private_file
+from garrison.signing.keyfiles import ensure_private_key_file, write_private_file
 
 __all__ = ["BUNDLE_MEDIA_TYPE", "ModelSignature", "ModelSigningKey", "TrustedSigners",
            "key_id_of"]
@@ -123,17 +123,25 @@ class ModelSigningKey:
 
     @classmethod
     def load_or_create(cls, directory: Path) -> ModelSigningKey:
-        """Load the keys in ``directory``; create it with one key if it has none."""
+        """Load the keys in ``directory``; create it with one key if it has none.
+
+        A read-only directory (a mounted Secret) must already hold them; key files must
+        pass :func:`~garrison.signing.keyfiles.ensure_private_key_file`.
+        """
         if not (directory / "active").exists():
-            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            ring = cls.generate()
-            ring.directory = directory
-            ring._persist(ring.active_id)
+            try:
+                directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+                ring = cls.generate()
+                ring.directory = directory
+                ring._persist(ring.active_id)
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"no model-signing key in {directory} and it cannot be created there "
+                    "(create the keys with `garrison secrets create` and mount them)") from exc
             return ring
         keys = {}
         for pem in sorted(directory.glob("*.pem")):
-            if pem.stat().st_mode & 0o077:
-                raise ConfigurationError(f"model-signing key {pem.name} must have mode 0600")
+            ensure_private_key_file(pem)
             data = pem.read_bytes()
             keys[key_id_of(_hazmat.ec_public_pem_from_private(data))] = data
         active = (directory / "active").read_text().strip()

@@ -30,9 +30,21 @@ from typing import BinaryIO
 
 from garrison.errors import ConfigurationError, DecryptionFailed
 from garrison.signing import _hazmat
-from garrison.signing.keyring import write_private_file
+from garrison.signing.keyfiles import read_key_file, write_private_file
 
-__all__ = ["DeterministicCipher", "MasterKeys", "open_sealed", "seal", "seal_file", "unseal"]
+__all__ = [
+    "ACTIVE_MASTER_FILE",
+    "DeterministicCipher",
+    "MasterKeys",
+    "open_sealed",
+    "seal",
+    "seal_file",
+    "seal_stream",
+    "unseal",
+]
+
+#: In a key directory, names the id of the master key that wraps new data keys.
+ACTIVE_MASTER_FILE = "master-active"
 
 MAGIC = b"GSEAL1\n"
 SEGMENT = 1 << 20
@@ -79,16 +91,33 @@ class MasterKeys:
 
     @classmethod
     def load_or_create(cls, directory: Path) -> MasterKeys:
-        """Keys in ``directory/master-*.key`` (0600); creates the first one if none."""
+        """Keys in ``directory/master-*.key``; creates the first one if there is none.
+
+        The newest file wraps, unless ``master-active`` names the active key id (a
+        mounted Secret gives every file the same time, so it must say which). Key files
+        must pass :func:`~garrison.signing.keyfiles.ensure_private_key_file`; a missing
+        key in a read-only directory is a configuration error, never created elsewhere.
+        """
         files = sorted(directory.glob("master-*.key"), key=lambda p: p.stat().st_mtime_ns)
         if not files:
             key = os.urandom(32)
-            write_private_file(directory / f"master-{cls.key_id(key)}.key", key)
+            path = directory / f"master-{cls.key_id(key)}.key"
+            try:
+                write_private_file(path, key)
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"no master key in {directory} and it cannot be created there (create "
+                    "the keys with `garrison secrets create` and mount them)") from exc
             return cls.from_bytes(key)
-        for path in files:
-            if path.stat().st_mode & 0o077:
-                raise ConfigurationError(f"{path.name} must have mode 0600")
-        return cls.from_bytes(*(p.read_bytes() for p in files))
+        ring = cls.from_bytes(*(read_key_file(p, size=32) for p in files))
+        active_file = directory / ACTIVE_MASTER_FILE
+        if active_file.exists():
+            active = active_file.read_text(encoding="ascii", errors="replace").strip()
+            if active not in ring.keys:
+                raise ConfigurationError(f"{ACTIVE_MASTER_FILE} names a master key that is "
+                                         f"not in {directory}")
+            ring.active = active
+        return ring
 
 
 def _nonce(prefix: bytes, index: int, last: bool) -> bytes:

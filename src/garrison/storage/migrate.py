@@ -19,8 +19,19 @@ from typing import Any
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
-__all__ = ["current_heads", "current_revision", "head_revision", "head_revisions", "upgrade"]
+from garrison.errors import StorageError
+from garrison.storage.engine import make_engine
+
+__all__ = [
+    "current_heads",
+    "current_revision",
+    "head_revision",
+    "head_revisions",
+    "upgrade",
+    "upgrade_url",
+]
 
 _HERE = Path(__file__).parent / "migrations"
 _VERSION_TABLE = "alembic_version"
@@ -88,3 +99,19 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
     from alembic import command
 
     command.upgrade(_config(engine), revision)
+
+
+def upgrade_url(url: str) -> str | None:
+    """Apply every migration to the database at ``url``; returns the new revision.
+
+    Needs the database URL only (no keys): the migration Job of a Kubernetes
+    deployment gets nothing else. Safe when several run at once (see ``env.py``).
+    """
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        return current_revision(engine)
+    except DBAPIError as exc:
+        raise StorageError("database migration failed") from exc
+    finally:
+        engine.dispose()
