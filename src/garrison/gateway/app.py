@@ -23,7 +23,7 @@ from starlette.routing import Route
 from garrison.authz import require
 from garrison.errors import GarrisonError
 from garrison.gateway._http import HEADERS as _HEADERS
-from garrison.gateway._http import client_request_id, read_body, request_id
+from garrison.gateway._http import client_request_id, read_body, request_id, require_media_type
 from garrison.gateway._http import flag as _flag
 from garrison.gateway._http import json_response as _json
 from garrison.gateway.errors import error_body, oip_error_body, status_for
@@ -76,7 +76,8 @@ def _render_friendly(result: InferenceResult) -> dict[str, Any]:
 
 
 def create_gateway_app(state: GatewayState) -> Starlette:
-    async def _body(request: Request, limit: int | None = None) -> bytes:
+    async def _body(request: Request, limit: int | None = None, *accepted: str) -> bytes:
+        require_media_type(request, *accepted)  # 415 before a byte of the body is read.
         return await read_body(request, limit or state.max_body_bytes, state.body_timeout)
 
     async def guarded(request: Request, handler: Any, *, auth: bool = True,
@@ -211,8 +212,12 @@ def create_gateway_app(state: GatewayState) -> Starlette:
         allow = (getattr(exc, "headers", None) or {}).get("Allow")
         return _json(body, code, {"x-request-id": rid, **({"allow": allow} if allow else {})})
 
-    return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found},
-                     middleware=[Middleware(StrictTransport)] if state.hsts else [])
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found},
+                    middleware=[Middleware(StrictTransport)] if state.hsts else [])
+    # No slash redirects: Starlette builds their Location from the client's Host header,
+    # before any authentication. A path with a stray slash is a 404 like any other.
+    app.router.redirect_slashes = False
+    return app
 
 
 class StrictTransport:

@@ -248,6 +248,25 @@ class DataPlane:
                                str(exc.detail.get("why", "forbidden")), request_id)
             raise
 
+    def resolve(self, principal: Subject, name: str, version: int | None,
+                request_id: str) -> tuple[Serving, Deployed]:
+        """What serves ``name`` (``version``) for ``principal``, authorized.
+
+        A caller who may not invoke the model gets the answer an unknown name gets
+        (``ModelNotFound``, the same message and detail), so model names cannot be
+        enumerated; the denial is audited with its real reason. A version is looked up
+        only once the caller may use the model.
+        """
+        serving, deployed = self.table.get(name, None)
+        try:
+            self.authorize(principal, name, deployed, request_id)
+            if version is not None and version != deployed.version.version:
+                serving, deployed = self.table.get(name, version)
+                self.authorize(principal, name, deployed, request_id)
+        except Forbidden:
+            raise ModelNotFound("no such model is being served", name=name) from None
+        return serving, deployed
+
     async def limit(self, principal: Subject, deployed: Deployed) -> None:
         """One request against the caller's rate limit (429 when refused)."""
         decision = await deployed.limiter.ahit(principal.name)
@@ -321,8 +340,7 @@ class DataPlane:
         """``body``: JSON, or an :class:`InferenceInput` parsed once the caller is authorized."""
         started = time.perf_counter()
         rid = request_id or os.urandom(16).hex()
-        serving, deployed = self.table.get(name, version)
-        self.authorize(principal, name, deployed, rid)
+        serving, deployed = self.resolve(principal, name, version, rid)
         await self.limit(principal, deployed)
         try:
             batch = (deployed.validator.validate_json(body) if isinstance(body, bytes)
