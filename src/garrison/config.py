@@ -306,6 +306,12 @@ class Settings(BaseSettings):
                                     description="OIDC issuer URL; enables JWT bearer tokens.")
     oidc_audience: str | None = Field(default=None, description="Expected JWT audience.")
     oidc_jwks_url: str | None = Field(default=None, description="JWKS URL of the issuer.")
+    oidc_role_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Gateway: the identity provider's roles (from the token's `roles` claim) "
+        "that count, each mapped to a Garrison role, as JSON (`{\"ml-scorers\": \"client\"}`). "
+        "Empty (the default): an OIDC token carries no role, whatever it claims.",
+    )
     console_idle_minutes: int = Field(
         default=15, ge=1, le=240,
         description="Web console: a session unused for this many minutes ends for good.",
