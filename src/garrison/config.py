@@ -288,9 +288,14 @@ class Settings(BaseSettings):
         description="Threads each gateway worker lets BLAS / OpenMP use. Workers are the "
         "parallelism; more native threads per worker oversubscribe the cores and spin idle.",
     )
-    rate_limit: float = Field(default=50.0, gt=0,
-                              description="Default sustained requests per second per caller.")
-    rate_burst: int = Field(default=100, ge=1, description="Default burst size per caller.")
+    rate_limit: float = Field(
+        default=100.0, gt=0,
+        description="Default sustained rows per second per caller and model (each row of a "
+        "request costs one token; a request costs at least one).")
+    rate_burst: int = Field(
+        default=1000, ge=1,
+        description="Default bucket size per caller and model, in rows: the most rows a "
+        "caller may send at once, so also the largest request its rate limit admits.")
     daily_quota: int | None = Field(
         default=100_000, ge=1,
         description="Default rows a caller may score per model per UTC day (every row is a "

@@ -27,6 +27,7 @@ from garrison.errors import (
     ModelNotFound,
     ModelUnavailable,
     ModelVersionNotFound,
+    RateLimited,
     SchemaViolation,
 )
 from garrison.registry import ModelVersion
@@ -268,22 +269,40 @@ class DataPlane:
         return serving, deployed
 
     async def limit(self, principal: Subject, deployed: Deployed) -> None:
-        """One request against the caller's rate limit (429 when refused)."""
+        """The request's first row against the caller's rate limit, before anything of it
+        is read (429 when refused): a flood of unreadable requests is throttled too."""
         decision = await deployed.limiter.ahit(principal.name)
         if not decision.allowed:
-            self.telemetry.rejected(decision.reason or "rate", deployed.version.name,
-                                    deployed.version.version)
+            self._refused(decision.reason or "rate", deployed)
             decision.raise_if_denied()
 
     async def charge_rows(self, principal: Subject, deployed: Deployed, rows: int) -> None:
-        """``rows`` against the caller's daily quota: every row (or encrypted sample) is a
-        query a model-extraction attack needs, whatever the protocol carried it."""
+        """The request's other rows against the caller's rate limit, and all of them
+        against the daily quota: the bucket and the quota are costed in rows, because
+        every row (or encrypted sample) is a query a model-extraction attack needs,
+        whatever the protocol carried it. A request of more rows than the burst could
+        never pass: it is refused (429) with the time a full bucket takes."""
+        policy = deployed.limiter.policy_for(principal.name)
+        if rows > 1 and policy.rate is not None:
+            if rows > policy.burst:
+                self._refused("rate", deployed)
+                raise RateLimited(
+                    f"a request may score at most {policy.burst} rows under this caller's "
+                    "rate limit; split it", retry_after=policy.burst / policy.rate,
+                    reason="rate", problem="rows-above-burst", limit=policy.burst)
+            decision = await deployed.limiter.ahit(principal.name, rows - 1)
+            if not decision.allowed:
+                self._refused(decision.reason or "rate", deployed)
+                decision.raise_if_denied()
         if deployed.quota is not None:
             used = await deployed.quota.ahit(principal.name, rows)
             if not used.allowed:
                 self.telemetry.rejected("quota", deployed.version.name,
                                         deployed.version.version)
                 used.raise_if_denied()
+
+    def _refused(self, reason: str, deployed: Deployed) -> None:
+        self.telemetry.rejected(reason, deployed.version.name, deployed.version.version)
 
     # -- the call -----------------------------------------------------------------
     async def _call(self, deployed: Deployed, X: Any) -> RuntimeOutput:
