@@ -311,6 +311,11 @@ class Settings(BaseSettings):
                                     description="OIDC issuer URL; enables JWT bearer tokens.")
     oidc_audience: str | None = Field(default=None, description="Expected JWT audience.")
     oidc_jwks_url: str | None = Field(default=None, description="JWKS URL of the issuer.")
+    allow_never_expiring_keys: bool = Field(
+        default=False,
+        description="Allow admins (and only admins) to create API keys that never expire "
+        "(`key create --no-expiry`). Off: every key expires within 3,650 days.",
+    )
     oidc_role_map: dict[str, str] = Field(
         default_factory=dict,
         description="Gateway: the identity provider's roles (from the token's `roles` claim) "
