@@ -173,6 +173,11 @@ def build_gateway(services: Services, settings: Settings, *, refresh_interval: f
             writer.start()  # Durably, before the first answer: every answer is numbered.
             started["log"] = True
         plane.table = builder.build()
+        for name, problem in builder.problems.items():
+            if state.problems.get(name) != problem:  # A model that stopped being served.
+                log.error("model %s is not served: %s", name, problem)
+                services.alerts.raise_kind("model-not-served", f"model:{name}", "high",
+                                           {"model": name, "problem": problem[:300]})
         state.problems = dict(builder.problems)
         state.ready = True
 

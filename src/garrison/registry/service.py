@@ -450,9 +450,14 @@ class RegistryService:
         self._guard.require(actor, "verify-model-version", f"model:{name}:{version}",
                             request_id=request_id)
         v = self.get(name, version)
+
+        def check() -> dict[str, Any] | None:
+            artifact = self.verified_bytes(v)
+            self.reference_bytes(v)  # The sealed reference sample, when there is one.
+            return self._documents.verify_openssf(v, artifact)
+
         record = self._guard.audited(
-            actor, "verify-model-version",
-            lambda: self._documents.verify_openssf(v, self.verified_bytes(v)),
+            actor, "verify-model-version", check,
             resource=v.resource, request_id=request_id,
             ok_payload=lambda r: {"sha256": v.digest,
                                   "model_signed_by": r["signer"] if r else None})
