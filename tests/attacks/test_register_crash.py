@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from garrison.app import initialize
+from garrison.app import build_services, initialize
 from garrison.config import load_settings
 from garrison.registry.scratch import scratch_root, sweep
 from tests.waiting import HANG_GUARD
@@ -51,7 +51,9 @@ def _holding(root: Path, needle: bytes) -> list[Path]:
             and needle in p.read_bytes()]
 
 
-def test_a_killed_registration_leaves_no_plaintext_for_long(tmp_path, monkeypatch) -> None:
+@pytest.mark.parametrize("cleaner", ["next-registration", "startup"])
+def test_a_killed_registration_leaves_no_plaintext_for_long(tmp_path, monkeypatch,
+                                                            cleaner) -> None:
     temp = tmp_path / "tmp"
     temp.mkdir()
     settings = load_settings(home=tmp_path / "home", database_url=None)
@@ -80,13 +82,15 @@ def test_a_killed_registration_leaves_no_plaintext_for_long(tmp_path, monkeypatc
     root = temp / f"garrison-scratch-{os.getuid()}"
     assert all(root in p.parents for p in left)
     assert stat.S_IMODE(root.stat().st_mode) == 0o700
-    # The next registration (in this process) sweeps it away.
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
-    other = tmp_path / "other.pkl"
-    other.write_bytes(model_bytes(seed=8))
-    services.registry.register(alice, "other", other)
+    if cleaner == "next-registration":  # The next registration sweeps it away...
+        other = tmp_path / "other.pkl"
+        other.write_bytes(model_bytes(seed=8))
+        services.registry.register(alice, "other", other)
+        assert _holding(temp, other.read_bytes()) == []  # Its own copy is gone too.
+    else:  # ... and so does the next start of anything that builds the services.
+        build_services(settings).close()
     assert _holding(temp, secret) == []
-    assert _holding(temp, other.read_bytes()) == []  # Its own copy is gone too.
     services.close()
 
 

@@ -32,6 +32,7 @@ from garrison.governance import (
 from garrison.identity import Principal
 from garrison.lineage import LineageRecorder
 from garrison.registry import ApprovalDesk, ModelLoader, Provenance, RegistryService
+from garrison.registry.scratch import sweep_at_start
 from garrison.scanning import DEFAULT_POLICY, ScanPolicy
 from garrison.serving.alerts import AlertService
 from garrison.serving.decision_service import DECISION_INPUTS_PURPOSE, DecisionService
@@ -145,6 +146,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         raise ConfigurationError("this home has no database yet; run `garrison init`")
     store.ensure_current()
     guard = Guard(store)
+    sweep_at_start()  # Plaintext copies left by a registration killed with kill -9.
     policy = _scan_policy(settings, store, guard)
     lineage_store = SQLLineageStore(store)
     deployments = DeploymentService(store, guard, clock)

@@ -23,16 +23,19 @@ from pathlib import Path
 
 from garrison.errors import ConfigurationError
 
-__all__ = ["make_scratch", "private_scratch", "scratch_root", "sweep"]
+__all__ = ["make_scratch", "private_scratch", "scratch_root", "sweep", "sweep_at_start"]
 
 _NAME = re.compile(r"^[a-z]+-(\d+)-[A-Za-z0-9_]+$")
+
+
+def _default_root() -> Path:
+    return Path(tempfile.gettempdir()) / f"garrison-scratch-{os.getuid()}"
 
 
 def scratch_root(base: Path | None = None) -> Path:
     """``base`` (default: a per-user folder of the system temporary directory), created
     0700 if missing; refused if it is a link, someone else's, or open to others."""
-    root = Path(base) if base is not None else \
-        Path(tempfile.gettempdir()) / f"garrison-scratch-{os.getuid()}"
+    root = Path(base) if base is not None else _default_root()
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     info = root.lstat()
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
@@ -66,6 +69,19 @@ def sweep(root: Path) -> list[str]:
             entry.unlink(missing_ok=True)
         removed.append(entry.name)
     return removed
+
+
+def sweep_at_start(base: Path | None = None) -> list[str]:
+    """:func:`sweep` an existing, safe root (nothing is created; a root that fails the
+    checks is left alone here and refused when a scratch directory is next made)."""
+    root = Path(base) if base is not None else _default_root()
+    try:
+        info = root.lstat()
+    except FileNotFoundError:
+        return []
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        return []
+    return sweep(root)
 
 
 def make_scratch(purpose: str, base: Path | None = None) -> Path:

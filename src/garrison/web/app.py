@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from garrison.errors import GarrisonError
+from garrison.registry.scratch import sweep_at_start
 from garrison.web._http import AdminConfig, AdminServices, reply
 from garrison.web.errors import garrison_error_handler, http_exception_handler
 from garrison.web.middleware import BodyLimitMiddleware, PathRedirect, RequestContextMiddleware
@@ -108,9 +109,11 @@ def create_web_app(
         },
     )
     app.router.redirect_slashes = False
+    uploads = upload_dir or services.settings.home / "uploads"
+    sweep_at_start(uploads)  # Uploads of a server killed mid-request (kill -9).
     app.state.garrison = AdminConfig(
         services=services, max_body_bytes=max_body_bytes, max_upload_bytes=max_upload_bytes,
-        upload_dir=upload_dir or services.settings.home / "uploads",
+        upload_dir=uploads,
     )
     app.state.openapi = json.dumps(build_openapi(ops), sort_keys=True).encode()
     return app
