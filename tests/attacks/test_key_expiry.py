@@ -70,3 +70,22 @@ def test_the_cli_refuses_no_expiry(tmp_path, monkeypatch) -> None:
 def test_lifetimes_outside_the_range_are_refused(days) -> None:
     with pytest.raises(InvalidInput):
         check_key_lifetime(days, by_admin=True, never_expiring_allowed=True)
+
+
+def test_the_console_form_cannot_make_a_never_expiring_key(inst) -> None:
+    """The console's key form with its lifetime cleared asked for a key that never
+    expires; it is refused like the CLI's --no-expiry, and no key is made."""
+    from garrison.web import create_web_app
+    from tests.web.console.helpers import Console
+
+    console = Console(create_web_app(inst.services))
+    try:
+        console.login(inst.keys["root"])
+        console.get("/console/accounts")
+        before = len(inst.services.accounts.list_keys(inst.people["root"]))
+        r = console.post("/console/accounts/keys", {"owner": "bob", "days": ""})
+        assert r.status_code == 400 and "never expire" in r.text
+        assert "gk_" not in r.text
+        assert len(inst.services.accounts.list_keys(inst.people["root"])) == before
+    finally:
+        console.close()
