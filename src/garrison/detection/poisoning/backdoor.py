@@ -223,4 +223,5 @@ BACKDOOR = PoisonDetector(
     default_threshold=0.3,
     applies_to=("binary", "multiclass", "numeric", "categorical"),
     run=_run,
+    confirms=True,
 )

@@ -55,6 +55,14 @@ def generative_proba(
 def _label_issue(ctx: CheckContext, threshold: float) -> CheckOutcome:
     proba = ctx.oof_proba
     labels = ctx.labels
+    method = f"confident learning (prune by noise rate) on {ctx.model_description}"
+    accuracy = float(np.mean(proba.argmax(axis=1) == labels))
+    if ctx.model_too_weak:
+        return CheckOutcome(
+            method=method,
+            flags=(),
+            detail={"out_of_fold_accuracy": round(accuracy, 4), "judged": False},
+        )
     issues = find_label_issues(labels, proba)
     quality = label_quality(labels, proba)
     flags = []
@@ -74,9 +82,8 @@ def _label_issue(ctx: CheckContext, threshold: float) -> CheckOutcome:
                 ),
             )
         )
-    accuracy = float(np.mean(proba.argmax(axis=1) == labels))
     return CheckOutcome(
-        method=f"confident learning (prune by noise rate) on {ctx.model_description}",
+        method=method,
         flags=tuple(flags),
         detail={
             "out_of_fold_accuracy": round(accuracy, 4),
