@@ -218,10 +218,13 @@ class Row:
 def poisoning_section(args: argparse.Namespace) -> list[str]:
     """Print the poisoning table; return the goals missed."""
     names = QUICK if args.quick else tuple(DATASETS)
+    if args.datasets:
+        names = tuple(args.datasets.split(","))
+    attacks = {k: v for k, v in ATTACKS.items() if not args.attacks or k in args.attacks}
     rows: list[Row] = []
     for name in names:
         base = DATASETS[name]()
-        for attack, inject in ATTACKS.items():
+        for attack, inject in attacks.items():
             frame, truth = inject(base, args.seed)
             ours, ours_s, trigger_rows = garrison_flags(frame)
             theirs, theirs_s = cleanlab_flags(frame)
@@ -256,6 +259,8 @@ def _summary(rows: list[Row]) -> list[str]:
     print("\n  averages over data sets (ours vs cleanlab):")
     for attack in ATTACKS:
         chosen = [r for r in rows if r.attack == attack]
+        if not chosen:
+            continue
         if attack == "clean":
             rate = _mean([_clean_rate(r, mine=True) for r in chosen])
             theirs = _mean([_clean_rate(r, mine=False) for r in chosen])
@@ -314,6 +319,9 @@ def main() -> int:
     parser.add_argument("--section", choices=("all", "poisoning", "adversarial"), default="all")
     parser.add_argument("--quick", action="store_true", help="fewer data sets")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--datasets", help="comma-separated data sets (default: all)")
+    parser.add_argument("--attacks", action="append", choices=tuple(ATTACKS),
+                        help="only this attack (repeatable)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
     args = parser.parse_args()
     print(load_line())

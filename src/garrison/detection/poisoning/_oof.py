@@ -133,8 +133,9 @@ def _estimator(name: str, n_rows: int, random_state: int) -> ClassifierMixin:
     # rows (a batch with contiguous ids, say) cannot get a leaf of its own, so the model
     # does not learn the poison and the label checks still see it.
     return HistGradientBoostingClassifier(
-        max_iter=100,
-        learning_rate=0.1,
+        max_iter=50,
+        learning_rate=0.2,
+        max_leaf_nodes=15,
         min_samples_leaf=max(20, min(200, n_rows // 100)),
         l2_regularization=1.0,
         early_stopping=False,
