@@ -17,6 +17,7 @@ import click
 
 from garrison.cli._common import handle_errors
 from garrison.cli._tables import columns_options, leave_out, warn
+from garrison.errors import InvalidInput
 
 if TYPE_CHECKING:  # scikit-learn, scipy and pandas: imported when the check runs.
     from garrison.detection.poisoning import ComparisonReport, PoisonReport
@@ -37,9 +38,7 @@ def _thresholds(values: tuple[str, ...]) -> dict[str, float]:
         except ValueError:
             sep = ""
         if not sep or not check.strip():
-            raise click.BadParameter(
-                f"{value!r} is not CHECK=VALUE (e.g. label-issue=0.6)", param_hint="--threshold"
-            )
+            raise InvalidInput(f"--threshold {value!r} is not CHECK=VALUE (e.g. outlier=0.8)")
     return out
 
 
