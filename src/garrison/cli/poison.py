@@ -155,7 +155,7 @@ def _print_comparison(comparison: ComparisonReport) -> None:
     show_default=True,
     help="Least out-of-fold skill (balanced accuracy rescaled: 0 chance, 1 perfect) the "
     "model needs before the label checks judge labels; below it they flag nothing, a "
-    "warning says why and the exit code is 1.",
+    "warning says why and the exit code is 1. 0 turns the refusal off.",
 )
 @click.option(
     "--folds", type=click.IntRange(2, 20), default=5, show_default=True,

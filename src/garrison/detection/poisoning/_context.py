@@ -64,8 +64,12 @@ class CheckContext:
 
     @property
     def model_too_weak(self) -> bool:
-        """Whether the model is too weak to tell a wrong label from a hard row."""
-        return self.model_choice.skill < self.config.min_model_skill
+        """Whether the model is too weak to tell a wrong label from a hard row.
+
+        ``min_model_skill = 0`` turns the refusal off (skill can be below 0).
+        """
+        minimum = self.config.min_model_skill
+        return minimum > 0 and self.model_choice.skill < minimum
 
     def weak_model_warning(self) -> str:
         choice = self.model_choice

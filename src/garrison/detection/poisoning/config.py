@@ -27,7 +27,7 @@ class PoisonCheckConfig:
     ``hist_gradient_boosting``; ``ensemble``: always the average). ``min_model_skill``
     is the least skill (out-of-fold balanced accuracy, 0 = chance, 1 = perfect) the model
     needs before the label checks judge labels with it; below it they flag nothing and the
-    report carries a warning. ``max_rows`` refuses
+    report carries a warning (0 turns the refusal off). ``max_rows`` refuses
     larger inputs with ``LimitExceeded``; ``neighbour_sample`` bounds the rows searched
     by the neighbour-based checks on big sets; ``max_categories`` caps the one-hot
     columns of one categorical feature (the rest share an "other" column).

@@ -110,7 +110,7 @@ def _boundary_flip(ctx: CheckContext, threshold: float) -> CheckOutcome:
         "generative_accuracy": round(float(np.mean(proba.argmax(axis=1) == labels)), 4),
         "generative_skill": round(skill, 4),
     }
-    if skill < ctx.config.min_model_skill:
+    if ctx.config.min_model_skill > 0 and skill < ctx.config.min_model_skill:
         return CheckOutcome(
             method=method,
             flags=(),
