@@ -159,12 +159,15 @@ def backdoor(df: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame
 # ---------------------------------------------------------------------------------------
 
 
-def garrison_flags(frame: pd.DataFrame) -> tuple[set[int], float, set[int]]:
-    """Rows flagged by ``poison_check`` (defaults), its time, and the backdoor check's rows."""
+def garrison_flags(frame: pd.DataFrame) -> tuple[set[int], float, set[int], dict[str, int]]:
+    """Rows flagged by ``poison_check`` (defaults), its time, the backdoor check's rows and
+    the number of rows each check flagged."""
     start = time.perf_counter()
     report = poison_check(frame, "y")
     elapsed = time.perf_counter() - start
-    return set(report.flagged_rows), elapsed, set(report.rows_flagged_by("backdoor-trigger"))
+    per_check = {s.check: s.rows_flagged for s in report.checks}
+    return (set(report.flagged_rows), elapsed, set(report.rows_flagged_by("backdoor-trigger")),
+            per_check)
 
 
 def cleanlab_flags(frame: pd.DataFrame) -> tuple[set[int], float]:
@@ -226,7 +229,7 @@ def poisoning_section(args: argparse.Namespace) -> list[str]:
         base = DATASETS[name]()
         for attack, inject in attacks.items():
             frame, truth = inject(base, args.seed)
-            ours, ours_s, trigger_rows = garrison_flags(frame)
+            ours, ours_s, trigger_rows, per_check = garrison_flags(frame)
             theirs, theirs_s = cleanlab_flags(frame)
             our_r, our_p = _pr(ours, truth)
             their_r, their_p = _pr(theirs, truth)
@@ -235,6 +238,9 @@ def poisoning_section(args: argparse.Namespace) -> list[str]:
                             (their_r, their_p, len(theirs)), ours_s, theirs_s,
                             false_trigger if attack.startswith("random") else 0))
             print(_line(rows[-1], len(frame)), flush=True)
+            if attack == "clean":
+                print("      per check: " + ", ".join(
+                    f"{check} {count / len(frame):.2%}" for check, count in per_check.items()))
     return _summary(rows)
 
 

@@ -208,7 +208,7 @@ def _run(ctx: CheckContext, threshold: float) -> CheckOutcome:
             continue
         observed = float(len(labelled))
         q, expected, z, score = _test(ctx, rows, label, observed, ("logistic",))
-        if _passes(threshold, z, score, expected, len(rows)) is False and strong and retests:
+        if not _passes(threshold, z, score, expected, len(rows)) and strong and retests:
             # A linear model of the other rows may not know where the pattern's rows
             # belong (non-linear classes): ask the stronger model the label checks chose.
             retests -= 1
@@ -243,7 +243,8 @@ def _run(ctx: CheckContext, threshold: float) -> CheckOutcome:
             )
     return CheckOutcome(
         method="rare pure itemsets (single values and pairs) tested against a logistic "
-        "model of the rows outside each pattern",
+        "model of the rows outside each pattern"
+        + (f" (retested with {'+'.join(strong)})" if strong else ""),
         flags=tuple(flags.values()),
         detail={"candidates": len(candidates), "tested": len(chosen), "triggers": triggers},
     )
