@@ -56,6 +56,11 @@ class PerturbationInstabilityDetector:
         # in a few microseconds).
         self._noise = self.rng.standard_normal((max(self.pool, self.k), reference.shape[1])) \
             * self.sigma
+        # A linear model's decision is affine: decision(x + e) = decision(x) + shift(e).
+        # Its shifts of the noise pool are computed once, and each copy then costs an
+        # addition instead of a model call (the same labels, to rounding).
+        shift = getattr(self.model, "decision_shift", None)
+        self._shift = np.asarray(shift(self._noise)) if callable(shift) else None
 
     def score(self, rows: np.ndarray) -> np.ndarray:
         step = max(1, self.max_batch // (self.k + 1))
@@ -66,6 +71,8 @@ class PerturbationInstabilityDetector:
     def _score(self, rows: np.ndarray) -> np.ndarray:
         n, d = rows.shape
         start = int(self.rng.integers(len(self._noise)))
+        if getattr(self, "_shift", None) is not None:
+            return self._score_linear(rows, start)
         noise = np.take(self._noise, range(start, start + n * self.k), axis=0, mode="wrap")
         batch = np.empty((n, self.k + 1, d))
         batch[:, 0, :] = rows
@@ -75,6 +82,26 @@ class PerturbationInstabilityDetector:
         own = proba[:, 0, :].argmax(axis=1)
         flipped = proba[:, 1:, :].argmax(axis=2) != own[:, None]
         return flipped.sum(axis=1) / self.k + 0.5 * (1.0 - _margin(proba[:, 0, :]))
+
+    def _score_linear(self, rows: np.ndarray, start: int) -> np.ndarray:
+        assert self._shift is not None
+        n, k = len(rows), self.k
+        decision = np.asarray(self.model.decision(rows))  # (n, c): c = 1 for two classes
+        pool = self._shift
+        if start + n * k <= len(pool):
+            shift = pool[start:start + n * k]  # A view: no copy.
+        else:
+            shift = np.take(pool, range(start, start + n * k), axis=0, mode="wrap")
+        if decision.shape[1] == 1:  # Class 1 exactly when the decision is positive.
+            d = decision[:, 0]
+            flipped = (d[:, None] + shift[:, 0].reshape(n, k) > 0) != (d > 0)[:, None]
+            margin = np.abs(2.0 * np.asarray(self.model.proba_of_decision(decision))[:, 1]
+                            - 1.0)
+        else:
+            copies = decision[:, None, :] + shift.reshape(n, k, -1)
+            flipped = copies.argmax(axis=2) != decision.argmax(axis=1)[:, None]
+            margin = _margin(np.asarray(self.model.proba_of_decision(decision)))
+        return flipped.sum(axis=1) / k + 0.5 * (1.0 - margin)
 
 
 class NeighbourDisagreementDetector:

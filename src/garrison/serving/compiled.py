@@ -31,12 +31,17 @@ import numpy as np
 
 from garrison.serving.runtime import LinearRuntime, ModelRuntime, RuntimeOutput, SklearnRuntime
 
-__all__ = ["TOLERANCE", "Compilation", "CompiledRuntime", "choose_runtime", "compile_model"]
+__all__ = [
+    "TOLERANCE", "Compilation", "CompiledLinear", "CompiledRuntime", "choose_runtime",
+    "compile_model",
+]
 
 #: Largest difference (absolute on probabilities, relative on values) a compiled
 #: runtime may show against the original on the reference sample.
 TOLERANCE = 1e-6
-ENGINE = "onnxruntime"
+#: Longest a batch may take to score on the event loop itself (seconds).
+INLINE_BUDGET = 0.001
+_MAX_INLINE_ROWS = 1000
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,43 @@ class Compilation:
                 "reason": self.reason, "reference_rows": self.rows,
                 "max_abs_diff": self.max_abs_diff, "tolerance": TOLERANCE,
                 "seconds": round(self.seconds, 3)}
+
+
+class CompiledLinear(LinearRuntime):
+    """The linear fast path plus what lets detectors use its linearity: ``decision``
+    (rows -> decision values), ``decision_shift`` (a perturbation's exact effect on the
+    decision) and ``proba_of_decision`` (scikit-learn's link)."""
+
+    @classmethod
+    def of(cls, runtime: LinearRuntime) -> CompiledLinear:
+        twin = cls.__new__(cls)
+        twin.__dict__.update(runtime.__dict__)
+        return twin
+
+    def decision(self, X: np.ndarray) -> np.ndarray:
+        Z = np.array(X, dtype=np.float64)
+        if self._mean is not None:
+            Z -= self._mean
+        if self._scale is not None:
+            Z /= self._scale
+        decision: np.ndarray = Z @ self._coef + self._intercept
+        return decision
+
+    def decision_shift(self, noise: np.ndarray) -> np.ndarray:
+        Z = np.array(noise, dtype=np.float64)
+        if self._scale is not None:
+            Z /= self._scale
+        shift: np.ndarray = Z @ self._coef
+        return shift
+
+    def proba_of_decision(self, decision: np.ndarray) -> np.ndarray:
+        if decision.shape[1] == 1:
+            proba = np.empty((len(decision), 2))
+            proba[:, 1] = self._expit(decision[:, 0])
+            np.subtract(1.0, proba[:, 1], out=proba[:, 0])
+            return proba
+        softmax: np.ndarray = self._softmax(decision, axis=1)
+        return softmax
 
 
 def _scaler(step: Any) -> Callable[[np.ndarray], None] | None:
@@ -154,6 +196,7 @@ class CompiledRuntime:
     """
 
     inline = True
+    inline_rows = 64  # Set from the measured cost once the runtime is checked.
 
     def __init__(self, model: Any, session: Any, *, prep: list[Callable[[np.ndarray], None]],
                  classes: np.ndarray | None, base: np.ndarray, link: Any, cast32: bool,
@@ -291,7 +334,8 @@ def choose_runtime(runtime: ModelRuntime, model: Any, feature_names: list[str],
                                      time.perf_counter() - started)
 
     try:
-        candidate: Any = runtime if fast else compile_model(model, feature_names, original)
+        candidate: Any = CompiledLinear.of(runtime) if isinstance(runtime, LinearRuntime) \
+            else compile_model(model, feature_names, original)
     except Exception as exc:  # A converter's refusal: the original serves.
         return keep(f"not compiled: {type(exc).__name__}: {str(exc)[:200]}")
     if candidate is None:
@@ -300,7 +344,10 @@ def choose_runtime(runtime: ModelRuntime, model: Any, feature_names: list[str],
         return keep("no reference sample to check the compiled runtime against")
     try:
         expected = original.predict(reference)
+        candidate.predict(reference[:1])  # Warm: the first call allocates.
+        timed = time.perf_counter()
         got = candidate.predict(reference)
+        per_row = (time.perf_counter() - timed) / len(reference)
         diff = _difference(expected, got)
     except Exception as exc:
         return keep(f"the compiled runtime failed on the reference sample: "
@@ -308,5 +355,9 @@ def choose_runtime(runtime: ModelRuntime, model: Any, feature_names: list[str],
     if not diff < TOLERANCE:
         return keep("the compiled runtime disagrees with the model on the reference "
                     "sample", len(reference), diff if np.isfinite(diff) else None)
+    # Batches the event loop may score itself: those within INLINE_BUDGET seconds (a
+    # thread hop costs more than that); larger ones go to the bounded executor.
+    candidate.inline_rows = int(min(_MAX_INLINE_ROWS, max(1, INLINE_BUDGET / max(per_row,
+                                                                                  1e-9))))
     return candidate, Compilation(True, candidate.kind, family, "", len(reference), diff,
                                   time.perf_counter() - started)

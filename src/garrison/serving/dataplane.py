@@ -269,7 +269,8 @@ class DataPlane:
     # -- the call -----------------------------------------------------------------
     async def _call(self, deployed: Deployed, X: Any) -> RuntimeOutput:
         runtime = deployed.runtime
-        if getattr(runtime, "inline", False) and len(X) <= _INLINE_ROWS:
+        if getattr(runtime, "inline", False) and len(X) <= getattr(runtime, "inline_rows",
+                                                                    _INLINE_ROWS):
             # Bounded-cost runtimes (a dot product) run on the loop: a thread hop would
             # cost more than the call. The breaker still sees every outcome.
             breaker = deployed.breaker
