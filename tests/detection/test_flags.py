@@ -38,3 +38,17 @@ def test_rows_a_rule_refuses_take_the_per_row_path_and_agree() -> None:
     got = monitor.flags(rows)
     assert got == _expected(monitor, rows)
     assert any(f["row"] == 4 for f in got)
+
+
+def test_one_row_at_a_time_matches_too() -> None:
+    est, X = demo_model()
+    monitor = InputMonitor.fit(pd.DataFrame(X, columns=FEATURES), fpr=0.05,
+                               detectors=("magnitude", "mahalanobis"))
+    rows = X[:60].copy()
+    rows[::4] *= 4.0
+    flagged = 0
+    for i in range(len(rows)):
+        got = monitor.flags(rows[i:i + 1])
+        assert got == _expected(monitor, rows[i:i + 1])
+        flagged += bool(got)
+    assert flagged >= 15

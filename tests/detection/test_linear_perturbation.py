@@ -40,3 +40,16 @@ def test_the_linear_shortcut_scores_as_the_model_would() -> None:
     a, b = fast.score(rows), slow.score(rows)
     np.testing.assert_allclose(a, b, atol=1e-9)
     assert (a[::3] > 0.5).any()  # Some rows do flip: the comparison is not vacuous.
+
+
+def test_one_row_at_a_time_scores_as_the_model_would() -> None:
+    est, X = demo_model()
+    runtime, _ = choose_runtime(runtime_for(est, "pickle", FEATURES), est, FEATURES, X[:200])
+    fast, slow = _fitted(runtime, X, 4), _fitted(_Plain(runtime), X, 4)
+    w = est.coef_[0]
+    rows = X[:40].copy()
+    rows[::2] -= np.outer((rows[::2] @ w + est.intercept_[0]) / (w @ w), w) * 0.98
+    a = np.concatenate([fast.score(rows[i:i + 1]) for i in range(40)])
+    b = np.concatenate([slow.score(rows[i:i + 1]) for i in range(40)])
+    np.testing.assert_allclose(a, b, atol=1e-9)
+    assert (a[::2] > 0.5).any()

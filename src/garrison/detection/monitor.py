@@ -239,7 +239,13 @@ class InputMonitor:
                     for i, v in enumerate(self.score_batch(rows)) if v.anomalous]
         if not self._plan:
             return []
-        scores = np.column_stack([det.score(rows) for _, det, _, _ in self._plan])
+        if len(rows) == 1:  # The common request: plain floats beat array bookkeeping.
+            values = [float(det.score(rows)[0]) for _, det, _, _ in self._plan]
+            if all(v <= t for v, (_, _, t, _) in zip(values, self._plan, strict=True)):
+                return []
+            scores = np.array([values])  # The same draws: never scored twice.
+        else:
+            scores = np.column_stack([det.score(rows) for _, det, _, _ in self._plan])
         over = scores > self._limits
         hit = np.flatnonzero(over.any(axis=1))
         if not hit.size:
