@@ -57,7 +57,7 @@ def test_approval_without_a_report_is_refused_and_a_passing_run_allows_it(gated,
     assert not report.passed and report.current
     assert report.predicate["holdout"]["sha256"] == services.datasets.get(
         p["alice"], "holdout", 1).digest
-    with pytest.raises(GateFailed, match="performance: accuracy 0.41 is below"):
+    with pytest.raises(GateFailed, match=r"performance: accuracy 0\.41 is below"):
         services.registry.approve(p["bob"], "credit", v.version)
 
     runner.answer = verdict(True)

@@ -49,7 +49,7 @@ def artifact_check(registry: RegistryService, v: ModelVersion) -> tuple[CheckRes
         return CheckResult("artifact", False, f"the scanner now calls the artifact {verdict} "
                            f"({findings} finding(s)) under the current policy", metrics), None
     try:
-        evidence = registry.checks[0](v, "approve")
+        evidence = registry.checks[0](v, "approve") or {}
     except GarrisonError as exc:
         metrics["servable"] = 0
         return CheckResult("artifact", False, exc.message, metrics), None

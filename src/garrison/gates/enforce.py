@@ -43,16 +43,16 @@ class ReleaseGateCheck:
         self._overrides = overrides
         self.require = require
 
-    def __call__(self, version: ModelVersion, purpose: Purpose) -> dict[str, Any]:
+    def __call__(self, version: ModelVersion, purpose: Purpose) -> dict[str, Any] | None:
         if purpose not in _GATED:
-            return {"applies": False}
+            return None
         policy = self._gates.current_policy(version.name)
         if policy is None:
             if self.require:
                 raise GateFailed(f"{version.name} has no release-gate policy and this "
                                  "installation requires one (GARRISON_REQUIRE_GATES): set it "
                                  "with `garrison gate policy set`", ref=version.ref)
-            return {"applies": False, "policy": None}
+            return None
         report = self._gates.latest_report(version)
         evidence: dict[str, Any] = {"applies": True, "policy_digest": policy.digest,
                                     "policy_revision": policy.revision}
@@ -89,9 +89,10 @@ class ShadowAgreementCheck:
         self._default = default_min_agreement
         self.require = require
 
-    def __call__(self, version: ModelVersion, purpose: Purpose) -> dict[str, Any]:
+    def __call__(self, version: ModelVersion, purpose: Purpose) -> dict[str, Any] | None:
         if purpose != "promote" or version.stage != "shadow":
-            return {"applies": False}
+            return None
         gated = self.require or self._gates.current_policy(version.name) is not None
-        return self._shadows.gate_evidence(
+        evidence = self._shadows.gate_evidence(
             version, default_min_agreement=self._default if gated else None)
+        return evidence if evidence.get("applies") else None
