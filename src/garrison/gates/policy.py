@@ -234,7 +234,7 @@ class PrivacyThresholds(_Section):
 
     section: ClassVar[str] = "privacy"
     enabled: bool = True
-    max_membership_auc: float = 0.6
+    max_membership_auc: float = 0.7
     sample_rows: int = 2000
     require_training: bool = False
 

@@ -1,0 +1,158 @@
+"""Robustness: the score under small perturbations, and a black-box attack against production's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from garrison.gates._context import Context, Scored, feature_columns
+from garrison.gates._stats import metric
+from garrison.gates.checks._attack import boundary_attack
+from garrison.gates.policy import RobustnessThresholds
+from garrison.gates.results import CheckResult, MetricValue
+
+__all__ = ["check_robustness", "perturb"]
+
+_SALT = 3
+_MIN_ATTACK_ROWS = 10
+
+
+def perturb(
+    frame: pd.DataFrame,
+    numeric: tuple[str, ...],
+    categorical: tuple[str, ...],
+    spread: dict[str, float],
+    noise: float,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """Gaussian noise of ``noise`` x spread on numeric columns; categorical values swapped
+    to another observed category with probability ``noise``."""
+    out = frame.copy()
+    n = len(frame)
+    for column in numeric:
+        scale = noise * spread[column]
+        if scale > 0:
+            values = frame[column].to_numpy(dtype=float)
+            out[column] = values + rng.normal(0.0, scale, size=n)
+    for column in categorical:
+        values = frame[column].to_numpy(dtype=object)
+        observed = pd.unique(values)
+        if observed.size < 2:
+            continue
+        swap = rng.random(n) < noise
+        if not swap.any():
+            continue
+        codes = pd.Index(observed).get_indexer(values[swap])
+        shift = rng.integers(1, observed.size, size=codes.size)
+        replaced = values.copy()
+        replaced[swap] = observed[(codes + shift) % observed.size]
+        out[column] = pd.Series(replaced, index=frame.index).astype(frame[column].dtype)
+    return out
+
+
+def _noise_effect(
+    ctx: Context, model: Any, clean: Scored, th: RobustnessThresholds
+) -> dict[str, float]:
+    """Mean score drop and prediction flip rate over ``repeats`` noisy copies of the holdout."""
+    rng = ctx.rng(_SALT)
+    drops, flips = [], []
+    if ctx.is_classification:
+        clean_score = metric("accuracy", ctx.y, clean, ctx.classes)
+    else:
+        clean_score = metric("rmse", ctx.y, clean, None)
+    for _ in range(th.repeats):
+        noisy = perturb(ctx.frame, ctx.numeric, ctx.categorical, ctx.spread, th.noise, rng)
+        scored = ctx.scored(model, noisy)
+        if ctx.is_classification:
+            drops.append(clean_score - metric("accuracy", ctx.y, scored, ctx.classes))
+            flips.append(float(np.mean(scored.pred != clean.pred)))
+        else:
+            rmse = metric("rmse", ctx.y, scored, None)
+            drops.append((rmse - clean_score) / max(clean_score, 1e-12))
+            change = np.abs(np.asarray(scored.pred, float) - np.asarray(clean.pred, float))
+            flips.append(float(np.mean(change)) / max(clean_score, 1e-12))
+    return {"score_drop": float(np.mean(drops)), "flip_rate": float(np.mean(flips))}
+
+
+def _attack_rows(ctx: Context, th: RobustnessThresholds) -> np.ndarray:
+    correct = ctx.candidate.pred == ctx.y
+    if ctx.production is not None:
+        correct &= ctx.production.pred == ctx.y
+    rows = np.flatnonzero(correct)
+    if rows.size > th.attack_rows:
+        rows = np.sort(ctx.rng(_SALT + 1).choice(rows, size=th.attack_rows, replace=False))
+    return rows
+
+
+def _attack(
+    ctx: Context, model: Any, clean: Scored, rows: np.ndarray, th: RobustnessThresholds
+) -> float:
+    dims = [c for c in ctx.numeric if ctx.spread[c] > 0]
+    outcome = boundary_attack(
+        lambda frame: model.predict(frame[feature_columns(model, frame, ctx.label)]),
+        ctx.frame.iloc[rows],
+        clean.pred[rows],
+        ctx.frame,
+        clean.pred,
+        dims,
+        np.array([ctx.spread[c] for c in dims]),
+        budget=th.attack_budget,
+        radius=th.attack_radius,
+        rng=ctx.rng(_SALT + 2),
+    )
+    return outcome.success_rate(th.attack_radius)
+
+
+def check_robustness(ctx: Context, th: RobustnessThresholds) -> CheckResult:
+    unit = "accuracy drop" if ctx.is_classification else "relative RMSE rise"
+    thresholds: dict[str, float] = {"noise": th.noise, "max_score_drop": th.max_score_drop}
+    effect = _noise_effect(ctx, ctx.candidate_model, ctx.candidate, th)
+    metrics: dict[str, MetricValue] = {"measure": unit, **effect}
+    if ctx.production is not None:
+        prod = _noise_effect(ctx, ctx.production_model, ctx.production, th)
+        metrics.update({f"production_{k}": v for k, v in prod.items()})
+    problems = []
+    if effect["score_drop"] > th.max_score_drop:
+        problems.append(
+            f"{unit} {effect['score_drop']:.3f} under {th.noise:.0%}-of-spread noise "
+            f"above {th.max_score_drop:.3f}"
+        )
+    attack_text = "attack not applicable to regression"
+    dims = [c for c in ctx.numeric if ctx.spread[c] > 0]
+    if ctx.is_classification and th.attack_rows > 0 and dims:
+        rows = _attack_rows(ctx, th)
+        thresholds.update(
+            {
+                "attack_radius": th.attack_radius,
+                "attack_budget": th.attack_budget,
+                "max_attack_success": th.max_attack_success,
+                "max_attack_increase": th.max_attack_increase,
+            }
+        )
+        metrics["attack_rows"] = int(rows.size)
+        if rows.size < _MIN_ATTACK_ROWS:
+            attack_text = f"attack skipped: only {rows.size} correctly classified rows"
+        else:
+            rate = _attack(ctx, ctx.candidate_model, ctx.candidate, rows, th)
+            metrics["attack_success"] = rate
+            attack_text = f"attack success {rate:.2f}"
+            if rate > th.max_attack_success:
+                problems.append(f"attack success {rate:.2f} above {th.max_attack_success:.2f}")
+            if ctx.production is not None:
+                assert ctx.production_model is not None
+                prod_rate = _attack(ctx, ctx.production_model, ctx.production, rows, th)
+                metrics["production_attack_success"] = prod_rate
+                attack_text += f" (production {prod_rate:.2f})"
+                if rate > prod_rate + th.max_attack_increase:
+                    problems.append(
+                        f"attack success {rate:.2f} exceeds production's {prod_rate:.2f} "
+                        f"by more than {th.max_attack_increase:.2f}"
+                    )
+    elif ctx.is_classification:
+        attack_text = "attack skipped: no numeric feature to move"
+    if problems:
+        return CheckResult("robustness", False, "; ".join(problems), metrics, thresholds)
+    reason = f"{unit} {effect['score_drop']:.3f} under noise; {attack_text}"
+    return CheckResult("robustness", True, reason, metrics, thresholds)
