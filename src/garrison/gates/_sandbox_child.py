@@ -10,8 +10,6 @@ in the answer, stated for the operator who ran the gate.
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import io
 import json
 import sys
@@ -39,6 +37,9 @@ class ServedModel:
 
     def __init__(self, model: Any, fmt: str, features: tuple[str, ...]) -> None:
         self.features = list(features)
+        if self.features:
+            # What the checks read to pick a model's columns from the holdout frame.
+            self.feature_names_in_ = np.asarray(self.features, dtype=object)
         family = fmt.split("+", 1)[0]
         self._native = model if family in _NATIVE and hasattr(model, "predict") else None
         self._runtime: Any = None
@@ -117,10 +118,8 @@ def _short(exc: BaseException) -> str:
 def run_request(request: GateRequest) -> dict[str, Any]:
     """The whole evaluation in this process; returns ``{"result": ...}`` or
     ``{"problem": ...}``."""
+    from garrison.gates.evaluate import evaluate
     from garrison.gates.policy import GatePolicy
-
-    # garrison.gates.evaluate is the pure evaluation (its own module, no I/O).
-    evaluate = importlib.import_module("garrison.gates.evaluate").evaluate
 
     try:
         _say(0.02, "reading the holdout and training data")
@@ -143,10 +142,12 @@ def run_request(request: GateRequest) -> dict[str, Any]:
                                request.production_format, request.production_features, probe)
         policy = GatePolicy.from_mapping(request.policy)
         _say(0.15, "evaluating the checks")
-        kwargs: dict[str, Any] = {"seed": request.seed}
-        if "progress" in inspect.signature(evaluate).parameters:
-            kwargs["progress"] = lambda fraction, stage: _say(0.15 + 0.8 * fraction, stage)
-        result = evaluate(candidate, production, holdout, policy, training, **kwargs)
+
+        def checked(check: str, done: int, total: int) -> None:
+            _say(0.15 + 0.8 * done / max(total, 1), f"{check} checked")
+
+        result = evaluate(candidate, production, holdout, policy, training, seed=request.seed,
+                          progress=checked)
         _say(1.0, "done")
         return {"result": result.to_mapping()}
     except GarrisonError as exc:

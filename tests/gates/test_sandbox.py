@@ -1,0 +1,98 @@
+"""The gate run for real: the sandboxed child loads the signed artifacts and evaluates
+them; its deadline and memory limit hold; the wire format round-trips."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from garrison.errors import GateFailed
+from garrison.gates.sandbox import (
+    DataBlob,
+    GateRequest,
+    SubprocessGateRunner,
+    decode_request,
+    encode_request,
+)
+from tests.gates.flow_helpers import FEATURES, SCHEMA
+
+rng = np.random.default_rng(7)
+ROWS = pd.DataFrame({"age": rng.integers(18, 80, 900).astype(float),
+                     "income": rng.normal(50, 10, 900), "debt": rng.normal(10, 3, 900)})
+ROWS["label"] = (ROWS["income"] - 3 * ROWS["debt"] + rng.normal(0, 3, 900) > 20).astype(int)
+TRAIN, HOLDOUT = ROWS.iloc[:600].reset_index(drop=True), ROWS.iloc[600:].reset_index(drop=True)
+
+
+def _register(services, person, tmp_path, name: str, labels: pd.Series, train_ref):
+    model = LogisticRegression(max_iter=1000).fit(TRAIN[FEATURES], labels)
+    path = tmp_path / f"{name}.pkl"
+    path.write_bytes(pickle.dumps(model, protocol=5))
+    return services.registry.register(
+        person, "credit", path, {**SCHEMA, "datasets": [train_ref.model_reference()]})
+
+
+def test_a_real_gate_run_passes_a_good_model_and_blocks_a_useless_one(gated, tmp_path) -> None:
+    services, p, _ = gated
+    services.gates.runner = SubprocessGateRunner(600, 4096)
+    TRAIN.to_csv(tmp_path / "train.csv", index=False)
+    HOLDOUT.to_csv(tmp_path / "holdout.csv", index=False)
+    train = services.datasets.register(p["alice"], tmp_path / "train.csv", "train",
+                                       target="label")
+    services.datasets.register(p["alice"], tmp_path / "holdout.csv", "holdout", target="label")
+    good = _register(services, p["alice"], tmp_path, "good", TRAIN["label"], train)
+    services.gates.set_policy(p["bob"], "credit", {"holdout_dataset": "holdout:1"})
+    seen: list[tuple[float, str]] = []
+    report = services.gates.run(p["alice"], "credit", good.version,
+                                progress=lambda f, s: seen.append((f, s)))
+    names = [c["name"] for c in report.predicate["checks"]]
+    assert names[0] == "artifact" and {"performance", "leakage", "privacy"} <= set(names)
+    assert report.passed, report.result.summary
+    assert report.predicate["training"][0]["used"] is True
+    assert seen and seen[-1][0] == 1.0
+    services.registry.approve(p["bob"], "credit", good.version)
+    services.registry.promote(p["bob"], "credit", good.version)
+
+    # Labels shuffled: no better than chance, and clearly worse than production.
+    useless = _register(services, p["alice"], tmp_path, "useless",
+                        TRAIN["label"].sample(frac=1.0, random_state=1).reset_index(drop=True),
+                        train)
+    failed = services.gates.report(p["bob"], "credit", useless.version)  # Run at registration.
+    assert failed is not None and not failed.passed
+    assert not failed.result.check("performance").passed
+    assert failed.predicate["production"]["version"] == good.version
+    with pytest.raises(GateFailed, match="performance"):
+        services.registry.approve(p["bob"], "credit", useless.version)
+
+
+def _request() -> GateRequest:
+    return GateRequest(policy={"holdout_dataset": "h:1", "label": "label"},
+                       candidate=b"\x80\x05N.", candidate_format="pickle",
+                       candidate_features=("a", "b"), holdout=DataBlob("csv", b"a,b,label\n"),
+                       training=(DataBlob("parquet", b"PAR1"), DataBlob("csv", b"x\n")),
+                       policy_extension=("m.f",), seed=3)
+
+
+def test_the_wire_format_round_trips() -> None:
+    request = _request()
+    assert decode_request(encode_request(request)) == request
+    with pytest.raises(ValueError):
+        decode_request(b"not a request")
+
+
+def test_the_deadline_kills_the_child() -> None:
+    outcome = SubprocessGateRunner(0.2, 4096).run(_request())
+    assert outcome.result is None
+    assert "deadline" in outcome.problem
+
+
+def test_the_memory_limit_holds_in_the_child() -> None:
+    # With room, the child gets as far as the (deliberately broken) training data...
+    roomy = SubprocessGateRunner(120, 4096).run(_request())
+    assert roomy.stages and "Parquet" in roomy.problem
+    # ...within 256 MiB of address space it cannot even load its libraries.
+    tight = SubprocessGateRunner(120, 256).run(_request())
+    assert tight.result is None and tight.stages == () and tight.problem
