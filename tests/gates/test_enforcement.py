@@ -59,6 +59,11 @@ def test_approval_without_a_report_is_refused_and_a_passing_run_allows_it(gated,
         p["alice"], "holdout", 1).digest
     with pytest.raises(GateFailed, match=r"performance: accuracy 0\.41 is below"):
         services.registry.approve(p["bob"], "credit", v.version)
+    # The approver's review lists the report's checks with the refusal.
+    rows = services.approvals.review(p["bob"], "credit", v.version).checks
+    assert [(r.check, r.outcome) for r in rows[:2]] == [("gate: artifact", "ok"),
+                                                       ("gate: performance", "failed")]
+    assert "below the floor" in rows[1].detail
 
     runner.answer = verdict(True)
     services.gates.run(p["alice"], "credit", v.version)

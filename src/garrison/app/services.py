@@ -22,6 +22,7 @@ from garrison.config import Settings
 from garrison.errors import AlreadyInitialized, ConfigurationError, IntegrityFailure
 from garrison.gates.enforce import ReleaseGateCheck, ShadowAgreementCheck
 from garrison.gates.overrides import OverrideDesk
+from garrison.gates.review import review_checks
 from garrison.gates.sandbox import SubprocessGateRunner
 from garrison.gates.service import GateService, gate_at_registration
 from garrison.gateway.webhook import WebhookNotifier
@@ -189,7 +190,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         alerts=alerts,
         approvals=ApprovalDesk(registry, guard, check_events=lambda resource: store.query(
             AuditQuery(action="check-model-version", resource=resource, newest_first=True,
-                       limit=20))),
+                       limit=20)), gate_checks=review_checks(gates)),
         sessions=sessions,
         monitoring=MonitoringService(SQLMonitoringStore(store), alerts, guard, clock),
         deployments=deployments,
