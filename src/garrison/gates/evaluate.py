@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from garrison.errors import GarrisonError, InvalidInput
+from garrison.errors import GarrisonError, InvalidInput, UnsupportedModel
 from garrison.gates._context import build_context
 from garrison.gates.checks import CHECKS
 from garrison.gates.policy import GatePolicy
@@ -44,18 +44,12 @@ def evaluate(
         raise InvalidInput("evaluate needs a GatePolicy")
     try:
         ctx = build_context(candidate, production, holdout, policy, training, seed)
+    except UnsupportedModel as exc:  # the model answers in a shape no check can use
+        return _all_failed(policy, f"the model's outputs are unusable: {exc.message}")
     except GarrisonError:
         raise
     except Exception as exc:  # the model itself failed on the holdout rows
-        return GateResult(
-            tuple(
-                CheckResult(
-                    name, False, f"the model failed on the holdout rows ({type(exc).__name__})"
-                )
-                for name in CHECKS
-            ),
-            policy_digest=policy.digest(),
-        )
+        return _all_failed(policy, f"the model failed on the holdout rows ({type(exc).__name__})")
     results: list[CheckResult] = []
     for done, (name, check) in enumerate(CHECKS.items(), start=1):
         thresholds = getattr(policy, name)
@@ -64,10 +58,17 @@ def evaluate(
         else:
             try:
                 results.append(check(ctx, thresholds))
+            except GarrisonError as exc:  # our own message, safe to show
+                results.append(CheckResult(name, False, f"the check could not run: {exc.message}"))
             except Exception as exc:  # one failing check must not hide the others
                 # Only the type: a model's message may quote holdout values.
-                reason = f"the check could not run ({type(exc).__name__})"
+                reason = f"the check could not run ({type(exc).__name__} from the model or data)"
                 results.append(CheckResult(name, False, reason))
         if progress is not None:
             progress(name, done, len(CHECKS))
     return GateResult(tuple(results), policy_digest=policy.digest())
+
+
+def _all_failed(policy: GatePolicy, reason: str) -> GateResult:
+    checks = tuple(CheckResult(name, False, reason) for name in CHECKS)
+    return GateResult(checks, policy_digest=policy.digest())

@@ -134,7 +134,9 @@ def boundary_attack(
         if other.size == 0:
             continue
         gap = pool_z[other] - origin_z[i]
-        order = np.argsort(_rms(gap))[:_INIT_CANDIDATES]
+        far = _rms(gap)
+        take = min(_INIT_CANDIDATES, far.size)
+        order = np.argpartition(far, take - 1)[:take]
         tries_row.extend([i] * order.size)
         tries_z.extend(gap[order])
     if tries_row:

@@ -11,24 +11,36 @@ from garrison.gates._stats import auc
 from garrison.gates.policy import LeakageThresholds
 from garrison.gates.results import CheckResult, MetricValue
 
-__all__ = ["check_leakage", "feature_label_strength", "row_digests"]
+__all__ = ["check_leakage", "feature_label_strength", "row_overlap"]
 
 _SALT = 5
 _BINS = 20
 _SMOOTHING = 1.0
 
 
-def row_digests(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """A 64-bit digest per row over ``columns``, insensitive to int/float storage and to
-    float64 noise below float32 precision (a value read back from CSV still matches)."""
-    normalized = pd.DataFrame(index=range(len(frame)))
+def row_overlap(holdout: pd.DataFrame, training: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Which holdout rows also appear in ``training`` over ``columns``.
+
+    Rows are compared by their normalized bytes: numbers as float32 (so int/float storage
+    and float64 noise below float32 precision, as from a CSV round trip, do not hide a
+    copy), other values by their text, encoded jointly over both frames.
+    """
+    n = len(holdout)
+    parts = []
     for column in columns:
-        series = frame[column].reset_index(drop=True)
-        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-            normalized[column] = series.to_numpy(dtype=float).astype(np.float32)
+        a, b = holdout[column], training[column]
+        if all(
+            pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) for s in (a, b)
+        ):
+            values = np.concatenate([a.to_numpy(dtype=float), b.to_numpy(dtype=float)])
+            parts.append(values.astype(np.float32).view(np.int32))
         else:
-            normalized[column] = series.astype(str).to_numpy()
-    return pd.util.hash_pandas_object(normalized, index=False).to_numpy()
+            text = np.concatenate([a.astype(str).to_numpy(), b.astype(str).to_numpy()])
+            parts.append(pd.factorize(text)[0].astype(np.int32))
+    keys = np.ascontiguousarray(np.stack(parts, axis=1))
+    rows = keys.view(np.dtype((np.void, keys.itemsize * keys.shape[1]))).ravel()
+    seen = set(rows[n:].tolist())
+    return np.fromiter((r in seen for r in rows[:n].tolist()), dtype=bool, count=n)
 
 
 def _out_of_fold_encoding(codes: np.ndarray, target: np.ndarray, folds: np.ndarray) -> np.ndarray:
@@ -120,12 +132,9 @@ def check_leakage(ctx: Context, th: LeakageThresholds) -> CheckResult:
     else:
         shared = [c for c in ctx.frame.columns if c in ctx.training.columns] + [ctx.label]
         holdout = ctx.frame.assign(**{ctx.label: ctx.y})
-        seen = row_digests(ctx.training, shared)
-        mine = row_digests(holdout, shared)
-        overlap = float(np.isin(mine, seen).mean())
-        metrics.update(
-            {"overlap_fraction": overlap, "overlap_rows": int(np.isin(mine, seen).sum())}
-        )
+        repeated = row_overlap(holdout, ctx.training, shared)
+        overlap = float(repeated.mean())
+        metrics.update({"overlap_fraction": overlap, "overlap_rows": int(repeated.sum())})
         if overlap > th.max_overlap_fraction:
             problems.append(
                 f"{overlap:.1%} of holdout rows also appear in the training set "

@@ -17,6 +17,9 @@ __all__ = ["check_robustness", "perturb"]
 
 _SALT = 3
 _MIN_ATTACK_ROWS = 10
+# Holdout rows searched for each attacked row's starting point (the nearest one labelled
+# differently).
+_POOL_ROWS = 2000
 
 
 def perturb(
@@ -29,13 +32,13 @@ def perturb(
 ) -> pd.DataFrame:
     """Gaussian noise of ``noise`` x spread on numeric columns; categorical values swapped
     to another observed category with probability ``noise``."""
-    out = frame.copy()
+    columns: dict[str, Any] = {c: frame[c] for c in frame.columns}
     n = len(frame)
     for column in numeric:
         scale = noise * spread[column]
         if scale > 0:
             values = frame[column].to_numpy(dtype=float)
-            out[column] = values + rng.normal(0.0, scale, size=n)
+            columns[column] = values + rng.normal(0.0, scale, size=n)
     for column in categorical:
         values = frame[column].to_numpy(dtype=object)
         observed = pd.unique(values)
@@ -48,8 +51,8 @@ def perturb(
         shift = rng.integers(1, observed.size, size=codes.size)
         replaced = values.copy()
         replaced[swap] = observed[(codes + shift) % observed.size]
-        out[column] = pd.Series(replaced, index=frame.index).astype(frame[column].dtype)
-    return out
+        columns[column] = pd.Series(replaced, index=frame.index).astype(frame[column].dtype)
+    return pd.DataFrame(columns, index=frame.index)
 
 
 def _noise_effect(
@@ -89,13 +92,18 @@ def _attack_rows(ctx: Context, th: RobustnessThresholds) -> np.ndarray:
 def _attack(
     ctx: Context, model: Any, clean: Scored, rows: np.ndarray, th: RobustnessThresholds
 ) -> float:
-    dims = [c for c in ctx.numeric if ctx.spread[c] > 0]
+    columns = feature_columns(model, ctx.frame, ctx.label)
+    dims = [c for c in ctx.numeric if ctx.spread[c] > 0 and c in columns]
+    inputs = ctx.frame[columns]
+    pool = np.arange(len(inputs))
+    if pool.size > _POOL_ROWS:
+        pool = np.sort(ctx.rng(_SALT + 3).choice(pool, size=_POOL_ROWS, replace=False))
     outcome = boundary_attack(
-        lambda frame: model.predict(frame[feature_columns(model, frame, ctx.label)]),
-        ctx.frame.iloc[rows],
+        model.predict,
+        inputs.iloc[rows],
         clean.pred[rows],
-        ctx.frame,
-        clean.pred,
+        inputs.iloc[pool],
+        clean.pred[pool],
         dims,
         np.array([ctx.spread[c] for c in dims]),
         budget=th.attack_budget,
