@@ -9,7 +9,14 @@ import json
 import pytest
 
 from garrison.audit import AuditQuery
-from garrison.errors import DatasetNotFound, Forbidden, GateFailed, InvalidInput, NotFound
+from garrison.errors import (
+    ApprovalRequired,
+    DatasetNotFound,
+    Forbidden,
+    GateFailed,
+    InvalidInput,
+    NotFound,
+)
 from tests.gates.flow_helpers import register_holdout, register_model, verdict
 
 POLICY = {"holdout_dataset": "holdout:1", "task": "classification"}
@@ -148,3 +155,24 @@ def test_a_holdout_file_changed_after_registration_is_refused(gated, tmp_path) -
         services.gates.run(p["alice"], "credit", v.version)
     [failed] = _events(services, action="run-gate", outcome="failed")
     assert failed.reason == "digest-mismatch"
+
+
+def test_shadow_to_production_needs_shadow_agreement_under_a_gate_policy(gated, tmp_path
+                                                                         ) -> None:
+    services, p, _ = gated
+    register_holdout(services, p["alice"], tmp_path)
+    first = register_model(services, p["alice"], tmp_path)
+    services.gates.set_policy(p["bob"], "credit", POLICY)
+    services.gates.run(p["alice"], "credit", first.version)
+    services.registry.approve(p["bob"], "credit", first.version)
+    services.registry.promote(p["bob"], "credit", first.version)
+    second = register_model(services, p["alice"], tmp_path, c=0.5)  # Gate passes at once.
+    services.registry.approve(p["bob"], "credit", second.version)
+    assert services.registry.promote(p["bob"], "credit", second.version,
+                                     "shadow").stage == "shadow"
+    # No mirrored traffic compared yet: the default minimum agreement cannot be shown.
+    with pytest.raises(ApprovalRequired, match="mirrored requests were compared"):
+        services.registry.promote(p["bob"], "credit", second.version)
+    refused = _events(services, action="check-model-version", outcome="failed")
+    assert json.loads(refused[-1].payload)["check"] == "shadow-agreement"
+    assert services.registry.get("credit", second.version).stage == "shadow"
