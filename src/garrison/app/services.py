@@ -218,12 +218,13 @@ def _gates(settings: Settings, store: Store, registry: RegistryService, keyring:
         with datasets.read() as tx:
             return tx.datasets.get(name, number)
 
-    gates = GateService(SQLGateStore(store), registry, keyring, guard, clock,
+    gate_store = SQLGateStore(store)
+    gates = GateService(gate_store, registry, keyring, guard, clock,
                         datasets=dataset,
                         runner=SubprocessGateRunner(settings.gate_timeout,
                                                     settings.gate_memory_mb),
                         on_tamper=_tamper_alarm(alerts))
-    overrides = OverrideDesk(gates)
+    overrides = OverrideDesk(gates, gate_store, keyring, guard, clock)
     registry.checks.append(ReleaseGateCheck(gates, overrides, require=settings.require_gates))
     registry.checks.append(ShadowAgreementCheck(
         shadows, gates, default_min_agreement=settings.gate_shadow_min_agreement,

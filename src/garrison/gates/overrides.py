@@ -22,6 +22,7 @@ from garrison.errors import (
     InvalidInput,
     NotFound,
 )
+from garrison.gates.ports import GateStore
 from garrison.gates.records import GateOverride, OverrideRow
 from garrison.gates.report import (
     OVERRIDE_PAYLOAD_TYPE,
@@ -30,8 +31,11 @@ from garrison.gates.report import (
     verify_document,
 )
 from garrison.gates.service import GateService
+from garrison.governance import Guard
 from garrison.identity import Principal
 from garrison.registry import ModelVersion
+from garrison.signing import Keyring
+from garrison.types import Clock, utc_iso
 
 __all__ = ["MIN_REASON", "OverrideDesk"]
 
@@ -40,15 +44,28 @@ MIN_REASON = 20
 
 
 class OverrideDesk:
-    def __init__(self, gates: GateService) -> None:
+    def __init__(self, gates: GateService, store: GateStore, keyring: Keyring, guard: Guard,
+                 clock: Clock) -> None:
         self._gates = gates
+        self._store = store
+        self._keyring = keyring
+        self._guard = guard
+        self._clock = clock
+
+    def _now(self) -> str:
+        return utc_iso(self._clock.now())
+
+    def _failing(self, actor: Principal, action: str, resource: str, request_id: str,
+                 exc: GarrisonError) -> None:
+        self._guard.record(actor, action, outcome="failed", resource=resource, reason=exc.code,
+                           request_id=request_id, payload={"message": exc.message[:500]})
 
     def request(self, actor: Principal, name: str, version: int, reason: str, *,
                 request_id: str = "") -> GateOverride:
         """Ask to let ``name:version`` through its gate under the current policy."""
         gates = self._gates
         resource = f"model:{name}:{version}"
-        gates._guard.require(actor, "request-gate-override", resource, request_id=request_id)
+        self._guard.require(actor, "request-gate-override", resource, request_id=request_id)
         try:
             why = " ".join((reason or "").split())
             if len(why) < MIN_REASON:
@@ -64,11 +81,11 @@ class OverrideDesk:
                     "policy_digest": policy.digest,
                     "report_sha256": report.sha256 if report is not None else "",
                     "reason": why[:2000], "requested_by": actor.name,
-                    "requested_at": gates._now()}
+                    "requested_at": self._now()}
             row = OverrideRow(id=body["id"], model=name, version=version,
                               created=body["requested_at"], requested_by=actor.name,
-                              request=sign_document(gates._keyring, OVERRIDE_PAYLOAD_TYPE, body))
-            with gates._store.write() as tx:
+                              request=sign_document(self._keyring, OVERRIDE_PAYLOAD_TYPE, body))
+            with self._store.write() as tx:
                 tx.gates.add_override(row)
                 tx.audit.append(AuditDraft(
                     action="request-gate-override", actor=actor.name, resource=resource,
@@ -78,17 +95,16 @@ class OverrideDesk:
                              "report_sha256": body["report_sha256"]}))
             return self._verified(row)
         except GarrisonError as exc:
-            gates._failing(actor, "request-gate-override", resource, request_id, exc)
+            self._failing(actor, "request-gate-override", resource, request_id, exc)
             raise
 
     def approve(self, actor: Principal, override_id: str, *,
                 request_id: str = "") -> GateOverride:
         """Grant another admin's override request; never one's own (four eyes)."""
-        gates = self._gates
         resource = f"gate-override:{str(override_id)[:64]}"
-        gates._guard.require(actor, "approve-gate-override", resource, request_id=request_id)
+        self._guard.require(actor, "approve-gate-override", resource, request_id=request_id)
         try:
-            with gates._store.write() as tx:
+            with self._store.write() as tx:
                 row = tx.gates.get_override(str(override_id))
                 if row is None:
                     raise NotFound(f"no gate override {str(override_id)[:64]!r}")
@@ -103,8 +119,8 @@ class OverrideDesk:
                                    f"{pending.approved_by}")
                 approving: dict[str, Any] = {"kind": "approval", "id": row.id,
                         "request_sha256": envelope_sha256(row.request),
-                        "approved_by": actor.name, "approved_at": gates._now()}
-                approval = sign_document(gates._keyring, OVERRIDE_PAYLOAD_TYPE, approving)
+                        "approved_by": actor.name, "approved_at": self._now()}
+                approval = sign_document(self._keyring, OVERRIDE_PAYLOAD_TYPE, approving)
                 if not tx.gates.approve_override(row.id, actor.name, approving["approved_at"],
                                                  approval):
                     raise Conflict(f"override {row.id} was approved meanwhile")
@@ -120,21 +136,21 @@ class OverrideDesk:
                     approved_by=actor.name, approved_at=approving["approved_at"],
                     approval=approval))
         except GarrisonError as exc:
-            gates._failing(actor, "approve-gate-override", resource, request_id, exc)
+            self._failing(actor, "approve-gate-override", resource, request_id, exc)
             raise
 
     def list(self, actor: Principal, name: str, version: int | None = None, *,
              request_id: str = "") -> list[GateOverride]:
         """The model's (or version's) overrides, newest first, verified."""
         resource = f"model:{name}" + (f":{version}" if version is not None else "")
-        self._gates._guard.require(actor, "view-gate", resource, request_id=request_id)
-        with self._gates._store.read() as tx:
+        self._guard.require(actor, "view-gate", resource, request_id=request_id)
+        with self._store.read() as tx:
             rows = tx.gates.overrides(name, version)
         return [self._verified(r) for r in rows]
 
     def granted(self, v: ModelVersion, policy_digest: str) -> GateOverride | None:
         """An approved override for exactly ``v``'s artifact under ``policy_digest``."""
-        with self._gates._store.read() as tx:
+        with self._store.read() as tx:
             rows = tx.gates.overrides(v.name, v.version)
         for row in rows:
             found = self._verified(row)
@@ -144,7 +160,7 @@ class OverrideDesk:
         return None
 
     def _verified(self, row: OverrideRow) -> GateOverride:
-        keyring = self._gates._keyring
+        keyring = self._keyring
         try:
             request = verify_document(keyring, row.request, OVERRIDE_PAYLOAD_TYPE,
                                       {"kind": "request", "id": row.id, "model": row.model,
@@ -157,8 +173,10 @@ class OverrideDesk:
                 if approved.get("approved_by") == request.get("requested_by"):
                     raise IntegrityFailure("an override approved by its own requester")
         except GarrisonError as exc:
-            self._gates._tampered("gate-override-tampered", f"model:{row.model}:{row.version}",
-                                  exc)
+            if self._gates.on_tamper is not None:
+                self._gates.on_tamper("gate-override-tampered", {
+                    "resource": f"model:{row.model}:{row.version}", "reason": exc.code,
+                    "message": exc.message})
             raise IntegrityFailure(f"gate override {row.id} failed verification: "
                                    f"{exc.message}", reason=exc.code) from exc
         return GateOverride(
