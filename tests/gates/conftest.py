@@ -8,12 +8,11 @@ from tests.gates.flow_helpers import FakeRunner
 
 
 @pytest.fixture
-def gated(tmp_path, clock, request):
-    """An initialized installation (SQLite) with one principal per role, two admins, and
-    the gate runner replaced by a :class:`FakeRunner`."""
+def gated(tmp_path, clock, db_url, request):
+    """An initialized installation with one principal per role, two admins, and the gate
+    runner replaced by a :class:`FakeRunner` (on each backend ``db_url`` gives)."""
     extra = getattr(request, "param", {}) or {}
-    settings = load_settings(home=tmp_path / "home",
-                             database_url=f"sqlite:///{tmp_path / 'g.db'}", **extra)
+    settings = load_settings(home=tmp_path / "home", database_url=db_url, **extra)
     services, admin, _ = initialize(settings, "root", clock=clock)
     acc = services.accounts
     people = {"root": admin}

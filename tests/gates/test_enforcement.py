@@ -19,6 +19,9 @@ from garrison.errors import (
 )
 from tests.gates.flow_helpers import register_holdout, register_model, verdict
 
+#: The flow on SQLite; the attacks on stored records run on PostgreSQL too.
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
 POLICY = {"holdout_dataset": "holdout:1", "task": "classification"}
 
 

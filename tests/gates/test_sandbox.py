@@ -35,6 +35,7 @@ def _register(services, person, tmp_path, name: str, labels: pd.Series, train_re
         person, "credit", path, {**SCHEMA, "datasets": [train_ref.model_reference()]})
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_real_gate_run_passes_a_good_model_and_blocks_a_useless_one(gated, tmp_path) -> None:
     services, p, _ = gated
     services.gates.runner = SubprocessGateRunner(600, 4096)
