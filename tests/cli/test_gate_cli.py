@@ -68,3 +68,7 @@ def test_gate_cli(tmp_path, monkeypatch) -> None:
     run("gate", "override", "approve", asked["id"], key=root, code=1)  # Four eyes.
     run("gate", "override", "approve", asked["id"], key=keys["root2"])
     run("model", "approve", "credit:1", key=keys["bob"])
+    # A version registered under the policy is gated at once, and says so.
+    out = run(*register, key=keys["alice"]).stdout
+    assert "release gate failed (performance" in out
+    run("model", "approve", "credit:2", key=keys["bob"], code=1)

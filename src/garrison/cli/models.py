@@ -91,6 +91,13 @@ def model_register(state: CLIState, name: str, path: Path, metadata_file: str | 
     else:
         click.echo(f"registered {v.ref} ({v.format}, {v.size} bytes, sha256 {v.digest[:16]}), "
                    f"stage {v.stage}; an approver other than {v.registrant} must approve it")
+        gate, _ = _gate(state, state.principal(), name, v.version)
+        if gate["status"] in ("passed", "failed"):  # The model has a policy: the gate ran.
+            failed = [c["name"] for c in gate.get("checks", []) if not c.get("passed")]
+            click.echo(f"release gate {gate['status']}" + (
+                f" ({', '.join(failed)}): see `garrison gate report {v.ref}`" if failed else ""))
+        elif gate["status"] == "not run":
+            click.echo(f"release gate not run: see `garrison gate run {v.ref}`")
 
 
 @model_group.command("list")
