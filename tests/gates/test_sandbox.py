@@ -97,3 +97,24 @@ def test_the_memory_limit_holds_in_the_child() -> None:
     # ...within 256 MiB of address space it cannot even load its libraries.
     tight = SubprocessGateRunner(120, 256).run(_request())
     assert tight.result is None and tight.stages == () and tight.problem
+
+
+def test_a_non_sklearn_artifact_is_evaluated_through_the_gateway_runtime() -> None:
+    from skl2onnx import to_onnx
+
+    from garrison.gates._sandbox_child import ServedClassifier, serve
+    from garrison.registry.loader import loader_for
+    from garrison.scanning import DEFAULT_POLICY
+
+    X = TRAIN[FEATURES].to_numpy(np.float32)
+    model = LogisticRegression(max_iter=1000).fit(X, TRAIN["label"])
+    onx = to_onnx(model, X[:1], options={id(model): {"zipmap": False}}).SerializeToString()
+    served = serve(loader_for("onnx")(onx, DEFAULT_POLICY), "onnx", tuple(FEATURES),
+                   HOLDOUT.head(8))
+    assert isinstance(served, ServedClassifier) and list(served.classes_) == [0, 1]
+    # The holdout frame has the label too: each model sees its own features only.
+    proba = served.predict_proba(HOLDOUT)
+    assert np.allclose(proba, model.predict_proba(HOLDOUT[FEATURES].to_numpy(np.float32)),
+                       atol=1e-4)
+    expected = model.predict(HOLDOUT[FEATURES].to_numpy(np.float32))
+    assert (served.predict(HOLDOUT) == expected).mean() > 0.99
