@@ -155,3 +155,34 @@ def test_regression_measures_the_relative_rmse_rise_and_skips_the_attack() -> No
     result = check_robustness(ctx, RobustnessThresholds())
     assert result.passed and "not applicable to regression" in result.reason
     assert result.metrics["measure"] == "relative RMSE rise"
+
+
+def test_missing_values_stay_missing_and_the_other_features_are_attacked() -> None:
+    rng = np.random.default_rng(4)
+    n = 400
+    frame = pd.DataFrame({"x0": rng.normal(size=n), "x1": rng.normal(size=n)})
+    frame.loc[::3, "x1"] = np.nan
+    seen: list[pd.DataFrame] = []
+
+    def model(batch: pd.DataFrame) -> np.ndarray:  # depends on x0 only; x1 may be missing
+        seen.append(batch)
+        return (batch["x0"].to_numpy() > 0).astype(int)
+
+    attacked = np.flatnonzero(frame["x1"].isna().to_numpy())[:60]  # every one missing x1
+    pred = model(frame)
+    seen.clear()
+    outcome = boundary_attack(
+        model,
+        frame.iloc[attacked],
+        pred[attacked],
+        frame,
+        pred,
+        ["x0", "x1"],
+        np.array([1.0, 1.0]),
+        budget=300,
+        radius=10.0,
+        rng=np.random.default_rng(0),
+    )
+    assert np.isfinite(outcome.distances).all()
+    assert outcome.success_rate(10.0) == 1.0
+    assert seen and all(batch["x1"].isna().all() for batch in seen)
