@@ -94,7 +94,7 @@ GOOD = (
     "synthetic-fair-logistic",
     "diabetes-ridge",
     "diabetes-random-forest",
-    "diabetes-gradient-boosting-within-noise",
+    "diabetes-gradient-boosting",
 )
 
 
@@ -144,7 +144,7 @@ def good(name: str) -> Case:
         "diabetes-random-forest": lambda: RandomForestRegressor(
             100, min_samples_leaf=5, random_state=0
         ),
-        "diabetes-gradient-boosting-within-noise": lambda: GradientBoostingRegressor(
+        "diabetes-gradient-boosting": lambda: GradientBoostingRegressor(
             n_estimators=60, max_depth=2, learning_rate=0.05, random_state=0
         ),
     }[name]()
