@@ -92,7 +92,7 @@ def feature_columns(model: Any, frame: pd.DataFrame, label: str) -> list[str]:
         missing = [n for n in wanted if n not in frame.columns]
         if missing:
             raise InvalidInput(
-                "the holdout set lacks columns the model was fitted on",
+                "the data lacks columns the model was fitted on",
                 columns=[m[:80] for m in missing[:10]],
             )
         return wanted
@@ -169,10 +169,20 @@ def build_context(
     classes: np.ndarray | None = None
     if policy.task == "classification":
         y = y_series.to_numpy()
+        labels = np.unique(y)
         known = [getattr(m, "classes_", None) for m in (candidate, production) if m is not None]
-        pool = [np.unique(y)] + [np.asarray(k) for k in known if k is not None]
-        classes = np.unique(np.concatenate(pool))
-        if classes.size < 2:
+        pool = [labels] + [np.asarray(k) for k in known if k is not None]
+        try:
+            classes = np.unique(np.concatenate(pool))
+        except TypeError as exc:  # e.g. string labels against a model's integer classes
+            raise InvalidInput("the holdout labels are not of the models' class type") from exc
+        for model_classes in known:
+            if model_classes is not None and not np.isin(labels, np.asarray(model_classes)).any():
+                raise InvalidInput(
+                    "none of the holdout labels is a class the model predicts",
+                    column=policy.label,
+                )
+        if labels.size < 2:
             raise InvalidInput("a classification holdout set needs at least two classes")
     else:
         if not pd.api.types.is_numeric_dtype(y_series):

@@ -170,7 +170,7 @@ def boundary_attack(
         delta = np.maximum(np.linalg.norm(z_b, axis=1), 1e-6) * _PROBE_REACH / _GRID**_GRID_CALLS
         u = rng.standard_normal((active.size, _PROBES, d))
         u[np.broadcast_to(missing[active][:, None, :], u.shape)] = 0.0
-        u /= np.linalg.norm(u, axis=2, keepdims=True)
+        u /= np.maximum(np.linalg.norm(u, axis=2, keepdims=True), 1e-12)
         probes = z_b[:, None, :] + delta[:, None, None] * u
         which = np.repeat(active, _PROBES)
         adv = oracle.labels(which, probes.reshape(-1, d)) != labels[which]
