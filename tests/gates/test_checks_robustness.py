@@ -40,6 +40,9 @@ def test_noise_is_scaled_to_each_feature_and_categories_stay_observed() -> None:
     swapped = noisy["colour"] != frame["colour"]
     assert swapped.mean() == pytest.approx(0.1, abs=0.01)
     assert set(noisy["colour"]) == {"red", "green", "blue"}
+    holed = frame.assign(colour=frame["colour"].where(frame.index % 4 != 0))
+    noisy = perturb(holed, ("small",), ("colour",), spread, 0.5, rng)
+    assert noisy["colour"].isna().equals(holed["colour"].isna())
 
 
 def test_the_attack_never_beats_the_true_minimum_and_comes_close_to_it() -> None:

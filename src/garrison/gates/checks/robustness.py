@@ -31,7 +31,7 @@ def perturb(
     rng: np.random.Generator,
 ) -> pd.DataFrame:
     """Gaussian noise of ``noise`` x spread on numeric columns; categorical values swapped
-    to another observed category with probability ``noise``."""
+    to another observed category with probability ``noise``. Missing values stay missing."""
     columns: dict[str, Any] = {c: frame[c] for c in frame.columns}
     n = len(frame)
     moved = [c for c in numeric if spread[c] > 0]
@@ -41,10 +41,11 @@ def perturb(
         columns.update({c: shifted[:, j] for j, c in enumerate(moved)})
     for column in categorical:
         values = frame[column].to_numpy(dtype=object)
-        observed = pd.unique(values)
+        present = frame[column].notna().to_numpy()
+        observed = pd.unique(values[present])
         if observed.size < 2:
             continue
-        swap = rng.random(n) < noise
+        swap = (rng.random(n) < noise) & present  # a missing value stays missing
         if not swap.any():
             continue
         codes = pd.Index(observed).get_indexer(values[swap])
