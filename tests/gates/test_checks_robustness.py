@@ -10,7 +10,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from garrison.gates._context import spread_of
+from garrison.gates._context import spread_of, spreads_of
 from garrison.gates.checks._attack import boundary_attack
 from garrison.gates.checks.robustness import check_robustness, perturb
 from garrison.gates.evaluate import evaluate
@@ -31,6 +31,9 @@ def test_noise_is_scaled_to_each_feature_and_categories_stay_observed() -> None:
         }
     )
     spread = {c: spread_of(frame[c].to_numpy()) for c in ("small", "large", "constant")}
+    assert spreads_of(frame, ("small", "large", "constant")) == pytest.approx(spread)
+    holed = frame.assign(small=frame["small"].where(frame.index % 7 != 0))
+    assert spreads_of(holed, ("small",))["small"] == pytest.approx(spread["small"], rel=0.05)
     before = frame.copy()
     noisy = perturb(frame, ("small", "large", "constant"), ("colour",), spread, 0.1, rng)
     pd.testing.assert_frame_equal(frame, before)  # the input is never modified

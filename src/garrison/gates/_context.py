@@ -84,6 +84,19 @@ def spread_of(values: np.ndarray) -> float:
     return robust if robust > 0 else float(np.std(finite))
 
 
+def spreads_of(frame: pd.DataFrame, columns: tuple[str, ...]) -> dict[str, float]:
+    """``spread_of`` every column, in one pass when no value is missing or infinite."""
+    if not columns:
+        return {}
+    values = frame[list(columns)].to_numpy(dtype=float)
+    if not np.isfinite(values).all() or len(values) < 2:
+        return {c: spread_of(values[:, j]) for j, c in enumerate(columns)}
+    q1, q3 = np.percentile(values, [25, 75], axis=0)
+    robust = (q3 - q1) / 1.349
+    spread = np.where(robust > 0, robust, values.std(axis=0))
+    return {c: float(spread[j]) for j, c in enumerate(columns)}
+
+
 def feature_columns(model: Any, frame: pd.DataFrame, label: str) -> list[str]:
     """The columns the model was fitted on when it says so, else every column but the label."""
     names = getattr(model, "feature_names_in_", None)
@@ -190,7 +203,7 @@ def build_context(
         y = y_series.to_numpy(dtype=float)
     numeric = tuple(c for c in columns if not _is_categorical(frame[c]))
     categorical = tuple(c for c in columns if c not in numeric)
-    spread = {c: spread_of(frame[c].to_numpy(dtype=float)) for c in numeric}
+    spread = spreads_of(frame, numeric)
     cand = model_outputs(candidate, frame[feature_columns(candidate, frame, policy.label)], classes)
     prod = None
     if production is not None:
