@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.datasets import load_breast_cancer, load_diabetes, make_classification
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine, make_classification
 from sklearn.ensemble import (
     GradientBoostingClassifier,
     GradientBoostingRegressor,
@@ -92,9 +92,10 @@ GOOD = (
     "synthetic-gradient-boosting",
     "synthetic-logistic-half-the-data",
     "synthetic-fair-logistic",
+    "wine-logistic",
     "diabetes-ridge",
     "diabetes-random-forest",
-    "diabetes-gradient-boosting-within-noise",
+    "diabetes-gradient-boosting",
 )
 
 
@@ -137,6 +138,12 @@ def good(name: str) -> Case:
             "synthetic-logistic-half-the-data": lambda: _fit(_lr(), train.iloc[: len(train) // 2]),
         }[name]()
         return Case(fitted, production, holdout, train, _policy())
+    if name == "wine-logistic":  # three classes
+        frame = load_wine(as_frame=True).frame.rename(columns={"target": "y"})
+        train, holdout = _split(frame)
+        production = _fit(_lr(), train)
+        candidate = _fit(make_pipeline(StandardScaler(), LogisticRegression(C=0.3)), train)
+        return Case(candidate, production, holdout, train, _policy(primary_metric="roc_auc"))
     train, holdout = diabetes()
     production = _fit(Ridge(alpha=1.0), train)
     model = {
@@ -144,7 +151,7 @@ def good(name: str) -> Case:
         "diabetes-random-forest": lambda: RandomForestRegressor(
             100, min_samples_leaf=5, random_state=0
         ),
-        "diabetes-gradient-boosting-within-noise": lambda: GradientBoostingRegressor(
+        "diabetes-gradient-boosting": lambda: GradientBoostingRegressor(
             n_estimators=60, max_depth=2, learning_rate=0.05, random_state=0
         ),
     }[name]()

@@ -148,3 +148,17 @@ def test_roc_auc_needs_probabilities() -> None:
     ctx = context(Fixed(y, classes=[0, 1]), None, frame(y), primary_metric="roc_auc")
     with pytest.raises(UnsupportedModel):
         check_performance(ctx, PerformanceThresholds())
+
+
+@pytest.mark.parametrize(("name", "k"), [("f1", 2), ("f1", 4), ("roc_auc", 2), ("roc_auc", 4)])
+def test_resampled_metrics_equal_the_metric_on_the_resampled_rows(name: str, k: int) -> None:
+    from garrison.gates._stats import resampled_metric
+
+    y = RNG.integers(0, k, size=120)
+    proba = RNG.dirichlet(np.ones(k), size=120).round(1)  # rounded: plenty of ties
+    scored, classes = Scored(proba.argmax(1), proba), np.arange(k)
+    draws = RNG.integers(0, 120, size=(5, 120))
+    got = resampled_metric(name, y, scored, classes, draws)
+    for r, rows in enumerate(draws):
+        want = metric(name, y[rows], Scored(scored.pred[rows], proba[rows]), classes)
+        assert got[r] == pytest.approx(want)

@@ -10,7 +10,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from garrison.gates._context import spread_of
+from garrison.gates._context import spread_of, spreads_of
 from garrison.gates.checks._attack import boundary_attack
 from garrison.gates.checks.robustness import check_robustness, perturb
 from garrison.gates.evaluate import evaluate
@@ -31,6 +31,9 @@ def test_noise_is_scaled_to_each_feature_and_categories_stay_observed() -> None:
         }
     )
     spread = {c: spread_of(frame[c].to_numpy()) for c in ("small", "large", "constant")}
+    assert spreads_of(frame, ("small", "large", "constant")) == pytest.approx(spread)
+    holed = frame.assign(small=frame["small"].where(frame.index % 7 != 0))
+    assert spreads_of(holed, ("small",))["small"] == pytest.approx(spread["small"], rel=0.05)
     before = frame.copy()
     noisy = perturb(frame, ("small", "large", "constant"), ("colour",), spread, 0.1, rng)
     pd.testing.assert_frame_equal(frame, before)  # the input is never modified
@@ -40,6 +43,9 @@ def test_noise_is_scaled_to_each_feature_and_categories_stay_observed() -> None:
     swapped = noisy["colour"] != frame["colour"]
     assert swapped.mean() == pytest.approx(0.1, abs=0.01)
     assert set(noisy["colour"]) == {"red", "green", "blue"}
+    holed = frame.assign(colour=frame["colour"].where(frame.index % 4 != 0))
+    noisy = perturb(holed, ("small",), ("colour",), spread, 0.5, rng)
+    assert noisy["colour"].isna().equals(holed["colour"].isna())
 
 
 def test_the_attack_never_beats_the_true_minimum_and_comes_close_to_it() -> None:
@@ -155,3 +161,34 @@ def test_regression_measures_the_relative_rmse_rise_and_skips_the_attack() -> No
     result = check_robustness(ctx, RobustnessThresholds())
     assert result.passed and "not applicable to regression" in result.reason
     assert result.metrics["measure"] == "relative RMSE rise"
+
+
+def test_missing_values_stay_missing_and_the_other_features_are_attacked() -> None:
+    rng = np.random.default_rng(4)
+    n = 400
+    frame = pd.DataFrame({"x0": rng.normal(size=n), "x1": rng.normal(size=n)})
+    frame.loc[::3, "x1"] = np.nan
+    seen: list[pd.DataFrame] = []
+
+    def model(batch: pd.DataFrame) -> np.ndarray:  # depends on x0 only; x1 may be missing
+        seen.append(batch)
+        return (batch["x0"].to_numpy() > 0).astype(int)
+
+    attacked = np.flatnonzero(frame["x1"].isna().to_numpy())[:60]  # every one missing x1
+    pred = model(frame)
+    seen.clear()
+    outcome = boundary_attack(
+        model,
+        frame.iloc[attacked],
+        pred[attacked],
+        frame,
+        pred,
+        ["x0", "x1"],
+        np.array([1.0, 1.0]),
+        budget=300,
+        radius=10.0,
+        rng=np.random.default_rng(0),
+    )
+    assert np.isfinite(outcome.distances).all()
+    assert outcome.success_rate(10.0) == 1.0
+    assert seen and all(batch["x1"].isna().all() for batch in seen)

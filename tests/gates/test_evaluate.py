@@ -117,3 +117,16 @@ def test_string_labels_work_end_to_end() -> None:
     model = LogisticRegression(max_iter=1000).fit(train.drop(columns="y"), train["y"])
     result = evaluate(model, None, holdout, policy(primary_metric="f1"), train)
     assert result.passed, result.summary
+
+
+def test_labels_that_are_not_the_models_classes_are_refused() -> None:
+    train, holdout = candidates.synthetic()
+    model = LogisticRegression().fit(train.drop(columns="y"), train["y"])
+    renamed = holdout.assign(y=holdout["y"].map({0: "stay", 1: "churn"}))
+    with pytest.raises(InvalidInput, match="class"):
+        evaluate(model, None, renamed, policy())
+    shifted = holdout.assign(y=holdout["y"] + 5)
+    with pytest.raises(InvalidInput, match="none of the holdout labels"):
+        evaluate(model, None, shifted, policy())
+    with pytest.raises(InvalidInput, match="two classes"):
+        evaluate(model, None, holdout[holdout["y"] == 1], policy())

@@ -84,6 +84,19 @@ def spread_of(values: np.ndarray) -> float:
     return robust if robust > 0 else float(np.std(finite))
 
 
+def spreads_of(frame: pd.DataFrame, columns: tuple[str, ...]) -> dict[str, float]:
+    """``spread_of`` every column, in one pass when no value is missing or infinite."""
+    if not columns:
+        return {}
+    values = frame[list(columns)].to_numpy(dtype=float)
+    if not np.isfinite(values).all() or len(values) < 2:
+        return {c: spread_of(values[:, j]) for j, c in enumerate(columns)}
+    q1, q3 = np.percentile(values, [25, 75], axis=0)
+    robust = (q3 - q1) / 1.349
+    spread = np.where(robust > 0, robust, values.std(axis=0))
+    return {c: float(spread[j]) for j, c in enumerate(columns)}
+
+
 def feature_columns(model: Any, frame: pd.DataFrame, label: str) -> list[str]:
     """The columns the model was fitted on when it says so, else every column but the label."""
     names = getattr(model, "feature_names_in_", None)
@@ -92,7 +105,7 @@ def feature_columns(model: Any, frame: pd.DataFrame, label: str) -> list[str]:
         missing = [n for n in wanted if n not in frame.columns]
         if missing:
             raise InvalidInput(
-                "the holdout set lacks columns the model was fitted on",
+                "the data lacks columns the model was fitted on",
                 columns=[m[:80] for m in missing[:10]],
             )
         return wanted
@@ -169,10 +182,20 @@ def build_context(
     classes: np.ndarray | None = None
     if policy.task == "classification":
         y = y_series.to_numpy()
+        labels = np.unique(y)
         known = [getattr(m, "classes_", None) for m in (candidate, production) if m is not None]
-        pool = [np.unique(y)] + [np.asarray(k) for k in known if k is not None]
-        classes = np.unique(np.concatenate(pool))
-        if classes.size < 2:
+        pool = [labels] + [np.asarray(k) for k in known if k is not None]
+        try:
+            classes = np.unique(np.concatenate(pool))
+        except TypeError as exc:  # e.g. string labels against a model's integer classes
+            raise InvalidInput("the holdout labels are not of the models' class type") from exc
+        for model_classes in known:
+            if model_classes is not None and not np.isin(labels, np.asarray(model_classes)).any():
+                raise InvalidInput(
+                    "none of the holdout labels is a class the model predicts",
+                    column=policy.label,
+                )
+        if labels.size < 2:
             raise InvalidInput("a classification holdout set needs at least two classes")
     else:
         if not pd.api.types.is_numeric_dtype(y_series):
@@ -180,7 +203,7 @@ def build_context(
         y = y_series.to_numpy(dtype=float)
     numeric = tuple(c for c in columns if not _is_categorical(frame[c]))
     categorical = tuple(c for c in columns if c not in numeric)
-    spread = {c: spread_of(frame[c].to_numpy(dtype=float)) for c in numeric}
+    spread = spreads_of(frame, numeric)
     cand = model_outputs(candidate, frame[feature_columns(candidate, frame, policy.label)], classes)
     prod = None
     if production is not None:

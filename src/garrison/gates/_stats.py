@@ -16,7 +16,15 @@ from garrison.errors import UnsupportedModel
 from garrison.gates._context import Scored
 from garrison.gates.policy import higher_is_better
 
-__all__ = ["PairedTest", "auc", "baseline_score", "metric", "paired_test"]
+__all__ = [
+    "PairedTest",
+    "auc",
+    "baseline_score",
+    "metric",
+    "paired_test",
+    "resampled_auc",
+    "resampled_metric",
+]
 
 _EPS = 1e-15
 
@@ -111,6 +119,49 @@ def _row_terms(
     return None
 
 
+def resampled_auc(positive: np.ndarray, score: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """ROC AUC of each resample (a row of ``draws``, row indices), ties counted half.
+
+    One pass of counting per resample: the draws are counted per (score value, class)
+    group, and the AUC follows from cumulative negative counts below each group.
+    """
+    _, group = np.unique(score, return_inverse=True)
+    groups = int(group.max()) + 1
+    rounds = draws.shape[0]
+    key = group[draws] * 2 + positive[draws] + (2 * groups * np.arange(rounds))[:, None]
+    counts = np.bincount(key.ravel(), minlength=rounds * groups * 2).reshape(rounds, groups, 2)
+    neg, pos = counts[:, :, 0], counts[:, :, 1]
+    below = np.cumsum(neg, axis=1) - neg
+    pairs = pos.sum(axis=1) * neg.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result: np.ndarray = np.sum(pos * (below + 0.5 * neg), axis=1) / pairs
+    return result
+
+
+def resampled_metric(
+    name: str, y: np.ndarray, scored: Scored, classes: np.ndarray, draws: np.ndarray
+) -> np.ndarray:
+    """``f1`` or ``roc_auc`` of each resample (a row of ``draws``, row indices)."""
+    if name == "f1":
+        targets = classes[1:] if classes.size == 2 else classes
+        scores = []
+        for c in targets:
+            hit, truth = scored.pred == c, y == c
+            tp = np.sum((hit & truth)[draws], axis=1)
+            wrong = np.sum((hit != truth)[draws], axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                scores.append(np.where(tp + wrong > 0, 2 * tp / (2 * tp + wrong), 0.0))
+        return np.mean(scores, axis=0)
+    if name == "roc_auc":
+        proba = _needs_proba(name, scored)
+        if classes.size == 2:
+            return resampled_auc(y == classes[1], proba[:, 1], draws)
+        per_class = [resampled_auc(y == c, proba[:, i], draws) for i, c in enumerate(classes)]
+        with np.errstate(invalid="ignore"):
+            return np.nanmean(np.vstack(per_class), axis=0)
+    raise UnsupportedModel(f"no resampled form of the metric {name!r}")
+
+
 @dataclass(frozen=True)
 class PairedTest:
     """Candidate minus production on the same rows, oriented so that positive is better.
@@ -154,29 +205,22 @@ def paired_test(
     terms_c = _row_terms(name, y, candidate, classes)
     terms_p = _row_terms(name, y, production, classes)
     n = y.size
-    if terms_c is not None and terms_p is not None:
-        diff = terms_c - terms_p
-        # In chunks, so a large holdout never needs a rounds x rows matrix at once.
-        chunk = max(1, 2_000_000 // n)
-        boot = np.concatenate(
-            [
-                diff[rng.integers(0, n, size=(min(chunk, rounds - start), n))].mean(axis=1)
-                for start in range(0, rounds, chunk)
-            ]
-        )
-    else:
-        sign = 1.0 if higher_is_better(name) else -1.0
-        boot = np.empty(rounds)
-        for r in range(rounds):
-            i = rng.integers(0, n, size=n)
-            sub_c = Scored(
-                candidate.pred[i], None if candidate.proba is None else candidate.proba[i]
-            )
-            sub_p = Scored(
-                production.pred[i], None if production.proba is None else production.proba[i]
-            )
-            boot[r] = sign * (
-                metric(name, y[i], sub_c, classes) - metric(name, y[i], sub_p, classes)
-            )
-    p = float((np.sum(boot >= 0) + 1) / (rounds + 1))
+    # Resamples of the row indices, in chunks so that a large holdout set never needs the
+    # whole rounds x rows matrix at once; the same resamples judge both models.
+    chunk = max(1, 1_000_000 // n)
+    parts = []
+    for start in range(0, rounds, chunk):
+        draws = rng.integers(0, n, size=(min(chunk, rounds - start), n))
+        if terms_c is not None and terms_p is not None:
+            parts.append((terms_c - terms_p)[draws].mean(axis=1))
+        else:
+            assert classes is not None
+            cand = resampled_metric(name, y, candidate, classes, draws)
+            prod = resampled_metric(name, y, production, classes, draws)
+            parts.append(cand - prod if higher_is_better(name) else prod - cand)
+    boot = np.concatenate(parts)
+    boot = boot[np.isfinite(boot)]
+    if boot.size == 0:
+        return PairedTest("paired-bootstrap", 1.0, 0.0)
+    p = float((np.sum(boot >= 0) + 1) / (boot.size + 1))
     return PairedTest("paired-bootstrap", p, float(np.quantile(boot, confidence)))

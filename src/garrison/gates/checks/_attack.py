@@ -125,6 +125,7 @@ def boundary_attack(
         return AttackOutcome(distances, 0, 0)
     pool_z = pool[dims].to_numpy(dtype=float) / spread
     origin_z = oracle.origin / spread
+    missing = ~np.isfinite(origin_z)
     z_best = np.zeros((n, d))
     found = np.zeros(n, dtype=bool)
     # Start: the nearest pool rows labelled differently, a few per row, in one batch.
@@ -133,7 +134,8 @@ def boundary_attack(
         other = np.flatnonzero(pool_labels != labels[i])
         if other.size == 0:
             continue
-        gap = pool_z[other] - origin_z[i]
+        # A missing value stays missing: that feature is not moved for this row.
+        gap = np.nan_to_num(pool_z[other] - origin_z[i], nan=0.0)
         far = _rms(gap)
         take = min(_INIT_CANDIDATES, far.size)
         order = np.argpartition(far, take - 1)[:take]
@@ -167,7 +169,8 @@ def boundary_attack(
         # segment's length), so some land on each side of the boundary.
         delta = np.maximum(np.linalg.norm(z_b, axis=1), 1e-6) * _PROBE_REACH / _GRID**_GRID_CALLS
         u = rng.standard_normal((active.size, _PROBES, d))
-        u /= np.linalg.norm(u, axis=2, keepdims=True)
+        u[np.broadcast_to(missing[active][:, None, :], u.shape)] = 0.0
+        u /= np.maximum(np.linalg.norm(u, axis=2, keepdims=True), 1e-12)
         probes = z_b[:, None, :] + delta[:, None, None] * u
         which = np.repeat(active, _PROBES)
         adv = oracle.labels(which, probes.reshape(-1, d)) != labels[which]

@@ -31,20 +31,21 @@ def perturb(
     rng: np.random.Generator,
 ) -> pd.DataFrame:
     """Gaussian noise of ``noise`` x spread on numeric columns; categorical values swapped
-    to another observed category with probability ``noise``."""
+    to another observed category with probability ``noise``. Missing values stay missing."""
     columns: dict[str, Any] = {c: frame[c] for c in frame.columns}
     n = len(frame)
-    for column in numeric:
-        scale = noise * spread[column]
-        if scale > 0:
-            values = frame[column].to_numpy(dtype=float)
-            columns[column] = values + rng.normal(0.0, scale, size=n)
+    moved = [c for c in numeric if spread[c] > 0]
+    if moved:
+        scale = noise * np.array([spread[c] for c in moved])
+        shifted = frame[moved].to_numpy(dtype=float) + rng.standard_normal((n, len(moved))) * scale
+        columns.update({c: shifted[:, j] for j, c in enumerate(moved)})
     for column in categorical:
         values = frame[column].to_numpy(dtype=object)
-        observed = pd.unique(values)
+        present = frame[column].notna().to_numpy()
+        observed = pd.unique(values[present])
         if observed.size < 2:
             continue
-        swap = rng.random(n) < noise
+        swap = (rng.random(n) < noise) & present  # a missing value stays missing
         if not swap.any():
             continue
         codes = pd.Index(observed).get_indexer(values[swap])
@@ -55,18 +56,24 @@ def perturb(
     return pd.DataFrame(columns, index=frame.index)
 
 
-def _noise_effect(
-    ctx: Context, model: Any, clean: Scored, th: RobustnessThresholds
-) -> dict[str, float]:
-    """Mean score drop and prediction flip rate over ``repeats`` noisy copies of the holdout."""
+def _noisy_copies(ctx: Context, th: RobustnessThresholds) -> list[pd.DataFrame]:
     rng = ctx.rng(_SALT)
+    return [
+        perturb(ctx.frame, ctx.numeric, ctx.categorical, ctx.spread, th.noise, rng)
+        for _ in range(th.repeats)
+    ]
+
+
+def _noise_effect(
+    ctx: Context, model: Any, clean: Scored, copies: list[pd.DataFrame]
+) -> dict[str, float]:
+    """Mean score drop and prediction flip rate over noisy copies of the holdout."""
     drops, flips = [], []
     if ctx.is_classification:
         clean_score = metric("accuracy", ctx.y, clean, ctx.classes)
     else:
         clean_score = metric("rmse", ctx.y, clean, None)
-    for _ in range(th.repeats):
-        noisy = perturb(ctx.frame, ctx.numeric, ctx.categorical, ctx.spread, th.noise, rng)
+    for noisy in copies:
         scored = ctx.scored(model, noisy)
         if ctx.is_classification:
             drops.append(clean_score - metric("accuracy", ctx.y, scored, ctx.classes))
@@ -116,10 +123,11 @@ def _attack(
 def check_robustness(ctx: Context, th: RobustnessThresholds) -> CheckResult:
     unit = "accuracy drop" if ctx.is_classification else "relative RMSE rise"
     thresholds: dict[str, float] = {"noise": th.noise, "max_score_drop": th.max_score_drop}
-    effect = _noise_effect(ctx, ctx.candidate_model, ctx.candidate, th)
+    copies = _noisy_copies(ctx, th)  # the same noisy rows for both models
+    effect = _noise_effect(ctx, ctx.candidate_model, ctx.candidate, copies)
     metrics: dict[str, MetricValue] = {"measure": unit, **effect}
     if ctx.production is not None:
-        prod = _noise_effect(ctx, ctx.production_model, ctx.production, th)
+        prod = _noise_effect(ctx, ctx.production_model, ctx.production, copies)
         metrics.update({f"production_{k}": v for k, v in prod.items()})
     problems = []
     if effect["score_drop"] > th.max_score_drop:
