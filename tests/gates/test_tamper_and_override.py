@@ -16,6 +16,7 @@ from sqlalchemy import delete, select, update
 from garrison.audit import AuditQuery
 from garrison.errors import (
     Conflict,
+    DigestMismatch,
     Forbidden,
     FourEyesViolation,
     GateFailed,
@@ -177,3 +178,19 @@ def test_a_forged_approval_of_an_override_is_refused(failed) -> None:
     _exec(services, update(gate_overrides).values(approval=request))
     with pytest.raises(IntegrityFailure, match=f"gate override {asked.id}"):
         services.registry.approve(p["bob"], "credit", v.version)
+
+
+def test_a_holdout_swapped_in_the_dataset_registry_is_refused(failed, tmp_path) -> None:
+    """Replace the holdout file and its registered digest together: the digest signed into
+    the policy still names the original bytes."""
+    import hashlib
+
+    from garrison.storage.tables_datasets import datasets
+
+    services, p, _, v = failed
+    holdout = tmp_path / "holdout.csv"
+    holdout.write_text(holdout.read_text() + "30,50,10,1\n")
+    swapped = hashlib.sha256(holdout.read_bytes()).hexdigest()
+    _exec(services, update(datasets).values(digest=swapped))
+    with pytest.raises(DigestMismatch, match="signed into the gate policy"):
+        services.gates.run(p["alice"], "credit", v.version)

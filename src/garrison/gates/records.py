@@ -68,11 +68,13 @@ class PolicyRecord:
     digest: str
     set_by: str
     created: str
+    #: The holdout dataset's SHA-256 when the policy was set (signed with it).
+    holdout_sha256: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "revision": self.revision, "digest": self.digest,
                 "set_by": self.set_by, "created": self.created,
-                "policy": self.policy.to_mapping()}
+                "holdout_sha256": self.holdout_sha256, "policy": self.policy.to_mapping()}
 
 
 @dataclass(frozen=True)

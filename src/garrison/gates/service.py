@@ -150,7 +150,7 @@ class GateService:
                              "previous_digest": previous.digest if previous else None,
                              "holdout": body["holdout"]}))
                 return PolicyRecord(name, row.revision, resolved, row.digest, actor.name,
-                                    row.created)
+                                    row.created, holdout.digest)
         except GarrisonError as exc:
             self._failing(actor, "set-gate-policy", resource, request_id, exc)
             raise
@@ -195,7 +195,8 @@ class GateService:
             raise IntegrityFailure(f"the gate policy of {name} failed verification: "
                                    f"{exc.message}", reason=exc.code) from exc
         return PolicyRecord(name, row.revision, policy, str(body["digest"]),
-                            str(body.get("set_by", "")), str(body.get("created", "")))
+                            str(body.get("set_by", "")), str(body.get("created", "")),
+                            str((body.get("holdout") or {}).get("sha256", "")))
 
     # -- reports --------------------------------------------------------------------
     def report(self, actor: Principal, name: str, version: int, *,
@@ -257,7 +258,7 @@ class GateService:
 
     def _data(self, ds: DatasetVersion, what: str) -> DataBlob:
         data = self._read_file(ds.source)
-        if hashlib.sha256(data).hexdigest() != ds.digest.lower().removeprefix("sha256:"):
+        if hashlib.sha256(data).hexdigest() != _bare(ds.digest):
             raise DigestMismatch(f"the {what} dataset {ds.ref} changed since it was "
                                  "registered: its file no longer has the registered digest")
         return DataBlob("parquet" if ds.format == "parquet" else "csv", data)
@@ -271,8 +272,7 @@ class GateService:
                                      "sha256": ref.digest, "used": False}
             try:
                 ds = self._datasets(ref.name, int(ref.version))
-                if ds.digest.lower().removeprefix("sha256:") != \
-                        ref.digest.lower().removeprefix("sha256:"):
+                if _bare(ds.digest) != _bare(ref.digest):
                     raise DigestMismatch("the registered dataset has another digest")
                 blobs.append(self._data(ds, "training"))
                 entry["used"] = True
@@ -289,6 +289,9 @@ class GateService:
         artifact, candidate = artifact_check(self.registry, v)
         policy = record.policy
         holdout = self._holdout(policy)
+        if _bare(holdout.digest) != _bare(record.holdout_sha256):
+            raise DigestMismatch(f"the holdout dataset {holdout.ref} is recorded with another "
+                                 "digest than the one signed into the gate policy")
         production = self.registry.production(v.name)
         if production is not None and production.version == v.version:
             production = None
@@ -363,6 +366,10 @@ def gate_at_registration(gates: GateService
 def _features(v: ModelVersion) -> tuple[str, ...]:
     schema = v.metadata.input_schema
     return tuple(schema.names) if schema is not None else ()
+
+
+def _bare(digest: str) -> str:
+    return digest.lower().removeprefix("sha256:")
 
 
 def _payload(record: Any) -> dict[str, Any]:

@@ -39,6 +39,8 @@ class GatePolicyOut(BaseModel):
     digest: str = Field(description="SHA-256 of the policy's canonical JSON.")
     set_by: str
     created: str
+    holdout_sha256: str = Field(description="The holdout dataset's SHA-256, signed into "
+                                "the policy: a gate run refuses other bytes.")
     policy: dict[str, Any]
 
 
