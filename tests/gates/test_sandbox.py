@@ -118,3 +118,24 @@ def test_a_non_sklearn_artifact_is_evaluated_through_the_gateway_runtime() -> No
                        atol=1e-4)
     expected = model.predict(HOLDOUT[FEATURES].to_numpy(np.float32))
     assert (served.predict(HOLDOUT) == expected).mean() > 0.99
+
+
+def _fake_python(tmp_path, body: str):
+    script = tmp_path / "python"
+    script.write_text("#!/bin/sh\n" + body + "\n")
+    script.chmod(0o700)
+    return str(script)
+
+
+def test_a_child_that_closes_its_stderr_and_hangs_is_killed_at_the_deadline(tmp_path) -> None:
+    runner = SubprocessGateRunner(1.0, 4096, python=_fake_python(
+        tmp_path, "exec 2>&-\nexec sleep 30"))
+    outcome = runner.run(_request())
+    assert outcome.result is None and "deadline" in outcome.problem
+
+
+def test_a_child_answering_garbage_fails_the_run(tmp_path) -> None:
+    runner = SubprocessGateRunner(30, 4096, python=_fake_python(
+        tmp_path, "cat >/dev/null\necho 'not json'\necho 'boom' >&2"))
+    outcome = runner.run(_request())
+    assert outcome.result is None and "boom" in outcome.problem

@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
 __all__ = ["PROGRESS_MARK", "GateRequest", "GateRunOutcome", "SubprocessGateRunner",
@@ -159,15 +159,15 @@ class SubprocessGateRunner:
         errors: list[str] = []
         stages: list[str] = []
         finished = False
+        late = GateRunOutcome(None, f"the gate run did not finish within the "
+                              f"{self.timeout:g} s deadline (GARRISON_GATE_TIMEOUT)")
         while not finished:
             left = deadline - time.perf_counter()
             if left <= 0:
                 child.kill()
                 child.wait()
-                return GateRunOutcome(None, f"the gate run did not finish within the "
-                                      f"{self.timeout:g} s deadline (GARRISON_GATE_TIMEOUT)",
-                                      seconds=time.perf_counter() - started,
-                                      stages=tuple(stages))
+                return replace(late, seconds=time.perf_counter() - started,
+                               stages=tuple(stages))
             try:
                 line = lines.get(timeout=min(left, 0.5))
             except queue.Empty:
@@ -181,7 +181,12 @@ class SubprocessGateRunner:
                     progress(fraction, stage)
             elif line.strip():
                 errors.append(line.strip())
-        code = child.wait(timeout=max(deadline - time.perf_counter(), 1.0))
+        try:  # Standard error closed; the child may still run (it closed it itself).
+            code = child.wait(timeout=max(deadline - time.perf_counter(), 0.1))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+            return replace(late, seconds=time.perf_counter() - started, stages=tuple(stages))
         threads[1].join(timeout=5.0)
         seconds = time.perf_counter() - started
         if code == 0 and out:
