@@ -133,6 +133,12 @@ def test_an_edited_or_rolled_back_policy_is_detected(failed) -> None:
     _exec(services, delete(gate_policies))
     with pytest.raises(IntegrityFailure, match="was deleted"):
         services.registry.approve(p["bob"], "credit", v.version)
+    assert services.alerts.list("gate-policy-tampered")
+    # An approver recovers by setting the policy again; it is signed and audited anew.
+    again = services.gates.set_policy(p["bob"], "credit", POLICY)
+    assert services.gates.policy(p["dan"], "credit").digest == again.digest
+    with pytest.raises(GateFailed, match="earlier policy|failed its release gate"):
+        services.registry.approve(p["bob"], "credit", v.version)
 
 
 def test_an_override_needs_a_written_reason_and_a_second_admin(failed) -> None:

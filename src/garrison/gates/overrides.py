@@ -104,37 +104,41 @@ class OverrideDesk:
         resource = f"gate-override:{str(override_id)[:64]}"
         self._guard.require(actor, "approve-gate-override", resource, request_id=request_id)
         try:
-            with self._store.write() as tx:
+            # Verified outside the write: a tamper alarm writes an alert of its own.
+            with self._store.read() as tx:
                 row = tx.gates.get_override(str(override_id))
-                if row is None:
-                    raise NotFound(f"no gate override {str(override_id)[:64]!r}")
-                pending = self._verified(row)
-                resource = f"model:{pending.model}:{pending.version}"
-                if pending.requested_by == actor.name:
-                    raise FourEyesViolation("the admin who asked for an override cannot "
-                                            "grant it; a second admin must",
-                                            requested_by=pending.requested_by)
-                if pending.approved:
-                    raise Conflict(f"override {pending.id} is already approved by "
-                                   f"{pending.approved_by}")
-                approving: dict[str, Any] = {"kind": "approval", "id": row.id,
-                        "request_sha256": envelope_sha256(row.request),
-                        "approved_by": actor.name, "approved_at": self._now()}
-                approval = sign_document(self._keyring, OVERRIDE_PAYLOAD_TYPE, approving)
-                if not tx.gates.approve_override(row.id, actor.name, approving["approved_at"],
-                                                 approval):
-                    raise Conflict(f"override {row.id} was approved meanwhile")
+            if row is None:
+                raise NotFound(f"no gate override {str(override_id)[:64]!r}")
+            pending = self._verified(row)
+            resource = f"model:{pending.model}:{pending.version}"
+            if pending.requested_by == actor.name:
+                raise FourEyesViolation("the admin who asked for an override cannot "
+                                        "grant it; a second admin must",
+                                        requested_by=pending.requested_by)
+            if pending.approved:
+                raise Conflict(f"override {pending.id} is already approved by "
+                               f"{pending.approved_by}")
+            approving: dict[str, Any] = {"kind": "approval", "id": row.id,
+                                         "request_sha256": envelope_sha256(row.request),
+                                         "approved_by": actor.name, "approved_at": self._now()}
+            approval = sign_document(self._keyring, OVERRIDE_PAYLOAD_TYPE, approving)
+            with self._store.write() as tx:
+                current = tx.gates.get_override(row.id)
+                if current is None or current.request != row.request or \
+                        not tx.gates.approve_override(row.id, actor.name,
+                                                      approving["approved_at"], approval):
+                    raise Conflict(f"override {row.id} changed or was approved meanwhile")
                 tx.audit.append(AuditDraft(
                     action="approve-gate-override", actor=actor.name, resource=resource,
                     request_id=request_id,
                     payload={"override": row.id, "requested_by": pending.requested_by,
                              "sha256": pending.artifact_digest,
                              "policy_digest": pending.policy_digest}))
-                return self._verified(OverrideRow(
-                    id=row.id, model=row.model, version=row.version, created=row.created,
-                    requested_by=row.requested_by, request=row.request,
-                    approved_by=actor.name, approved_at=approving["approved_at"],
-                    approval=approval))
+            return self._verified(OverrideRow(
+                id=row.id, model=row.model, version=row.version, created=row.created,
+                requested_by=row.requested_by, request=row.request,
+                approved_by=actor.name, approved_at=approving["approved_at"],
+                approval=approval))
         except GarrisonError as exc:
             self._failing(actor, "approve-gate-override", resource, request_id, exc)
             raise

@@ -28,6 +28,7 @@ from garrison import __version__
 from garrison.audit import AuditDraft, AuditQuery
 from garrison.datasets import DatasetVersion
 from garrison.errors import (
+    Conflict,
     DigestMismatch,
     GarrisonError,
     IntegrityFailure,
@@ -130,9 +131,18 @@ class GateService:
             if name not in self.registry.model_names():
                 raise ModelNotFound(f"no model named {name!r}; register a version first")
             resolved, holdout = self._resolved(parsed)
+            # Verified outside the write (a tamper alarm writes an alert of its own). A
+            # policy that fails verification is replaced: that is how an approver recovers.
+            try:
+                previous = self.current_policy(name)
+            except IntegrityFailure:
+                previous = None
             with self._store.write() as tx:
-                previous = self._verified_policy(tx, name)
-                revision = previous.revision + 1 if previous else 1
+                latest = tx.gates.latest_policy(name)
+                if previous is not None and (latest is None
+                                             or latest.revision != previous.revision):
+                    raise Conflict(f"the gate policy of {name} changed meanwhile; try again")
+                revision = (latest.revision if latest is not None else 0) + 1
                 body: dict[str, Any] = {
                         "model": name, "revision": revision,
                         "digest": resolved.digest(), "policy": resolved.to_mapping(),
