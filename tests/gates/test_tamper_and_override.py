@@ -137,7 +137,7 @@ def test_an_edited_or_rolled_back_policy_is_detected(failed) -> None:
     # An approver recovers by setting the policy again; it is signed and audited anew.
     again = services.gates.set_policy(p["bob"], "credit", POLICY)
     assert services.gates.policy(p["dan"], "credit").digest == again.digest
-    with pytest.raises(GateFailed, match="earlier policy|failed its release gate"):
+    with pytest.raises(GateFailed, match=r"earlier policy|failed its release gate"):
         services.registry.approve(p["bob"], "credit", v.version)
 
 
