@@ -72,3 +72,16 @@ def test_gate_cli(tmp_path, monkeypatch) -> None:
     out = run(*register, key=keys["alice"]).stdout
     assert "release gate failed (performance" in out
     run("model", "approve", "credit:2", key=keys["bob"], code=1)
+
+
+def test_deploy_configure_sets_the_shadow_agreement_gate(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("GARRISON_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("GARRISON_DATABASE_URL", raising=False)
+    root = json.loads(run("init", "--json").stdout)["api_key"]
+    (tmp_path / "m.pkl").write_bytes(pickle.dumps(
+        LogisticRegression(max_iter=1000).fit(TRAIN[FEATURES], TRAIN["label"]), protocol=5))
+    run("model", "register", "credit", str(tmp_path / "m.pkl"), key=root)
+    out = json.loads(run("deploy", "configure", "credit", "--shadow-min-agreement", "0.97",
+                         "--shadow-min-requests", "500", "--json", key=root).stdout)
+    assert (out["shadow_min_agreement"], out["shadow_min_requests"]) == (0.97, 500)
+    run("deploy", "configure", "credit", "--shadow-min-agreement", "1.5", key=root, code=2)
