@@ -192,3 +192,17 @@ def test_missing_values_stay_missing_and_the_other_features_are_attacked() -> No
     assert np.isfinite(outcome.distances).all()
     assert outcome.success_rate(10.0) == 1.0
     assert seen and all(batch["x1"].isna().all() for batch in seen)
+
+
+def test_noise_is_measured_on_at_most_5000_sampled_rows() -> None:
+    from garrison.gates._context import build_context
+
+    rng = np.random.default_rng(8)
+    frame = pd.DataFrame({"x0": rng.normal(size=6000), "x1": rng.normal(size=6000)})
+    frame["y"] = (frame["x0"] > 0).astype(int)
+    model = LogisticRegression().fit(frame[["x0", "x1"]], frame["y"])
+    th = RobustnessThresholds(attack_rows=0)
+    big = build_context(model, None, frame, policy(), None, 0)
+    small = build_context(model, None, frame.iloc[:800], policy(), None, 0)
+    assert check_robustness(big, th).metrics["noise_rows"] == 5000
+    assert check_robustness(small, th).metrics["noise_rows"] == 800
