@@ -139,3 +139,14 @@ def test_a_child_answering_garbage_fails_the_run(tmp_path) -> None:
         tmp_path, "cat >/dev/null\necho 'not json'\necho 'boom' >&2"))
     outcome = runner.run(_request())
     assert outcome.result is None and "boom" in outcome.problem
+
+
+def test_the_child_inherits_no_setting_or_secret(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("GARRISON_MASTER_KEY", "c2VjcmV0")
+    monkeypatch.setenv("GARRISON_DATABASE_URL", "postgresql://u:pw@db/garrison")
+    runner = SubprocessGateRunner(30, 4096, python=_fake_python(tmp_path, (
+        'cat >/dev/null\n'
+        'if env | grep -q GARRISON_; then echo leaked >&2; else echo "clean $PATH" >&2; fi\n'
+        'exit 3')))
+    outcome = runner.run(_request())
+    assert "clean /" in outcome.problem and "leaked" not in outcome.problem

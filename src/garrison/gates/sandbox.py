@@ -11,7 +11,8 @@ which the parent reads as it runs and hands to a ``progress`` callback.
 
 A model that hangs, crashes the interpreter or exhausts memory takes the child down,
 never the caller; the deadline kills it. Nothing is written to disk: the data travel
-through a pipe and the child runs in an empty working directory.
+through a pipe and the child runs in an empty working directory, with an environment
+stripped of everything but what an interpreter needs (no setting, no secret).
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ _MAGIC = b"garrison-gate/1\n"
 #: Standard-error lines of the child that carry progress (the rest is kept for errors).
 PROGRESS_MARK = "\x1egarrison-gate-progress "
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+#: The environment variables the child inherits; everything else is left behind.
+_PASSED = frozenset({"PATH", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "LANG", "LC_ALL",
+                     "LC_CTYPE", "TZ", "TMPDIR", "HOME", "SYSTEMROOT", "LD_LIBRARY_PATH"})
 
 Progress = Callable[[float, str], None]
 
@@ -127,8 +131,10 @@ class SubprocessGateRunner:
         self._python = python or sys.executable
 
     def run(self, request: GateRequest, progress: Progress | None = None) -> GateRunOutcome:
-        env = {**os.environ, **{name: "1" for name in _THREAD_VARIABLES}}
-        env.pop("GARRISON_DEBUG", None)
+        # Only what an interpreter needs: never the server's settings or secrets
+        # (database URL, keys), which a model under evaluation has no business reading.
+        env = {name: value for name, value in os.environ.items() if name in _PASSED}
+        env.update({name: "1" for name in _THREAD_VARIABLES})
         payload = encode_request(request)
         started = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="garrison-gate-") as empty:
