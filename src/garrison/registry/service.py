@@ -44,6 +44,7 @@ from garrison.registry.provenance import Provenance
 from garrison.registry.reference import PreparedReference, prepare_reference
 from garrison.registry.review import SignatureStatus
 from garrison.registry.servability import Purpose, ServabilityProbe, ServabilityRequest
+from garrison.registry.state import SERVABLE_STAGES
 from garrison.registry.transitions import Lifecycle
 from garrison.scanning import DEFAULT_POLICY, ScanPolicy, ScanReport, scan_path
 from garrison.signing import Keyring, ModelSigningKey
@@ -450,9 +451,16 @@ class RegistryService:
         self._guard.require(actor, "verify-model-version", f"model:{name}:{version}",
                             request_id=request_id)
         v = self.get(name, version)
+
+        def check() -> dict[str, Any] | None:
+            found = self._documents.verify_openssf(v, self.verified_bytes(v))
+            if v.stage in SERVABLE_STAGES:  # Its stage must be backed by the audit trail.
+                with self._store.read() as tx:
+                    self.lifecycle.seals.check(tx, v)
+            return found
+
         record = self._guard.audited(
-            actor, "verify-model-version",
-            lambda: self._documents.verify_openssf(v, self.verified_bytes(v)),
+            actor, "verify-model-version", check,
             resource=v.resource, request_id=request_id,
             ok_payload=lambda r: {"sha256": v.digest,
                                   "model_signed_by": r["signer"] if r else None})

@@ -31,6 +31,7 @@ from garrison.registry.models import ModelVersion, Transition
 from garrison.registry.ports import RegistryStore, RegistryTx
 from garrison.registry.review import ensure_approvable
 from garrison.registry.servability import Purpose
+from garrison.registry.state import VersionSeals
 
 if TYPE_CHECKING:
     from garrison.registry.checks import TransitionCheck
@@ -63,6 +64,8 @@ class Lifecycle:
         self._checks = checks
         self._promotion_gate = promotion_gate
         self._on_deployed = on_deployed
+        #: Stages bound to the audit trail: sealed by every transition, checked before use.
+        self.seals = VersionSeals(guard, store)
 
     def _run_checks(self, actor: Principal, v: ModelVersion, purpose: Purpose, action: str,
                     request_id: str) -> None:
@@ -108,17 +111,16 @@ class Lifecycle:
         run first on the version as it is, when the move to ``target`` could happen (and
         ``ready`` agrees): a move ``apply`` will refuse anyway is not smoke-tested."""
         resource = f"model:{name}:{version}"
-        if checked is None:
-            return self._guard.run(actor, action, resource, self._applying(name, version, apply),
-                                   request_id=request_id, payload={"reason": reason[:500]})
-        self._guard.require(actor, action, resource, request_id=request_id)
-        current = self.get(name, version)
-        if target is not None and _allowed(current.stage, target) and (
-                ready is None or ready(current)):
-            self._run_checks(actor, current, checked, action, request_id)
+        if checked is not None:
+            self._guard.require(actor, action, resource, request_id=request_id)
+            current = self.get(name, version)
+            if target is not None and _allowed(current.stage, target) and (
+                    ready is None or ready(current)):
+                self._run_checks(actor, current, checked, action, request_id)
         return self._guard.run(actor, action, resource, self._applying(name, version, apply),
                                request_id=request_id, payload={"reason": reason[:500]},
-                               authorize=False)
+                               authorize=checked is None, result_payload=_stated,
+                               seal=lambda tx, v: self.seals.model_states(tx, name))
 
     @staticmethod
     def _applying(name: str, version: int, apply: Apply) -> Callable[[RegistryTx], ModelVersion]:
@@ -209,7 +211,13 @@ class Lifecycle:
         return self._on_deployed(self._guard.run(
             actor, "rollback-model", resource, change, request_id=request_id,
             payload={"reason": reason[:500]}, authorize=False,
-            result_payload=lambda v: {"restored_version": v.version}))
+            result_payload=lambda v: {"restored_version": v.version, **_stated(v)},
+            seal=lambda tx, v: self.seals.model_states(tx, name)))
+
+
+def _stated(v: ModelVersion) -> dict[str, object]:
+    """What a transition's event records: the exact artifact and the stage it reached."""
+    return {"sha256": v.digest, "stage": v.stage}
 
 
 def _allowed(current: str, target: str) -> bool:
