@@ -122,7 +122,20 @@ def test_a_version_promoted_in_sql_with_no_approval_is_refused(inst, tmp_path) -
         v=fresh.version)
     _, table = _table(inst)
     assert "fraud" not in table.entries
-    assert _refusals(inst, f"model:fraud:{fresh.version}")[0].reason == "unsealed"
+    # Sealed as registered at registration: the stage no longer matches its seal.
+    assert _refusals(inst, f"model:fraud:{fresh.version}")[0].reason == "bad-seal"
+
+
+def test_a_stage_set_by_sql_is_not_laundered_by_a_genuine_promotion(inst, tmp_path) -> None:
+    """The approver promotes what the console shows as approved: the promotion must not
+    turn a stage written in SQL into a sealed one."""
+    fresh = _register(inst, tmp_path, "fraud", 0)
+    sql(inst, "UPDATE model_versions SET stage = 'approved' WHERE version = :v",
+        v=fresh.version)
+    with pytest.raises(StateUnverified):
+        inst.services.registry.promote(inst.people["bob"], "fraud", fresh.version)
+    assert inst.services.registry.get("fraud", fresh.version).stage == "approved"
+    assert ("model-version", f"fraud:{fresh.version}", "bad-seal") in _findings(inst)
 
 
 def test_the_gateway_refuses_a_sql_promotion_and_keeps_serving_the_rest(
@@ -187,6 +200,16 @@ def test_a_role_granted_by_sql_is_refused(inst) -> None:
     # Granting it through Garrison is audited, sealed and honoured.
     inst.services.accounts.grant_role(inst.people["root"], "dan", "admin")
     assert "admin" in inst.services.accounts.authenticate(inst.keys["dan"]).roles
+
+
+def test_an_open_console_session_ends_when_its_role_is_granted_by_sql(inst) -> None:
+    opened = inst.services.sessions.open_with_key(inst.keys["dan"], client="127.0.0.1")
+    assert inst.services.sessions.resume(opened.token).principal.name == "dan"
+    sql(inst, "INSERT INTO principal_roles (principal_id, role) VALUES (:p, 'admin')",
+        p=inst.people["dan"].id)
+    with pytest.raises(AuthenticationFailed) as info:
+        inst.services.sessions.resume(opened.token)
+    assert info.value.detail["why"] == "unverified-state"
 
 
 def test_a_disabled_principal_enabled_by_sql_is_refused(inst) -> None:
@@ -325,3 +348,23 @@ def test_a_new_installation_is_born_sealed(inst) -> None:
     [event] = inst.services.store.query(AuditQuery(action="seal-governance-state"))
     assert json.loads(event.payload) == {"new_installation": True, "sealed": 0}
     assert inst.services.state.reconcile(inst.people["root"]).ok
+
+
+def test_whoever_holds_the_signing_key_can_seal_state(inst) -> None:
+    """The limit of the defence (security-model.md, host attacker): seals are as strong
+    as the signing key. With the key, a role granted in SQL can be sealed and is honoured;
+    only an off-host witness or export of the trail shows the grant has no event."""
+    from garrison.governance.seals import principal_state
+
+    dan = inst.people["dan"]
+    sql(inst, "INSERT INTO principal_roles (principal_id, role) VALUES (:p, 'admin')",
+        p=dan.id)
+    head = inst.services.store.head()
+    assert head is not None
+    forged = principal_state(dan.__class__(**{**dan.__dict__,
+                                              "roles": dan.roles | {"admin"}}))
+    key_id, signature = inst.services.keyring.sign(forged.message(head.seq))
+    sql(inst, "UPDATE state_seals SET seq = :q, key_id = :k, signature = :g "
+              "WHERE kind = 'principal' AND key = :p", q=head.seq, k=key_id, g=signature,
+        p=dan.id)
+    assert "admin" in inst.services.accounts.authenticate(inst.keys["dan"]).roles

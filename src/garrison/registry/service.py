@@ -44,7 +44,7 @@ from garrison.registry.provenance import Provenance
 from garrison.registry.reference import PreparedReference, prepare_reference
 from garrison.registry.review import SignatureStatus
 from garrison.registry.servability import Purpose, ServabilityProbe, ServabilityRequest
-from garrison.registry.state import SERVABLE_STAGES
+from garrison.registry.state import SERVABLE_STAGES, version_state
 from garrison.registry.transitions import Lifecycle
 from garrison.scanning import DEFAULT_POLICY, ScanPolicy, ScanReport, scan_path
 from garrison.signing import Keyring, ModelSigningKey
@@ -320,6 +320,7 @@ class RegistryService:
             result_payload=lambda v: {"version": v.version, "sha256": v.digest,
                                       "format": v.format, "size": v.size,
                                       "policy_extension": scan["policy_extension"]},
+            seal=lambda tx, v: [version_state(v)],
         )
         if self._lineage is not None:
             self._record_training(registered, inputs)

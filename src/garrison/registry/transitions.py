@@ -117,15 +117,21 @@ class Lifecycle:
             if target is not None and _allowed(current.stage, target) and (
                     ready is None or ready(current)):
                 self._run_checks(actor, current, checked, action, request_id)
-        return self._guard.run(actor, action, resource, self._applying(name, version, apply),
+        return self._guard.run(actor, action, resource,
+                               self._applying(name, version, apply, backed=checked is not None),
                                request_id=request_id, payload={"reason": reason[:500]},
                                authorize=checked is None, result_payload=_stated,
                                seal=lambda tx, v: self.seals.model_states(tx, name))
 
-    @staticmethod
-    def _applying(name: str, version: int, apply: Apply) -> Callable[[RegistryTx], ModelVersion]:
+    def _applying(self, name: str, version: int, apply: Apply, *,
+                  backed: bool) -> Callable[[RegistryTx], ModelVersion]:
+        """With ``backed``, the version must be as the trail left it before it can move
+        towards traffic: a stage set in SQL is never laundered by a genuine approval or
+        promotion (rejecting or retiring a tampered version stays possible)."""
         def change(tx: RegistryTx) -> ModelVersion:
             current = tx.models.get_version(name, version)
+            if backed:
+                self.seals.check(tx, current)
             apply(tx, current)
             return tx.models.get_version(name, version)
 
@@ -203,6 +209,7 @@ class Lifecycle:
             now_prod, target = plan
             if planned is None or target.version != planned[1].version:
                 raise Conflict(f"{name} changed while the rollback was checked; try again")
+            self.seals.check(tx, target)  # Never restore a version the trail does not back.
             why = reason or f"rollback from version {now_prod.version}"
             self._move(tx, now_prod, Stage.APPROVED, actor.name, why)
             self._move(tx, target, Stage.PRODUCTION, actor.name, why)
