@@ -368,3 +368,24 @@ def test_whoever_holds_the_signing_key_can_seal_state(inst) -> None:
               "WHERE kind = 'principal' AND key = :p", q=head.seq, k=key_id, g=signature,
         p=dan.id)
     assert "admin" in inst.services.accounts.authenticate(inst.keys["dan"]).roles
+
+
+def test_audit_state_reports_on_the_admin_api(inst) -> None:
+    from starlette.testclient import TestClient
+
+    from garrison.web import create_web_app
+
+    with TestClient(create_web_app(inst.services)) as client:
+        clean = client.post("/admin/audit/state", headers=inst.auth("dan"))
+        assert clean.status_code == 200 and clean.json()["ok"] is True
+        sql(inst, "UPDATE principals SET disabled = :f WHERE name = 'alice'", f=True)
+        sql(inst, "INSERT INTO principal_roles (principal_id, role) VALUES (:p, 'admin')",
+            p=inst.people["alice"].id)
+        dirty = client.post("/admin/audit/state", headers=inst.auth("dan"))
+        assert dirty.status_code == 200
+        body = dirty.json()
+        assert body["ok"] is False
+        assert [(f["kind"], f["reason"], f["name"]) for f in body["findings"]] == [
+            ("principal", "bad-seal", "alice")]
+        denied = client.post("/admin/audit/state", headers=inst.auth("alice"))
+        assert denied.status_code == 401  # Her own state is refused, so is her key.

@@ -22,6 +22,7 @@ from starlette.responses import Response
 from garrison.config import Settings
 from garrison.errors import AuthenticationFailed, InvalidInput
 from garrison.governance import AccountService, AuditService, Guard
+from garrison.governance.state import StateAudit
 from garrison.identity import Principal
 from garrison.registry import RegistryService, validate_model_name
 from garrison.serving.decision_service import DecisionService
@@ -54,6 +55,9 @@ class AdminServices(Protocol):
     audit: AuditService
     registry: RegistryService
     decisions: DecisionService
+
+    @property
+    def state(self) -> StateAudit: ...
 
 
 @dataclass(frozen=True)
