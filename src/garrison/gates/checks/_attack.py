@@ -52,7 +52,8 @@ class _Oracle:
 
     def __init__(self, predict: Predict, rows: pd.DataFrame, dims: list[str], spread: np.ndarray):
         self.predict = predict
-        self.columns = {str(c): rows[c].to_numpy() for c in rows.columns}
+        # Extension arrays keep each column's type (categorical, dates, nullable, strings).
+        self.columns = {str(c): rows[c].array for c in rows.columns}
         self.dims = {d: j for j, d in enumerate(dims)}
         self.spread = spread
         self.origin = rows[dims].to_numpy(dtype=float)
@@ -64,7 +65,7 @@ class _Oracle:
         values = self.origin[which] + z * self.spread
         frame = pd.DataFrame(
             {
-                c: values[:, self.dims[c]] if c in self.dims else column[which]
+                c: values[:, self.dims[c]] if c in self.dims else column.take(which)
                 for c, column in self.columns.items()
             }
         )
