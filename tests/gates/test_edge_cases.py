@@ -87,3 +87,22 @@ def test_regression_metrics_each_run(metric: str) -> None:
     _fits(result)
     assert result.passed, result.summary
     assert result.check("performance").metrics["metric"] == metric
+
+
+def test_nullable_integer_columns_with_missing_values() -> None:
+    rng = np.random.default_rng(4)
+    n = 400
+    count = pd.array(rng.integers(0, 20, n), dtype="Int64")
+    count[::9] = pd.NA
+    frame = pd.DataFrame({"x": rng.normal(size=n), "count": count})
+    frame["y"] = (frame["x"] + rng.normal(scale=0.5, size=n) > 0).astype(int)
+
+    class OnX:
+        classes_ = np.array([0, 1])
+
+        def predict(self, x: pd.DataFrame) -> np.ndarray:
+            return (x["x"].to_numpy() > 0).astype(int)
+
+    result = evaluate(OnX(), OnX(), frame.iloc[200:], policy(), frame.iloc[:200])
+    _fits(result)
+    assert result.passed, result.summary

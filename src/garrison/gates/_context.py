@@ -88,7 +88,7 @@ def spreads_of(frame: pd.DataFrame, columns: tuple[str, ...]) -> dict[str, float
     """``spread_of`` every column, in one pass when no value is missing or infinite."""
     if not columns:
         return {}
-    values = frame[list(columns)].to_numpy(dtype=float)
+    values = frame[list(columns)].to_numpy(dtype=float, na_value=np.nan)
     if not np.isfinite(values).all() or len(values) < 2:
         return {c: spread_of(values[:, j]) for j, c in enumerate(columns)}
     q1, q3 = np.percentile(values, [25, 75], axis=0)
@@ -200,7 +200,7 @@ def build_context(
     else:
         if not pd.api.types.is_numeric_dtype(y_series):
             raise InvalidInput("a regression label must be numeric", column=policy.label)
-        y = y_series.to_numpy(dtype=float)
+        y = y_series.to_numpy(dtype=float, na_value=np.nan)
     numeric = tuple(c for c in columns if not _is_categorical(frame[c]))
     categorical = tuple(c for c in columns if c not in numeric)
     spread = spreads_of(frame, numeric)

@@ -56,7 +56,7 @@ class _Oracle:
         self.columns = {str(c): rows[c].array for c in rows.columns}
         self.dims = {d: j for j, d in enumerate(dims)}
         self.spread = spread
-        self.origin = rows[dims].to_numpy(dtype=float)
+        self.origin = rows[dims].to_numpy(dtype=float, na_value=np.nan)
         self.queries = 0
         self.calls = 0
 
@@ -124,7 +124,7 @@ def boundary_attack(
     distances = np.full(n, np.inf)
     if n == 0 or d == 0:
         return AttackOutcome(distances, 0, 0)
-    pool_z = pool[dims].to_numpy(dtype=float) / spread
+    pool_z = pool[dims].to_numpy(dtype=float, na_value=np.nan) / spread
     origin_z = oracle.origin / spread
     missing = ~np.isfinite(origin_z)
     z_best = np.zeros((n, d))

@@ -32,7 +32,9 @@ def row_overlap(holdout: pd.DataFrame, training: pd.DataFrame, columns: list[str
         if all(
             pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) for s in (a, b)
         ):
-            values = np.concatenate([a.to_numpy(dtype=float), b.to_numpy(dtype=float)])
+            values = np.concatenate(
+                [a.to_numpy(dtype=float, na_value=np.nan), b.to_numpy(dtype=float, na_value=np.nan)]
+            )
             parts.append(values.astype(np.float32).view(np.int32))
         else:
             text = np.concatenate([a.astype(str).to_numpy(), b.astype(str).to_numpy()])
@@ -69,7 +71,7 @@ def feature_label_strength(
     """How well one feature alone predicts the label: ROC AUC (classification, oriented so
     0.5 is useless and 1 a perfect copy) or absolute Spearman correlation (regression)."""
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    raw = values.to_numpy(dtype=float) if numeric else None
+    raw = values.to_numpy(dtype=float, na_value=np.nan) if numeric else None
     binary = classes is not None and classes.size == 2
     if raw is not None and np.isfinite(raw).all() and (classes is None or binary):
         if classes is None:
