@@ -106,3 +106,24 @@ def test_nullable_integer_columns_with_missing_values() -> None:
     result = evaluate(OnX(), OnX(), frame.iloc[200:], policy(), frame.iloc[:200])
     _fits(result)
     assert result.passed, result.summary
+
+
+def test_integer_column_names_from_an_in_memory_frame() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(400, 3))
+    y = (x[:, 0] + rng.normal(scale=0.5, size=400) > 0).astype(int)
+    model = LogisticRegression().fit(x[:200], y[:200])  # fitted on an array: no names
+
+    class OnArray:
+        classes_ = model.classes_
+
+        def predict(self, frame: pd.DataFrame) -> np.ndarray:
+            return model.predict(frame.to_numpy())
+
+        def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+            return model.predict_proba(frame.to_numpy())
+
+    frame = pd.DataFrame(x).assign(y=y)  # columns 0, 1, 2 and "y"
+    result = evaluate(OnArray(), None, frame.iloc[200:], policy(), frame.iloc[:200])
+    _fits(result)
+    assert result.passed, result.summary

@@ -109,7 +109,7 @@ def feature_columns(model: Any, frame: pd.DataFrame, label: str) -> list[str]:
                 columns=[m[:80] for m in missing[:10]],
             )
         return wanted
-    return [str(c) for c in frame.columns if c != label]
+    return [c for c in frame.columns if c != label]
 
 
 def _align_proba(model: Any, proba: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -178,7 +178,7 @@ def build_context(
     if y_series.isna().any():
         raise InvalidInput("the holdout set has rows without a label", column=policy.label)
     frame = holdout.drop(columns=[policy.label])
-    columns = [str(c) for c in frame.columns]
+    columns = list(frame.columns)
     classes: np.ndarray | None = None
     if policy.task == "classification":
         y = y_series.to_numpy()

@@ -53,7 +53,7 @@ class _Oracle:
     def __init__(self, predict: Predict, rows: pd.DataFrame, dims: list[str], spread: np.ndarray):
         self.predict = predict
         # Extension arrays keep each column's type (categorical, dates, nullable, strings).
-        self.columns = {str(c): rows[c].array for c in rows.columns}
+        self.columns = {c: rows[c].array for c in rows.columns}
         self.dims = {d: j for j, d in enumerate(dims)}
         self.spread = spread
         self.origin = rows[dims].to_numpy(dtype=float, na_value=np.nan)
