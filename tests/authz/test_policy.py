@@ -15,25 +15,27 @@ EXPECTED = {
     "data-scientist": {
         "list-models", "view-model", "verify-model-version", "view-lineage",
         "register-model-version", "download-artifact", "register-dataset", "scan-dataset",
-        "pseudonymize-data", "view-shadow-report", "open-console-session",
+        "pseudonymize-data", "view-shadow-report", "open-console-session", "view-gate",
+        "run-gate",
     },
     "approver": {
         "list-models", "view-model", "verify-model-version", "view-lineage",
         "approve-model-version", "reject-model-version", "promote-model-version",
         "rollback-model", "retire-model-version", "configure-deployment", "view-shadow-report",
-        "view-alerts", "acknowledge-alert", "open-console-session",
+        "view-alerts", "acknowledge-alert", "open-console-session", "view-gate",
+        "set-gate-policy", "run-gate",
     },
     "auditor": {
         "list-models", "view-model", "verify-model-version", "view-lineage", "view-audit-log",
         "verify-audit-log", "export-audit-log", "list-principals", "view-decision",
         "view-shadow-report", "view-alerts", "view-metrics", "reidentify-data",
-        "open-console-session",
+        "open-console-session", "view-gate",
     },
     "client": {"invoke-model"},
     "admin": set(ACTIONS) - {"authenticate", "load-model-version", "raise-alert", "invoke-model",
                              "quarantine-audit-events", "open-decision-log",
                              "reserve-decision-records", "drop-decision-records",
-                             "close-decision-log", "check-model-version",
+                             "close-decision-log", "check-model-version", "compile-model-version",
                              "reidentify-data"},
 }
 
