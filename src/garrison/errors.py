@@ -33,12 +33,14 @@ while the audit trail receives ``detail``.
     ├── AuthenticationFailed           unauthenticated
     ├── Forbidden                      forbidden
     │   ├── FourEyesViolation          four-eyes-violation
-    │   └── ApprovalRequired           approval-required
+    │   ├── ApprovalRequired           approval-required
+    │   └── GateFailed                 gate-failed
     ├── IntegrityFailure               integrity-failure
     │   ├── InvalidSignature           invalid-signature
     │   ├── DigestMismatch             digest-mismatch
     │   ├── DecryptionFailed           decryption-failed
-    │   └── AuditChainBroken           audit-chain-broken
+    │   ├── AuditChainBroken           audit-chain-broken
+    │   └── StateUnverified            state-unverified
     ├── ArtifactRefused                artifact-refused
     │   ├── ArtifactUnscannable        artifact-unscannable
     │   └── ModelNotServable           model-not-servable
@@ -79,6 +81,7 @@ __all__ = [
     "Forbidden",
     "FourEyesViolation",
     "GarrisonError",
+    "GateFailed",
     "HEContextNotFound",
     "IntegrityFailure",
     "InvalidCiphertext",
@@ -101,6 +104,7 @@ __all__ = [
     "RateLimited",
     "SchemaOutOfDate",
     "SchemaViolation",
+    "StateUnverified",
     "StorageError",
     "UnsupportedMediaType",
     "UnsupportedModel",
@@ -285,6 +289,13 @@ class ApprovalRequired(Forbidden):
     code = "approval-required"
 
 
+class GateFailed(Forbidden):
+    """The version has no passing release-gate report (or approved override) under the
+    model's current gate policy."""
+
+    code = "gate-failed"
+
+
 class IntegrityFailure(GarrisonError):
     """An integrity check failed."""
 
@@ -322,6 +333,19 @@ class AuditChainBroken(IntegrityFailure):
     def __init__(self, message: str, *, position: int, reason: str, **detail: Any) -> None:
         super().__init__(message, position=position, reason=reason, **detail)
         self.position = position
+        self.reason = reason
+
+
+class StateUnverified(IntegrityFailure):
+    """Governance state (a principal, an API key, a model version's stage, a deployment
+    policy) is not backed by the signed audit trail: its seal is missing, does not
+    verify, or is older than an audited change of the same state. ``reason`` is one of
+    ``unsealed``, ``bad-seal``, ``stale``, ``no-approval``."""
+
+    code = "state-unverified"
+
+    def __init__(self, message: str, *, reason: str = "unsealed", **detail: Any) -> None:
+        super().__init__(message, reason=reason, **detail)
         self.reason = reason
 
 

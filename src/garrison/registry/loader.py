@@ -200,3 +200,10 @@ class ModelLoader:
                                     request_id=request_id,
                                     ok_payload=lambda _: {"sha256": v.digest})
         return LoadedModel(v, model, v.format)
+
+    def record_compilation(self, v: ModelVersion, payload: dict[str, Any], *,
+                           actor: str = "system") -> None:
+        """Audit which runtime serves a loaded version (``serving/compiled.py``): the
+        compiled one that reproduced it on the reference sample, or the original, and why."""
+        self._guard.record(actor, "compile-model-version", resource=v.resource,
+                           payload={"sha256": v.digest, **payload})

@@ -307,7 +307,8 @@ class DataPlane:
     # -- the call -----------------------------------------------------------------
     async def _call(self, deployed: Deployed, X: Any) -> RuntimeOutput:
         runtime = deployed.runtime
-        if getattr(runtime, "inline", False) and len(X) <= _INLINE_ROWS:
+        if getattr(runtime, "inline", False) and len(X) <= getattr(runtime, "inline_rows",
+                                                                    _INLINE_ROWS):
             # Bounded-cost runtimes (a dot product) run on the loop: a thread hop would
             # cost more than the call. The breaker still sees every outcome.
             breaker = deployed.breaker
@@ -412,13 +413,12 @@ class DataPlane:
         if monitor is None or policy == "off" or batch.matrix is None:
             return []
         if batch.n_rows <= _INLINE_ROWS:
-            verdicts = monitor.score_batch(batch.matrix)
-        else:  # A large batch must not stall every other request on the event loop.
-            verdicts = await call_with_deadline(monitor.score_batch, batch.matrix,
-                                                timeout=max(self._timeout, 5.0),
-                                                executor=self._executor)
-        return [{"row": i, "score": round(float(v.score), 4), "reasons": list(v.reasons)[:5]}
-                for i, v in enumerate(verdicts) if v.anomalous]
+            flags: list[dict[str, Any]] = monitor.flags(batch.matrix)
+            return flags
+        # A large batch must not stall every other request on the event loop.
+        return await call_with_deadline(monitor.flags, batch.matrix,
+                                        timeout=max(self._timeout, 5.0),
+                                        executor=self._executor)
 
     async def _explain(self, deployed: Deployed, batch: ValidatedBatch) -> list[dict[str, Any]]:
         from garrison.explain import explainer_for  # Imported on first use only.

@@ -1,9 +1,11 @@
 """Build the data plane's model table from the registry, and keep it current.
 
 Only versions in ``production`` (primary), ``shadow`` and the deployment's fallback
-version are loaded, each through the registry's verifying loader. A version that
-fails verification is not served and keeps the gateway not-ready; the reason is in
-the audit trail (the loader records it) and in ``problems``.
+version are loaded, each through the registry's verifying loader, and only when the
+signed audit trail backs their stage and the model's deployment policy
+(:mod:`garrison.registry.state`): state changed by SQL is refused, audited and
+alerted. A version that fails verification is not served and keeps the gateway
+not-ready; the reason is in the audit trail (the loader records it) and in ``problems``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from garrison.detection import Profile
 from garrison.errors import GarrisonError
 from garrison.registry import ModelLoader, ModelVersion, RegistryService
+from garrison.serving.compiled import choose_runtime
 from garrison.serving.dataplane import Deployed, ModelTable, Serving
 from garrison.serving.deployment import DeploymentConfig
 from garrison.serving.deployment_service import DeploymentService
@@ -89,7 +92,7 @@ class TableBuilder:
         loaded = self._loader.load(v.name, v.version)
         deployed = Deployed(
             version=v,
-            runtime=runtime_for(loaded.model, v.format, schema.names),
+            runtime=self._runtime(v, loaded.model, schema.names),
             validator=InputValidator(schema, self._limits),
             config=config,
             breaker=CircuitBreaker(config.breaker_failures, config.breaker_window,
@@ -104,6 +107,21 @@ class TableBuilder:
         deployed.outputs = probe_outputs(deployed)
         self._cache[key] = deployed
         return deployed
+
+    def _runtime(self, v: ModelVersion, model: Any, names: list[str]) -> Any:
+        """The compiled runtime when it reproduces the model on the signed reference
+        sample, else the original; the choice is audited (``serving/compiled.py``)."""
+        runtime = runtime_for(model, v.format, names)
+        reference = None
+        if v.metadata.reference_sha256:
+            try:
+                frame = self._registry.reference_frame(v)
+                reference = None if frame is None else frame[names].to_numpy(dtype=float)
+            except (KeyError, ValueError, TypeError):
+                reference = None  # Not numeric: nothing compiled is checked or served.
+        runtime, compilation = choose_runtime(runtime, model, names, reference)
+        self._loader.record_compilation(v, compilation.to_payload())
+        return runtime
 
     def _fit_monitor(self, v: ModelVersion, deployed: Deployed, config: DeploymentConfig) -> Any:
         """Fit the anomaly / adversarial detectors on the version's signed reference sample."""
@@ -129,27 +147,35 @@ class TableBuilder:
         configs = self._deployments.all()
         return listed + tuple(sorted((k, repr(c.to_dict())) for k, c in configs.items()))
 
+    def _backed(self, v: ModelVersion, config: DeploymentConfig) -> Deployed:
+        """Deploy ``v`` only if the signed audit trail backs its stage and digest."""
+        self._registry.lifecycle.seals.ensure_backed(v)
+        return self._deploy(v, config)
+
     def build(self) -> ModelTable:
         registry = self._registry
-        configs = self._deployments.all()
         entries: dict[str, Serving] = {}
         problems: dict[str, str] = {}
         self.signature = self.current_signature()
-        for name in registry.model_names():
-            prod = registry.production(name)
-            if prod is None:
+        served = [(name, prod) for name in registry.model_names()
+                  if (prod := registry.production(name)) is not None]
+        # A policy changed outside Garrison takes its model out of service (not others).
+        configs, refused = self._deployments.backed([name for name, _ in served])
+        problems.update({name: f"state-unverified: {why}" for name, why in refused.items()})
+        for name, prod in served:
+            if name in refused:
                 continue
             config = configs.get(name, DeploymentConfig())
             try:
-                serving = Serving(primary=self._deploy(prod, config))
+                serving = Serving(primary=self._backed(prod, config))
                 serving.versions[prod.version] = serving.primary
                 shadows = registry.in_stage(name, "shadow")
                 if shadows:
-                    serving.shadow = self._deploy(shadows[-1], config)
+                    serving.shadow = self._backed(shadows[-1], config)
                 if config.fallback.kind == "version" and config.fallback.version is not None:
                     fb = registry.get(name, int(config.fallback.version))
                     if fb.stage in ("approved", "production"):
-                        serving.fallback = self._deploy(fb, config)
+                        serving.fallback = self._backed(fb, config)
                         serving.versions[fb.version] = serving.fallback
                     else:
                         problems[name] = f"fallback version {fb.version} is {fb.stage}"
