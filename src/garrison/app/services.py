@@ -161,6 +161,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     registry.on_download = _download_monitor(alerts, clock)
     deployments.fallback_check = lambda actor, name, version: registry.ensure_servable(
         actor, name, version, purpose="fallback")
+    deployments.serving_events = lambda name: store.query(AuditQuery(
+        action="serve-model-version", resource=f"model:{name}", newest_first=True, limit=50))
     accounts = AccountService(store, guard, clock)
     sessions = SessionService(
         store, guard, accounts, clock, idle_timeout=settings.console_idle_minutes * 60.0,

@@ -71,8 +71,13 @@ def deploy_group() -> None:
 @pass_state
 @handle_errors
 def deploy_show(state: CLIState, name: str) -> None:
-    """Print NAME's deployment configuration as JSON."""
-    emit(state.services.deployments.show(state.principal(), name).to_dict())
+    """Print NAME's deployment configuration as JSON, and what the gateways last said
+    about serving it ("serving": per role, the version, whether it serves and, if
+    not, why; from the audit trail)."""
+    actor = state.principal()
+    deployments = state.services.deployments
+    emit({**deployments.show(actor, name).to_dict(),
+          "serving": deployments.serving(actor, name)})
 
 
 @deploy_group.command("configure")
