@@ -11,13 +11,17 @@ from garrison.demo import FEATURES, demo_model, demo_schema
 
 
 def add_model(services: Any, demo: Any, name: str, *, seed: int = 11,
-              config: dict[str, Any] | None = None) -> int:
+              config: dict[str, Any] | None = None, attrs: dict[str, Any] | None = None,
+              ) -> int:
     """Register, approve and promote a copy of the demo model as ``name`` (servability
-    checks included); its callers are the demo's. Returns the new version."""
+    checks included); its callers are the demo's. ``attrs`` are set on the estimator
+    before it is pickled (a test server's fault switch). Returns the new version."""
     import pandas as pd
 
     people = demo.extra["people"]
     estimator, X = demo_model(seed)
+    for key, value in (attrs or {}).items():
+        setattr(estimator, key, value)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.pkl"
         path.write_bytes(pickle.dumps(estimator, protocol=5))
