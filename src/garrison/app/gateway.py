@@ -317,7 +317,7 @@ def gateway_app() -> Starlette:
     from garrison.config import load_settings
 
     settings = load_settings()
-    configure_logging(settings)
+    configure_logging(settings, stdlib=True)
     limit_native_threads(settings.native_threads)
     GuardedHttpToolsProtocol.configure(header_timeout=settings.header_timeout,
                                        max_header_bytes=settings.max_header_bytes)
@@ -349,6 +349,8 @@ def serve_gateway(settings: Settings, *, host: str, port: int, workers: int) -> 
         uvicorn.run("garrison.app:gateway_app", **options)
         return
     from garrison.app.workers import GatewaySupervisor
+
+    configure_logging(settings, stdlib=True)  # The supervisor says why a worker died.
 
     # Every worker's metrics into one directory, summed at each scrape (the workers
     # inherit the setting; an operator's own directory is emptied first).
