@@ -133,3 +133,45 @@ def test_a_model_that_raises_is_logged_counted_recorded_and_opaque(gateway, capl
     metrics = client.get("/metrics", headers=auth(demo.keys["root"])).text
     assert (f'garrison_model_errors_total{{kind="exception",model="{demo.model}",version="1"}}'
             ' 2.0') in metrics
+
+
+def test_a_schemaless_version_put_into_production_by_sql_is_isolated(installation) -> None:
+    """A version registered without an input schema (as the SDK or the admin API may)
+    cannot be promoted; put into production by editing the database, it is unavailable
+    on its own with the reason, and the gateway still starts and serves the others."""
+    import pickle
+    import tempfile
+    from pathlib import Path
+
+    from sqlalchemy import update
+
+    from garrison.demo import demo_model
+    from garrison.errors import GarrisonError
+    from garrison.storage.tables import model_versions
+
+    settings, services, demo = installation
+    people = demo.extra["people"]
+    estimator, _ = demo_model(5)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.pkl"
+        path.write_bytes(pickle.dumps(estimator, protocol=5))
+        v = services.registry.register(people["alice"], "bare", path)
+    with pytest.raises(GarrisonError):  # Refused before production.
+        services.registry.approve(people["bob"], "bare", v.version, "ok")
+    with services.store.write() as tx:  # The database administrator does it anyway.
+        tx.conn.execute(update(model_versions).where(
+            (model_versions.c.name == "bare") & (model_versions.c.version == v.version)
+        ).values(stage="production"))
+    services.deployments.configure(people["bob"], "bare", {"callers": ["scoring-app"]})
+    key = demo.keys["scoring-app"]
+    app, state = build_gateway(services, settings, refresh_interval=0.2)
+    with TestClient(app) as client:
+        assert client.get("/v2/health/ready").status_code == 200
+        assert _predict(client, key, demo.model, demo.X).status_code == 200
+        r = client.get("/v2/models/bare/ready", headers=auth(key))
+        assert r.status_code == 503 and r.json()["ready"] is False
+        down = state.dataplane.table.unavailable("bare")
+        # The reason: no input schema (or, where governance state is checked against the
+        # signed trail, no approval for it); either way, named.
+        assert down is not None and down.code and down.message
+        assert _predict(client, key, "bare", demo.X).status_code == 503
