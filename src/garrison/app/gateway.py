@@ -32,7 +32,7 @@ from garrison.app.services import Services, build_services
 from garrison.audit import AuditDraft
 from garrison.config import Settings
 from garrison.detection import AccessMonitor
-from garrison.gateway.alert_metrics import register_alert_metrics
+from garrison.gateway.alert_metrics import AlertMetricsCollector
 from garrison.gateway.app import GatewayState, create_gateway_app
 from garrison.gateway.auth import CREDENTIAL_ACTIONS, Authenticator
 from garrison.gateway.metrics import (
@@ -105,7 +105,7 @@ def build_gateway(services: Services, settings: Settings, *, refresh_interval: f
                   executor_workers: int = 4) -> tuple[Starlette, GatewayState]:
     """Wire the gateway over ``services``; returns the ASGI app and its state."""
     telemetry = PrometheusTelemetry(multiprocess=multiprocess_dir())
-    register_alert_metrics(telemetry.registry, services.alerts, services.alert_webhook)
+    telemetry.add_collector(AlertMetricsCollector(services.alerts, services.alert_webhook))
     services.decisions.prepare()  # A bad input-key file stops this worker now.
 
     alert_writer = BatchWriter(services.alerts.raise_all, name="alerts", batch_size=50,

@@ -111,6 +111,7 @@ class PrometheusTelemetry:
             multiprocess_mode="livesum")
         #: Gauges read from this worker's state: (gauge child, reader).
         self._sampled: list[tuple[Any, Callable[[], float]]] = []
+        self._mirrors: list[_Mirror] = []
         self._process: _WorkerProcess | None = None
         if multiprocess:
             self._process = _WorkerProcess()
@@ -121,6 +122,15 @@ class PrometheusTelemetry:
         #: Labelled children by label values: ``labels()`` validates and locks per call.
         self._children: dict[tuple[str, int, str], tuple[Any, Any, Any]] = {}
         self._statuses: dict[int, Any] = {}
+
+    def add_collector(self, collector: Any) -> None:
+        """A collector that reads this worker's state at scrape time (the alert counters):
+        registered as is with one worker; with several, mirrored into multiprocess
+        metrics at each sample, so its counters are summed over the workers too."""
+        if self._dir is None:
+            self.registry.register(collector)
+        else:
+            self._mirrors.append(_Mirror(collector))
 
     # -- gauges read from state -----------------------------------------------------
     def _read(self, gauge: Any, reader: Callable[[], float]) -> None:
@@ -134,6 +144,8 @@ class PrometheusTelemetry:
         before each scrape)."""
         for gauge, reader in self._sampled:
             gauge.set(float(reader()))
+        for mirror in self._mirrors:
+            mirror.sample()
         if self._process is not None:
             self._process.sample()
 
@@ -222,6 +234,47 @@ class _WorkerProcess:
             self.memory.set(values["process_resident_memory_bytes"])
         if "process_open_fds" in values:
             self.fds.set(values["process_open_fds"])
+
+
+class _Mirror:
+    """One collector's counters and gauges copied into multiprocess metrics: a counter
+    grows by what it grew since the last sample, a gauge is summed over live workers."""
+
+    def __init__(self, collector: Any) -> None:
+        self._collector = collector
+        self._metrics: dict[str, Any] = {}
+        self._seen: dict[tuple[str, tuple[str, ...]], float] = {}
+
+    def _metric(self, family: Any, labels: list[str]) -> Any:
+        metric = self._metrics.get(family.name)
+        if metric is None:
+            if family.type == "counter":
+                metric = Counter(family.name, family.documentation, labels, registry=None)
+            else:
+                metric = Gauge(family.name, family.documentation, labels, registry=None,
+                               multiprocess_mode="livesum")
+            self._metrics[family.name] = metric
+        return metric
+
+    def sample(self) -> None:
+        for family in self._collector.collect():
+            if family.type not in ("counter", "gauge"):
+                continue
+            for sample in family.samples:
+                if family.type == "counter" and not sample.name.endswith("_total"):
+                    continue  # A counter's _created sample.
+                names = sorted(sample.labels)
+                metric = self._metric(family, names)
+                values = tuple(sample.labels[n] for n in names)
+                child = metric.labels(*values) if names else metric
+                if family.type == "gauge":
+                    child.set(sample.value)
+                    continue
+                key = (family.name, values)
+                grown = sample.value - self._seen.get(key, 0.0)
+                if grown > 0:
+                    child.inc(grown)
+                    self._seen[key] = sample.value
 
 
 def _dropped_of(writer: Any) -> Callable[[], float]:
