@@ -175,3 +175,29 @@ def test_a_schemaless_version_put_into_production_by_sql_is_isolated(installatio
         # signed trail, no approval for it); either way, named.
         assert down is not None and down.code and down.message
         assert _predict(client, key, "bare", demo.X).status_code == 503
+
+
+def test_a_failing_refresh_keeps_serving_retries_with_backoff_and_alerts(gateway,
+                                                                        caplog) -> None:
+    """The registry cannot be read (the database went away): the models loaded keep
+    serving, the failure is logged with its count, alerted, and retried until it works."""
+    client, state, demo, services = gateway
+    builder = next(b for b in state.background if type(b).__name__ == "TableBuilder")
+    real = builder.current_signature
+    calls = {"n": 0}
+
+    def broken():  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        raise ConnectionError("database unreachable")
+
+    with caplog.at_level(logging.INFO, logger="garrison.gateway"):
+        builder.current_signature = broken  # type: ignore[method-assign]
+        _wait(lambda: calls["n"] >= 2)
+        assert _predict(client, demo.keys["scoring-app"], demo.model, demo.X).status_code == 200
+        assert client.get("/v2/health/ready").status_code == 200
+        builder.current_signature = real  # type: ignore[method-assign]
+        _wait(lambda: any("works again" in m for m in caplog.messages))
+    assert any("refresh failed (1 in a row" in m for m in caplog.messages)
+    assert any("refresh failed (2 in a row" in m for m in caplog.messages)
+    [alert] = services.alerts.list(kind="gateway-refresh-failed")
+    assert alert.detail["failures"] == 1

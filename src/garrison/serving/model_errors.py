@@ -2,8 +2,9 @@
 
 The caller still gets the fallback or an opaque 503 (``gateway/errors.py``); the
 operator gets, for each failure, a log line with the request id, the model, the
-version, the kind and the exception (its traceback once per minute and kind, so a
-model failing on every request cannot flood the log), and a count in
+version, the kind and the exception's type and message (its traceback too at debug
+level, at most five a minute per model, version and kind, so a model failing on every
+request cannot flood the log), and a count in
 ``garrison_model_errors_total{model,version,kind}``. The decision record names the
 kind too (``DecisionRecord.fallback``).
 """
@@ -71,7 +72,8 @@ class ModelErrorLog:
         detail: dict[str, Any] = {
             "request_id": request_id, "model": model, "version": version, "kind": kind,
             "error": type(exc).__name__, "detail": str(exc)[:300]}
-        traceback = kind == "exception" and entry[1] <= _TRACEBACKS_PER_MINUTE
+        traceback = kind == "exception" and entry[1] <= _TRACEBACKS_PER_MINUTE \
+            and log.isEnabledFor(logging.DEBUG)
         log.error("model error: %s:%s %s (%s: %s) request %s", model, version, kind,
                   type(exc).__name__, str(exc)[:300], request_id, extra=detail,
                   exc_info=exc if traceback else None)
