@@ -11,6 +11,7 @@ logged with the request id, counted by kind, recorded, and the caller gets an op
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
@@ -44,7 +45,7 @@ def two_models(installation):
 
 
 def test_a_model_whose_artifact_is_gone_is_unavailable_alone_and_recovers(
-        two_models, caplog) -> None:
+        two_models, caplog, monkeypatch) -> None:
     settings, services, demo, version = two_models
     blob = artifact_path(settings.home, "second", version)
     saved = blob.read_bytes()
@@ -81,6 +82,18 @@ def test_a_model_whose_artifact_is_gone_is_unavailable_alone_and_recovers(
         [shown] = services.deployments.serving(bob, "second")
         assert shown["ready"] is False and shown["code"] == "decryption-failed"
         assert "missing" in shown["reason"]
+        # The same on the CLI: `garrison deploy show second`.
+        from click.testing import CliRunner
+
+        from garrison.cli.main import cli
+
+        monkeypatch.setenv("GARRISON_HOME", str(settings.home))
+        monkeypatch.delenv("GARRISON_DATABASE_URL", raising=False)
+        shown_cli = CliRunner().invoke(cli, ["deploy", "show", "second"],
+                                       env={"GARRISON_API_KEY": demo.keys["bob"]})
+        assert shown_cli.exit_code == 0, shown_cli.output
+        [role] = json.loads(shown_cli.stdout)["serving"]
+        assert role["role"] == "primary" and role["code"] == "decryption-failed"
         alerts = services.alerts.list(kind="model-unavailable")
         assert [a.caller for a in alerts] == ["model:second"]
 
