@@ -378,7 +378,7 @@ class DataPlane:
         """A request the model failed and no fallback answered: counted and recorded."""
         elapsed = time.perf_counter() - started
         v = deployed.version
-        self.telemetry.request(v.name, v.version, "error", elapsed, batch.n_rows)
+        self.telemetry.request(v.name, v.version, "error", elapsed, 0)  # Nothing scored.
         self._decisions(unanswered_record(
             rid, utc_iso(self._clock.now()), principal.name, v.name, v.version, batch,
             deployed.config.record_inputs, str(exc.detail.get("reason", exc.code)),
