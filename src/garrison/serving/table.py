@@ -163,7 +163,8 @@ class TableBuilder:
         if failed is not None and failed[1] > self._monotonic() and previous is not None \
                 and previous.version == v.version and not previous.ready:
             tried.add(key)
-            states[role] = previous.again(failed[0], round(failed[1] - self._monotonic(), 1))
+            states[role] = replace(previous.again(
+                failed[0], round(failed[1] - self._monotonic(), 1)), config=config)
             return None
         try:
             deployed = self._deploy(v, config)
@@ -180,9 +181,9 @@ class TableBuilder:
         else:
             self._failed.pop(key, None)
             state = ModelState(v.name, v.version, role, True, config=config)
-        if state.same_as(previous):
+        if state.same_as(previous):  # Unchanged: keep its "since", take the new config.
             assert previous is not None
-            state = previous.again(state.attempts, state.retry_in)
+            state = replace(previous.again(state.attempts, state.retry_in), config=config)
         else:
             state = replace(state, since=self._now())
             if self._on_change is not None:
