@@ -74,12 +74,21 @@ class FitContext:
 
     ``model`` is the deployed model (anything with ``predict_proba``) or ``None``;
     ``rng`` the only source of randomness; ``scale`` the reference standard deviation
-    of each numeric column (never zero).
+    of each numeric column (never zero). Model-based detectors of a model with
+    category inputs get those as integer code columns after the numeric ones:
+    ``categories`` holds the number of codes of each (empty when all inputs are
+    numeric); their ``scale`` entries are 1.
     """
 
     rng: np.random.Generator
     scale: np.ndarray
     model: Any = None
+    categories: tuple[int, ...] = ()
+
+    @property
+    def numeric_width(self) -> int:
+        """How many leading columns are numeric (the rest are category codes)."""
+        return len(self.scale) - len(self.categories)
 
 
 @runtime_checkable
