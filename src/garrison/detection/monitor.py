@@ -41,6 +41,8 @@ DEFAULT_DETECTORS = ("magnitude", "mahalanobis")
 #: is registered and can be named, but in the union it spends the false-positive budget
 #: without catching more minimal-perturbation attacks than these two.
 MODEL_DETECTORS = ("perturbation-instability", "neighbour-disagreement")
+#: Each model-based detector's share of the false-positive budget against one of the others.
+MODEL_WEIGHT = 3.0
 #: Below this many calibration rows the thresholds are set on out-of-fold scores of the
 #: whole reference (cross-fitting) instead of on the holdout alone.
 CROSS_FIT_BELOW = 1000
@@ -148,11 +150,17 @@ class InputMonitor:
         rng: np.random.Generator | int | None = 0,
         profile: Profile | None = None,
         params: Mapping[str, Mapping[str, Any]] | None = None,
+        weights: Mapping[str, float] | None = None,
     ) -> InputMonitor:
         """Fit on ``reference`` (input columns only, or declare outputs in ``profile``).
 
         ``detectors`` defaults to ``DEFAULT_DETECTORS`` plus ``MODEL_DETECTORS`` when a
         model is given. ``params`` overrides a detector's constructor parameters.
+        ``weights`` sets each detector's share of the false-positive budget (see
+        ``calibrate_union``); by default a model-based detector gets ``MODEL_WEIGHT``
+        times the share of the others. Calibration rows are the holdout, or, for a
+        reference with fewer than ``CROSS_FIT_BELOW`` holdout rows, every row scored
+        out of fold.
         """
         if not 0.0 < holdout < 1.0:
             raise InvalidInput("holdout must be in (0, 1)")
@@ -231,7 +239,11 @@ class InputMonitor:
                       for name in chosen}
             held = {name: det.score(matrices[uses_full[name]][hold_rows])
                     for name, det in fitted.items()}
-        thresholds = calibrate_union(held, fpr) if fitted else {}
+        if weights is None:
+            # With a model, most of the false-positive budget goes to the detectors that
+            # look through it: evasion is what only they can see (docs/detection.md).
+            weights = {name: MODEL_WEIGHT if uses_full[name] else 1.0 for name in chosen}
+        thresholds = calibrate_union(held, fpr, weights) if fitted else {}
         rate = None
         if fitted:
             flagged = np.zeros(len(next(iter(held.values()))), dtype=bool)
