@@ -56,7 +56,8 @@ class MinimalAttack:
         return np.round(np.clip(x, self.low, self.high) * self.factor) / self.factor
 
     def _flips(self, rows: np.ndarray, owner: np.ndarray, label: np.ndarray) -> np.ndarray:
-        return self.predict(rows, owner) != label[owner]
+        # ``owner`` counts the rows still under attack; ``_rows`` maps them to the caller's.
+        return self.predict(rows, self._rows[owner]) != label[owner]
 
     def _boundary(self, x: np.ndarray, adv: np.ndarray, label: np.ndarray,
                   steps: int = 18) -> np.ndarray:
@@ -71,8 +72,8 @@ class MinimalAttack:
     def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(indices of the rows attacked successfully, their adversarial numeric rows)."""
         n, dim = x.shape
-        owner = np.arange(n)
-        label = self.predict(x, owner)
+        self._rows = np.arange(n)
+        label = self.predict(x, self._rows)
         start = np.full(x.shape, np.nan)
         z_ref = self.reference / self.scale
         for i in range(n):
@@ -84,7 +85,7 @@ class MinimalAttack:
         keep = np.flatnonzero(~np.isnan(start).any(axis=1))
         x, start, label = x[keep], start[keep], label[keep]
         owner = np.arange(len(x))
-        self.predict_owner = keep
+        self._rows = keep
         point = self._boundary(x, start, label)
         for t in range(self.iterations):
             dist = np.linalg.norm((point - x) / self.scale, axis=1)
