@@ -38,8 +38,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from garrison.detection import InputMonitor  # noqa: E402
-from tests.detection.attacks import AttackCase, mixed_case, numeric_case  # noqa: E402
+from tests.detection.attacks import AttackCase, mixed_case, numeric_case
+
+from garrison.detection import InputMonitor
 
 MODEL_ONLY = ["perturbation-instability", "neighbour-disagreement"]
 
@@ -92,8 +93,9 @@ def main() -> int:
         confidence = np.concatenate([c.model.predict_proba(c.adversarial).max(axis=1)
                                      for c in cases])
         print(f"\n{first.name} ({label}): {sum(len(c.adversarial) for c in cases)} successful "
-              f"attacks over {args.seeds} seeds in {built:.0f} s; median step {np.median(steps):.2f}"
-              f" SD (L2), median confidence after the flip {np.median(confidence):.3f}")
+              f"attacks over {args.seeds} seeds in {built:.0f} s; median step "
+              f"{np.median(steps):.2f} SD (L2), median confidence after the flip "
+              f"{np.median(confidence):.3f}")
         print(f"  {'setup':<22} {'target':>6} {'caught':>16} {'normal':>8} {'+rules':>8}")
         for name in _setups(first, mixed):
             for fpr in (0.01, 0.05):
