@@ -13,7 +13,10 @@ Rows, per model and target FPR, all measured in the same run:
 
 * ``garrison default``: ``InputMonitor.fit(reference, model)`` as the CLI and the gateway
   use it (magnitude, mahalanobis, perturbation-instability, neighbour-disagreement);
+* ``equal budget shares``: the default detectors with ``weights={}`` (every detector the
+  same share of the false-positive budget, as before issue 19);
 * ``model detectors only``: perturbation-instability + neighbour-disagreement;
+* ``confidence-profile``: that detector alone;
 * ``before (issue 19)``: the previous defaults (noise 0.1 SD, equal budget shares); on the
   mixed model the model-based detectors refused to run then, so only magnitude and
   mahalanobis;
@@ -54,7 +57,9 @@ def _setups(case: AttackCase, mixed: bool) -> dict[str, dict[str, Any]]:
         before = {"detectors": ["magnitude", "mahalanobis"], "model": None}
     return {
         "garrison default": {},
+        "equal budget shares": {"weights": {}},
         "model detectors only": {"detectors": MODEL_ONLY},
+        "confidence-profile": {"detectors": ["confidence-profile"]},
         "before (issue 19)": before,
         "isolation forest": {"detectors": ["isolation-forest"], "model": None},
     }
