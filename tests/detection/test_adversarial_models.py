@@ -128,3 +128,40 @@ def test_string_inputs_still_refuse_model_detectors(mixed: AttackCase) -> None:
     with pytest.raises(UnsupportedModel, match="numeric or a category"):
         InputMonitor.fit(reference, model=mixed.model, fpr=0.05,
                          detectors=["perturbation-instability"])
+
+
+def test_weighted_union_gives_a_heavier_detector_more_of_the_budget() -> None:
+    from garrison.detection import calibrate_union
+    from garrison.errors import InvalidInput
+
+    rng = np.random.default_rng(0)
+    scores = {"a": rng.normal(size=4000), "b": rng.normal(size=4000)}
+    equal = calibrate_union(scores, 0.05)
+    assert equal == calibrate_union(scores, 0.05, {"a": 2.0, "b": 2.0})
+    heavy = calibrate_union(scores, 0.05, {"a": 3.0, "b": 1.0})
+    alone = {n: float(np.mean(scores[n] > heavy[n])) for n in scores}
+    union = np.mean((scores["a"] > heavy["a"]) | (scores["b"] > heavy["b"]))
+    assert union <= 0.05 and union == pytest.approx(0.05, abs=0.002)
+    assert alone["a"] == pytest.approx(3 * alone["b"], rel=0.15)
+    with pytest.raises(InvalidInput):
+        calibrate_union(scores, 0.05, {"a": 0.0})
+
+
+def test_small_reference_is_calibrated_on_every_row() -> None:
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = make_classification(n_samples=3400, n_features=6, random_state=3)
+    model = LogisticRegression().fit(x[:1000], y[:1000])
+    names = [f"f{i}" for i in range(6)]
+    reference = pd.DataFrame(x[1000:1400], columns=names)
+    fresh = x[1400:]
+    rates = []
+    for seed in range(4):
+        monitor = InputMonitor.fit(reference, model=model, fpr=0.05, rng=seed)
+        # Out-of-fold scores of all 400 rows: the flagged share is a multiple of 1/400.
+        assert monitor.holdout_rate is not None
+        assert round(monitor.holdout_rate * 400, 6) == round(monitor.holdout_rate * 400)
+        rates.append(np.mean([v.anomalous for v in monitor.score_batch(fresh)]))
+    print(f"\n400-row reference, 5% target: fresh-row rates {np.round(rates, 3)}")
+    assert 0.02 <= float(np.mean(rates)) <= 0.08
