@@ -372,12 +372,21 @@ class DataPlane:
         """Per-row anomaly / adversarial verdicts under the deployment's policy."""
         monitor = deployed.monitor
         policy = deployed.config.detection
-        if monitor is None or policy == "off" or batch.matrix is None:
+        if monitor is None or policy == "off":
             return []
+        rows = batch.matrix
+        if rows is None:
+            if batch.columns is None:
+                return []
+            # Category or text features: one object array in schema order (the monitor
+            # hands the model its category values through the model's own pipeline).
+            rows = np.empty((batch.n_rows, len(batch.names)), dtype=object)
+            for j, name in enumerate(batch.names):
+                rows[:, j] = batch.columns[name]
         if batch.n_rows <= _INLINE_ROWS:
-            verdicts = monitor.score_batch(batch.matrix)
+            verdicts = monitor.score_batch(rows)
         else:  # A large batch must not stall every other request on the event loop.
-            verdicts = await call_with_deadline(monitor.score_batch, batch.matrix,
+            verdicts = await call_with_deadline(monitor.score_batch, rows,
                                                 timeout=max(self._timeout, 5.0),
                                                 executor=self._executor)
         return [{"row": i, "score": round(float(v.score), 4), "reasons": list(v.reasons)[:5]}
