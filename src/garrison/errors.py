@@ -26,6 +26,7 @@ while the audit trail receives ``detail``.
     ├── InvalidInput                   invalid-input
     │   ├── SchemaViolation            schema-violation
     │   ├── MalformedRequest           malformed-request
+    │   │   └── UnsupportedMediaType   unsupported-media-type
     │   ├── UnsupportedModel           unsupported-model
     │   ├── InvalidHEContext           invalid-he-context
     │   └── InvalidCiphertext          invalid-ciphertext
@@ -101,6 +102,7 @@ __all__ = [
     "SchemaOutOfDate",
     "SchemaViolation",
     "StorageError",
+    "UnsupportedMediaType",
     "UnsupportedModel",
     "all_error_classes",
 ]
@@ -232,6 +234,13 @@ class MalformedRequest(InvalidInput):
     length or tensor sizes); nothing of it was interpreted."""
 
     code = "malformed-request"
+
+
+class UnsupportedMediaType(MalformedRequest):
+    """The request body declares a media type the endpoint does not read (a prediction
+    takes ``application/json``, or the binary tensor extension's octet stream)."""
+
+    code = "unsupported-media-type"
 
 
 class UnsupportedModel(InvalidInput):

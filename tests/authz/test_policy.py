@@ -33,7 +33,7 @@ EXPECTED = {
     "admin": set(ACTIONS) - {"authenticate", "load-model-version", "raise-alert", "invoke-model",
                              "quarantine-audit-events", "open-decision-log",
                              "reserve-decision-records", "drop-decision-records",
-                             "close-decision-log", "check-model-version",
+                             "close-decision-log", "check-model-version", "compile-model-version",
                              "reidentify-data"},
 }
 

@@ -27,14 +27,16 @@ from garrison.app.process import configure_logging, limit_native_threads
 from garrison.app.services import Services, build_services
 from garrison.config import Settings
 from garrison.detection import AccessMonitor
+from garrison.errors import ConfigurationError, InvalidInput
 from garrison.gateway.alert_metrics import register_alert_metrics
 from garrison.gateway.app import GatewayState, create_gateway_app
-from garrison.gateway.auth import CREDENTIAL_ACTIONS, Authenticator
+from garrison.gateway.auth import CREDENTIAL_ACTIONS, OIDC_PREFIX, Authenticator
 from garrison.gateway.metrics import PrometheusTelemetry
 from garrison.gateway.protocol import GuardedHttpToolsProtocol, tls_files
 from garrison.gateway.shutdown import GracefulShutdown, InFlightCounter
 from garrison.gateway.tracing import make_tracer
 from garrison.gateway.watch import Watch
+from garrison.identity import validate_roles
 from garrison.serving.dataplane import DataPlane, DenialAuditor, ModelTable
 from garrison.serving.decision_log import DecisionLog
 from garrison.serving.decisions import BatchWriter
@@ -84,8 +86,13 @@ def _oidc(settings: Settings) -> Any:
         return None
     from garrison.gateway.oidc import OIDCConfig, OIDCVerifier
 
+    try:
+        validate_roles(list(settings.oidc_role_map.values()))
+    except InvalidInput as exc:
+        raise ConfigurationError(f"oidc_role_map: {exc.message}") from None
     return OIDCVerifier(OIDCConfig(issuer=settings.oidc_issuer, audience=settings.oidc_audience,
-                                   jwks_url=settings.oidc_jwks_url))
+                                   jwks_url=settings.oidc_jwks_url, principal_prefix=OIDC_PREFIX,
+                                   role_map=dict(settings.oidc_role_map)))
 
 
 def build_gateway(services: Services, settings: Settings, *, refresh_interval: float = 2.0,
@@ -166,6 +173,11 @@ def build_gateway(services: Services, settings: Settings, *, refresh_interval: f
             writer.start()  # Durably, before the first answer: every answer is numbered.
             started["log"] = True
         plane.table = builder.build()
+        for name, problem in builder.problems.items():
+            if state.problems.get(name) != problem:  # A model that stopped being served.
+                log.error("model %s is not served: %s", name, problem)
+                services.alerts.raise_kind("model-not-served", f"model:{name}", "high",
+                                           {"model": name, "problem": problem[:300]})
         state.problems = dict(builder.problems)
         state.ready = True
 

@@ -58,6 +58,8 @@ _ALL = [
     Action("download-artifact", "Download a decrypted model artifact (model theft risk)."),
     Action("extend-scan-allowlist", "Add importable callables to the scanner allow-list."),
     Action("load-model-version", "Load a verified model into memory (Garrison itself)."),
+    Action("compile-model-version", "Build and check the compiled runtime of a loaded "
+           "version against its reference sample (Garrison itself, never granted)."),
     Action("check-model-version", "Run the pre-transition checks (servability smoke test) "
            "on a version (Garrison itself, never granted)."),
     Action("configure-deployment", "Set a model's serving policy (limits, fallback, output)."),

@@ -86,9 +86,11 @@ def deploy_show(state: CLIState, name: str) -> None:
               help="Approved version that answers on failure (smoke-tested first).")
 @click.option("--fallback-constant", help="Constant label that answers on failure.")
 @click.option("--no-fallback", is_flag=True, help="Fail with 503 instead of falling back.")
-@click.option("--rate", type=float, help="Requests per second per caller.")
-@click.option("--burst", type=int, help="Burst size per caller.")
-@click.option("--quota", type=int, help="Requests per caller per UTC day.")
+@click.option("--rate", type=float, help="Rows per second per caller (each row of a request "
+              "costs one token; a request costs at least one).")
+@click.option("--burst", type=int, help="Bucket size per caller, in rows: the most rows sent "
+              "at once, so also the largest request admitted.")
+@click.option("--quota", type=int, help="Rows per caller per UTC day.")
 @click.option("--timeout", type=float, help="Deadline in seconds for one model call.")
 @click.option("--record-inputs", type=click.Choice(["none", "pseudonymized", "full"]))
 @click.option("--explain/--no-explain", default=None, help="Allow ?explain=true.")

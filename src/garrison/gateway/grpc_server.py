@@ -166,8 +166,7 @@ class GRPCInferenceService(pb_grpc.GRPCInferenceServiceServicer):
     async def ModelReady(self, request: Any, context: Any) -> Any:
         async def handle(principal: Any, rid: str, client_id: str | None) -> Any:
             plane = self._state.dataplane
-            _, deployed = plane.table.get(request.name, _version(request.version))
-            plane.authorize(principal, request.name, deployed, rid)
+            plane.resolve(principal, request.name, _version(request.version), rid)
             return pb.ModelReadyResponse(ready=True)
         return await self._call("ModelReady", context, handle)
 
@@ -181,8 +180,8 @@ class GRPCInferenceService(pb_grpc.GRPCInferenceServiceServicer):
     async def ModelMetadata(self, request: Any, context: Any) -> Any:
         async def handle(principal: Any, rid: str, client_id: str | None) -> Any:
             plane = self._state.dataplane
-            serving, deployed = plane.table.get(request.name, _version(request.version))
-            plane.authorize(principal, request.name, deployed, rid)
+            serving, deployed = plane.resolve(principal, request.name,
+                                              _version(request.version), rid)
             return metadata_response(model_metadata(request.name, list(serving.versions),
                                                     deployed))
         return await self._call("ModelMetadata", context, handle)

@@ -14,6 +14,7 @@ from typing import Any
 from garrison.detection import Profile
 from garrison.errors import GarrisonError
 from garrison.registry import ModelLoader, ModelVersion, RegistryService
+from garrison.serving.compiled import choose_runtime
 from garrison.serving.dataplane import Deployed, ModelTable, Serving
 from garrison.serving.deployment import DeploymentConfig
 from garrison.serving.deployment_service import DeploymentService
@@ -89,7 +90,7 @@ class TableBuilder:
         loaded = self._loader.load(v.name, v.version)
         deployed = Deployed(
             version=v,
-            runtime=runtime_for(loaded.model, v.format, schema.names),
+            runtime=self._runtime(v, loaded.model, schema.names),
             validator=InputValidator(schema, self._limits),
             config=config,
             breaker=CircuitBreaker(config.breaker_failures, config.breaker_window,
@@ -104,6 +105,21 @@ class TableBuilder:
         deployed.outputs = probe_outputs(deployed)
         self._cache[key] = deployed
         return deployed
+
+    def _runtime(self, v: ModelVersion, model: Any, names: list[str]) -> Any:
+        """The compiled runtime when it reproduces the model on the signed reference
+        sample, else the original; the choice is audited (``serving/compiled.py``)."""
+        runtime = runtime_for(model, v.format, names)
+        reference = None
+        if v.metadata.reference_sha256:
+            try:
+                frame = self._registry.reference_frame(v)
+                reference = None if frame is None else frame[names].to_numpy(dtype=float)
+            except (KeyError, ValueError, TypeError):
+                reference = None  # Not numeric: nothing compiled is checked or served.
+        runtime, compilation = choose_runtime(runtime, model, names, reference)
+        self._loader.record_compilation(v, compilation.to_payload())
+        return runtime
 
     def _fit_monitor(self, v: ModelVersion, deployed: Deployed, config: DeploymentConfig) -> Any:
         """Fit the anomaly / adversarial detectors on the version's signed reference sample."""
