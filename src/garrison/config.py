@@ -203,6 +203,29 @@ class Settings(BaseSettings):
         "artifact and predict its reference rows, in a separate process) that runs at "
         "registration and before approve, promote, rollback and a fallback assignment.",
     )
+    require_gates: bool = Field(
+        default=False,
+        description="Refuse to approve or promote any version of a model that has no release-"
+        "gate policy (`garrison gate policy set`). Off: a model without a policy is governed "
+        "as before (scan, signature, servability, four eyes); a model with one always needs "
+        "a passing gate report or an approved override.",
+    )
+    gate_shadow_min_agreement: float = Field(
+        default=0.9, ge=0, le=1,
+        description="Minimum shadow agreement (share of mirrored rows on which the shadow "
+        "version answered as production) for shadow -> production of a model under a "
+        "release-gate policy whose deployment sets no `shadow_min_agreement` of its own.",
+    )
+    gate_timeout: float = Field(
+        default=1800.0, gt=0, le=86400,
+        description="Deadline in seconds of one release-gate run (the evaluation runs in a "
+        "separate process, killed at the deadline).",
+    )
+    gate_memory_mb: int = Field(
+        default=4096, ge=256, le=1_048_576,
+        description="Address-space limit in MiB of the release-gate process (RLIMIT_AS): a "
+        "model or data set that needs more fails the run, never the server.",
+    )
     model_signing_trusted_keys: list[Path] = Field(
         default_factory=list,
         description="PEM public keys (ECDSA P-256/384/521) of the signers whose OpenSSF "

@@ -33,7 +33,8 @@ while the audit trail receives ``detail``.
     ├── AuthenticationFailed           unauthenticated
     ├── Forbidden                      forbidden
     │   ├── FourEyesViolation          four-eyes-violation
-    │   └── ApprovalRequired           approval-required
+    │   ├── ApprovalRequired           approval-required
+    │   └── GateFailed                 gate-failed
     ├── IntegrityFailure               integrity-failure
     │   ├── InvalidSignature           invalid-signature
     │   ├── DigestMismatch             digest-mismatch
@@ -79,6 +80,7 @@ __all__ = [
     "Forbidden",
     "FourEyesViolation",
     "GarrisonError",
+    "GateFailed",
     "HEContextNotFound",
     "IntegrityFailure",
     "InvalidCiphertext",
@@ -283,6 +285,13 @@ class ApprovalRequired(Forbidden):
     """The model version must be approved first."""
 
     code = "approval-required"
+
+
+class GateFailed(Forbidden):
+    """The version has no passing release-gate report (or approved override) under the
+    model's current gate policy."""
+
+    code = "gate-failed"
 
 
 class IntegrityFailure(GarrisonError):

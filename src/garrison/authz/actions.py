@@ -62,6 +62,14 @@ _ALL = [
            "version against its reference sample (Garrison itself, never granted)."),
     Action("check-model-version", "Run the pre-transition checks (servability smoke test) "
            "on a version (Garrison itself, never granted)."),
+    # Release gates.
+    Action("set-gate-policy", "Set or replace a model's release-gate policy (signed, audited)."),
+    Action("view-gate", "Read a model's gate policy, gate reports and overrides."),
+    Action("run-gate", "Run the release gate of a version on its policy's holdout set."),
+    Action("request-gate-override",
+           "Ask to let a version through a failed gate, with a written reason."),
+    Action("approve-gate-override",
+           "Grant another admin's gate override (four eyes: never one's own request)."),
     Action("configure-deployment", "Set a model's serving policy (limits, fallback, output)."),
     # Serving.
     Action("invoke-model", "Call a model's prediction endpoints."),

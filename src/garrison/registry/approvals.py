@@ -26,14 +26,19 @@ __all__ = ["ApprovalDesk"]
 
 class ApprovalDesk:
     def __init__(self, registry: RegistryService, guard: Guard, *,
-                 check_events: Callable[[str], Sequence[AuditRecord]] = lambda _: ()) -> None:
+                 check_events: Callable[[str], Sequence[AuditRecord]] = lambda _: (),
+                 gate_checks: Callable[[ModelVersion], Sequence[CheckResult]] = lambda _: (),
+                 ) -> None:
         self._registry = registry
         self._guard = guard
         self._check_events = check_events
+        self._gate_checks = gate_checks
 
     def checks(self, v: ModelVersion) -> tuple[CheckResult, ...]:
-        """The recorded checks of ``v``, newest first (unaudited: called after a check)."""
-        out = []
+        """The recorded checks of ``v``: the checks of its newest release-gate report
+        (``gate_checks``, from the composition root) first, then the pre-transition
+        checks, newest first (unaudited: called after a check)."""
+        out = list(self._gate_checks(v))
         for event in self._check_events(v.resource):
             payload = json.loads(event.payload)
             detail = payload.get("message") or ", ".join(

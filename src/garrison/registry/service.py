@@ -98,6 +98,9 @@ class RegistryService:
         self.provenance = provenance or Provenance(ModelSigningKey.generate())
         #: Told who downloaded an artifact (model-theft monitoring raises alerts).
         self.on_download = on_download
+        #: Told of each new version (the release gate runs when the model has a policy);
+        #: called after the registration committed, so it can never undo one.
+        self.on_registered: Callable[[Principal, ModelVersion, str], None] | None = None
         self._store = store
         self._artifacts = artifacts
         self._keyring = keyring
@@ -324,6 +327,8 @@ class RegistryService:
         )
         if self._lineage is not None:
             self._record_training(registered, inputs)
+        if self.on_registered is not None:
+            self.on_registered(actor, registered, request_id)
         return registered
 
     def _check_servable(

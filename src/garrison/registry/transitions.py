@@ -79,6 +79,8 @@ class Lifecycle:
                                    reason=exc.code, request_id=request_id,
                                    payload={"message": exc.message, "check": check.name})
                 raise
+            if evidence is None:
+                continue
             self._guard.record(actor, "check-model-version", resource=v.resource,
                                request_id=request_id,
                                payload={"check": check.name, "purpose": purpose, **evidence})

@@ -21,6 +21,8 @@ from starlette.responses import Response
 
 from garrison.config import Settings
 from garrison.errors import AuthenticationFailed, InvalidInput
+from garrison.gates.overrides import OverrideDesk
+from garrison.gates.service import GateService
 from garrison.governance import AccountService, AuditService, Guard
 from garrison.identity import Principal
 from garrison.registry import RegistryService, validate_model_name
@@ -54,6 +56,8 @@ class AdminServices(Protocol):
     audit: AuditService
     registry: RegistryService
     decisions: DecisionService
+    gates: GateService
+    gate_overrides: OverrideDesk
 
 
 @dataclass(frozen=True)

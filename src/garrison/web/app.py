@@ -24,7 +24,7 @@ from garrison.web._http import AdminConfig, AdminServices, reply
 from garrison.web.errors import garrison_error_handler, http_exception_handler
 from garrison.web.middleware import BodyLimitMiddleware, PathRedirect, RequestContextMiddleware
 from garrison.web.openapi import Operation, build_openapi
-from garrison.web.routes import audit, models
+from garrison.web.routes import audit, gates, models
 from garrison.web.schemas import HealthOut
 
 __all__ = [
@@ -61,6 +61,7 @@ def operations() -> list[Operation]:
         Operation("GET", OPENAPI_PATH, openapi, "openapi", "OpenAPI document", "meta",
                   auth=False, errors=()),
         *models.OPERATIONS,
+        *gates.OPERATIONS,
         *audit.OPERATIONS,
     ]
 
