@@ -88,7 +88,7 @@ def spreads_of(frame: pd.DataFrame, columns: tuple[str, ...]) -> dict[str, float
     """``spread_of`` every column, in one pass when no value is missing or infinite."""
     if not columns:
         return {}
-    values = frame[list(columns)].to_numpy(dtype=float)
+    values = frame[list(columns)].to_numpy(dtype=float, na_value=np.nan)
     if not np.isfinite(values).all() or len(values) < 2:
         return {c: spread_of(values[:, j]) for j, c in enumerate(columns)}
     q1, q3 = np.percentile(values, [25, 75], axis=0)
@@ -109,7 +109,7 @@ def feature_columns(model: Any, frame: pd.DataFrame, label: str) -> list[str]:
                 columns=[m[:80] for m in missing[:10]],
             )
         return wanted
-    return [str(c) for c in frame.columns if c != label]
+    return [c for c in frame.columns if c != label]
 
 
 def _align_proba(model: Any, proba: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -178,7 +178,7 @@ def build_context(
     if y_series.isna().any():
         raise InvalidInput("the holdout set has rows without a label", column=policy.label)
     frame = holdout.drop(columns=[policy.label])
-    columns = [str(c) for c in frame.columns]
+    columns = list(frame.columns)
     classes: np.ndarray | None = None
     if policy.task == "classification":
         y = y_series.to_numpy()
@@ -200,7 +200,7 @@ def build_context(
     else:
         if not pd.api.types.is_numeric_dtype(y_series):
             raise InvalidInput("a regression label must be numeric", column=policy.label)
-        y = y_series.to_numpy(dtype=float)
+        y = y_series.to_numpy(dtype=float, na_value=np.nan)
     numeric = tuple(c for c in columns if not _is_categorical(frame[c]))
     categorical = tuple(c for c in columns if c not in numeric)
     spread = spreads_of(frame, numeric)

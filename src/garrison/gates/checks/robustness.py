@@ -40,7 +40,10 @@ def perturb(
     moved = [c for c in numeric if spread[c] > 0]
     if moved:
         scale = noise * np.array([spread[c] for c in moved])
-        shifted = frame[moved].to_numpy(dtype=float) + rng.standard_normal((n, len(moved))) * scale
+        shifted = (
+            frame[moved].to_numpy(dtype=float, na_value=np.nan)
+            + rng.standard_normal((n, len(moved))) * scale
+        )
         columns.update({c: shifted[:, j] for j, c in enumerate(moved)})
     for column in categorical:
         values = frame[column].to_numpy(dtype=object)
