@@ -38,6 +38,7 @@ EXPECTED = {
                              "reserve-decision-records", "drop-decision-records",
                              "close-decision-log", "check-model-version", "compile-model-version",
                              "seal-governance-state", "refuse-governance-state",
+                             "serve-model-version",
                              "reidentify-data"},
 }
 

@@ -67,6 +67,8 @@ _ALL = [
     Action("load-model-version", "Load a verified model into memory (Garrison itself)."),
     Action("compile-model-version", "Build and check the compiled runtime of a loaded "
            "version against its reference sample (Garrison itself, never granted)."),
+    Action("serve-model-version", "Mark a model version servable or unavailable in a "
+           "gateway, with the reason (Garrison itself)."),
     Action("check-model-version", "Run the pre-transition checks (servability smoke test) "
            "on a version (Garrison itself, never granted)."),
     # Release gates.

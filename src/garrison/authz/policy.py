@@ -32,7 +32,8 @@ SYSTEM_ACTIONS = frozenset({"authenticate", "load-model-version", "raise-alert",
                             "reserve-decision-records", "drop-decision-records",
                             "close-decision-log", "check-model-version",
                             "compile-model-version",
-                            "seal-governance-state", "refuse-governance-state"})
+                            "seal-governance-state", "refuse-governance-state",
+                            "serve-model-version"})
 
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(ACTIONS) - SYSTEM_ACTIONS - {"invoke-model", "reidentify-data"},
