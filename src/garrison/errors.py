@@ -26,13 +26,15 @@ while the audit trail receives ``detail``.
     ├── InvalidInput                   invalid-input
     │   ├── SchemaViolation            schema-violation
     │   ├── MalformedRequest           malformed-request
+    │   │   └── UnsupportedMediaType   unsupported-media-type
     │   ├── UnsupportedModel           unsupported-model
     │   ├── InvalidHEContext           invalid-he-context
     │   └── InvalidCiphertext          invalid-ciphertext
     ├── AuthenticationFailed           unauthenticated
     ├── Forbidden                      forbidden
     │   ├── FourEyesViolation          four-eyes-violation
-    │   └── ApprovalRequired           approval-required
+    │   ├── ApprovalRequired           approval-required
+    │   └── GateFailed                 gate-failed
     ├── IntegrityFailure               integrity-failure
     │   ├── InvalidSignature           invalid-signature
     │   ├── DigestMismatch             digest-mismatch
@@ -79,6 +81,7 @@ __all__ = [
     "Forbidden",
     "FourEyesViolation",
     "GarrisonError",
+    "GateFailed",
     "HEContextNotFound",
     "IntegrityFailure",
     "InvalidCiphertext",
@@ -103,6 +106,7 @@ __all__ = [
     "SchemaViolation",
     "StateUnverified",
     "StorageError",
+    "UnsupportedMediaType",
     "UnsupportedModel",
     "all_error_classes",
 ]
@@ -236,6 +240,13 @@ class MalformedRequest(InvalidInput):
     code = "malformed-request"
 
 
+class UnsupportedMediaType(MalformedRequest):
+    """The request body declares a media type the endpoint does not read (a prediction
+    takes ``application/json``, or the binary tensor extension's octet stream)."""
+
+    code = "unsupported-media-type"
+
+
 class UnsupportedModel(InvalidInput):
     """That kind of model is not supported for this operation."""
 
@@ -276,6 +287,13 @@ class ApprovalRequired(Forbidden):
     """The model version must be approved first."""
 
     code = "approval-required"
+
+
+class GateFailed(Forbidden):
+    """The version has no passing release-gate report (or approved override) under the
+    model's current gate policy."""
+
+    code = "gate-failed"
 
 
 class IntegrityFailure(GarrisonError):

@@ -74,12 +74,13 @@ def test_authentication_failures_are_opaque(gateway, key, status) -> None:
 def test_authorization_role_and_caller_list(gateway) -> None:
     client, state, demo, services = gateway
     row = [_row(demo.X)]
-    assert _predict(client, demo.keys["alice"], row).status_code == 403  # no invoke-model
+    # No invoke-model, or not listed: answered as an unknown model would be (issue 11).
+    assert _predict(client, demo.keys["alice"], row).status_code == 404
     root = services.accounts.get("root")
     services.accounts.create_principal(root, "other-app", kind="service", roles=["client"])
     other = services.accounts.create_key(root, "other-app").secret  # a client, not listed
     r = _predict(client, other, row)
-    assert r.status_code == 403 and r.json()["error"]["message"] == "forbidden"
+    assert r.status_code == 404 and r.json()["error"]["message"] == "not found"
     assert state.background[4].flush()  # Denials are audited off the event loop.
     denied = services.store.query(AuditQuery(action="invoke-model", outcome="denied"))
     assert {e.reason for e in denied} == {"no-role-grants-action", "not-in-deployment-callers"}

@@ -141,11 +141,12 @@ def test_health_needs_no_credentials_and_everything_else_does(live: Live) -> Non
     assert forged.status_code == 401 and "gk_" not in forged.text
 
 
-def test_roles_and_caller_lists_give_opaque_403(live: Live) -> None:
+def test_roles_and_caller_lists_give_the_unknown_model_answer(live: Live) -> None:
+    # A caller without access cannot tell the model from an unknown one (issue 11).
     auditor = live.post("credit-risk", [live.row()], key="carol")  # Auditors do not score.
-    assert auditor.status_code == 403 and _error(auditor)["message"] == "forbidden"
+    assert auditor.status_code == 404 and _error(auditor)["message"] == "not found"
     scientist = live.post("credit-risk", [live.row()], key="alice")
-    assert scientist.status_code == 403
+    assert scientist.status_code == 404
     metrics = httpx.get(f"{live.base}/metrics",
                         headers={"authorization": f"Bearer {live.keys['scoring-app']}"})
     assert metrics.status_code == 403

@@ -20,6 +20,11 @@ from sqlalchemy import delete, insert, select
 from garrison.audit import AuditDraft, AuditQuery, Checkpoint
 from garrison.config import Settings
 from garrison.errors import AlreadyInitialized, ConfigurationError, IntegrityFailure
+from garrison.gates.enforce import ReleaseGateCheck, ShadowAgreementCheck
+from garrison.gates.overrides import OverrideDesk
+from garrison.gates.review import review_checks
+from garrison.gates.sandbox import SubprocessGateRunner
+from garrison.gates.service import GateService, gate_at_registration
 from garrison.gateway.webhook import WebhookNotifier
 from garrison.governance import (
     AccountService,
@@ -46,6 +51,7 @@ from garrison.storage.alerts_repo import SQLAlertStore
 from garrison.storage.artifacts import BlobCache, SealedArtifactStore
 from garrison.storage.datasets_repo import SQLLineageStore
 from garrison.storage.decisions_repo import SQLDecisionStore
+from garrison.storage.gates_repo import SQLGateStore
 from garrison.storage.migrate import current_revision, head_revision
 from garrison.storage.monitoring_repo import SQLMonitoringStore
 from garrison.storage.shadow_repo import SQLShadowStore
@@ -91,6 +97,8 @@ class Services:
     deployments: DeploymentService
     shadows: ShadowService
     decisions: DecisionService
+    gates: GateService
+    gate_overrides: OverrideDesk
     alert_webhook: WebhookNotifier | None = None
 
     @cached_property
@@ -173,8 +181,13 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     registry.on_download = _download_monitor(alerts, clock)
     deployments.fallback_check = lambda actor, name, version: registry.ensure_servable(
         actor, name, version, purpose="fallback")
-    accounts = AccountService(store, guard, clock)
+    gates, overrides = _gates(settings, store, registry, keyring, guard, clock, shadows,
+                              alerts)
+    accounts = AccountService(store, guard, clock,
+                              allow_never_expiring_keys=settings.allow_never_expiring_keys)
     accounts.on_tamper = _tamper_alarm(alerts)
+    deployments.serving_events = lambda name: store.query(AuditQuery(
+        action="serve-model-version", resource=f"model:{name}", newest_first=True, limit=50))
     sessions = SessionService(
         store, guard, accounts, clock, idle_timeout=settings.console_idle_minutes * 60.0,
         lifetime=settings.console_session_hours * 3600.0,
@@ -193,7 +206,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         alerts=alerts,
         approvals=ApprovalDesk(registry, guard, check_events=lambda resource: store.query(
             AuditQuery(action="check-model-version", resource=resource, newest_first=True,
-                       limit=20))),
+                       limit=20)), gate_checks=review_checks(gates)),
         sessions=sessions,
         monitoring=MonitoringService(SQLMonitoringStore(store), alerts, guard, clock),
         deployments=deployments,
@@ -202,8 +215,38 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
             SQLDecisionStore(store), guard,
             input_hasher=lambda: _pseudonym_keys(settings).hasher(
                 DECISION_INPUTS_PURPOSE).hexdigest),
+        gates=gates,
+        gate_overrides=overrides,
         alert_webhook=webhook,
     )
+
+
+def _gates(settings: Settings, store: Store, registry: RegistryService, keyring: Keyring,
+           guard: Guard, clock: Clock, shadows: ShadowService, alerts: AlertService,
+           ) -> tuple[GateService, OverrideDesk]:
+    """The release gates, appended to the registry's pre-transition checks; a gate run
+    follows each registration of a model that has a gate policy."""
+    from garrison.storage.datasets_repo import SQLDatasetStore
+
+    datasets = SQLDatasetStore(store)
+
+    def dataset(name: str, number: int) -> Any:
+        with datasets.read() as tx:
+            return tx.datasets.get(name, number)
+
+    gate_store = SQLGateStore(store)
+    gates = GateService(gate_store, registry, keyring, guard, clock,
+                        datasets=dataset,
+                        runner=SubprocessGateRunner(settings.gate_timeout,
+                                                    settings.gate_memory_mb),
+                        on_tamper=_tamper_alarm(alerts))
+    overrides = OverrideDesk(gates, gate_store, keyring, guard, clock)
+    registry.checks.append(ReleaseGateCheck(gates, overrides, require=settings.require_gates))
+    registry.checks.append(ShadowAgreementCheck(
+        shadows, gates, default_min_agreement=settings.gate_shadow_min_agreement,
+        require=settings.require_gates))
+    registry.on_registered = gate_at_registration(gates)
+    return gates, overrides
 
 
 def _tamper_alarm(alerts: AlertService) -> Any:

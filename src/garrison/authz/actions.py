@@ -65,8 +65,20 @@ _ALL = [
     Action("download-artifact", "Download a decrypted model artifact (model theft risk)."),
     Action("extend-scan-allowlist", "Add importable callables to the scanner allow-list."),
     Action("load-model-version", "Load a verified model into memory (Garrison itself)."),
+    Action("compile-model-version", "Build and check the compiled runtime of a loaded "
+           "version against its reference sample (Garrison itself, never granted)."),
+    Action("serve-model-version", "Mark a model version servable or unavailable in a "
+           "gateway, with the reason (Garrison itself)."),
     Action("check-model-version", "Run the pre-transition checks (servability smoke test) "
            "on a version (Garrison itself, never granted)."),
+    # Release gates.
+    Action("set-gate-policy", "Set or replace a model's release-gate policy (signed, audited)."),
+    Action("view-gate", "Read a model's gate policy, gate reports and overrides."),
+    Action("run-gate", "Run the release gate of a version on its policy's holdout set."),
+    Action("request-gate-override",
+           "Ask to let a version through a failed gate, with a written reason."),
+    Action("approve-gate-override",
+           "Grant another admin's gate override (four eyes: never one's own request)."),
     Action("configure-deployment", "Set a model's serving policy (limits, fallback, output)."),
     # Serving.
     Action("invoke-model", "Call a model's prediction endpoints."),

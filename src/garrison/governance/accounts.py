@@ -20,8 +20,10 @@ from garrison.governance.guard import Guard
 from garrison.governance.ports import TxView, UnitOfWork
 from garrison.governance.seals import SealedState, StateFinding, key_state, principal_state
 from garrison.identity import (
+    MAX_KEY_DAYS,
     APIKey,
     Principal,
+    check_key_lifetime,
     issue_key,
     parse_key,
     validate_name,
@@ -30,11 +32,10 @@ from garrison.identity import (
 )
 from garrison.types import Clock, parse_utc, utc_iso
 
-__all__ = ["AccountService", "NewKey"]
+__all__ = ["MAX_KEY_DAYS", "AccountService", "NewKey"]
 
 #: Last-used times are written at most this often per key, to keep writes off the hot path.
 TOUCH_INTERVAL = _dt.timedelta(seconds=60)
-MAX_KEY_DAYS = 3650
 
 
 @dataclass(frozen=True)
@@ -46,19 +47,23 @@ class NewKey:
 
 
 class AccountService:
-    def __init__(self, store: UnitOfWork, guard: Guard, clock: Clock) -> None:
+    def __init__(self, store: UnitOfWork, guard: Guard, clock: Clock, *,
+                 allow_never_expiring_keys: bool = False) -> None:
         self._store = store
         self._guard = guard
         self._clock = clock
+        #: Policy: may an admin create a key that never expires? (Nobody else ever may.)
+        self._never_expiring = allow_never_expiring_keys
         #: Hears of state the audit trail does not back (``(kind, detail)``): an alert.
         self.on_tamper: Callable[[str, dict[str, Any]], None] | None = None
 
     def _now(self) -> str:
         return utc_iso(self._clock.now())
 
-    def _new_key(self, tx: TxView, owner: Principal, name: str, days: int | None) -> NewKey:
-        if days is not None and not 1 <= days <= MAX_KEY_DAYS:
-            raise InvalidInput(f"key lifetime must be 1-{MAX_KEY_DAYS} days")
+    def _new_key(self, tx: TxView, owner: Principal, name: str, days: int | None, *,
+                 by_admin: bool) -> NewKey:
+        check_key_lifetime(days, by_admin=by_admin,
+                           never_expiring_allowed=self._never_expiring)
         issued = issue_key()
         expires = (
             utc_iso(self._clock.now() + _dt.timedelta(days=days)) if days is not None else None
@@ -84,7 +89,7 @@ class AccountService:
                 roles=frozenset({"admin"}),
             )
             tx.principals.add(admin)
-            return admin, self._new_key(tx, admin, "bootstrap", key_days)
+            return admin, self._new_key(tx, admin, "bootstrap", key_days, by_admin=True)
 
         return self._guard.run(
             "system", "create-principal", f"principal:{name}", change, authorize=False,
@@ -313,7 +318,7 @@ class AccountService:
     ) -> NewKey:
         def change(tx: TxView) -> NewKey:
             target = tx.principals.get_by_name(owner)
-            return self._new_key(tx, target, name, days)
+            return self._new_key(tx, target, name, days, by_admin="admin" in actor.roles)
 
         return self._guard.run(
             actor, "create-api-key", f"principal:{owner}", change, request_id=request_id,

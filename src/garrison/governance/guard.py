@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from garrison.audit import AuditDraft
+from garrison.audit import AuditDraft, AuditQuery, AuditRecord
 from garrison.authz import Subject, require
 from garrison.errors import Forbidden, GarrisonError
 from garrison.governance.ports import UnitOfWork
@@ -57,6 +57,12 @@ class Guard:
                 resource=resource, reason=reason, request_id=request_id, payload=payload or {},
             )
         )
+
+    def history(self, q: AuditQuery) -> list[AuditRecord]:
+        """Events of the signed trail matching ``q`` (unaudited: the rules that depend on
+        who did what, such as four eyes, read it)."""
+        with self._store.audit_snapshot() as snap:
+            return snap.query(q)
 
     def record_many(self, drafts: list[AuditDraft]) -> None:
         """Append events already drafted (the gateway's batched denials) in one transaction."""

@@ -29,7 +29,7 @@ from garrison.identity import Principal
 from garrison.registry.lifecycle import TRANSITIONS, Stage, ensure_transition
 from garrison.registry.models import ModelVersion, Transition
 from garrison.registry.ports import RegistryStore, RegistryTx
-from garrison.registry.review import ensure_approvable
+from garrison.registry.review import approver_vouchers, ensure_approvable
 from garrison.registry.servability import Purpose
 from garrison.registry.state import VersionSeals
 
@@ -82,6 +82,8 @@ class Lifecycle:
                                    reason=exc.code, request_id=request_id,
                                    payload={"message": exc.message, "check": check.name})
                 raise
+            if evidence is None:
+                continue
             self._guard.record(actor, "check-model-version", resource=v.resource,
                                request_id=request_id,
                                payload={"check": check.name, "purpose": purpose, **evidence})
@@ -139,15 +141,23 @@ class Lifecycle:
 
     def approve(self, actor: Principal, name: str, version: int, reason: str = "",
                 *, request_id: str = "") -> ModelVersion:
-        """Approve a registered version; never by the person who registered it."""
+        """Approve a registered version; never by the person who registered it, nor by an
+        approver whose account, approving role or key that person gave
+        (:func:`~garrison.registry.review.approver_vouchers`)."""
+        vouchers = self.vouchers(actor.name)
 
         def apply(tx: RegistryTx, v: ModelVersion) -> None:
-            ensure_approvable(actor, v)
+            ensure_approvable(actor, v, vouchers)
             self._move(tx, v, Stage.APPROVED, actor.name, reason or "approved")
 
         return self._transition(actor, "approve-model-version", name, version, reason,
                                 request_id, apply, checked="approve", target=Stage.APPROVED,
-                                ready=lambda v: v.registrant != actor.name)
+                                ready=lambda v: v.registrant != actor.name
+                                and v.registrant not in vouchers)
+
+    def vouchers(self, approver: str) -> frozenset[str]:
+        """Who could act as ``approver``, from the signed audit trail (four eyes)."""
+        return approver_vouchers(self._guard.history, approver)
 
     def reject(self, actor: Principal, name: str, version: int, reason: str = "",
                *, request_id: str = "") -> ModelVersion:

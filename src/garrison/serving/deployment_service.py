@@ -42,6 +42,9 @@ class DeploymentService:
         self.fallback_check = fallback_check
         #: Hears of a refused policy (``(kind, detail)``): a high alert.
         self.on_tamper: Callable[[str, dict[str, Any]], None] | None = None
+        #: ``name`` -> that model's newest ``serve-model-version`` audit events, newest
+        #: first (set by the composition root; the gateways write them).
+        self.serving_events: Callable[[str], list[Any]] | None = None
 
     # -- reading ------------------------------------------------------------------
     def get(self, name: str) -> DeploymentConfig:
@@ -62,6 +65,28 @@ class DeploymentService:
             if name not in tx.models.model_names():
                 raise ModelNotFound(f"no model named {name!r}")
             return tx.deployments.get(name)
+
+    def serving(self, actor: Principal, name: str, *, request_id: str = "",
+                ) -> list[dict[str, Any]]:
+        """What the gateways last said about ``name``, per role (``primary``, ``shadow``,
+        ``fallback``): the version, whether it serves and, if not, why, and when. Read
+        from the signed audit trail (``serve-model-version`` events)."""
+        self.show(actor, name, request_id=request_id)
+        if self.serving_events is None:
+            return []
+        latest: dict[str, dict[str, Any]] = {}
+        for record in self.serving_events(name):
+            payload = json.loads(record.payload) if record.payload else {}
+            role = str(payload.get("role", "primary"))
+            if role in latest:
+                continue
+            entry: dict[str, Any] = {"role": role, "version": payload.get("version"),
+                                     "ready": record.outcome == "ok", "at": record.created,
+                                     "worker": payload.get("worker")}
+            if record.outcome != "ok":
+                entry.update(code=record.reason, reason=payload.get("message", ""))
+            latest[role] = entry
+        return [latest[r] for r in ("primary", "shadow", "fallback") if r in latest]
 
     # -- changing -----------------------------------------------------------------
     def configure(self, actor: Principal, name: str, changes: Mapping[str, Any], *,

@@ -21,6 +21,8 @@ from starlette.responses import Response
 
 from garrison.config import Settings
 from garrison.errors import AuthenticationFailed, InvalidInput
+from garrison.gates.overrides import OverrideDesk
+from garrison.gates.service import GateService
 from garrison.governance import AccountService, AuditService, Guard
 from garrison.governance.state import StateAudit
 from garrison.identity import Principal
@@ -55,6 +57,8 @@ class AdminServices(Protocol):
     audit: AuditService
     registry: RegistryService
     decisions: DecisionService
+    gates: GateService
+    gate_overrides: OverrideDesk
 
     @property
     def state(self) -> StateAudit: ...
