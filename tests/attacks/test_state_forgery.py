@@ -302,6 +302,12 @@ def test_audit_state_reports_on_the_cli(db_url, tmp_path, monkeypatch) -> None:
         human = CliRunner().invoke(cli, ["audit", "state"], env=env)
         assert human.exit_code == 1 and "bad-seal" in human.stderr
         assert "Traceback" not in human.output
+        # Alice herself, holding her key, is told why (nobody else gets past the secret).
+        alice_key = services.accounts.create_key(root, "alice").secret
+        refused = CliRunner().invoke(cli, ["model", "list"],
+                                     env={"GARRISON_API_KEY": alice_key})
+        assert refused.exit_code == 1
+        assert "not as the audit trail records it (bad-seal)" in refused.stderr
     finally:
         services.close()
 
@@ -339,6 +345,30 @@ def test_db_upgrade_seals_an_older_installation_once(db_url, tmp_path, monkeypat
         with pytest.raises(AuthenticationFailed):
             services.accounts.authenticate(FORGED_KEY)
         assert len(services.store.query(AuditQuery(action="seal-governance-state"))) == 1
+    finally:
+        services.close()
+
+
+def test_db_upgrade_never_seals_over_a_broken_chain(db_url, tmp_path, monkeypatch) -> None:
+    """Deleting the adoption event to have forged rows adopted breaks the chain; an
+    upgrade then refuses to seal anything."""
+    from garrison.app import initialize, upgrade_database
+    from garrison.config import load_settings
+    from garrison.errors import AuditChainBroken
+    from garrison.governance.state import StateAudit
+
+    settings = load_settings(home=tmp_path / "home", database_url=db_url)
+    with monkeypatch.context() as m:
+        m.setattr(StateAudit, "adopt", lambda self, **kw: None)
+        services, root, key = initialize(settings, "root")
+    try:
+        with services.store.engine.begin() as conn:
+            conn.execute(text("DELETE FROM state_seals"))
+            conn.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE seq = 1"))
+        with pytest.raises(AuditChainBroken):
+            upgrade_database(settings)
+        with pytest.raises(AuthenticationFailed):
+            services.accounts.authenticate(key.secret)
     finally:
         services.close()
 

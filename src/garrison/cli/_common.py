@@ -125,6 +125,13 @@ class CLIState:
                         f"your API key {exc.detail.get('key_prefix', '')} has expired; ask an "
                         "admin for a new one (garrison key create)", why="expired-key",
                     ) from None
+                if exc.detail.get("why") == "unverified-state":  # Also past the secret.
+                    raise AuthenticationFailed(
+                        "your account or API key is not as the audit trail records it "
+                        f"({exc.detail.get('state', '')}): it was changed outside Garrison, "
+                        "or predates state seals (run `garrison db upgrade` with the signing "
+                        "keys); see docs/audit-trail.md#governance-state",
+                        why="unverified-state") from None
                 raise
         return self._principal
 

@@ -267,7 +267,13 @@ def db_group() -> None:
 @pass_state
 @handle_errors
 def db_upgrade(state: CLIState) -> None:
-    """Apply Alembic migrations up to the newest revision (safe to repeat)."""
+    """Apply Alembic migrations up to the newest revision (safe to repeat).
+
+    With the signing keys at hand it also completes what older installations lack:
+    a genesis checkpoint in the witness file, and, once, seals over the governance
+    state as it stands (principals, API keys, model stages, deployment policies;
+    refused until sealed). It refuses to seal over an audit chain that does not verify.
+    """
     from garrison.app import upgrade_database
 
     click.echo(f"database at revision {upgrade_database(state.settings)}")

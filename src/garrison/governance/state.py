@@ -77,8 +77,8 @@ class StateAudit:
 
     def adopt(self, *, fresh: bool = False) -> int | None:
         """Seal all current state once; returns how many pieces, or ``None`` when the
-        installation already adopted seals (or its chain does not verify: then nothing
-        is sealed, every unsealed row stays refused, and the reason is logged).
+        installation already adopted seals. Raises the chain's error when the audit
+        chain does not verify: then nothing is sealed and unsealed rows stay refused.
 
         ``fresh`` marks a new installation (``garrison init``): its state is sealed as
         it is created, and the event only records that there is nothing to adopt.
@@ -91,7 +91,7 @@ class StateAudit:
             except GarrisonError as exc:
                 log.error("state seals not adopted: the audit chain does not verify (%s)",
                           exc.message)
-                return None
+                raise
         states: list[SealedState] = [] if fresh else [
             s for source in self._sources.values() for s in source.sealable_state()]
 
