@@ -118,8 +118,10 @@ def main() -> int:
             print(f"ratio full gate/predict_proba {label}: {ratio:.2f}")
             if ratio > GOAL_RATIO:
                 missed.append(f"{label}: {ratio:.1f}x")
-    print(f"goal: full gate within {GOAL_RATIO:.0f}x one predict_proba pass:",
-          "met" if not missed else "MISSED " + "; ".join(missed))
+    print(
+        f"goal: full gate within {GOAL_RATIO:.0f}x one predict_proba pass:",
+        "met" if not missed else "MISSED " + "; ".join(missed),
+    )
     return 1 if (missed and args.strict) else 0
 
 

@@ -42,6 +42,7 @@ class Context:
     frame: pd.DataFrame
     y: np.ndarray
     classes: np.ndarray | None
+    positive: Any
     numeric: tuple[str, ...]
     categorical: tuple[str, ...]
     spread: dict[str, float]
@@ -151,6 +152,24 @@ def model_outputs(model: Any, frame: pd.DataFrame, classes: np.ndarray | None) -
     return Scored(pred, proba)
 
 
+def _positive_class(policy: GatePolicy, classes: np.ndarray) -> Any:
+    """The class the policy calls positive (matched by value, or by its text: a CSV reads
+    "1" as the integer 1), or ``None`` for the default."""
+    wanted = policy.positive_label
+    if wanted is None:
+        return None
+    if classes.size != 2:
+        raise InvalidInput(
+            "gate policy positive_label applies to binary labels", key="positive_label"
+        )
+    for c in classes.tolist():
+        if c == wanted or str(c) == str(wanted):
+            return c
+    raise InvalidInput(
+        "gate policy positive_label is not one of the holdout's classes", key="positive_label"
+    )
+
+
 def build_context(
     candidate: Any,
     production: Any | None,
@@ -197,10 +216,12 @@ def build_context(
                 )
         if labels.size < 2:
             raise InvalidInput("a classification holdout set needs at least two classes")
+        positive = _positive_class(policy, classes)
     else:
         if not pd.api.types.is_numeric_dtype(y_series):
             raise InvalidInput("a regression label must be numeric", column=policy.label)
         y = y_series.to_numpy(dtype=float, na_value=np.nan)
+        positive = None
     numeric = tuple(c for c in columns if not _is_categorical(frame[c]))
     categorical = tuple(c for c in columns if c not in numeric)
     spread = spreads_of(frame, numeric)
@@ -214,6 +235,7 @@ def build_context(
         frame=frame,
         y=y,
         classes=classes,
+        positive=positive,
         numeric=numeric,
         categorical=categorical,
         spread=spread,
