@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from garrison.errors import InvalidInput, UnsupportedModel
+from garrison.errors import GarrisonError, InvalidInput, ModelUnavailable, UnsupportedModel
 from garrison.gates.policy import GatePolicy
 
 __all__ = ["Context", "Scored", "build_context", "model_outputs", "spread_of"]
@@ -152,6 +152,23 @@ def model_outputs(model: Any, frame: pd.DataFrame, classes: np.ndarray | None) -
     return Scored(pred, proba)
 
 
+def _score(
+    which: str, model: Any, frame: pd.DataFrame, label: str, classes: np.ndarray | None
+) -> Scored:
+    """``model``'s outputs on the holdout rows; a model that fails says which one did."""
+    inputs = frame[feature_columns(model, frame, label)]
+    try:
+        return model_outputs(model, inputs, classes)
+    except UnsupportedModel as exc:
+        raise UnsupportedModel(f"the {which}'s outputs are unusable: {exc.message}") from exc
+    except GarrisonError:
+        raise
+    except Exception as exc:  # only the type: a model's message may quote holdout values
+        raise ModelUnavailable(
+            f"the {which} failed on the holdout rows ({type(exc).__name__})"
+        ) from exc
+
+
 def _positive_class(policy: GatePolicy, classes: np.ndarray) -> Any:
     """The class the policy calls positive (matched by value, or by its text: a CSV reads
     "1" as the integer 1), or ``None`` for the default."""
@@ -225,11 +242,10 @@ def build_context(
     numeric = tuple(c for c in columns if not _is_categorical(frame[c]))
     categorical = tuple(c for c in columns if c not in numeric)
     spread = spreads_of(frame, numeric)
-    cand = model_outputs(candidate, frame[feature_columns(candidate, frame, policy.label)], classes)
+    cand = _score("candidate", candidate, frame, policy.label, classes)
     prod = None
     if production is not None:
-        inputs = frame[feature_columns(production, frame, policy.label)]
-        prod = model_outputs(production, inputs, classes)
+        prod = _score("production version", production, frame, policy.label, classes)
     return Context(
         policy=policy,
         frame=frame,
