@@ -306,6 +306,14 @@ class Settings(BaseSettings):
         description="Seconds a stopping gateway waits for the requests in flight before it "
         "cancels them; decision records and audit events are flushed after that.",
     )
+    worker_healthcheck_timeout: int = Field(
+        default=60, ge=5, le=900,
+        description="Seconds a gateway worker may leave the supervisor's health check "
+        "unanswered before it is killed and replaced (with --workers above 1). A worker "
+        "imports its code and loads and verifies every served model before it serves; "
+        "set this above that time on the slowest start you expect (the log says how long "
+        "each worker's start took).",
+    )
     native_threads: int = Field(
         default=1, ge=1, le=256,
         description="Threads each gateway worker lets BLAS / OpenMP use. Workers are the "

@@ -11,7 +11,7 @@ import pytest
 
 from garrison.audit import AuditQuery
 from garrison.serving.deployment import DeploymentConfig
-from garrison.storage.gateway_repo import SQLDeploymentStore
+from garrison.testing import configure_deployment, reseal_api_key
 from tests.waiting import HANG_GUARD
 
 from .conftest import auth
@@ -125,8 +125,8 @@ def test_rate_limit_and_quota(installation) -> None:
     from garrison.app import build_gateway
 
     settings, services, demo = installation
-    SQLDeploymentStore(services.store).put("credit-risk", DeploymentConfig.from_dict(
-        {"callers": ["scoring-app"], "rate_limit": 0.001, "rate_burst": 3}), "bob", "t")
+    configure_deployment(services, "credit-risk", DeploymentConfig.from_dict(
+        {"callers": ["scoring-app"], "rate_limit": 0.001, "rate_burst": 3}))
     app, _ = build_gateway(services, settings)
     with TestClient(app) as client:
         codes = [_predict(client, demo.keys["scoring-app"], [_row(demo.X)]).status_code
@@ -142,8 +142,8 @@ def test_daily_quota_counts_rows(installation) -> None:
     from garrison.app import build_gateway
 
     settings, services, demo = installation
-    SQLDeploymentStore(services.store).put("credit-risk", DeploymentConfig.from_dict(
-        {"callers": ["scoring-app"], "daily_quota": 5}), "bob", "t")
+    configure_deployment(services, "credit-risk", DeploymentConfig.from_dict(
+        {"callers": ["scoring-app"], "daily_quota": 5}))
     app, _ = build_gateway(services, settings)
     rows = [_row(demo.X, i) for i in range(3)]
     with TestClient(app) as client:
@@ -155,9 +155,8 @@ def test_daily_quota_counts_rows(installation) -> None:
 
 
 def _reconfigure(state, services, **config):
-    SQLDeploymentStore(services.store).put(
-        "credit-risk", DeploymentConfig.from_dict({"callers": ["scoring-app"], **config}),
-        "bob", "t")
+    configure_deployment(services, "credit-risk",
+                         DeploymentConfig.from_dict({"callers": ["scoring-app"], **config}))
     deadline = time.time() + HANG_GUARD
     while time.time() < deadline:
         served = state.dataplane.table.entries.get("credit-risk")
@@ -371,6 +370,7 @@ def test_a_cached_key_is_not_served_past_its_expiry(gateway) -> None:
     with services.store.write() as tx:  # Expires in 1 s (the CLI's minimum is a day).
         tx.conn.execute(update(api_keys).where(api_keys.c.prefix == extra.record.prefix)
                         .values(expires=soon))
+    reseal_api_key(services, extra.record.id)  # Else refused as changed outside Garrison.
     assert _predict(client, extra.secret, [_row(demo.X)]).status_code == 200  # now cached
     time.sleep(1.3)
     assert _predict(client, extra.secret, [_row(demo.X)]).status_code == 401

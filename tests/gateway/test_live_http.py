@@ -29,8 +29,8 @@ from garrison.app import build_services, initialize
 from garrison.config import load_settings
 from garrison.demo import FEATURES, demo_schema, setup_demo
 from garrison.serving.deployment import DeploymentConfig
-from garrison.storage.gateway_repo import SQLDeploymentStore
 from garrison.storage.shadow_repo import SQLShadowStore
+from garrison.testing import configure_deployment
 from tests.waiting import HANG_GUARD
 
 from .serving import free_port, gateway_env, start, stop
@@ -75,8 +75,8 @@ def _publish(services: Any, people: dict[str, Any], name: str, estimator: Any, X
     reg.approve(people["bob"], name, v.version, "e2e")
     reg.promote(people["bob"], name, v.version, stage=stage, reason="e2e")
     if config is not None:
-        SQLDeploymentStore(services.store).put(name, DeploymentConfig.from_dict(
-            {**BASE_CONFIG, **config}), "bob", "2026-01-01T00:00:00.000000Z")
+        configure_deployment(services, name, DeploymentConfig.from_dict(
+            {**BASE_CONFIG, **config}))
 
 
 @pytest.fixture(scope="module")

@@ -52,7 +52,6 @@ class GatewayState:
     encrypted: Any = None
     tracer: Any = None
     he_max_body_bytes: int = 64 * 1_048_576
-    problems: dict[str, str] = field(default_factory=dict)
     background: list[Any] = field(default_factory=list)
     #: The process terminates TLS itself: every answer carries Strict-Transport-Security.
     hsts: bool = False
@@ -131,7 +130,10 @@ def create_gateway_app(state: GatewayState) -> Starlette:
         return _json({"live": True})
 
     async def ready(request: Request) -> Response:
-        ok = state.ready and not state.problems and not state.draining
+        # The server's readiness is the gateway's own: its model table is built and it
+        # is not draining. A model that cannot serve is not ready on its own
+        # (/v2/models/{name}/ready); it never takes the others out of the load balancer.
+        ok = state.ready and not state.draining
         return _json({"ready": ok}, 200 if ok else 503)
 
     async def predict(request: Request) -> Response:

@@ -160,14 +160,14 @@ class GRPCInferenceService(pb_grpc.GRPCInferenceServiceServicer):
 
     async def ServerReady(self, request: Any, context: Any) -> Any:
         async def handle(principal: Any, rid: str, client_id: str | None) -> Any:
-            return pb.ServerReadyResponse(ready=self._state.ready and not self._state.problems)
+            return pb.ServerReadyResponse(ready=self._state.ready and not self._state.draining)
         return await self._call("ServerReady", context, handle, auth=False)
 
     async def ModelReady(self, request: Any, context: Any) -> Any:
         async def handle(principal: Any, rid: str, client_id: str | None) -> Any:
-            plane = self._state.dataplane
-            plane.resolve(principal, request.name, _version(request.version), rid)
-            return pb.ModelReadyResponse(ready=True)
+            ready, _ = self._state.dataplane.readiness(principal, request.name,
+                                                       _version(request.version), rid)
+            return pb.ModelReadyResponse(ready=ready)
         return await self._call("ModelReady", context, handle)
 
     # -- metadata ---------------------------------------------------------------------

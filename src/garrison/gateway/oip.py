@@ -97,9 +97,13 @@ def oip_routes(state: Any, guarded: Guarded, read_body: Callable[..., Awaitable[
         return json(model_metadata(name, list(serving.versions), deployed))
 
     async def ready(req: Request, principal: Any, rid: str) -> Response:
+        """200 and ``ready: true`` when it serves; 503, ``ready: false`` and the reason's
+        code when its production version cannot (the detail is the operator's)."""
         name, version = req.path_params["name"], _version(req)
-        plane.resolve(principal, name, version, rid)
-        return json({"name": name, "ready": True})
+        ready, code = plane.readiness(principal, name, version, rid)
+        if ready:
+            return json({"name": name, "ready": True})
+        return json({"name": name, "ready": False, "reason": code}, 503)
 
     async def server(req: Request, principal: Any, rid: str) -> Response:
         return json({"name": "garrison", "version": __version__,

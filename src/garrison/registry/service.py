@@ -44,6 +44,7 @@ from garrison.registry.reference import PreparedReference, prepare_reference
 from garrison.registry.review import SignatureStatus
 from garrison.registry.scratch import private_scratch
 from garrison.registry.servability import Purpose, ServabilityProbe, ServabilityRequest
+from garrison.registry.state import SERVABLE_STAGES, version_state
 from garrison.registry.transitions import Lifecycle
 from garrison.scanning import DEFAULT_POLICY, ScanPolicy, ScanReport, scan_path
 from garrison.signing import Keyring, ModelSigningKey
@@ -324,6 +325,7 @@ class RegistryService:
             result_payload=lambda v: {"version": v.version, "sha256": v.digest,
                                       "format": v.format, "size": v.size,
                                       "policy_extension": scan["policy_extension"]},
+            seal=lambda tx, v: [version_state(v)],
         )
         if self._lineage is not None:
             self._record_training(registered, inputs)
@@ -461,7 +463,11 @@ class RegistryService:
         def check() -> dict[str, Any] | None:
             artifact = self.verified_bytes(v)
             self.reference_bytes(v)  # The sealed reference sample, when there is one.
-            return self._documents.verify_openssf(v, artifact)
+            found = self._documents.verify_openssf(v, artifact)
+            if v.stage in SERVABLE_STAGES:  # Its stage must be backed by the audit trail.
+                with self._store.read() as tx:
+                    self.lifecycle.seals.check(tx, v)
+            return found
 
         record = self._guard.audited(
             actor, "verify-model-version", check,
