@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from garrison.errors import InvalidInput, UnsupportedModel
+from garrison.errors import GarrisonError, InvalidInput, ModelUnavailable, UnsupportedModel
 from garrison.gates.policy import GatePolicy
 
 __all__ = ["Context", "Scored", "build_context", "model_outputs", "spread_of"]
@@ -42,6 +42,7 @@ class Context:
     frame: pd.DataFrame
     y: np.ndarray
     classes: np.ndarray | None
+    positive: Any
     numeric: tuple[str, ...]
     categorical: tuple[str, ...]
     spread: dict[str, float]
@@ -151,6 +152,41 @@ def model_outputs(model: Any, frame: pd.DataFrame, classes: np.ndarray | None) -
     return Scored(pred, proba)
 
 
+def _score(
+    which: str, model: Any, frame: pd.DataFrame, label: str, classes: np.ndarray | None
+) -> Scored:
+    """``model``'s outputs on the holdout rows; a model that fails says which one did."""
+    inputs = frame[feature_columns(model, frame, label)]
+    try:
+        return model_outputs(model, inputs, classes)
+    except UnsupportedModel as exc:
+        raise UnsupportedModel(f"the {which}'s outputs are unusable: {exc.message}") from exc
+    except GarrisonError:
+        raise
+    except Exception as exc:  # only the type: a model's message may quote holdout values
+        raise ModelUnavailable(
+            f"the {which} failed on the holdout rows ({type(exc).__name__})"
+        ) from exc
+
+
+def _positive_class(policy: GatePolicy, classes: np.ndarray) -> Any:
+    """The class the policy calls positive (matched by value, or by its text: a CSV reads
+    "1" as the integer 1), or ``None`` for the default."""
+    wanted = policy.positive_label
+    if wanted is None:
+        return None
+    if classes.size != 2:
+        raise InvalidInput(
+            "gate policy positive_label applies to binary labels", key="positive_label"
+        )
+    for c in classes.tolist():
+        if c == wanted or str(c) == str(wanted):
+            return c
+    raise InvalidInput(
+        "gate policy positive_label is not one of the holdout's classes", key="positive_label"
+    )
+
+
 def build_context(
     candidate: Any,
     production: Any | None,
@@ -197,23 +233,25 @@ def build_context(
                 )
         if labels.size < 2:
             raise InvalidInput("a classification holdout set needs at least two classes")
+        positive = _positive_class(policy, classes)
     else:
         if not pd.api.types.is_numeric_dtype(y_series):
             raise InvalidInput("a regression label must be numeric", column=policy.label)
         y = y_series.to_numpy(dtype=float, na_value=np.nan)
+        positive = None
     numeric = tuple(c for c in columns if not _is_categorical(frame[c]))
     categorical = tuple(c for c in columns if c not in numeric)
     spread = spreads_of(frame, numeric)
-    cand = model_outputs(candidate, frame[feature_columns(candidate, frame, policy.label)], classes)
+    cand = _score("candidate", candidate, frame, policy.label, classes)
     prod = None
     if production is not None:
-        inputs = frame[feature_columns(production, frame, policy.label)]
-        prod = model_outputs(production, inputs, classes)
+        prod = _score("production version", production, frame, policy.label, classes)
     return Context(
         policy=policy,
         frame=frame,
         y=y,
         classes=classes,
+        positive=positive,
         numeric=numeric,
         categorical=categorical,
         spread=spread,

@@ -98,7 +98,9 @@ class GatePolicy:
     ``holdout_dataset`` is ``NAME:VERSION`` of a registered dataset. ``label`` ``None``
     means the holdout dataset's declared target column; the caller resolves it
     (``dataclasses.replace(policy, label=...)``) before ``evaluate``. ``primary_metric``
-    defaults to ``accuracy`` (classification) or ``rmse`` (regression).
+    defaults to ``accuracy`` (classification) or ``rmse`` (regression). ``positive_label``
+    names the positive class of a binary label (for F1 and equal opportunity); by default
+    the second class in sorted order.
     """
 
     holdout_dataset: str
@@ -106,6 +108,7 @@ class GatePolicy:
     label: str | None = None
     primary_metric: str = ""
     sensitive: str | None = None
+    positive_label: str | int | None = None
     performance: PerformanceThresholds = field(default_factory=PerformanceThresholds)
     fairness: FairnessThresholds = field(default_factory=FairnessThresholds)
     robustness: RobustnessThresholds = field(default_factory=RobustnessThresholds)
@@ -139,6 +142,17 @@ class GatePolicy:
                 raise InvalidInput(f"gate policy {name} must be a column name", key=name)
         if self.label is not None and self.label == self.sensitive:
             raise InvalidInput("gate policy sensitive must differ from the label", key="sensitive")
+        positive = self.positive_label
+        if positive is not None:
+            if isinstance(positive, bool) or not isinstance(positive, str | int):
+                raise InvalidInput(
+                    "gate policy positive_label must be a label value (text or integer)",
+                    key="positive_label",
+                )
+            if self.task != "classification":
+                raise InvalidInput(
+                    "gate policy positive_label applies to classification", key="positive_label"
+                )
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> GatePolicy:
@@ -208,7 +222,10 @@ def _coerce(key: str, hint: Any, value: Any) -> Any:
     if optional:
         if value is None:
             return None
-        hint = next(a for a in args if a is not type(None))
+        kinds = [a for a in args if a is not type(None)]
+        if len(kinds) > 1:  # a label value: checked by the policy itself
+            return value
+        hint = kinds[0]
     if hint is bool:
         if isinstance(value, bool):
             return value

@@ -46,6 +46,11 @@ class AttackOutcome:
     def success_rate(self, radius: float) -> float:
         return float(np.mean(self.distances <= radius)) if self.distances.size else 0.0
 
+    @property
+    def median_distance(self) -> float:
+        """The median over attacked rows (``inf`` when the attack failed on half or more)."""
+        return float(np.median(self.distances)) if self.distances.size else float("inf")
+
 
 class _Oracle:
     """Turns points of the standardized numeric space back into model inputs and counts queries."""
