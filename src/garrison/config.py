@@ -306,14 +306,27 @@ class Settings(BaseSettings):
         description="Seconds a stopping gateway waits for the requests in flight before it "
         "cancels them; decision records and audit events are flushed after that.",
     )
+    worker_healthcheck_timeout: int = Field(
+        default=60, ge=5, le=900,
+        description="Seconds a gateway worker may leave the supervisor's health check "
+        "unanswered before it is killed and replaced (with --workers above 1). A worker "
+        "imports its code and loads and verifies every served model before it serves; "
+        "set this above that time on the slowest start you expect (the log says how long "
+        "each worker's start took).",
+    )
     native_threads: int = Field(
         default=1, ge=1, le=256,
         description="Threads each gateway worker lets BLAS / OpenMP use. Workers are the "
         "parallelism; more native threads per worker oversubscribe the cores and spin idle.",
     )
-    rate_limit: float = Field(default=50.0, gt=0,
-                              description="Default sustained requests per second per caller.")
-    rate_burst: int = Field(default=100, ge=1, description="Default burst size per caller.")
+    rate_limit: float = Field(
+        default=100.0, gt=0,
+        description="Default sustained rows per second per caller and model (each row of a "
+        "request costs one token; a request costs at least one).")
+    rate_burst: int = Field(
+        default=1000, ge=1,
+        description="Default bucket size per caller and model, in rows: the most rows a "
+        "caller may send at once, so also the largest request its rate limit admits.")
     daily_quota: int | None = Field(
         default=100_000, ge=1,
         description="Default rows a caller may score per model per UTC day (every row is a "
@@ -329,6 +342,17 @@ class Settings(BaseSettings):
                                     description="OIDC issuer URL; enables JWT bearer tokens.")
     oidc_audience: str | None = Field(default=None, description="Expected JWT audience.")
     oidc_jwks_url: str | None = Field(default=None, description="JWKS URL of the issuer.")
+    allow_never_expiring_keys: bool = Field(
+        default=False,
+        description="Allow admins (and only admins) to create API keys that never expire "
+        "(`key create --no-expiry`). Off: every key expires within 3,650 days.",
+    )
+    oidc_role_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Gateway: the identity provider's roles (from the token's `roles` claim) "
+        "that count, each mapped to a Garrison role, as JSON (`{\"ml-scorers\": \"client\"}`). "
+        "Empty (the default): an OIDC token carries no role, whatever it claims.",
+    )
     console_idle_minutes: int = Field(
         default=15, ge=1, le=240,
         description="Web console: a session unused for this many minutes ends for good.",

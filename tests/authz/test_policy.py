@@ -27,7 +27,8 @@ EXPECTED = {
     },
     "auditor": {
         "list-models", "view-model", "verify-model-version", "view-lineage", "view-audit-log",
-        "verify-audit-log", "export-audit-log", "list-principals", "view-decision",
+        "verify-audit-log", "verify-governance-state", "export-audit-log",
+        "list-principals", "view-decision",
         "view-shadow-report", "view-alerts", "view-metrics", "reidentify-data",
         "open-console-session", "view-gate",
     },
@@ -35,7 +36,9 @@ EXPECTED = {
     "admin": set(ACTIONS) - {"authenticate", "load-model-version", "raise-alert", "invoke-model",
                              "quarantine-audit-events", "open-decision-log",
                              "reserve-decision-records", "drop-decision-records",
-                             "close-decision-log", "check-model-version",
+                             "close-decision-log", "check-model-version", "compile-model-version",
+                             "seal-governance-state", "refuse-governance-state",
+                             "serve-model-version",
                              "reidentify-data"},
 }
 

@@ -90,3 +90,36 @@ def test_no_sensitive_column_is_a_visible_skip() -> None:
     y = np.array([0, 1] * 20)
     result = check_fairness(context(Fixed(y, classes=[0, 1]), None, frame(y)), FairnessThresholds())
     assert result.passed and result.skipped and "no sensitive column" in result.reason
+
+
+def test_regression_group_error_gap_fails_a_model_worse_for_one_group() -> None:
+    rng = np.random.default_rng(6)
+    n = 400
+    y = rng.normal(size=n)
+    group = np.array(["a", "b"] * (n // 2))
+    even = y + rng.normal(scale=0.3, size=n)
+    skewed = y + rng.normal(scale=np.where(group == "b", 0.9, 0.3))
+    holdout = frame(y, group=group)
+    fair = context(Fixed(even), None, holdout, task="regression", sensitive="group")
+    result = check_fairness(fair, FairnessThresholds())
+    assert result.passed, result.reason
+    unfair = context(Fixed(skewed), Fixed(even), holdout, task="regression", sensitive="group")
+    result = check_fairness(unfair, FairnessThresholds())
+    assert not result.passed and "group error gap" in result.reason
+    assert float(result.metrics["production_group_error_gap"]) < 0.25
+
+
+def test_equal_opportunity_follows_the_positive_label() -> None:
+    y = np.array([1, 0] * 100)
+    group = np.array(["a"] * 100 + ["b"] * 100)
+    pred = y.copy()
+    b_neg = np.flatnonzero((group == "b") & (y == 0))
+    pred[b_neg[:25]] = 1  # group b: half its negatives called positive
+    holdout = frame(y, group=group)
+    model = Fixed(pred, classes=[0, 1])
+    default = check_fairness(context(model, None, holdout, sensitive="group"), FairnessThresholds())
+    about_zero = check_fairness(
+        context(model, None, holdout, sensitive="group", positive_label=0), FairnessThresholds()
+    )
+    assert default.metrics["equal_opportunity_difference"] == pytest.approx(0.0)
+    assert about_zero.metrics["equal_opportunity_difference"] == pytest.approx(0.5)

@@ -8,7 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from garrison.gates.checks.leakage import check_leakage, feature_label_strength, row_overlap
+from garrison.gates.checks.leakage import (
+    check_leakage,
+    feature_label_strength,
+    natural_overlap,
+    row_overlap,
+)
 from garrison.gates.policy import LeakageThresholds
 from tests.gates.helpers import Fixed, context, frame
 
@@ -79,3 +84,18 @@ def test_without_training_the_overlap_is_skipped_or_required() -> None:
     result = check_leakage(ctx, LeakageThresholds())
     assert result.passed and "overlap not checked" in result.reason
     assert not check_leakage(ctx, LeakageThresholds(require_training=True)).passed
+
+
+def test_natural_overlap_is_zero_for_continuous_rows_and_high_for_few_categories() -> None:
+    continuous = pd.DataFrame({"a": RNG.normal(size=300), "y": RNG.integers(0, 2, 300)})
+    assert natural_overlap(continuous, 1000, ["a", "y"]) == 0.0
+    # Copies of distinct training rows do not repeat within the holdout: still zero.
+    train = pd.DataFrame({"a": RNG.normal(size=500), "y": RNG.integers(0, 2, 500)})
+    contaminated = pd.concat([continuous, train.iloc[:100]], ignore_index=True)
+    assert natural_overlap(contaminated, 500, ["a", "y"]) == 0.0
+    # Twelve possible rows: any holdout row is almost surely among 500 training rows.
+    few = pd.DataFrame({"c": RNG.choice(list("abc"), 300), "y": RNG.integers(0, 4, 300)})
+    assert natural_overlap(few, 500, ["c", "y"]) > 0.99
+    # About 300 possible rows, drawn 300 times: well between the two.
+    some = pd.DataFrame({"c": RNG.integers(0, 100, 300), "y": RNG.integers(0, 3, 300)})
+    assert 0.3 < natural_overlap(some, 300, ["c", "y"]) < 0.9

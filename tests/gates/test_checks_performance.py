@@ -162,3 +162,27 @@ def test_resampled_metrics_equal_the_metric_on_the_resampled_rows(name: str, k: 
     for r, rows in enumerate(draws):
         want = metric(name, y[rows], Scored(scored.pred[rows], proba[rows]), classes)
         assert got[r] == pytest.approx(want)
+
+
+def test_positive_label_picks_the_class_f1_is_about() -> None:
+    from garrison.errors import InvalidInput
+
+    y = np.array(["churn"] * 20 + ["stay"] * 80)
+    pred = y.copy()
+    pred[:10] = "stay"  # half of the churners missed: poor F1 for "churn", fine for "stay"
+    holdout = frame(y)
+    model = Fixed(pred, classes=["churn", "stay"])
+    default = check_performance(
+        context(model, None, holdout, primary_metric="f1"), PerformanceThresholds()
+    )
+    chosen = check_performance(
+        context(model, None, holdout, primary_metric="f1", positive_label="churn"),
+        PerformanceThresholds(),
+    )
+    assert float(default.metrics["f1"]) == pytest.approx(skm.f1_score(y, pred, pos_label="stay"))
+    assert float(chosen.metrics["f1"]) == pytest.approx(skm.f1_score(y, pred, pos_label="churn"))
+    with pytest.raises(InvalidInput, match="not one of the holdout's classes"):
+        context(model, None, holdout, positive_label="leave")
+    numbers = frame(np.array([0, 1] * 30))
+    ctx = context(Fixed(numbers["y"].to_numpy(), classes=[0, 1]), None, numbers, positive_label="1")
+    assert ctx.positive == 1  # "1" from a CSV or a form matches the integer class

@@ -150,6 +150,10 @@ def test_the_fragile_model_is_caught_by_noise_and_by_the_attack() -> None:
         float(robustness.metrics["attack_success"])
         > float(robustness.metrics["production_attack_success"]) + 0.15
     )
+    assert float(robustness.metrics["attack_median_distance"]) < float(
+        robustness.metrics["production_attack_median_distance"]
+    )
+    assert int(robustness.metrics["attack_queries"]) <= 200 * int(robustness.metrics["attack_rows"])
     assert ctx_result.check("performance").passed  # as accurate as production on clean rows
 
 

@@ -66,6 +66,15 @@ def test_a_model_that_crashes_fails_every_check_without_leaking_its_message() ->
     assert not result.passed
     assert [c.name for c in result.checks] == ALL
     assert all("ValueError" in c.reason and "4411" not in c.reason for c in result.checks)
+    assert all(c.reason.startswith("the candidate failed") for c in result.checks)
+
+
+def test_a_broken_production_model_is_named_as_the_one_that_failed() -> None:
+    train, holdout = candidates.synthetic()
+    model = LogisticRegression().fit(train.drop(columns="y"), train["y"])
+    result = evaluate(model, Exploding("row 3"), holdout, policy())
+    assert not result.passed
+    assert all(c.reason.startswith("the production version failed") for c in result.checks)
 
 
 def test_a_model_crashing_in_one_check_does_not_hide_the_others() -> None:

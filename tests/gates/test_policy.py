@@ -96,3 +96,20 @@ def test_gate_result_verdict_is_derived_and_a_forged_verdict_is_refused() -> Non
     with pytest.raises(InvalidInput):
         GateResult.from_mapping(stored)
     assert GateResult((), policy_digest="x").passed is False
+
+
+def test_positive_label_round_trips_and_is_checked() -> None:
+    for value in ("churn", 1):
+        policy = GatePolicy.from_mapping({"holdout_dataset": "h:1", "positive_label": value})
+        assert policy.positive_label == value
+        assert GatePolicy.from_mapping(policy.to_mapping()) == policy
+    plain = GatePolicy.from_mapping({"holdout_dataset": "h:1"})
+    assert "positive_label" not in plain.to_mapping()  # absent: the digest is unchanged
+    for bad in (True, 1.5, ["a"]):
+        with pytest.raises(InvalidInput) as caught:
+            GatePolicy.from_mapping({"holdout_dataset": "h:1", "positive_label": bad})
+        assert caught.value.detail["key"] == "positive_label"
+    with pytest.raises(InvalidInput):
+        GatePolicy.from_mapping(
+            {"holdout_dataset": "h:1", "task": "regression", "positive_label": 1}
+        )

@@ -34,6 +34,7 @@ from garrison.governance import (
     NewKey,
     SessionService,
 )
+from garrison.governance.state import StateAudit
 from garrison.identity import Principal
 from garrison.lineage import LineageRecorder
 from garrison.registry import ApprovalDesk, ModelLoader, Provenance, RegistryService
@@ -101,6 +102,15 @@ class Services:
     alert_webhook: WebhookNotifier | None = None
 
     @cached_property
+    def state(self) -> StateAudit:
+        """Governance state reconciled with the signed audit trail (``audit state``)."""
+        return StateAudit(self.store, self.guard,
+                          {"principals and keys": self.accounts,
+                           "model stages": self.registry.lifecycle.seals,
+                           "deployments": self.deployments},
+                          verify_chain=self.audit.verify_unaudited)
+
+    @cached_property
     def datasets(self) -> DatasetService:
         from garrison.datasets import DatasetService
         from garrison.storage.datasets_repo import SQLDatasetStore
@@ -166,12 +176,18 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     webhook = _alert_webhook(settings)
     alerts = AlertService(SQLAlertStore(store), notifier=webhook, clock=clock)
     store.on_tamper = _tamper_alarm(alerts)
+    # State changed outside Garrison (SQL) is refused where it would grant power: alarm.
+    registry.lifecycle.seals.on_tamper = deployments.on_tamper = _tamper_alarm(alerts)
     registry.on_download = _download_monitor(alerts, clock)
     deployments.fallback_check = lambda actor, name, version: registry.ensure_servable(
         actor, name, version, purpose="fallback")
     gates, overrides = _gates(settings, store, registry, keyring, guard, clock, shadows,
                               alerts)
-    accounts = AccountService(store, guard, clock)
+    accounts = AccountService(store, guard, clock,
+                              allow_never_expiring_keys=settings.allow_never_expiring_keys)
+    accounts.on_tamper = _tamper_alarm(alerts)
+    deployments.serving_events = lambda name: store.query(AuditQuery(
+        action="serve-model-version", resource=f"model:{name}", newest_first=True, limit=50))
     sessions = SessionService(
         store, guard, accounts, clock, idle_timeout=settings.console_idle_minutes * 60.0,
         lifetime=settings.console_session_hours * 3600.0,
@@ -354,6 +370,9 @@ def initialize(
     except AlreadyInitialized:
         services.close()
         raise
+    # Born sealed: every power-granting row is sealed as it is written, so there is
+    # nothing to adopt, and no later start or upgrade ever seals unsigned rows.
+    services.state.adopt(fresh=True)
     # The genesis checkpoint: the first events signed into the witness file. From now on
     # an empty or restarted chain is detected (`truncated`, `rewritten`) and refused.
     services.store.checkpoint()
@@ -366,8 +385,9 @@ def upgrade_database(settings: Settings) -> str | None:
     Migrating needs only the database URL, so a migration Job mounts no key; it is safe
     when several run at once (an advisory lock on PostgreSQL, ``storage/migrations/env.py``).
     When the signing keys are at hand, an installation made before genesis checkpoints
-    existed also gets one now, so that a wipe of its audit trail is detected from here on
-    (without keys that step waits for an upgrade run with them).
+    existed also gets one now, so that a wipe of its audit trail is detected from here on,
+    and one made before state seals has its governance state sealed, once (without keys
+    those steps wait for an upgrade run with them; until then unsealed state is refused).
     """
     from garrison.storage.migrate import upgrade_url
 
@@ -378,9 +398,19 @@ def upgrade_database(settings: Settings) -> str | None:
     try:
         if store.head() is not None and not read_witness(settings.witness_file):
             store.checkpoint()
-        return store.revision()
+        revision = store.revision()
+        initialized = store.head() is not None
     finally:
         store.dispose()
+    if initialized:
+        # An installation made before state seals: seal its current state, once, over a
+        # chain that verifies (the governance state is trusted as it stands now).
+        services = build_services(settings)
+        try:
+            services.state.adopt()
+        finally:
+            services.close()
+    return revision
 
 
 def database_revisions(settings: Settings) -> tuple[str | None, str]:

@@ -41,6 +41,13 @@ _ALL = [
     Action("verify-audit-log", "Verify the hash chain and signed checkpoints."),
     Action("export-audit-log", "Export audit events as JSON lines."),
     Action("checkpoint-audit-log", "Sign and record the current head of the audit chain."),
+    Action("verify-governance-state",
+           "Reconcile principals, keys, model stages and deployments with the audit trail."),
+    Action("seal-governance-state",
+           "Seal the governance state that predates state seals, once (Garrison itself, "
+           "never granted)."),
+    Action("refuse-governance-state",
+           "Refuse state the signed audit trail does not back (Garrison itself, never granted)."),
     Action("quarantine-audit-events",
            "Move records forged past the signed head out of the chain (Garrison itself)."),
     Action("acknowledge-audit-incident",
@@ -58,6 +65,10 @@ _ALL = [
     Action("download-artifact", "Download a decrypted model artifact (model theft risk)."),
     Action("extend-scan-allowlist", "Add importable callables to the scanner allow-list."),
     Action("load-model-version", "Load a verified model into memory (Garrison itself)."),
+    Action("compile-model-version", "Build and check the compiled runtime of a loaded "
+           "version against its reference sample (Garrison itself, never granted)."),
+    Action("serve-model-version", "Mark a model version servable or unavailable in a "
+           "gateway, with the reason (Garrison itself)."),
     Action("check-model-version", "Run the pre-transition checks (servability smoke test) "
            "on a version (Garrison itself, never granted)."),
     # Release gates.

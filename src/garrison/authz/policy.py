@@ -30,7 +30,10 @@ _READ_REGISTRY = {"list-models", "view-model", "verify-model-version", "view-lin
 SYSTEM_ACTIONS = frozenset({"authenticate", "load-model-version", "raise-alert",
                             "quarantine-audit-events", "open-decision-log",
                             "reserve-decision-records", "drop-decision-records",
-                            "close-decision-log", "check-model-version"})
+                            "close-decision-log", "check-model-version",
+                            "compile-model-version",
+                            "seal-governance-state", "refuse-governance-state",
+                            "serve-model-version"})
 
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(ACTIONS) - SYSTEM_ACTIONS - {"invoke-model", "reidentify-data"},
@@ -67,6 +70,7 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
         | {
             "view-audit-log",
             "verify-audit-log",
+            "verify-governance-state",
             "export-audit-log",
             "list-principals",
             "view-decision",

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from garrison.errors import InvalidInput, UnsupportedModel
+from garrison.errors import GarrisonError, InvalidInput, ModelUnavailable, UnsupportedModel
 from garrison.gates.policy import GatePolicy
 
 __all__ = ["Context", "Scored", "build_context", "model_outputs", "spread_of"]
@@ -42,6 +42,7 @@ class Context:
     frame: pd.DataFrame
     y: np.ndarray
     classes: np.ndarray | None
+    positive: Any
     numeric: tuple[str, ...]
     categorical: tuple[str, ...]
     spread: dict[str, float]
@@ -88,7 +89,7 @@ def spreads_of(frame: pd.DataFrame, columns: tuple[str, ...]) -> dict[str, float
     """``spread_of`` every column, in one pass when no value is missing or infinite."""
     if not columns:
         return {}
-    values = frame[list(columns)].to_numpy(dtype=float)
+    values = frame[list(columns)].to_numpy(dtype=float, na_value=np.nan)
     if not np.isfinite(values).all() or len(values) < 2:
         return {c: spread_of(values[:, j]) for j, c in enumerate(columns)}
     q1, q3 = np.percentile(values, [25, 75], axis=0)
@@ -109,7 +110,7 @@ def feature_columns(model: Any, frame: pd.DataFrame, label: str) -> list[str]:
                 columns=[m[:80] for m in missing[:10]],
             )
         return wanted
-    return [str(c) for c in frame.columns if c != label]
+    return [c for c in frame.columns if c != label]
 
 
 def _align_proba(model: Any, proba: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -151,6 +152,41 @@ def model_outputs(model: Any, frame: pd.DataFrame, classes: np.ndarray | None) -
     return Scored(pred, proba)
 
 
+def _score(
+    which: str, model: Any, frame: pd.DataFrame, label: str, classes: np.ndarray | None
+) -> Scored:
+    """``model``'s outputs on the holdout rows; a model that fails says which one did."""
+    inputs = frame[feature_columns(model, frame, label)]
+    try:
+        return model_outputs(model, inputs, classes)
+    except UnsupportedModel as exc:
+        raise UnsupportedModel(f"the {which}'s outputs are unusable: {exc.message}") from exc
+    except GarrisonError:
+        raise
+    except Exception as exc:  # only the type: a model's message may quote holdout values
+        raise ModelUnavailable(
+            f"the {which} failed on the holdout rows ({type(exc).__name__})"
+        ) from exc
+
+
+def _positive_class(policy: GatePolicy, classes: np.ndarray) -> Any:
+    """The class the policy calls positive (matched by value, or by its text: a CSV reads
+    "1" as the integer 1), or ``None`` for the default."""
+    wanted = policy.positive_label
+    if wanted is None:
+        return None
+    if classes.size != 2:
+        raise InvalidInput(
+            "gate policy positive_label applies to binary labels", key="positive_label"
+        )
+    for c in classes.tolist():
+        if c == wanted or str(c) == str(wanted):
+            return c
+    raise InvalidInput(
+        "gate policy positive_label is not one of the holdout's classes", key="positive_label"
+    )
+
+
 def build_context(
     candidate: Any,
     production: Any | None,
@@ -178,7 +214,7 @@ def build_context(
     if y_series.isna().any():
         raise InvalidInput("the holdout set has rows without a label", column=policy.label)
     frame = holdout.drop(columns=[policy.label])
-    columns = [str(c) for c in frame.columns]
+    columns = list(frame.columns)
     classes: np.ndarray | None = None
     if policy.task == "classification":
         y = y_series.to_numpy()
@@ -197,23 +233,25 @@ def build_context(
                 )
         if labels.size < 2:
             raise InvalidInput("a classification holdout set needs at least two classes")
+        positive = _positive_class(policy, classes)
     else:
         if not pd.api.types.is_numeric_dtype(y_series):
             raise InvalidInput("a regression label must be numeric", column=policy.label)
-        y = y_series.to_numpy(dtype=float)
+        y = y_series.to_numpy(dtype=float, na_value=np.nan)
+        positive = None
     numeric = tuple(c for c in columns if not _is_categorical(frame[c]))
     categorical = tuple(c for c in columns if c not in numeric)
     spread = spreads_of(frame, numeric)
-    cand = model_outputs(candidate, frame[feature_columns(candidate, frame, policy.label)], classes)
+    cand = _score("candidate", candidate, frame, policy.label, classes)
     prod = None
     if production is not None:
-        inputs = frame[feature_columns(production, frame, policy.label)]
-        prod = model_outputs(production, inputs, classes)
+        prod = _score("production version", production, frame, policy.label, classes)
     return Context(
         policy=policy,
         frame=frame,
         y=y,
         classes=classes,
+        positive=positive,
         numeric=numeric,
         categorical=categorical,
         spread=spread,

@@ -8,6 +8,7 @@ for every metric that is a mean of per-row terms.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -24,6 +25,7 @@ __all__ = [
     "paired_test",
     "resampled_auc",
     "resampled_metric",
+    "targets_of",
 ]
 
 _EPS = 1e-15
@@ -51,9 +53,17 @@ def _needs_proba(name: str, scored: Scored) -> np.ndarray:
     return scored.proba
 
 
-def _f1(y: np.ndarray, pred: np.ndarray, classes: np.ndarray) -> float:
-    """F1 of the positive class (binary, the second class) or the macro F1 (multi-class)."""
-    targets = classes[1:] if classes.size == 2 else classes
+def targets_of(classes: np.ndarray, positive: Any = None) -> list[Any]:
+    """The classes judged one by one: the positive class alone for binary labels (the
+    policy's ``positive_label``, else the second in sorted order), every class otherwise."""
+    if classes.size != 2:
+        return list(classes)
+    return [classes[1] if positive is None else positive]
+
+
+def _f1(y: np.ndarray, pred: np.ndarray, classes: np.ndarray, positive: Any = None) -> float:
+    """F1 of the positive class (binary) or the macro F1 (multi-class)."""
+    targets = targets_of(classes, positive)
     scores = []
     for c in targets:
         tp = float(np.sum((pred == c) & (y == c)))
@@ -63,13 +73,15 @@ def _f1(y: np.ndarray, pred: np.ndarray, classes: np.ndarray) -> float:
     return float(np.mean(scores))
 
 
-def metric(name: str, y: np.ndarray, scored: Scored, classes: np.ndarray | None) -> float:
+def metric(
+    name: str, y: np.ndarray, scored: Scored, classes: np.ndarray | None, positive: Any = None
+) -> float:
     """The value of ``name`` for one model's outputs on the rows of ``y``."""
     if name == "accuracy":
         return float(np.mean(scored.pred == y))
     if name == "f1":
         assert classes is not None
-        return _f1(y, scored.pred, classes)
+        return _f1(y, scored.pred, classes, positive)
     if name == "log_loss":
         assert classes is not None
         return float(np.mean(-np.log(_true_class_proba(y, _needs_proba(name, scored), classes))))
@@ -91,7 +103,9 @@ def metric(name: str, y: np.ndarray, scored: Scored, classes: np.ndarray | None)
     raise UnsupportedModel(f"unknown metric {name!r}")
 
 
-def baseline_score(name: str, y: np.ndarray, classes: np.ndarray | None) -> float:
+def baseline_score(
+    name: str, y: np.ndarray, classes: np.ndarray | None, positive: Any = None
+) -> float:
     """The metric of a model that ignores its input (majority class, class priors, mean)."""
     if classes is None:
         return metric(name, y, Scored(np.full(y.size, y.mean()), None), None)
@@ -100,7 +114,8 @@ def baseline_score(name: str, y: np.ndarray, classes: np.ndarray | None) -> floa
     priors = np.tile(counts / counts.sum(), (y.size, 1))
     if name == "roc_auc":
         return 0.5
-    return metric(name, y, Scored(np.full(y.size, majority, dtype=classes.dtype), priors), classes)
+    constant = Scored(np.full(y.size, majority, dtype=classes.dtype), priors)
+    return metric(name, y, constant, classes, positive)
 
 
 def _row_terms(
@@ -139,13 +154,17 @@ def resampled_auc(positive: np.ndarray, score: np.ndarray, draws: np.ndarray) ->
 
 
 def resampled_metric(
-    name: str, y: np.ndarray, scored: Scored, classes: np.ndarray, draws: np.ndarray
+    name: str,
+    y: np.ndarray,
+    scored: Scored,
+    classes: np.ndarray,
+    draws: np.ndarray,
+    positive: Any = None,
 ) -> np.ndarray:
     """``f1`` or ``roc_auc`` of each resample (a row of ``draws``, row indices)."""
     if name == "f1":
-        targets = classes[1:] if classes.size == 2 else classes
         scores = []
-        for c in targets:
+        for c in targets_of(classes, positive):
             hit, truth = scored.pred == c, y == c
             tp = np.sum((hit & truth)[draws], axis=1)
             wrong = np.sum((hit != truth)[draws], axis=1)
@@ -186,6 +205,7 @@ def paired_test(
     confidence: float,
     rounds: int,
     rng: np.random.Generator,
+    positive: Any = None,
 ) -> PairedTest:
     """McNemar's exact test for accuracy, a paired bootstrap for every other metric."""
     if name == "accuracy":
@@ -215,8 +235,8 @@ def paired_test(
             parts.append((terms_c - terms_p)[draws].mean(axis=1))
         else:
             assert classes is not None
-            cand = resampled_metric(name, y, candidate, classes, draws)
-            prod = resampled_metric(name, y, production, classes, draws)
+            cand = resampled_metric(name, y, candidate, classes, draws, positive)
+            prod = resampled_metric(name, y, production, classes, draws, positive)
             parts.append(cand - prod if higher_is_better(name) else prod - cand)
     boot = np.concatenate(parts)
     boot = boot[np.isfinite(boot)]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from garrison.errors import GarrisonError, InvalidInput, UnsupportedModel
+from garrison.errors import GarrisonError, InvalidInput, ModelUnavailable, UnsupportedModel
 from garrison.gates._context import build_context
 from garrison.gates.checks import CHECKS
 from garrison.gates.policy import GatePolicy
@@ -44,12 +44,8 @@ def evaluate(
         raise InvalidInput("evaluate needs a GatePolicy")
     try:
         ctx = build_context(candidate, production, holdout, policy, training, seed)
-    except UnsupportedModel as exc:  # the model answers in a shape no check can use
-        return _all_failed(policy, f"the model's outputs are unusable: {exc.message}")
-    except GarrisonError:
-        raise
-    except Exception as exc:  # the model itself failed on the holdout rows
-        return _all_failed(policy, f"the model failed on the holdout rows ({type(exc).__name__})")
+    except (UnsupportedModel, ModelUnavailable) as exc:  # a model failed on the holdout rows
+        return _all_failed(policy, exc.message)
     results: list[CheckResult] = []
     for done, (name, check) in enumerate(CHECKS.items(), start=1):
         thresholds = getattr(policy, name)

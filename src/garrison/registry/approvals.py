@@ -48,14 +48,18 @@ class ApprovalDesk:
         return tuple(out)
 
     def _review(self, actor: Principal, candidate: ModelVersion,
-                production: ModelVersion | None) -> Review:
+                production: ModelVersion | None,
+                vouchers: frozenset[str] | None = None) -> Review:
         if production is not None and production.version == candidate.version:
             production = None
+        if vouchers is None:
+            vouchers = self._registry.lifecycle.vouchers(actor.name)
         status = self._registry.signature_status
         return build_review(
             candidate, production, candidate_signature=status(candidate),
             production_signature=None if production is None else status(production),
-            blocker=approval_blocker(actor, candidate), checks=self.checks(candidate))
+            blocker=approval_blocker(actor, candidate, vouchers),
+            checks=self.checks(candidate))
 
     def review(self, actor: Principal, name: str, version: int) -> Review:
         """The version side by side with production (``view-model``).
@@ -80,4 +84,6 @@ class ApprovalDesk:
         waiting = [v for v in versions if v.stage == Stage.REGISTERED]
         promotable = [v for v in versions if v.stage in (Stage.APPROVED, Stage.SHADOW) and (
             v.name not in production or v.version > production[v.name].version)]
-        return [self._review(actor, v, production.get(v.name)) for v in waiting], promotable
+        vouchers = self._registry.lifecycle.vouchers(actor.name)
+        return [self._review(actor, v, production.get(v.name), vouchers) for v in waiting], \
+            promotable

@@ -24,6 +24,7 @@ from garrison.errors import AuthenticationFailed, InvalidInput
 from garrison.gates.overrides import OverrideDesk
 from garrison.gates.service import GateService
 from garrison.governance import AccountService, AuditService, Guard
+from garrison.governance.state import StateAudit
 from garrison.identity import Principal
 from garrison.registry import RegistryService, validate_model_name
 from garrison.serving.decision_service import DecisionService
@@ -58,6 +59,9 @@ class AdminServices(Protocol):
     decisions: DecisionService
     gates: GateService
     gate_overrides: OverrideDesk
+
+    @property
+    def state(self) -> StateAudit: ...
 
 
 @dataclass(frozen=True)

@@ -46,16 +46,22 @@ class AttackOutcome:
     def success_rate(self, radius: float) -> float:
         return float(np.mean(self.distances <= radius)) if self.distances.size else 0.0
 
+    @property
+    def median_distance(self) -> float:
+        """The median over attacked rows (``inf`` when the attack failed on half or more)."""
+        return float(np.median(self.distances)) if self.distances.size else float("inf")
+
 
 class _Oracle:
     """Turns points of the standardized numeric space back into model inputs and counts queries."""
 
     def __init__(self, predict: Predict, rows: pd.DataFrame, dims: list[str], spread: np.ndarray):
         self.predict = predict
-        self.columns = {str(c): rows[c].to_numpy() for c in rows.columns}
+        # Extension arrays keep each column's type (categorical, dates, nullable, strings).
+        self.columns = {c: rows[c].array for c in rows.columns}
         self.dims = {d: j for j, d in enumerate(dims)}
         self.spread = spread
-        self.origin = rows[dims].to_numpy(dtype=float)
+        self.origin = rows[dims].to_numpy(dtype=float, na_value=np.nan)
         self.queries = 0
         self.calls = 0
 
@@ -64,7 +70,7 @@ class _Oracle:
         values = self.origin[which] + z * self.spread
         frame = pd.DataFrame(
             {
-                c: values[:, self.dims[c]] if c in self.dims else column[which]
+                c: values[:, self.dims[c]] if c in self.dims else column.take(which)
                 for c, column in self.columns.items()
             }
         )
@@ -123,7 +129,7 @@ def boundary_attack(
     distances = np.full(n, np.inf)
     if n == 0 or d == 0:
         return AttackOutcome(distances, 0, 0)
-    pool_z = pool[dims].to_numpy(dtype=float) / spread
+    pool_z = pool[dims].to_numpy(dtype=float, na_value=np.nan) / spread
     origin_z = oracle.origin / spread
     missing = ~np.isfinite(origin_z)
     z_best = np.zeros((n, d))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from garrison.gates._context import Context, Scored
+from garrison.gates._stats import targets_of
 from garrison.gates.policy import FairnessThresholds
 from garrison.gates.results import CheckResult, MetricValue
 
@@ -24,6 +27,7 @@ def group_gaps(
     groups: np.ndarray,
     judged: list[object],
     classes: np.ndarray | None,
+    positive: Any = None,
 ) -> dict[str, float]:
     """The largest between-group gaps of one model's decisions over the ``judged`` groups."""
     masks = [groups == g for g in judged]
@@ -33,9 +37,8 @@ def group_gaps(
         return {"group_error_gap": _gap([float(error[m].mean()) for m in masks]) / overall}
     pred = scored.pred
     parity = max(_gap([float(np.mean(pred[m] == c)) for m in masks]) for c in classes)
-    targets = classes[1:] if classes.size == 2 else classes
     opportunity = 0.0
-    for c in targets:
+    for c in targets_of(classes, positive):
         recalls = [
             float(np.mean(pred[m & (y == c)] == c))
             for m in masks
@@ -78,11 +81,11 @@ def check_fairness(ctx: Context, th: FairnessThresholds) -> CheckResult:
     if len(judged) < 2:
         reason = f"skipped: fewer than two groups of {column!r} have {th.min_group_size} rows"
         return CheckResult("fairness", True, reason, metrics, thresholds, skipped=True)
-    gaps = group_gaps(ctx.y, ctx.candidate, groups, judged, ctx.classes)
+    gaps = group_gaps(ctx.y, ctx.candidate, groups, judged, ctx.classes, ctx.positive)
     metrics.update(gaps)
     prod_gaps: dict[str, float] = {}
     if ctx.production is not None:
-        prod_gaps = group_gaps(ctx.y, ctx.production, groups, judged, ctx.classes)
+        prod_gaps = group_gaps(ctx.y, ctx.production, groups, judged, ctx.classes, ctx.positive)
         metrics.update({f"production_{k}": v for k, v in prod_gaps.items()})
     problems = []
     for key, limit in limits.items():

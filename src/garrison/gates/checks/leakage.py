@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -11,36 +13,62 @@ from garrison.gates._stats import auc
 from garrison.gates.policy import LeakageThresholds
 from garrison.gates.results import CheckResult, MetricValue
 
-__all__ = ["check_leakage", "feature_label_strength", "row_overlap"]
+__all__ = ["check_leakage", "feature_label_strength", "natural_overlap", "row_overlap"]
 
 _SALT = 5
 _BINS = 20
 _SMOOTHING = 1.0
 
 
-def row_overlap(holdout: pd.DataFrame, training: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """Which holdout rows also appear in ``training`` over ``columns``.
+def _row_keys(holdout: pd.DataFrame, training: pd.DataFrame, columns: list[Any]) -> np.ndarray:
+    """One comparable key per row, holdout rows first.
 
     Rows are compared by their normalized bytes: numbers as float32 (so int/float storage
     and float64 noise below float32 precision, as from a CSV round trip, do not hide a
     copy), other values by their text, encoded jointly over both frames.
     """
-    n = len(holdout)
     parts = []
     for column in columns:
         a, b = holdout[column], training[column]
         if all(
             pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) for s in (a, b)
         ):
-            values = np.concatenate([a.to_numpy(dtype=float), b.to_numpy(dtype=float)])
+            values = np.concatenate(
+                [a.to_numpy(dtype=float, na_value=np.nan), b.to_numpy(dtype=float, na_value=np.nan)]
+            )
             parts.append(values.astype(np.float32).view(np.int32))
         else:
             text = np.concatenate([a.astype(str).to_numpy(), b.astype(str).to_numpy()])
             parts.append(pd.factorize(text)[0].astype(np.int32))
     keys = np.ascontiguousarray(np.stack(parts, axis=1))
-    rows = keys.view(np.dtype((np.void, keys.itemsize * keys.shape[1]))).ravel()
+    rows: np.ndarray = keys.view(np.dtype((np.void, keys.itemsize * keys.shape[1]))).ravel()
+    return rows
+
+
+def row_overlap(holdout: pd.DataFrame, training: pd.DataFrame, columns: list[Any]) -> np.ndarray:
+    """Which holdout rows also appear in ``training`` over ``columns``."""
+    n = len(holdout)
+    rows = _row_keys(holdout, training, columns)
     seen = set(rows[n:].tolist())
     return np.fromiter((r in seen for r in rows[:n].tolist()), dtype=bool, count=n)
+
+
+def natural_overlap(holdout: pd.DataFrame, training_rows: int, columns: list[Any]) -> float:
+    """The overlap expected without any copying, from how often holdout rows repeat among
+    themselves: a row whose value covers a share p of the holdout would turn up among
+    ``training_rows`` independent draws with probability 1 - (1 - p) ** training_rows.
+
+    Continuous data never repeats (0: any overlap is a copy); a small categorical table
+    repeats all the time (near 1). Copies of distinct training rows do not repeat within
+    the holdout, so contamination does not raise this estimate.
+    """
+    n = len(holdout)
+    if n < 2:
+        return 0.0
+    rows = _row_keys(holdout, holdout.iloc[:0], columns)
+    _, inverse, counts = np.unique(rows, return_inverse=True, return_counts=True)
+    share = (counts[inverse] - 1) / (n - 1)
+    return float(np.mean(1.0 - (1.0 - share) ** training_rows))
 
 
 def _out_of_fold_encoding(codes: np.ndarray, target: np.ndarray, folds: np.ndarray) -> np.ndarray:
@@ -69,7 +97,7 @@ def feature_label_strength(
     """How well one feature alone predicts the label: ROC AUC (classification, oriented so
     0.5 is useless and 1 a perfect copy) or absolute Spearman correlation (regression)."""
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    raw = values.to_numpy(dtype=float) if numeric else None
+    raw = values.to_numpy(dtype=float, na_value=np.nan) if numeric else None
     binary = classes is not None and classes.size == 2
     if raw is not None and np.isfinite(raw).all() and (classes is None or binary):
         if classes is None:
@@ -134,14 +162,22 @@ def check_leakage(ctx: Context, th: LeakageThresholds) -> CheckResult:
         holdout = ctx.frame.assign(**{ctx.label: ctx.y})
         repeated = row_overlap(holdout, ctx.training, shared)
         overlap = float(repeated.mean())
-        metrics.update({"overlap_fraction": overlap, "overlap_rows": int(repeated.sum())})
-        if overlap > th.max_overlap_fraction:
+        natural = natural_overlap(holdout, len(ctx.training), shared)
+        metrics.update(
+            {
+                "overlap_fraction": overlap,
+                "overlap_rows": int(repeated.sum()),
+                "expected_natural_overlap": natural,
+            }
+        )
+        if overlap - natural > th.max_overlap_fraction:
+            expected = f", {natural:.1%} expected from repeated values" if natural >= 0.001 else ""
             problems.append(
-                f"{overlap:.1%} of holdout rows also appear in the training set "
-                f"(above {th.max_overlap_fraction:.1%}): the holdout is contaminated"
+                f"{overlap:.1%} of holdout rows also appear in the training set{expected} "
+                f"(excess above {th.max_overlap_fraction:.1%}): the holdout is contaminated"
             )
         else:
-            notes.append(f"{overlap:.1%} of holdout rows in training")
+            notes.append(f"{overlap:.1%} of holdout rows in training ({natural:.1%} expected)")
     if problems:
         return CheckResult("leakage", False, "; ".join(problems), metrics, thresholds)
     strongest = (

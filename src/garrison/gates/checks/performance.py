@@ -15,7 +15,7 @@ _SALT = 1
 def check_performance(ctx: Context, th: PerformanceThresholds) -> CheckResult:
     name = ctx.policy.primary_metric
     higher = ctx.policy.higher_is_better
-    score = metric(name, ctx.y, ctx.candidate, ctx.classes)
+    score = metric(name, ctx.y, ctx.candidate, ctx.classes, ctx.positive)
     metrics: dict[str, MetricValue] = {"metric": name, name: score, "rows": int(ctx.y.size)}
     thresholds: dict[str, float] = {"confidence": th.confidence, "tolerance": th.tolerance}
 
@@ -27,7 +27,7 @@ def check_performance(ctx: Context, th: PerformanceThresholds) -> CheckResult:
         floor_ok = score >= th.floor if higher else score <= th.floor
         floor_text = f"{'floor' if higher else 'ceiling'} {th.floor:.4g}"
     else:
-        baseline = baseline_score(name, ctx.y, ctx.classes)
+        baseline = baseline_score(name, ctx.y, ctx.classes, ctx.positive)
         metrics["baseline"] = baseline
         floor_ok = better(score, baseline)
         floor_text = f"trivial baseline {baseline:.4g}"
@@ -43,7 +43,7 @@ def check_performance(ctx: Context, th: PerformanceThresholds) -> CheckResult:
         reason = f"{name} {score:.4g} meets the {floor_text}; no production version to compare with"
         return CheckResult("performance", True, reason, metrics, thresholds)
 
-    prod_score = metric(name, ctx.y, ctx.production, ctx.classes)
+    prod_score = metric(name, ctx.y, ctx.production, ctx.classes, ctx.positive)
     test = paired_test(
         name,
         ctx.y,
@@ -53,6 +53,7 @@ def check_performance(ctx: Context, th: PerformanceThresholds) -> CheckResult:
         confidence=th.confidence,
         rounds=th.bootstrap_rounds,
         rng=ctx.rng(_SALT),
+        positive=ctx.positive,
     )
     drop = (prod_score - score) if higher else (score - prod_score)
     allowed = th.tolerance * max(abs(prod_score), 1e-12)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from garrison.gates._context import Context, Scored, feature_columns
 from garrison.gates._stats import metric
-from garrison.gates.checks._attack import boundary_attack
+from garrison.gates.checks._attack import AttackOutcome, boundary_attack
 from garrison.gates.policy import RobustnessThresholds
 from garrison.gates.results import CheckResult, MetricValue
 
@@ -40,7 +40,10 @@ def perturb(
     moved = [c for c in numeric if spread[c] > 0]
     if moved:
         scale = noise * np.array([spread[c] for c in moved])
-        shifted = frame[moved].to_numpy(dtype=float) + rng.standard_normal((n, len(moved))) * scale
+        shifted = (
+            frame[moved].to_numpy(dtype=float, na_value=np.nan)
+            + rng.standard_normal((n, len(moved))) * scale
+        )
         columns.update({c: shifted[:, j] for j, c in enumerate(moved)})
     for column in categorical:
         values = frame[column].to_numpy(dtype=object)
@@ -110,7 +113,7 @@ def _attack_rows(ctx: Context, th: RobustnessThresholds) -> np.ndarray:
 
 def _attack(
     ctx: Context, model: Any, clean: Scored, rows: np.ndarray, th: RobustnessThresholds
-) -> float:
+) -> AttackOutcome:
     columns = feature_columns(model, ctx.frame, ctx.label)
     dims = [c for c in ctx.numeric if ctx.spread[c] > 0 and c in columns]
     inputs = ctx.frame[columns]
@@ -129,7 +132,7 @@ def _attack(
         radius=th.attack_radius,
         rng=ctx.rng(_SALT + 2),
     )
-    return outcome.success_rate(th.attack_radius)
+    return outcome
 
 
 def check_robustness(ctx: Context, th: RobustnessThresholds) -> CheckResult:
@@ -164,14 +167,19 @@ def check_robustness(ctx: Context, th: RobustnessThresholds) -> CheckResult:
         if rows.size < _MIN_ATTACK_ROWS:
             attack_text = f"attack skipped: only {rows.size} correctly classified rows"
         else:
-            rate = _attack(ctx, ctx.candidate_model, ctx.candidate, rows, th)
+            outcome = _attack(ctx, ctx.candidate_model, ctx.candidate, rows, th)
+            rate = outcome.success_rate(th.attack_radius)
+            metrics["attack_median_distance"] = outcome.median_distance
+            metrics["attack_queries"] = outcome.queries
             metrics["attack_success"] = rate
             attack_text = f"attack success {rate:.2f}"
             if rate > th.max_attack_success:
                 problems.append(f"attack success {rate:.2f} above {th.max_attack_success:.2f}")
             if ctx.production is not None:
                 assert ctx.production_model is not None
-                prod_rate = _attack(ctx, ctx.production_model, ctx.production, rows, th)
+                prod_outcome = _attack(ctx, ctx.production_model, ctx.production, rows, th)
+                prod_rate = prod_outcome.success_rate(th.attack_radius)
+                metrics["production_attack_median_distance"] = prod_outcome.median_distance
                 metrics["production_attack_success"] = prod_rate
                 attack_text += f" (production {prod_rate:.2f})"
                 if rate > prod_rate + th.max_attack_increase:
