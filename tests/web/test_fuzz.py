@@ -28,5 +28,9 @@ def test_no_input_breaks_the_api(case, fuzz_app) -> None:
     if case.operation.method.upper() == "POST" and case.operation.path.endswith("/versions"):
         # A schema-valid upload is still refused (422) when it is not a safe model.
         excluded.append(schemathesis.checks.positive_data_acceptance)
+    if case.operation.method.upper() == "PUT" and case.operation.path.endswith("/gate-policy"):
+        # The schema states a policy's shape; its keys, ranges and holdout dataset are
+        # checked by the service (400 naming the key), which the schema cannot express.
+        excluded.append(schemathesis.checks.positive_data_acceptance)
     case.call_and_validate(app=app, base_url="http://testserver", headers=inst.auth("root"),
                            excluded_checks=excluded)

@@ -24,7 +24,7 @@ from garrison.registry.scratch import sweep_at_start
 from garrison.web._http import AdminConfig, AdminServices, reply
 from garrison.web.errors import garrison_error_handler, http_exception_handler
 from garrison.web.middleware import BodyLimitMiddleware, PathRedirect, RequestContextMiddleware
-from garrison.web.openapi import Operation, build_openapi
+from garrison.web.openapi import Endpoint, Operation, build_openapi
 from garrison.web.routes import audit, gates, models
 from garrison.web.schemas import HealthOut
 
@@ -67,6 +67,28 @@ def operations() -> list[Operation]:
     ]
 
 
+def _routes(ops: list[Operation]) -> list[Route]:
+    """One route per path, with every method its operations declare, so that a wrong
+    method gets 405 with an ``Allow`` header naming them all."""
+    by_path: dict[str, list[Operation]] = {}
+    for op in ops:
+        by_path.setdefault(op.path, []).append(op)
+    routes = []
+    for path, group in by_path.items():
+        if len(group) == 1:
+            routes.append(Route(path, group[0].endpoint, methods=[group[0].method],
+                                name=group[0].operation_id))
+            continue
+        table = {op.method: op.endpoint for op in group}
+
+        async def dispatch(request: Request, table: dict[str, Endpoint] = table) -> Response:
+            return await table["GET" if request.method == "HEAD" else request.method](request)
+
+        routes.append(Route(path, dispatch, methods=list(table),
+                            name="+".join(op.operation_id for op in group)))
+    return routes
+
+
 def create_web_app(
     services: AdminServices,
     *,
@@ -86,8 +108,7 @@ def create_web_app(
     if max_upload_bytes < 1 or max_body_bytes < 1:
         raise ValueError("body limits must be positive")
     ops = operations()
-    routes: list[Any] = [Route(op.path, op.endpoint, methods=[op.method],
-                               name=op.operation_id) for op in ops]
+    routes: list[Any] = _routes(ops)
     if console:
         from garrison.web.console import ConsoleServices, create_console
 

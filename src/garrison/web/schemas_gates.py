@@ -77,8 +77,9 @@ class GateReportOut(BaseModel):
 
 class OverrideRequestBody(BaseModel):
     model_config = _IN
-    reason: str = Field(min_length=1, max_length=2000,
-                        description="Why the gate may be set aside (at least 20 characters).")
+    reason: str = Field(max_length=2000, pattern=r"([^ \t\r\n][ \t\r\n]*){20}",
+                        description="Why the gate may be set aside (at least 20 characters, "
+                        "not counting spaces).")
 
 
 class GateOverrideOut(BaseModel):
