@@ -21,7 +21,7 @@ from starlette.routing import Route
 from garrison.authz import require
 from garrison.errors import GarrisonError
 from garrison.gateway._http import HEADERS as _HEADERS
-from garrison.gateway._http import client_request_id, read_body, request_id
+from garrison.gateway._http import client_request_id, read_body, request_id, require_media_type
 from garrison.gateway._http import flag as _flag
 from garrison.gateway._http import json_response as _json
 from garrison.gateway.access_log import access_log
@@ -52,7 +52,6 @@ class GatewayState:
     encrypted: Any = None
     tracer: Any = None
     he_max_body_bytes: int = 64 * 1_048_576
-    problems: dict[str, str] = field(default_factory=dict)
     background: list[Any] = field(default_factory=list)
     #: The process terminates TLS itself: every answer carries Strict-Transport-Security.
     hsts: bool = False
@@ -75,7 +74,8 @@ def _render_friendly(result: InferenceResult) -> dict[str, Any]:
 
 
 def create_gateway_app(state: GatewayState) -> Starlette:
-    async def _body(request: Request, limit: int | None = None) -> bytes:
+    async def _body(request: Request, limit: int | None = None, *accepted: str) -> bytes:
+        require_media_type(request, *accepted)  # 415 before a byte of the body is read.
         return await read_body(request, limit or state.max_body_bytes, state.body_timeout)
 
     async def guarded(request: Request, handler: Any, *, auth: bool = True,
@@ -130,7 +130,10 @@ def create_gateway_app(state: GatewayState) -> Starlette:
         return _json({"live": True})
 
     async def ready(request: Request) -> Response:
-        ok = state.ready and not state.problems and not state.draining
+        # The server's readiness is the gateway's own: its model table is built and it
+        # is not draining. A model that cannot serve is not ready on its own
+        # (/v2/models/{name}/ready); it never takes the others out of the load balancer.
+        ok = state.ready and not state.draining
         return _json({"ready": ok}, 200 if ok else 503)
 
     async def predict(request: Request) -> Response:
@@ -209,8 +212,12 @@ def create_gateway_app(state: GatewayState) -> Starlette:
         allow = (getattr(exc, "headers", None) or {}).get("Allow")
         return _json(body, code, {"x-request-id": rid, **({"allow": allow} if allow else {})})
 
-    return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found},
-                     middleware=[Middleware(StrictTransport)] if state.hsts else [])
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found},
+                    middleware=[Middleware(StrictTransport)] if state.hsts else [])
+    # No slash redirects: Starlette builds their Location from the client's Host header,
+    # before any authentication. A path with a stray slash is a 404 like any other.
+    app.router.redirect_slashes = False
+    return app
 
 
 class StrictTransport:

@@ -180,6 +180,9 @@ class ModelLoader:
 
         def load() -> Any:
             data = self._registry.verified_bytes(v)
+            # The sealed reference sample the gateway's detectors are fitted on is part of
+            # what is served: a tampered one fails the load (audited), never later.
+            self._registry.reference_bytes(v)
             report = scan_bytes(data, _scan_name(v), self._registry.policy)
             ensure_safe(report)
             if report.format != v.format:
