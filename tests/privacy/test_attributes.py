@@ -58,7 +58,16 @@ def _column(kind: str, rng: np.random.Generator) -> list[str]:
     if kind == "ssn_mostly_bare":
         return [s if i % 5 == 0 else s.replace("-", "") for i, s in enumerate(
             _ssn(rng) for _ in range(N))]
+    if kind == "age_band":
+        return pick(["[0-10)", "[10-20)", "[20-30)", "[30-40)", "[40-50)", "[50-60)",
+                     "[60-70)", "[70-80)", "[80-90)"])
+    if kind == "age_band_survey":
+        return pick(["18-24", "25-34", "35-44", "45-54", "55-64", "65+"])
     # Look-alikes.
+    if kind == "company_size":
+        return pick(["1-5", "6-10", "11-50", "51-200", "201-1000"])
+    if kind == "seasons":
+        return pick(["2019-2020", "2020-2021", "2021-2022"])
     if kind == "grades":
         return pick(["A", "B", "C", "D", "F"])
     if kind == "ab_test":
@@ -89,9 +98,11 @@ FOUND = [
     ("state_name", "quasi_identifier", "state"),
     ("ssn_half_bare", "direct_identifier", "us_ssn"),
     ("ssn_mostly_bare", "direct_identifier", "us_ssn"),
+    ("age_band", "quasi_identifier", "age"),
+    ("age_band_survey", "quasi_identifier", "age"),
 ]
 LEFT_ALONE = ["grades", "ab_test", "room_type", "countries", "order_numbers", "colors",
-              "yes_no"]
+              "yes_no", "company_size", "seasons"]
 
 
 @pytest.fixture(scope="module")
