@@ -156,3 +156,24 @@ def test_new_quasi_identifiers_enter_the_k_anonymity_check() -> None:
     assert scan.risk is not None
     assert set(scan.risk.quasi_identifiers) == {"c00", "c01", "c02"}
     assert scan.risk.sensitive == "c03"
+
+
+def _amounts(rng: np.random.Generator, symbol: str = "$") -> list[str]:
+    return [f"{symbol}{v:,.2f}" for v in rng.gamma(4.0, 15_000.0, N)]
+
+
+def test_money_next_to_a_person_is_sensitive() -> None:
+    rng = np.random.default_rng(11)
+    emails = [f"user{i}@example.org" for i in range(N)]
+    people = pd.DataFrame({"c00": emails, "c01": _amounts(rng), "c02": _amounts(rng, "€")})
+    scan = scan_frame(people, clock=CLOCK, risk=False)
+    for name in ("c01", "c02"):
+        column = scan.column(name)
+        assert column.role == "sensitive" and column.types == {"money"}, column.to_dict()
+        assert column.pii_types[0].evidence == ("values", "table")
+    # The same amounts in a price list, with no one identified, are not personal data.
+    prices = pd.DataFrame({"c00": [f"SKU-{i:05d}" for i in range(N)], "c01": _amounts(rng)})
+    assert scan_frame(prices, clock=CLOCK, risk=False).column("c01").role == "non_pii"
+    # Plain numbers beside a person are left to the salary detector's header hint.
+    plain = pd.DataFrame({"c00": emails, "c01": [f"{v:.2f}" for v in rng.gamma(2.0, 40.0, N)]})
+    assert scan_frame(plain, clock=CLOCK, risk=False).column("c01").role == "non_pii"
