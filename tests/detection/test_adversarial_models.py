@@ -165,3 +165,17 @@ def test_small_reference_is_calibrated_on_every_row() -> None:
         rates.append(np.mean([v.anomalous for v in monitor.score_batch(fresh)]))
     print(f"\n400-row reference, 5% target: fresh-row rates {np.round(rates, 3)}")
     assert 0.02 <= float(np.mean(rates)) <= 0.08
+
+
+def test_a_model_with_inputs_outside_the_schema_is_refused_cleanly(mixed: AttackCase) -> None:
+    from garrison.errors import UnsupportedModel
+
+    class Wider:
+        feature_names_in_ = np.array([*mixed.model.feature_names_in_, "secret_column"])
+
+        def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+            raise AssertionError("never asked")
+
+    with pytest.raises(UnsupportedModel, match="secret_column"):
+        InputMonitor.fit(mixed.reference, model=Wider(), fpr=0.05,
+                         detectors=["perturbation-instability"])

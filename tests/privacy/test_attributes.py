@@ -58,7 +58,16 @@ def _column(kind: str, rng: np.random.Generator) -> list[str]:
     if kind == "ssn_mostly_bare":
         return [s if i % 5 == 0 else s.replace("-", "") for i, s in enumerate(
             _ssn(rng) for _ in range(N))]
+    if kind == "age_band":
+        return pick(["[0-10)", "[10-20)", "[20-30)", "[30-40)", "[40-50)", "[50-60)",
+                     "[60-70)", "[70-80)", "[80-90)"])
+    if kind == "age_band_survey":
+        return pick(["18-24", "25-34", "35-44", "45-54", "55-64", "65+"])
     # Look-alikes.
+    if kind == "company_size":
+        return pick(["1-5", "6-10", "11-50", "51-200", "201-1000"])
+    if kind == "seasons":
+        return pick(["2019-2020", "2020-2021", "2021-2022"])
     if kind == "grades":
         return pick(["A", "B", "C", "D", "F"])
     if kind == "ab_test":
@@ -89,9 +98,11 @@ FOUND = [
     ("state_name", "quasi_identifier", "state"),
     ("ssn_half_bare", "direct_identifier", "us_ssn"),
     ("ssn_mostly_bare", "direct_identifier", "us_ssn"),
+    ("age_band", "quasi_identifier", "age"),
+    ("age_band_survey", "quasi_identifier", "age"),
 ]
 LEFT_ALONE = ["grades", "ab_test", "room_type", "countries", "order_numbers", "colors",
-              "yes_no"]
+              "yes_no", "company_size", "seasons"]
 
 
 @pytest.fixture(scope="module")
@@ -145,3 +156,24 @@ def test_new_quasi_identifiers_enter_the_k_anonymity_check() -> None:
     assert scan.risk is not None
     assert set(scan.risk.quasi_identifiers) == {"c00", "c01", "c02"}
     assert scan.risk.sensitive == "c03"
+
+
+def _amounts(rng: np.random.Generator, symbol: str = "$") -> list[str]:
+    return [f"{symbol}{v:,.2f}" for v in rng.gamma(4.0, 15_000.0, N)]
+
+
+def test_money_next_to_a_person_is_sensitive() -> None:
+    rng = np.random.default_rng(11)
+    emails = [f"user{i}@example.org" for i in range(N)]
+    people = pd.DataFrame({"c00": emails, "c01": _amounts(rng), "c02": _amounts(rng, "€")})
+    scan = scan_frame(people, clock=CLOCK, risk=False)
+    for name in ("c01", "c02"):
+        column = scan.column(name)
+        assert column.role == "sensitive" and column.types == {"money"}, column.to_dict()
+        assert column.pii_types[0].evidence == ("values", "table")
+    # The same amounts in a price list, with no one identified, are not personal data.
+    prices = pd.DataFrame({"c00": [f"SKU-{i:05d}" for i in range(N)], "c01": _amounts(rng)})
+    assert scan_frame(prices, clock=CLOCK, risk=False).column("c01").role == "non_pii"
+    # Plain numbers beside a person are left to the salary detector's header hint.
+    plain = pd.DataFrame({"c00": emails, "c01": [f"{v:.2f}" for v in rng.gamma(2.0, 40.0, N)]})
+    assert scan_frame(plain, clock=CLOCK, risk=False).column("c01").role == "non_pii"

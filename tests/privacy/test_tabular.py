@@ -137,6 +137,7 @@ def test_every_public_name_is_exported() -> None:
         "generalize",
         "lexicon",
         "minimize",
+        "money",
         "pseudonym",
         "risk",
         "scan",

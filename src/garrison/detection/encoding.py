@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from garrison.detection.profile import Profile, category_label
+from garrison.errors import UnsupportedModel
 from garrison.schema import InputSchema
 
 __all__ = ["CategoryCodes", "FrameModel"]
@@ -102,6 +103,10 @@ class FrameModel:
         fitted = getattr(model, "feature_names_in_", None)
         self.order = [str(n) for n in fitted] if fitted is not None else list(order)
         self.named = fitted is not None
+        unknown = set(self.order) - set(self.numeric) - set(codes.names)
+        if unknown:
+            raise UnsupportedModel(f"the model takes inputs the detectors cannot rebuild: "
+                                   f"{sorted(unknown)[:5]}")
         self.width = len(self.numeric) + len(codes)
 
     def frame(self, matrix: np.ndarray) -> pd.DataFrame:

@@ -131,6 +131,35 @@ def _ssn_mixed_column(values: Sequence[str], ctx: DetectionContext) -> str | Non
     return None
 
 
+_BAND = re.compile(r"^[\[(]?(\d{1,3})\s?(?:-|\u2013|to)\s?(\d{1,3})[\])]?$"
+                   r"|^(\d{1,3})\s?(?:\+|and over|and older|or older)$")
+
+
+def _band(text: str) -> tuple[int, int] | None:
+    match = _BAND.match(_norm(text))
+    if match is None:
+        return None
+    if match.group(3) is not None:
+        low = int(match.group(3))
+        return (low, 120) if low <= 110 else None
+    low, high = int(match.group(1)), int(match.group(2))
+    return (low, high) if low < high <= 120 else None
+
+
+def _age_band_column(values: Sequence[str], ctx: DetectionContext) -> str | None:
+    bands = {b for b in (_band(x) for x in values) if b is not None}
+    closed = [b for b in bands if b[1] < 120]
+    if len(bands) < 3:
+        return "fewer than 3 bands"
+    # Census and survey bands start at multiples of 5 (0-4, 25-34), the adult one at 18.
+    if any(low % 5 and low != 18 for low, _ in bands) or max(h for _, h in bands) < 40:
+        return "bands that do not start at multiples of 5 (or 18) up to at least 40"
+    widths = {high - low for low, high in closed}
+    if len(widths) > 2:
+        return "bands of more than two widths"
+    return None
+
+
 def _state_column(values: Sequence[str], ctx: DetectionContext) -> str | None:
     return None if len({_norm(x) for x in values}) >= 3 else "fewer than 3 states"
 
@@ -142,6 +171,14 @@ _DETECTORS = (
         "SSA assignment rules; at least 10% of the valid values written AAA-GG-SSSS",
         r"[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4}|[0-9]{9}", v.is_us_ssn,
         column_check=_ssn_mixed_column, strength=0.9, name_hints=("ssn", "social"),
+    ),
+    PIIDetector(
+        "age_band", "age", "quasi_identifier", "Age band (20-29, [70-80), 65+)",
+        "ranges within 0-120 starting at multiples of 5 (or 18), at most two widths, 3+ bands",
+        r"[\[(]?[0-9]{1,3} ?(?:-|" "\u2013" r"|to) ?[0-9]{1,3}[\])]?"
+        r"|[0-9]{1,3} ?(?:\+|and over|and older|or older)",
+        lambda x: _band(x) is not None, threshold=0.8, strength=0.85,
+        column_check=_age_band_column, name_hints=("age",),
     ),
     PIIDetector(
         "us_state", "state", "quasi_identifier", "US state or territory",

@@ -22,6 +22,7 @@ from garrison.privacy.anonymize import DEFAULT_MAX_SUPPRESSION, plan_anonymizati
 from garrison.privacy.classify import ColumnFinding, classify_column
 from garrison.privacy.detectors import DetectionContext, Role, registered_detectors
 from garrison.privacy.minimize import MinimizationReport, minimization_report
+from garrison.privacy.money import tie_money_to_people
 from garrison.privacy.risk import RiskReport, assess_file_risk, assess_risk
 from garrison.privacy.tabular import (
     DEFAULT_CHUNK_ROWS,
@@ -126,7 +127,7 @@ def _finish(
     risk_of: Callable[[list[str], str | None], RiskReport],
     qi_frame_of: Callable[[list[str]], pd.DataFrame],
 ) -> ScanReport:
-    columns = _classify_all(reservoir, ctx)
+    columns = tie_money_to_people(_classify_all(reservoir, ctx), reservoir.sample)
     names = [c.name for c in columns]
     unknown = set(options.quasi or ()) | ({options.sensitive} - {None})
     unknown -= set(names)
