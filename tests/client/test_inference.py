@@ -265,3 +265,15 @@ def test_a_key_is_required() -> None:
         InferenceClient("http://gw.test", " ")
     with pytest.raises(InvalidInput):
         RetryPolicy(attempts=0)
+
+
+def test_a_model_that_cannot_serve_is_not_ready_rather_than_an_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v2/models/broken/ready":
+            return httpx.Response(503, json={"name": "broken", "ready": False,
+                                             "reason": "decryption-failed"})
+        return httpx.Response(200, json={"name": "good", "ready": True})
+
+    client, waits = _client(handler)
+    assert client.model_ready("broken") is False and waits == []
+    assert client.model_ready("good") is True

@@ -18,6 +18,10 @@ import contextlib
 import functools
 import logging
 import math
+import os
+import shutil
+import tempfile
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -25,17 +29,26 @@ from starlette.applications import Starlette
 
 from garrison.app.process import configure_logging, limit_native_threads
 from garrison.app.services import Services, build_services
+from garrison.audit import AuditDraft
 from garrison.config import Settings
 from garrison.detection import AccessMonitor
-from garrison.gateway.alert_metrics import register_alert_metrics
+from garrison.errors import ConfigurationError, InvalidInput
+from garrison.gateway.alert_metrics import AlertMetricsCollector
 from garrison.gateway.app import GatewayState, create_gateway_app
-from garrison.gateway.auth import CREDENTIAL_ACTIONS, Authenticator
-from garrison.gateway.metrics import PrometheusTelemetry
+from garrison.gateway.auth import CREDENTIAL_ACTIONS, OIDC_PREFIX, Authenticator
+from garrison.gateway.metrics import (
+    PrometheusTelemetry,
+    multiprocess_dir,
+    prepare_multiprocess,
+    worker_exited,
+)
 from garrison.gateway.protocol import GuardedHttpToolsProtocol, tls_files
 from garrison.gateway.shutdown import GracefulShutdown, InFlightCounter
 from garrison.gateway.tracing import make_tracer
 from garrison.gateway.watch import Watch
-from garrison.serving.dataplane import DataPlane, DenialAuditor, ModelTable
+from garrison.identity import validate_roles
+from garrison.serving.availability import ModelState, ModelTable, retry_delay
+from garrison.serving.dataplane import DataPlane, DenialAuditor
 from garrison.serving.decision_log import DecisionLog
 from garrison.serving.decisions import BatchWriter
 from garrison.serving.encrypted import EncryptedPlane
@@ -44,6 +57,7 @@ from garrison.serving.resilience import BoundedExecutor
 from garrison.serving.shadowing import ShadowTraffic
 from garrison.serving.table import TableBuilder, drift_profile
 from garrison.serving.traffic import TrafficRecorder
+from garrison.types import utc_iso
 
 __all__ = ["build_gateway", "gateway_app", "gateway_openapi", "serve_gateway"]
 
@@ -84,16 +98,21 @@ def _oidc(settings: Settings) -> Any:
         return None
     from garrison.gateway.oidc import OIDCConfig, OIDCVerifier
 
+    try:
+        validate_roles(list(settings.oidc_role_map.values()))
+    except InvalidInput as exc:
+        raise ConfigurationError(f"oidc_role_map: {exc.message}") from None
     return OIDCVerifier(OIDCConfig(issuer=settings.oidc_issuer, audience=settings.oidc_audience,
-                                   jwks_url=settings.oidc_jwks_url))
+                                   jwks_url=settings.oidc_jwks_url, principal_prefix=OIDC_PREFIX,
+                                   role_map=dict(settings.oidc_role_map)))
 
 
 def build_gateway(services: Services, settings: Settings, *, refresh_interval: float = 2.0,
                   span_exporter: Any = None,
                   executor_workers: int = 4) -> tuple[Starlette, GatewayState]:
     """Wire the gateway over ``services``; returns the ASGI app and its state."""
-    telemetry = PrometheusTelemetry()
-    register_alert_metrics(telemetry.registry, services.alerts, services.alert_webhook)
+    telemetry = PrometheusTelemetry(multiprocess=multiprocess_dir())
+    telemetry.add_collector(AlertMetricsCollector(services.alerts, services.alert_webhook))
     services.decisions.prepare()  # A bad input-key file stops this worker now.
 
     alert_writer = BatchWriter(services.alerts.raise_all, name="alerts", batch_size=50,
@@ -126,7 +145,10 @@ def build_gateway(services: Services, settings: Settings, *, refresh_interval: f
                            daily_quota=settings.daily_quota)
     builder = TableBuilder(services.registry, services.loader, services.deployments,
                            _limiter_factory(settings), max_body_bytes=settings.max_body_bytes,
-                           max_rows=settings.max_batch_rows, defaults=defaults)
+                           max_rows=settings.max_batch_rows, defaults=defaults,
+                           retry_base=max(refresh_interval, 1.0),
+                           on_change=_state_reporter(services, telemetry, audit_writer.submit),
+                           now=lambda: utc_iso(services.clock.now()))
     executor = BoundedExecutor(executor_workers, max_pending=settings.max_concurrency)
     shadow = ShadowTraffic(
         services.shadows.record, services.clock,
@@ -166,31 +188,54 @@ def build_gateway(services: Services, settings: Settings, *, refresh_interval: f
             writer.start()  # Durably, before the first answer: every answer is numbered.
             started["log"] = True
         plane.table = builder.build()
-        state.problems = dict(builder.problems)
         state.ready = True
 
     async def refresh() -> None:
+        failures = 0
         while True:
-            await asyncio.sleep(refresh_interval)
+            await asyncio.sleep(retry_delay(failures, refresh_interval) if failures
+                                else refresh_interval)
             try:
                 if await asyncio.to_thread(accounts_changed):
                     state.authenticator.forget()  # A revoked key stops within the interval.
-                if await asyncio.to_thread(builder.current_signature) != builder.signature:
+                if builder.retry_due() or \
+                        await asyncio.to_thread(builder.current_signature) != builder.signature:
                     await asyncio.to_thread(load)
                     log.info("model table reloaded")
                 for name, serving in plane.table.entries.items():
                     telemetry.breaker_open.labels(name).set(
                         1 if serving.primary.breaker.state.value == "open" else 0)
-            except Exception:
-                log.exception("model table refresh failed")
+                if failures:
+                    log.warning("model table refresh works again after %d failures", failures)
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                log.exception("model table refresh failed (%d in a row; next try in %.0f s); "
+                              "the models loaded before keep serving", failures,
+                              retry_delay(failures, refresh_interval))
+                if failures in (1, 10):
+                    await asyncio.to_thread(_alert, services, "gateway-refresh-failed",
+                                            "gateway", {"failures": failures,
+                                                        "error": type(exc).__name__})
 
     shutdown = GracefulShutdown(state, delay=settings.shutdown_delay)
     telemetry.track_in_flight(shutdown)
 
+    async def sample() -> None:
+        while True:  # Multiprocess metrics: this worker's state into the shared gauges.
+            telemetry.sample()
+            await asyncio.sleep(1.0)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        began = time.monotonic()
         await asyncio.to_thread(load)  # Before uvicorn listens: never serve unverified.
+        problems = plane.table.problems()
+        log.info("gateway worker %s ready in %.1f s: %d models serve, %d cannot%s",
+                 os.getpid(), time.monotonic() - began, len(plane.table.entries),
+                 len(problems), f" ({', '.join(sorted(problems))})" if problems else "")
         task = asyncio.create_task(refresh())
+        sampler = asyncio.create_task(sample())
         grpc_server = await _start_grpc(state, settings)
         shutdown.install()  # SIGTERM: fail readiness, keep serving, then drain.
         try:
@@ -200,6 +245,8 @@ def build_gateway(services: Services, settings: Settings, *, refresh_interval: f
             if grpc_server is not None:
                 await grpc_server.stop(grace=5.0)  # Lets in-flight calls finish.
             task.cancel()
+            sampler.cancel()
+            worker_exited(os.getpid())
             writer.close()
             audit_writer.close()
             watch.close()
@@ -208,7 +255,7 @@ def build_gateway(services: Services, settings: Settings, *, refresh_interval: f
             traffic.close()
             executor.shutdown(wait=False)
 
-    telemetry.decisions_dropped.set_function(lambda: writer.dropped)
+    telemetry.track_dropped_decisions(writer)
     telemetry.watch_queues({"decisions": writer, "watch": watch.writer, "alerts": alert_writer,
                             "audit": audit_writer, "shadow": shadow.mirror})
     app = create_gateway_app(state)
@@ -217,6 +264,42 @@ def build_gateway(services: Services, settings: Settings, *, refresh_interval: f
     state.background.extend([writer, builder, executor, shadow.mirror, audit_writer, watch,
                              traffic])
     return app, state
+
+
+def _alert(services: Services, kind: str, subject: str, detail: dict[str, Any]) -> None:
+    """Raise a high alert; a failure to store it (the database is down) is logged."""
+    try:
+        services.alerts.raise_kind(kind, subject, "high", detail)
+    except Exception:
+        log.exception("alert %s for %s not stored", kind, subject)
+
+
+def _state_reporter(services: Services, telemetry: PrometheusTelemetry,
+                    audit: Callable[[AuditDraft], None],
+                    ) -> Callable[[ModelState, ModelState | None], None]:
+    """Each change of a served version's state: logged, audited (``serve-model-version``,
+    resource ``model:NAME``), exported (``garrison_model_ready``) and, when a version
+    stops serving, alerted (``model-not-served``)."""
+    pid = os.getpid()
+
+    def report(state: ModelState, previous: ModelState | None) -> None:
+        telemetry.model_ready(state.name, state.role, state.ready)
+        payload = {"version": state.version, "role": state.role, "worker": pid}
+        if state.ready:
+            log.info("model %s:%s serves as %s", state.name, state.version, state.role)
+            audit(AuditDraft(action="serve-model-version", actor="system",
+                             resource=f"model:{state.name}", payload=payload))
+            return
+        log.error("model %s:%s cannot serve as %s (%s: %s); other models keep serving; "
+                  "next try in %.0f s", state.name, state.version, state.role, state.code,
+                  state.message, state.retry_in or 0)
+        audit(AuditDraft(action="serve-model-version", actor="system", outcome="failed",
+                         resource=f"model:{state.name}", reason=state.code,
+                         payload={**payload, "message": state.message}))
+        _alert(services, "model-not-served", f"model:{state.name}",
+               {**payload, "code": state.code, "message": state.message})
+
+    return report
 
 
 async def _start_grpc(state: GatewayState, settings: Settings) -> Any:
@@ -241,7 +324,7 @@ def gateway_app() -> Starlette:
     from garrison.config import load_settings
 
     settings = load_settings()
-    configure_logging(settings)
+    configure_logging(settings, stdlib=True)
     limit_native_threads(settings.native_threads)
     GuardedHttpToolsProtocol.configure(header_timeout=settings.header_timeout,
                                        max_header_bytes=settings.max_header_bytes)
@@ -262,13 +345,33 @@ def serve_gateway(settings: Settings, *, host: str, port: int, workers: int) -> 
     import uvicorn
 
     tls: dict[str, Any] = dict(tls_files(settings.tls_cert_file, settings.tls_key_file))
-    uvicorn.run(
-        "garrison.app:gateway_app", factory=True, host=host, port=port,
-        workers=workers, loop="uvloop", http=GuardedHttpToolsProtocol, access_log=False,
-        timeout_keep_alive=5, timeout_graceful_shutdown=math.ceil(settings.drain_timeout),
+    options: dict[str, Any] = dict(
+        factory=True, host=host, port=port, workers=workers, loop="uvloop",
+        http=GuardedHttpToolsProtocol, access_log=False, timeout_keep_alive=5,
+        timeout_graceful_shutdown=math.ceil(settings.drain_timeout),
+        timeout_worker_healthcheck=settings.worker_healthcheck_timeout,
         limit_concurrency=settings.max_concurrency * 4,
-        server_header=False, date_header=True, log_level=settings.log_level, **tls,
-    )
+        server_header=False, date_header=True, log_level=settings.log_level, **tls)
+    if workers == 1:
+        uvicorn.run("garrison.app:gateway_app", **options)
+        return
+    from garrison.app.workers import GatewaySupervisor
+
+    configure_logging(settings, stdlib=True)  # The supervisor says why a worker died.
+
+    # Every worker's metrics into one directory, summed at each scrape (the workers
+    # inherit the setting; an operator's own directory is emptied first).
+    own = os.environ.get("PROMETHEUS_MULTIPROC_DIR") is None
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or \
+        tempfile.mkdtemp(prefix="garrison-metrics-")
+    prepare_multiprocess(directory)
+    config = uvicorn.Config("garrison.app:gateway_app", **options)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            GatewaySupervisor(config, sockets=[config.bind_socket()]).run()
+    finally:
+        if own:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def gateway_openapi() -> dict[str, Any]:

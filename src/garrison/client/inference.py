@@ -194,8 +194,9 @@ class InferenceClient(_Base):
         return dict(self._send(_Request("GET", _model_path(name, version))).json())
 
     def model_ready(self, name: str, version: int | None = None) -> bool:
-        return bool(self._send(_Request("GET", _model_path(name, version) + "/ready")).json()
-                    .get("ready"))
+        """False (not an error) for a model whose production version cannot serve."""
+        return bool(self._send(_Request("GET", _model_path(name, version) + "/ready"),
+                               ok=(200, 503)).json().get("ready"))
 
     # -- inference --------------------------------------------------------------------
     def predict(self, name: str, rows: Any, *, explain: bool = False) -> PredictResult:
@@ -280,7 +281,8 @@ class AsyncInferenceClient(_Base):
         return dict((await self._send(_Request("GET", _model_path(name, version)))).json())
 
     async def model_ready(self, name: str, version: int | None = None) -> bool:
-        response = await self._send(_Request("GET", _model_path(name, version) + "/ready"))
+        response = await self._send(_Request("GET", _model_path(name, version) + "/ready"),
+                                    ok=(200, 503))
         return bool(response.json().get("ready"))
 
     async def predict(self, name: str, rows: Any, *, explain: bool = False) -> PredictResult:

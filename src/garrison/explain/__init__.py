@@ -22,6 +22,7 @@ from .base import Explainer as ExplainerProtocol
 from .base import Explanation
 from .boosting import LIGHTGBM_SPEC, XGBOOST_SPEC
 from .linear import LINEAR_SPEC
+from .onnx_linear import ONNX_LINEAR_SPEC
 from .registry import (
     ExplainerSpec,
     ensure_explainable,
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 # Garrison's own methods go through the same extension point as anyone else's.
-for _spec in (LINEAR_SPEC, SKLEARN_TREE_SPEC, XGBOOST_SPEC, LIGHTGBM_SPEC):
+for _spec in (LINEAR_SPEC, SKLEARN_TREE_SPEC, XGBOOST_SPEC, LIGHTGBM_SPEC, ONNX_LINEAR_SPEC):
     register_explainer(_spec)
 
 

@@ -27,14 +27,49 @@ def _module_root(model: Any) -> str:
     return type(model).__module__.split(".", 1)[0]
 
 
+def _is_native(model: Any) -> bool:
+    return type(model).__name__ == "Booster"
+
+
 def is_xgboost(model: Any) -> bool:
-    """True for XGBoost's scikit-learn wrappers (checked without importing xgboost)."""
-    return _module_root(model) == "xgboost" and hasattr(model, "get_booster")
+    """True for XGBoost's scikit-learn wrappers and native boosters (checked without
+    importing xgboost)."""
+    return _module_root(model) == "xgboost" and (hasattr(model, "get_booster")
+                                                 or _is_native(model))
 
 
 def is_lightgbm(model: Any) -> bool:
-    """True for LightGBM's scikit-learn wrappers (checked without importing lightgbm)."""
-    return _module_root(model) == "lightgbm" and hasattr(model, "booster_")
+    """True for LightGBM's scikit-learn wrappers and native boosters (checked without
+    importing lightgbm)."""
+    return _module_root(model) == "lightgbm" and (hasattr(model, "booster_")
+                                                  or _is_native(model))
+
+
+#: Native objectives whose raw score is a log-odds (binary) or per-class logits.
+_BINARY = {"binary:logistic", "binary:logitraw", "binary", "cross_entropy", "xentropy"}
+_MULTI = {"multi:softprob", "multi:softmax", "multiclass", "softmax", "multiclassova",
+          "multiclass_ova", "ova", "ovr"}
+
+
+def _native_classes(booster: Any, library: str) -> list[str]:
+    """A native booster's classes as the runtime answers them (``0..k-1``), from its
+    objective; none for a regression or ranking score."""
+    import json
+
+    if library == "xgboost":
+        learner = json.loads(booster.save_config())["learner"]
+        objective = str(learner["objective"]["name"])
+        k = int(float(learner.get("learner_model_param", {}).get("num_class", "0") or 0))
+    else:
+        objective = str((booster.params or {}).get("objective")
+                        or booster.dump_model(num_iteration=0).get("objective", ""))
+        objective = objective.split(" ", 1)[0]
+        k = int(booster.num_model_per_iteration())
+    if objective in _BINARY:
+        return ["0", "1"]
+    if objective in _MULTI:
+        return [str(i) for i in range(k)]
+    return []
 
 
 class BoosterExplainer:
@@ -50,15 +85,21 @@ class BoosterExplainer:
             self._library = "lightgbm"
         else:
             raise UnsupportedModel(f"{type(model).__name__} is not an XGBoost/LightGBM model")
-        ensure_fitted(model)
+        self._native = _is_native(model)
         self._model = model
-        self._n_features = int(model.n_features_in_)
+        if self._native:  # A booster as saved by the library (the gateway's native formats).
+            self._n_features = int(model.num_features() if self._library == "xgboost"
+                                   else model.num_feature())
+            classes = _native_classes(model, self._library)
+        else:
+            ensure_fitted(model)
+            self._n_features = int(model.n_features_in_)
+            raw = getattr(model, "classes_", None)
+            classes = [] if raw is None else [str(c) for c in np.asarray(raw).tolist()]
         self.feature_names = check_feature_names(feature_names, self._n_features, model)
         self.baseline = "training-cover"
         self.target: str | None = None
         self.labels: list[str] | None = None
-        raw_classes = getattr(model, "classes_", None)
-        classes = [] if raw_classes is None else [str(c) for c in np.asarray(raw_classes).tolist()]
         if len(classes) == 2:
             self.target = classes[1]
             self.output_space = "log-odds"
@@ -74,7 +115,7 @@ class BoosterExplainer:
         if self._library == "xgboost":
             import xgboost
 
-            booster = self._model.get_booster()
+            booster = self._model if self._native else self._model.get_booster()
             # A booster fitted on a DataFrame validates the names; the rows are in its order.
             matrix = xgboost.DMatrix(
                 rows,
@@ -83,6 +124,8 @@ class BoosterExplainer:
                 feature_types=booster.feature_types,
             )
             raw = booster.predict(matrix, pred_contribs=True, strict_shape=False)
+        elif self._native:
+            raw = self._model.predict(rows, pred_contrib=True)
         else:
             raw = self._model.predict(self._lightgbm_rows(rows), pred_contrib=True)
         raw = np.asarray(raw, dtype=np.float64)
@@ -127,7 +170,7 @@ class BoosterExplainer:
 XGBOOST_SPEC = ExplainerSpec(
     id="xgboost-tree-shap",
     description="XGBoost's built-in exact TreeSHAP (pred_contribs=True), raw margin space.",
-    model_types=("XGBClassifier", "XGBRegressor"),
+    model_types=("XGBClassifier", "XGBRegressor", "Booster"),
     output_space="log-odds | logit | raw-score",
     exact=True,
     supports=is_xgboost,
@@ -137,7 +180,7 @@ XGBOOST_SPEC = ExplainerSpec(
 LIGHTGBM_SPEC = ExplainerSpec(
     id="lightgbm-tree-shap",
     description="LightGBM's built-in exact TreeSHAP (pred_contrib=True), raw score space.",
-    model_types=("LGBMClassifier", "LGBMRegressor"),
+    model_types=("LGBMClassifier", "LGBMRegressor", "Booster"),
     output_space="log-odds | logit | raw-score",
     exact=True,
     supports=is_lightgbm,

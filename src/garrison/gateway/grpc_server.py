@@ -160,15 +160,14 @@ class GRPCInferenceService(pb_grpc.GRPCInferenceServiceServicer):
 
     async def ServerReady(self, request: Any, context: Any) -> Any:
         async def handle(principal: Any, rid: str, client_id: str | None) -> Any:
-            return pb.ServerReadyResponse(ready=self._state.ready and not self._state.problems)
+            return pb.ServerReadyResponse(ready=self._state.ready and not self._state.draining)
         return await self._call("ServerReady", context, handle, auth=False)
 
     async def ModelReady(self, request: Any, context: Any) -> Any:
         async def handle(principal: Any, rid: str, client_id: str | None) -> Any:
-            plane = self._state.dataplane
-            _, deployed = plane.table.get(request.name, _version(request.version))
-            plane.authorize(principal, request.name, deployed, rid)
-            return pb.ModelReadyResponse(ready=True)
+            ready, _ = self._state.dataplane.readiness(principal, request.name,
+                                                       _version(request.version), rid)
+            return pb.ModelReadyResponse(ready=ready)
         return await self._call("ModelReady", context, handle)
 
     # -- metadata ---------------------------------------------------------------------
@@ -181,8 +180,8 @@ class GRPCInferenceService(pb_grpc.GRPCInferenceServiceServicer):
     async def ModelMetadata(self, request: Any, context: Any) -> Any:
         async def handle(principal: Any, rid: str, client_id: str | None) -> Any:
             plane = self._state.dataplane
-            serving, deployed = plane.table.get(request.name, _version(request.version))
-            plane.authorize(principal, request.name, deployed, rid)
+            serving, deployed = plane.resolve(principal, request.name,
+                                              _version(request.version), rid)
             return metadata_response(model_metadata(request.name, list(serving.versions),
                                                     deployed))
         return await self._call("ModelMetadata", context, handle)

@@ -19,45 +19,37 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from garrison.audit import AuditDraft
 from garrison.authz import Subject, require
 from garrison.errors import (
     Forbidden,
     GarrisonError,
     ModelNotFound,
     ModelUnavailable,
-    ModelVersionNotFound,
+    RateLimited,
     SchemaViolation,
 )
 from garrison.registry import ModelVersion
-from garrison.serving.decisions import DecisionRecord
+from garrison.serving.availability import ModelTable
+from garrison.serving.decisions import DecisionRecord, unanswered_record
+from garrison.serving.denials import DenialAuditor
 from garrison.serving.deployment import DeploymentConfig
 from garrison.serving.limits import ConcurrencyLimiter, RateLimiter
+from garrison.serving.model_errors import ModelErrorLog
 from garrison.serving.output import HardenedOutput, OutputKind
 from garrison.serving.resilience import CircuitBreaker, call_with_deadline
 from garrison.serving.runtime import ModelRuntime, RuntimeOutput
+from garrison.serving.telemetry import NullTelemetry, Telemetry
 from garrison.serving.validation import InputValidator, ValidatedBatch
 from garrison.types import Clock, utc_iso
 
 __all__ = [
-    "DataPlane", "Deployed", "InferenceInput", "InferenceResult", "ModelTable", "Observe",
-    "Telemetry", "harden",
+    "DataPlane", "DenialAuditor", "Deployed", "InferenceInput", "InferenceResult", "ModelTable",
+    "Observe", "Telemetry", "harden",
 ]
 
 
 #: Largest batch a bounded-cost runtime scores on the event loop itself.
 _INLINE_ROWS = 64
-
-
-class Telemetry(Protocol):
-    def request(
-        self, model: str, version: int, outcome: str, seconds: float, rows: int
-    ) -> None: ...
-
-    def rejected(self, reason: str, model: str = "", version: int = 0) -> None:
-        """A refused request; ``model`` and ``version`` when the model was known."""
-
-    def fallback(self, model: str, reason: str) -> None: ...
 
 
 class Observe(Protocol):
@@ -73,17 +65,6 @@ class InferenceInput(Protocol):
     """A request in a protocol's own framing, checked against the deployment it reaches."""
 
     def validate(self, deployed: Deployed) -> ValidatedBatch: ...
-
-
-class NullTelemetry:
-    def request(self, model: str, version: int, outcome: str, seconds: float, rows: int) -> None:
-        return None
-
-    def rejected(self, reason: str, model: str = "", version: int = 0) -> None:
-        return None
-
-    def fallback(self, model: str, reason: str) -> None:
-        return None
 
 
 @dataclass
@@ -118,25 +99,6 @@ class Serving:
     versions: dict[int, Deployed] = field(default_factory=dict)
 
 
-class ModelTable:
-    """Name -> what serves it. Replaced atomically when the registry changes."""
-
-    def __init__(self, entries: dict[str, Serving] | None = None) -> None:
-        self.entries: dict[str, Serving] = entries or {}
-
-    def get(self, name: str, version: int | None) -> tuple[Serving, Deployed]:
-        serving = self.entries.get(name)
-        if serving is None:
-            raise ModelNotFound("no such model is being served", name=name)
-        if version is None or version == serving.primary.version.version:
-            return serving, serving.primary
-        deployed = serving.versions.get(version)
-        if deployed is None:
-            raise ModelVersionNotFound("that version is not being served", name=name,
-                                       version=version)
-        return serving, deployed
-
-
 @dataclass(frozen=True)
 class InferenceResult:
     """One answered request. ``hardened`` is what may leave the gateway; ``output`` is
@@ -154,36 +116,6 @@ class InferenceResult:
     elapsed_ms: float = 0.0
     #: The client's own request id, as given: echoed and recorded, never a key.
     client_request_id: str | None = None
-
-
-class DenialAuditor:
-    """Audits denials, at most ``per_minute`` per (actor, reason); counts the rest."""
-
-    def __init__(self, append: Callable[[AuditDraft], Any], clock: Clock,
-                 per_minute: int = 10) -> None:
-        self._append = append
-        self._clock = clock
-        self._per_minute = per_minute
-        self._window: dict[tuple[str, str], list[float]] = {}
-        self.suppressed = 0
-
-    def deny(self, actor: str, action: str, resource: str, reason: str, request_id: str) -> None:
-        now = self._clock.now().timestamp()
-        key = (actor[:128], reason)
-        entry = self._window.setdefault(key, [now, 0.0, 0.0])
-        if now - entry[0] >= 60:
-            entry[0], entry[1], entry[2] = now, 0.0, entry[2]
-        if entry[1] >= self._per_minute:
-            entry[2] += 1
-            self.suppressed += 1
-            return
-        entry[1] += 1
-        suppressed, entry[2] = int(entry[2]), 0.0
-        if len(self._window) > 10_000:
-            self._window.clear()
-        self._append(AuditDraft(action=action, actor=actor[:128], outcome="denied",
-                                resource=resource, reason=reason, request_id=request_id,
-                                payload={"suppressed_since_last": suppressed}))
 
 
 def harden(deployed: Deployed, output: RuntimeOutput, fallback_reason: str) -> HardenedOutput:
@@ -233,32 +165,95 @@ class DataPlane:
         self.telemetry = telemetry or NullTelemetry()
         self._shadow = shadow
         self._explain_rows = explain_rows
+        self._errors = ModelErrorLog(self, clock)
+
+    def model_error(self, model: str, version: int, kind: str) -> None:
+        self.telemetry.model_error(model, version, kind)
 
     # -- guards -------------------------------------------------------------------
     def authorize(self, principal: Subject, name: str, deployed: Deployed,
                   request_id: str) -> None:
-        resource = f"model:{name}:{deployed.version.version}"
+        self._authorize(principal, name, deployed.version.version, deployed.config, request_id)
+
+    def _authorize(self, principal: Subject, name: str, version: int,
+                   config: DeploymentConfig, request_id: str) -> None:
+        resource = f"model:{name}:{version}"
         try:
             require(principal, "invoke-model", resource)
-            if not deployed.config.admits(principal.name):
+            if not config.admits(principal.name):
                 raise Forbidden("forbidden", why="not-in-deployment-callers")
         except Forbidden as exc:
-            self.telemetry.rejected("forbidden", name, deployed.version.version)
+            self.telemetry.rejected("forbidden", name, version)
             self._denials.deny(principal.name, "invoke-model", resource,
                                str(exc.detail.get("why", "forbidden")), request_id)
             raise
 
+    def resolve(self, principal: Subject, name: str, version: int | None,
+                request_id: str) -> tuple[Serving, Deployed]:
+        """What serves ``name`` (``version``) for ``principal``, authorized.
+
+        A caller who may not invoke the model gets the answer an unknown name gets
+        (``ModelNotFound``, the same message and detail), so model names cannot be
+        enumerated; the denial is audited with its real reason. A version is looked up
+        only once the caller may use the model. A model whose production version could
+        not be loaded answers an opaque 503 to the callers allowed to call it (the reason
+        is in the log, the audit trail and its readiness).
+        """
+        down = self.table.unavailable(name)
+        if down is not None and down.config is not None:
+            try:
+                self._authorize(principal, name, down.version, down.config, request_id)
+            except Forbidden:
+                raise ModelNotFound("no such model is being served", name=name) from None
+            self.telemetry.rejected("model-unavailable", name, down.version)
+            raise ModelUnavailable("the model is unavailable", reason="not-loaded")
+        serving, deployed = self.table.get(name, None)
+        try:
+            self.authorize(principal, name, deployed, request_id)
+            if version is not None and version != deployed.version.version:
+                serving, deployed = self.table.get(name, version)
+                self.authorize(principal, name, deployed, request_id)
+        except Forbidden:
+            raise ModelNotFound("no such model is being served", name=name) from None
+        return serving, deployed
+
+    def readiness(self, principal: Subject, name: str, version: int | None,
+                  request_id: str) -> tuple[bool, str]:
+        """``(ready, code)`` of one model for a caller allowed to call it; ``code`` names
+        why not (an error code, never the detail)."""
+        try:
+            self.resolve(principal, name, version, request_id)
+        except ModelUnavailable:
+            down = self.table.unavailable(name)
+            return False, down.code if down is not None else "model-unavailable"
+        return True, ""
+
     async def limit(self, principal: Subject, deployed: Deployed) -> None:
-        """One request against the caller's rate limit (429 when refused)."""
+        """The request's first row against the caller's rate limit, before anything of it
+        is read (429 when refused): a flood of unreadable requests is throttled too."""
         decision = await deployed.limiter.ahit(principal.name)
         if not decision.allowed:
-            self.telemetry.rejected(decision.reason or "rate", deployed.version.name,
-                                    deployed.version.version)
+            self._refused(decision.reason or "rate", deployed)
             decision.raise_if_denied()
 
     async def charge_rows(self, principal: Subject, deployed: Deployed, rows: int) -> None:
-        """``rows`` against the caller's daily quota: every row (or encrypted sample) is a
-        query a model-extraction attack needs, whatever the protocol carried it."""
+        """The request's other rows against the caller's rate limit, and all of them
+        against the daily quota: the bucket and the quota are costed in rows, because
+        every row (or encrypted sample) is a query a model-extraction attack needs,
+        whatever the protocol carried it. A request of more rows than the burst could
+        never pass: it is refused (429) with the time a full bucket takes."""
+        policy = deployed.limiter.policy_for(principal.name)
+        if rows > 1 and policy.rate is not None:
+            if rows > policy.burst:
+                self._refused("rate", deployed)
+                raise RateLimited(
+                    f"a request may score at most {policy.burst} rows under this caller's "
+                    "rate limit; split it", retry_after=policy.burst / policy.rate,
+                    reason="rate", problem="rows-above-burst", limit=policy.burst)
+            decision = await deployed.limiter.ahit(principal.name, rows - 1)
+            if not decision.allowed:
+                self._refused(decision.reason or "rate", deployed)
+                decision.raise_if_denied()
         if deployed.quota is not None:
             used = await deployed.quota.ahit(principal.name, rows)
             if not used.allowed:
@@ -266,10 +261,14 @@ class DataPlane:
                                         deployed.version.version)
                 used.raise_if_denied()
 
+    def _refused(self, reason: str, deployed: Deployed) -> None:
+        self.telemetry.rejected(reason, deployed.version.name, deployed.version.version)
+
     # -- the call -----------------------------------------------------------------
     async def _call(self, deployed: Deployed, X: Any) -> RuntimeOutput:
         runtime = deployed.runtime
-        if getattr(runtime, "inline", False) and len(X) <= _INLINE_ROWS:
+        if getattr(runtime, "inline", False) and len(X) <= getattr(runtime, "inline_rows",
+                                                                    _INLINE_ROWS):
             # Bounded-cost runtimes (a dot product) run on the loop: a thread hop would
             # cost more than the call. The breaker still sees every outcome.
             breaker = deployed.breaker
@@ -285,28 +284,30 @@ class DataPlane:
         return await call_with_deadline(deployed.runtime.predict, X, timeout=timeout,
                                         executor=self._executor, breaker=deployed.breaker)
 
-    async def _with_fallback(self, serving: Serving, deployed: Deployed,
-                             X: Any, n: int) -> tuple[RuntimeOutput, int, str]:
+    async def _with_fallback(self, serving: Serving, deployed: Deployed, X: Any, n: int,
+                             rid: str) -> tuple[RuntimeOutput, int, str]:
         try:
             return await self._call(deployed, X), deployed.version.version, ""
-        except GarrisonError as exc:
-            reason, retry = exc.code, getattr(exc, "retry_after", None)
-        except Exception:  # Any model failure falls back; the code says which kind.
-            reason, retry = "model-error", None
-        return await self._fallback(serving, deployed, X, n, reason, retry)
+        except Exception as exc:  # Any model failure falls back; the code says which kind.
+            reason = exc.code if isinstance(exc, GarrisonError) else "model-error"
+            retry = getattr(exc, "retry_after", None)
+            self._errors.report(deployed.version.name, deployed.version.version, exc, rid)
+        return await self._fallback(serving, deployed, X, n, reason, rid, retry)
 
     async def _fallback(self, serving: Serving, deployed: Deployed, X: Any, n: int,
-                        reason: str, retry: float | None = None,
+                        reason: str, rid: str, retry: float | None = None,
                         ) -> tuple[RuntimeOutput, int, str]:
         """Answer from the deployment's fallback (another version, then a constant); with
         none, a 503 that keeps the failure's Retry-After (an open breaker, say)."""
         policy = deployed.config.fallback
         if policy.kind == "version" and serving.fallback is not None:
+            fb = serving.fallback.version
             try:
                 out = await self._call(serving.fallback, X)
                 self.telemetry.fallback(deployed.version.name, reason)
-                return out, serving.fallback.version.version, reason
+                return out, fb.version, reason
             except Exception as exc:
+                self._errors.report(fb.name, fb.version, exc, rid)
                 reason = f"{reason};fallback-{getattr(exc, 'code', 'model-error')}"
         if policy.kind == "constant":
             self.telemetry.fallback(deployed.version.name, reason)
@@ -321,8 +322,7 @@ class DataPlane:
         """``body``: JSON, or an :class:`InferenceInput` parsed once the caller is authorized."""
         started = time.perf_counter()
         rid = request_id or os.urandom(16).hex()
-        serving, deployed = self.table.get(name, version)
-        self.authorize(principal, name, deployed, rid)
+        serving, deployed = self.resolve(principal, name, version, rid)
         await self.limit(principal, deployed)
         try:
             batch = (deployed.validator.validate_json(body) if isinstance(body, bytes)
@@ -339,12 +339,17 @@ class DataPlane:
                 # Counted only when refused.
                 self.telemetry.rejected("anomalous-input", name, deployed.version.version)
                 raise _anomalous(flags)
-            if flags and deployed.config.detection == "fallback":
-                output, served_by, reason = await self._fallback(
-                    serving, deployed, X, batch.n_rows, "anomalous-input")
-            else:
-                output, served_by, reason = await self._with_fallback(serving, deployed, X,
-                                                                      batch.n_rows)
+            try:
+                if flags and deployed.config.detection == "fallback":
+                    output, served_by, reason = await self._fallback(
+                        serving, deployed, X, batch.n_rows, "anomalous-input", rid)
+                else:
+                    output, served_by, reason = await self._with_fallback(
+                        serving, deployed, X, batch.n_rows, rid)
+            except ModelUnavailable as exc:
+                self._unanswered(principal, deployed, batch, rid, started, exc,
+                                 client_request_id)
+                raise
             explanations = None
             # Contributions carry the exact score (and, for a linear model, its weights):
             # a deployment that hardens its output never explains.
@@ -375,13 +380,12 @@ class DataPlane:
         if monitor is None or policy == "off" or batch.matrix is None:
             return []
         if batch.n_rows <= _INLINE_ROWS:
-            verdicts = monitor.score_batch(batch.matrix)
-        else:  # A large batch must not stall every other request on the event loop.
-            verdicts = await call_with_deadline(monitor.score_batch, batch.matrix,
-                                                timeout=max(self._timeout, 5.0),
-                                                executor=self._executor)
-        return [{"row": i, "score": round(float(v.score), 4), "reasons": list(v.reasons)[:5]}
-                for i, v in enumerate(verdicts) if v.anomalous]
+            flags: list[dict[str, Any]] = monitor.flags(batch.matrix)
+            return flags
+        # A large batch must not stall every other request on the event loop.
+        return await call_with_deadline(monitor.flags, batch.matrix,
+                                        timeout=max(self._timeout, 5.0),
+                                        executor=self._executor)
 
     async def _explain(self, deployed: Deployed, batch: ValidatedBatch) -> list[dict[str, Any]]:
         from garrison.explain import explainer_for  # Imported on first use only.
@@ -402,6 +406,18 @@ class DataPlane:
 
         return await call_with_deadline(run, timeout=max(self._timeout, 5.0),
                                         executor=self._executor)
+
+    def _unanswered(self, principal: Subject, deployed: Deployed, batch: ValidatedBatch,
+                    rid: str, started: float, exc: ModelUnavailable,
+                    client_request_id: str | None) -> None:
+        """A request the model failed and no fallback answered: counted and recorded."""
+        elapsed = time.perf_counter() - started
+        v = deployed.version
+        self.telemetry.request(v.name, v.version, "error", elapsed, 0)  # Nothing scored.
+        self._decisions(unanswered_record(
+            rid, utc_iso(self._clock.now()), principal.name, v.name, v.version, batch,
+            deployed.config.record_inputs, str(exc.detail.get("reason", exc.code)),
+            int(elapsed * 1000), client_request_id))
 
     def _record(self, principal: Subject, result: InferenceResult, elapsed: float) -> None:
         """Queue the decision record; arrays are converted (and inputs pseudonymized) on

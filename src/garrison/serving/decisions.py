@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-__all__ = ["BatchWriter", "DecisionRecord", "settle"]
+__all__ = ["BatchWriter", "DecisionRecord", "settle", "unanswered_record"]
 
 T = TypeVar("T")
 
@@ -48,6 +48,20 @@ class DecisionRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
+
+
+def unanswered_record(request_id: str, created: str, caller: str, model: str, version: int,
+                      batch: Any, input_policy: str, reason: str, latency_ms: int,
+                      client_request_id: str | None) -> DecisionRecord:
+    """The record of a request the model failed and no fallback answered: no outputs,
+    and ``fallback`` reads ``unanswered;`` and the failure's code (``model-error``,
+    ``model-timeout``, ``circuit-open``...)."""
+    return DecisionRecord(
+        request_id=request_id, created=created, caller=caller, model=model, version=version,
+        rows=batch.n_rows, outputs=[], input_policy=input_policy,
+        fallback=f"unanswered;{reason}"[:64],
+        inputs=batch.matrix if input_policy != "none" else None,
+        latency_ms=latency_ms, client_request_id=client_request_id)
 
 
 def settle(records: list[DecisionRecord],
