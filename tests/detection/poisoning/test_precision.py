@@ -78,6 +78,8 @@ def test_clean_sets_are_flagged_at_most_one_percent(make) -> None:  # type: igno
     report = poison_check(make(), "y")
     assert report.labels_judged and not report.warnings
     assert _rate(report) <= 0.01
+    for summary in report.checks:  # Each check's default is calibrated on its own too.
+        assert summary.rows_flagged / report.rows <= 0.01, summary.check
     assert report.confirmed_rows == ()
 
 
