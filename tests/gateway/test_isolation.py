@@ -66,8 +66,8 @@ def test_a_model_whose_artifact_is_gone_is_unavailable_alone_and_recovers(
         assert r.status_code == 503
         assert r.json()["error"]["code"] == "model-unavailable"
         assert "artifact" not in r.text
-        # A caller not allowed to call it learns nothing more than before.
-        assert _predict(client, demo.keys["carol"], "second", demo.X).status_code == 403
+        # A caller not allowed to call it learns nothing: the unknown-model answer.
+        assert _predict(client, demo.keys["carol"], "second", demo.X).status_code == 404
         metrics = client.get("/metrics", headers=auth(demo.keys["root"])).text
         assert 'garrison_model_ready{model="second",role="primary"} 0.0' in metrics
         assert f'garrison_model_ready{{model="{demo.model}",role="primary"}} 1.0' in metrics
