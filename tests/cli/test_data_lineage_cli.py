@@ -7,6 +7,7 @@ import pickle
 import stat
 
 import click
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -153,3 +154,17 @@ def test_pseudonymize_join_and_reidentify(cli_env, tmp_path) -> None:
     assert [e.actor for e in denied] == ["alice"]
     for record in services.store.query(AuditQuery(limit=None)):
         assert (keys / "pseudonym-siv.key").read_bytes().hex() not in record.payload
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # The check is storage-free.
+def test_register_warns_when_the_poisoning_check_cannot_judge_labels(cli_env, tmp_path) -> None:
+    _, run = cli_env
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(300, 4)), columns=list("abcd"))
+    frame["label"] = rng.integers(0, 2, 300)  # Labels unrelated to the features.
+    path = write(frame, tmp_path / "noise.csv")
+    result = run("data", "register", str(path), "--name", "noise", "--target", "label")
+    assert "poisoning check on label: 0 suspicious rows" in result.stdout
+    assert "warning" in result.stderr and "labels not judged" in result.stderr
+    shown = json.loads(run("data", "show", "noise:1", key="dan").stdout)
+    assert shown["poison_report"]["labels_judged"] is False

@@ -266,6 +266,9 @@ def register_command(
     click.echo(f"direct identifiers: {', '.join(v.pii_columns) or 'none found'}")
     if v.suspicious_rows is not None:
         click.echo(f"poisoning check on {v.target}: {v.suspicious_rows} suspicious rows")
+        for text in (v.poison_report or {}).get("warnings", []):
+            click.echo(f"{click.style('warning', fg='yellow', bold=True)}: poisoning check: "
+                       f"{text}", err=True)
     click.echo("model metadata entry: " + json.dumps(v.model_reference()))
 
 
