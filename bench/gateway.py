@@ -406,7 +406,7 @@ def detector_costs(demo: Any, repeat: int = 200) -> list[tuple[str, str, int, fl
         monitor = InputMonitor.fit(reference, model=runtime, detectors=GATEWAY_DETECTORS)
         for rows in (1, BATCH):
             X = demo.X[:rows].copy()
-            named = [(name, det.score) for name, det, _, _ in monitor._plan]
+            named = [(name, det.score) for name, det, *_ in monitor._plan]
             for name, fn in [("rules (passes_all)", monitor.checker.passes_all), *named,
                              ("all (flags)", monitor.flags), ("model itself", runtime.predict)]:
                 fn(X)

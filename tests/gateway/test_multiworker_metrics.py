@@ -82,6 +82,13 @@ def test_two_workers_scraped_under_load_count_every_request(tmp_path) -> None:
         # The alert counters are mirrored too (known kinds start at zero).
         assert 'garrison_alerts_total{kind="drift",severity="high"} 0.0' in text
     # Both workers write to one file, so lines may interleave: read the pids by pattern.
-    pids = set(re.findall(r'"path": "/v1/models/[^"]+/predict", "status": 200, "pid": (\d+)',
-                          log.read_text()))
+    pids = set()
+    for line in log.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # Interleaved lines of the two workers.
+        if isinstance(entry, dict) and entry.get("event") == "request" \
+                and entry.get("status") == 200 and "/predict" in str(entry.get("path")):
+            pids.add(entry.get("pid"))
     assert len(pids) == 2, "both workers should have served requests"
