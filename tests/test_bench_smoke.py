@@ -16,12 +16,17 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_gateway_benchmark_runs_and_reports_the_ratio() -> None:
     run = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "gateway.py"), "--requests", "60", "--rounds", "1",
-         "--warmup", "20", "--concurrency", "2", "--no-detection"],
-        capture_output=True, text=True, timeout=300, cwd=ROOT)
+         "--warmup", "20", "--concurrency", "2", "--workers", "1", "--models", "lr,hgb",
+         "--rows", "1"],
+        capture_output=True, text=True, timeout=400, cwd=ROOT)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-    ratio = re.search(r"ratio garrison/bare server CPU per request: (\d+\.\d+)", run.stdout)
-    assert ratio and float(ratio.group(1)) > 0, run.stdout
-    assert re.search(r"^garrison\s+[\d,]+\s+[\d,]+", run.stdout, re.M), run.stdout
+    for model in ("lr", "hgb"):
+        ratio = re.search(rf"ratio defaults/bare server CPU per request \[{model} x1\]: "
+                          r"(\d+\.\d+)", run.stdout)
+        assert ratio and float(ratio.group(1)) > 0, run.stdout
+    assert re.search(r"^defaults\s+[\d,]+\s+\d+\.\d+\s+[\d,]+", run.stdout, re.M), run.stdout
+    assert re.search(r"^auth-only\s+[\d,]+", run.stdout, re.M), run.stdout
+    assert re.search(r"^hgb\s+perturbation-instability\s+[\d,]+", run.stdout, re.M), run.stdout
 
 
 @pytest.mark.slow

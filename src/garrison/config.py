@@ -203,6 +203,29 @@ class Settings(BaseSettings):
         "artifact and predict its reference rows, in a separate process) that runs at "
         "registration and before approve, promote, rollback and a fallback assignment.",
     )
+    require_gates: bool = Field(
+        default=False,
+        description="Refuse to approve or promote any version of a model that has no release-"
+        "gate policy (`garrison gate policy set`). Off: a model without a policy is governed "
+        "as before (scan, signature, servability, four eyes); a model with one always needs "
+        "a passing gate report or an approved override.",
+    )
+    gate_shadow_min_agreement: float = Field(
+        default=0.9, ge=0, le=1,
+        description="Minimum shadow agreement (share of mirrored rows on which the shadow "
+        "version answered as production) for shadow -> production of a model under a "
+        "release-gate policy whose deployment sets no `shadow_min_agreement` of its own.",
+    )
+    gate_timeout: float = Field(
+        default=1800.0, gt=0, le=86400,
+        description="Deadline in seconds of one release-gate run (the evaluation runs in a "
+        "separate process, killed at the deadline).",
+    )
+    gate_memory_mb: int = Field(
+        default=4096, ge=256, le=1_048_576,
+        description="Address-space limit in MiB of the release-gate process (RLIMIT_AS): a "
+        "model or data set that needs more fails the run, never the server.",
+    )
     model_signing_trusted_keys: list[Path] = Field(
         default_factory=list,
         description="PEM public keys (ECDSA P-256/384/521) of the signers whose OpenSSF "
@@ -296,9 +319,14 @@ class Settings(BaseSettings):
         description="Threads each gateway worker lets BLAS / OpenMP use. Workers are the "
         "parallelism; more native threads per worker oversubscribe the cores and spin idle.",
     )
-    rate_limit: float = Field(default=50.0, gt=0,
-                              description="Default sustained requests per second per caller.")
-    rate_burst: int = Field(default=100, ge=1, description="Default burst size per caller.")
+    rate_limit: float = Field(
+        default=100.0, gt=0,
+        description="Default sustained rows per second per caller and model (each row of a "
+        "request costs one token; a request costs at least one).")
+    rate_burst: int = Field(
+        default=1000, ge=1,
+        description="Default bucket size per caller and model, in rows: the most rows a "
+        "caller may send at once, so also the largest request its rate limit admits.")
     daily_quota: int | None = Field(
         default=100_000, ge=1,
         description="Default rows a caller may score per model per UTC day (every row is a "
@@ -314,6 +342,17 @@ class Settings(BaseSettings):
                                     description="OIDC issuer URL; enables JWT bearer tokens.")
     oidc_audience: str | None = Field(default=None, description="Expected JWT audience.")
     oidc_jwks_url: str | None = Field(default=None, description="JWKS URL of the issuer.")
+    allow_never_expiring_keys: bool = Field(
+        default=False,
+        description="Allow admins (and only admins) to create API keys that never expire "
+        "(`key create --no-expiry`). Off: every key expires within 3,650 days.",
+    )
+    oidc_role_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Gateway: the identity provider's roles (from the token's `roles` claim) "
+        "that count, each mapped to a Garrison role, as JSON (`{\"ml-scorers\": \"client\"}`). "
+        "Empty (the default): an OIDC token carries no role, whatever it claims.",
+    )
     console_idle_minutes: int = Field(
         default=15, ge=1, le=240,
         description="Web console: a session unused for this many minutes ends for good.",

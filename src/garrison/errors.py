@@ -26,18 +26,21 @@ while the audit trail receives ``detail``.
     ├── InvalidInput                   invalid-input
     │   ├── SchemaViolation            schema-violation
     │   ├── MalformedRequest           malformed-request
+    │   │   └── UnsupportedMediaType   unsupported-media-type
     │   ├── UnsupportedModel           unsupported-model
     │   ├── InvalidHEContext           invalid-he-context
     │   └── InvalidCiphertext          invalid-ciphertext
     ├── AuthenticationFailed           unauthenticated
     ├── Forbidden                      forbidden
     │   ├── FourEyesViolation          four-eyes-violation
-    │   └── ApprovalRequired           approval-required
+    │   ├── ApprovalRequired           approval-required
+    │   └── GateFailed                 gate-failed
     ├── IntegrityFailure               integrity-failure
     │   ├── InvalidSignature           invalid-signature
     │   ├── DigestMismatch             digest-mismatch
     │   ├── DecryptionFailed           decryption-failed
-    │   └── AuditChainBroken           audit-chain-broken
+    │   ├── AuditChainBroken           audit-chain-broken
+    │   └── StateUnverified            state-unverified
     ├── ArtifactRefused                artifact-refused
     │   ├── ArtifactUnscannable        artifact-unscannable
     │   └── ModelNotServable           model-not-servable
@@ -78,6 +81,7 @@ __all__ = [
     "Forbidden",
     "FourEyesViolation",
     "GarrisonError",
+    "GateFailed",
     "HEContextNotFound",
     "IntegrityFailure",
     "InvalidCiphertext",
@@ -100,7 +104,9 @@ __all__ = [
     "RateLimited",
     "SchemaOutOfDate",
     "SchemaViolation",
+    "StateUnverified",
     "StorageError",
+    "UnsupportedMediaType",
     "UnsupportedModel",
     "all_error_classes",
 ]
@@ -234,6 +240,13 @@ class MalformedRequest(InvalidInput):
     code = "malformed-request"
 
 
+class UnsupportedMediaType(MalformedRequest):
+    """The request body declares a media type the endpoint does not read (a prediction
+    takes ``application/json``, or the binary tensor extension's octet stream)."""
+
+    code = "unsupported-media-type"
+
+
 class UnsupportedModel(InvalidInput):
     """That kind of model is not supported for this operation."""
 
@@ -276,6 +289,13 @@ class ApprovalRequired(Forbidden):
     code = "approval-required"
 
 
+class GateFailed(Forbidden):
+    """The version has no passing release-gate report (or approved override) under the
+    model's current gate policy."""
+
+    code = "gate-failed"
+
+
 class IntegrityFailure(GarrisonError):
     """An integrity check failed."""
 
@@ -313,6 +333,19 @@ class AuditChainBroken(IntegrityFailure):
     def __init__(self, message: str, *, position: int, reason: str, **detail: Any) -> None:
         super().__init__(message, position=position, reason=reason, **detail)
         self.position = position
+        self.reason = reason
+
+
+class StateUnverified(IntegrityFailure):
+    """Governance state (a principal, an API key, a model version's stage, a deployment
+    policy) is not backed by the signed audit trail: its seal is missing, does not
+    verify, or is older than an audited change of the same state. ``reason`` is one of
+    ``unsealed``, ``bad-seal``, ``stale``, ``no-approval``."""
+
+    code = "state-unverified"
+
+    def __init__(self, message: str, *, reason: str = "unsealed", **detail: Any) -> None:
+        super().__init__(message, reason=reason, **detail)
         self.reason = reason
 
 

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from garrison.signing import Keyring
 from garrison.storage import Store
@@ -120,3 +121,22 @@ def s3_test_server(bucket: str = "garrison-test") -> Iterator[dict[str, str]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def configure_deployment(services: Any, name: str, config: Any, *, actor: str = "root") -> Any:
+    """Replace ``name``'s whole deployment policy (a ``DeploymentConfig``) the way an admin
+    does: through the audited service, so it is sealed and the gateway honours it (a row
+    written straight into the table is refused as state changed outside Garrison)."""
+    admin = services.accounts.get(actor)
+    return services.deployments.configure(admin, name, config.to_dict())
+
+
+def reseal_api_key(services: Any, key_id: str) -> None:
+    """Sign an API key's row again as it now stands, keeping its audit seq: what only the
+    holder of the signing key can do. For tests that edit a key in SQL (an expiry of
+    seconds, which the CLI does not allow) and need Garrison to honour it."""
+    from garrison.governance.seals import key_state
+
+    with services.store.write() as tx:
+        seal = tx.seals.get("api-key", key_id)
+        services.guard.seals.seal(tx.seals, [key_state(tx.api_keys.get(key_id))], seal.seq)

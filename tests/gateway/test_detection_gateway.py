@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from garrison.serving.deployment import DeploymentConfig
-from garrison.storage.gateway_repo import SQLDeploymentStore
+from garrison.testing import configure_deployment
 from tests.waiting import HANG_GUARD
 
 from .conftest import auth
@@ -24,7 +24,7 @@ def _post(client, key, rows):
 
 def _reconfigure(state, services, **config):
     cfg = DeploymentConfig.from_dict({"callers": ["scoring-app"], **config})
-    SQLDeploymentStore(services.store).put("credit-risk", cfg, "bob", "t")
+    configure_deployment(services, "credit-risk", cfg)
     deadline = time.time() + HANG_GUARD
     while time.time() < deadline:
         served = state.dataplane.table.entries.get("credit-risk")
@@ -101,8 +101,8 @@ def test_live_drift_window_raises_a_drift_alert(installation) -> None:
 
     settings, services, demo = installation
     settings = settings.model_copy(update={"drift_window": 400})
-    SQLDeploymentStore(services.store).put("credit-risk", DeploymentConfig.from_dict(
-        {"callers": ["scoring-app"], "detection": "off"}), "bob", "t")
+    configure_deployment(services, "credit-risk", DeploymentConfig.from_dict(
+        {"callers": ["scoring-app"], "detection": "off"}))
     app, state = build_gateway(services, settings)
     shifted = demo.X[:400].copy()
     shifted[:, 3] += 1.5 * demo.X[:, 3].std()  # a mean shift in one feature

@@ -45,7 +45,7 @@ def test_encrypted_endpoints_keep_the_guards(gateway) -> None:
     client, state, demo, _ = gateway
     assert client.get("/v1/models/credit-risk/he-params").status_code == 401
     assert client.get("/v1/models/credit-risk/he-params",
-                      headers=auth(demo.keys["alice"])).status_code == 403
+                      headers=auth(demo.keys["alice"])).status_code == 404  # as unknown
     key = auth(demo.keys["scoring-app"])
     for body in (b"{", b"{}", json.dumps({"kind": "garrison-he-request", "version": 1}).encode(),
                  b"x" * 100):
@@ -57,11 +57,11 @@ def test_encrypted_samples_count_against_the_daily_row_quota(gateway) -> None:
     """Exact decrypted scores are enough to extract a linear model: every encrypted sample
     is a query, charged to the same quota as a plaintext row."""
     from garrison.serving.deployment import DeploymentConfig
-    from garrison.storage.gateway_repo import SQLDeploymentStore
+    from garrison.testing import configure_deployment
 
     client, state, demo, services = gateway
     cfg = DeploymentConfig.from_dict({"callers": ["scoring-app"], "daily_quota": 100})
-    SQLDeploymentStore(services.store).put("credit-risk", cfg, "bob", "t")
+    configure_deployment(services, "credit-risk", cfg)
     import time
 
     deadline = time.time() + HANG_GUARD

@@ -54,12 +54,12 @@ def test_grpc_serves_tls_only_with_the_gateway_pair(tls_gateway) -> None:
         assert np.frombuffer(answer.raw_output_contents[0], "<i8").tolist() == \
             demo.estimator.predict(demo.X[:2]).tolist()
         rid = dict(call.trailing_metadata())["x-request-id"]
-        # The burst of 3 is one bucket for REST and gRPC alike: the next call is refused.
+        # The burst of 3 rows is one bucket for REST and gRPC alike: 2 rows by gRPC and 1
+        # by REST use it up, and the next call is refused.
         row = dict(zip(FEATURES, map(float, demo.X[0]), strict=True))
         rest = client.post("/v1/models/credit-risk/predict", json={"instances": [row]},
                            headers={"Authorization": f"Bearer {demo.keys['scoring-app']}"})
         assert rest.status_code == 200
-        stub.ModelInfer(_request(demo.X[:1]), metadata=auth)
         with pytest.raises(grpc.RpcError) as raised:
             stub.ModelInfer(_request(demo.X[:1]), metadata=auth)
         assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED

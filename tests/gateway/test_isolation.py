@@ -66,8 +66,9 @@ def test_a_model_whose_artifact_is_gone_is_unavailable_alone_and_recovers(
         assert r.status_code == 503
         assert r.json()["error"]["code"] == "model-unavailable"
         assert "artifact" not in r.text
-        # A caller not allowed to call it learns nothing more than before.
-        assert _predict(client, demo.keys["carol"], "second", demo.X).status_code == 403
+        # A caller not allowed to call it learns nothing: the answer of an unknown name.
+        assert _predict(client, demo.keys["carol"], "second", demo.X).status_code == 404
+        assert _predict(client, demo.keys["carol"], "nosuch", demo.X).status_code == 404
         metrics = client.get("/metrics", headers=auth(demo.keys["root"])).text
         assert 'garrison_model_ready{model="second",role="primary"} 0.0' in metrics
         assert f'garrison_model_ready{{model="{demo.model}",role="primary"}} 1.0' in metrics
@@ -94,7 +95,7 @@ def test_a_model_whose_artifact_is_gone_is_unavailable_alone_and_recovers(
         assert shown_cli.exit_code == 0, shown_cli.output
         [role] = json.loads(shown_cli.stdout)["serving"]
         assert role["role"] == "primary" and role["code"] == "decryption-failed"
-        alerts = services.alerts.list(kind="model-unavailable")
+        alerts = services.alerts.list(kind="model-not-served")
         assert [a.caller for a in alerts] == ["model:second"]
 
         blob.write_bytes(saved)  # Recovered by the retry with backoff, no restart.

@@ -29,8 +29,8 @@ from garrison.app import build_services, initialize
 from garrison.config import load_settings
 from garrison.demo import FEATURES, demo_schema, setup_demo
 from garrison.serving.deployment import DeploymentConfig
-from garrison.storage.gateway_repo import SQLDeploymentStore
 from garrison.storage.shadow_repo import SQLShadowStore
+from garrison.testing import configure_deployment
 from tests.waiting import HANG_GUARD
 
 from .serving import free_port, gateway_env, start, stop
@@ -75,8 +75,8 @@ def _publish(services: Any, people: dict[str, Any], name: str, estimator: Any, X
     reg.approve(people["bob"], name, v.version, "e2e")
     reg.promote(people["bob"], name, v.version, stage=stage, reason="e2e")
     if config is not None:
-        SQLDeploymentStore(services.store).put(name, DeploymentConfig.from_dict(
-            {**BASE_CONFIG, **config}), "bob", "2026-01-01T00:00:00.000000Z")
+        configure_deployment(services, name, DeploymentConfig.from_dict(
+            {**BASE_CONFIG, **config}))
 
 
 @pytest.fixture(scope="module")
@@ -141,11 +141,12 @@ def test_health_needs_no_credentials_and_everything_else_does(live: Live) -> Non
     assert forged.status_code == 401 and "gk_" not in forged.text
 
 
-def test_roles_and_caller_lists_give_opaque_403(live: Live) -> None:
+def test_roles_and_caller_lists_give_the_unknown_model_answer(live: Live) -> None:
+    # A caller without access cannot tell the model from an unknown one (issue 11).
     auditor = live.post("credit-risk", [live.row()], key="carol")  # Auditors do not score.
-    assert auditor.status_code == 403 and _error(auditor)["message"] == "forbidden"
+    assert auditor.status_code == 404 and _error(auditor)["message"] == "not found"
     scientist = live.post("credit-risk", [live.row()], key="alice")
-    assert scientist.status_code == 403
+    assert scientist.status_code == 404
     metrics = httpx.get(f"{live.base}/metrics",
                         headers={"authorization": f"Bearer {live.keys['scoring-app']}"})
     assert metrics.status_code == 403

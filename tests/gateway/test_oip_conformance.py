@@ -115,7 +115,8 @@ def test_model_metadata_describes_exactly_what_infer_returns(gw) -> None:
     _oip_error(client.get(URL + "/versions/7", headers=_auth(gw)), 404,
                "model-version-not-found")
     _oip_error(client.get("/v2/models/nope", headers=_auth(gw)), 404, "model-not-found")
-    _oip_error(client.get(URL, headers=_auth(gw, gw[3])), 403, "forbidden")
+    # A caller without access cannot tell the model from an unknown one (issue 11).
+    _oip_error(client.get(URL, headers=_auth(gw, gw[3])), 404, "model-not-found")
 
 
 def test_model_readiness_per_model_and_version(gw) -> None:
@@ -125,7 +126,7 @@ def test_model_readiness_per_model_and_version(gw) -> None:
         assert r.status_code == 200 and r.json() == {"name": "credit-risk", "ready": True}
     _oip_error(client.get(URL + "/versions/2/ready", headers=_auth(gw)), 404,
                "model-version-not-found")
-    _oip_error(client.get(URL + "/ready", headers=_auth(gw, gw[3])), 403, "forbidden")
+    _oip_error(client.get(URL + "/ready", headers=_auth(gw, gw[3])), 404, "model-not-found")
     assert client.get("/").json() == {"status": "alive"}
 
 
@@ -433,7 +434,7 @@ def test_grpc_request_rules(gw) -> None:
     _grpc_error(lambda: stub.ModelInfer(_grpc_request(X, model_version="x"), metadata=_md(gw)),
                 grpc.StatusCode.INVALID_ARGUMENT, "invalid-input")
     _grpc_error(lambda: stub.ModelInfer(_grpc_request(X), metadata=_md(gw, outsider)),
-                grpc.StatusCode.PERMISSION_DENIED, "forbidden")
+                grpc.StatusCode.NOT_FOUND, "model-not-found")
     _grpc_error(lambda: stub.ModelInfer(_grpc_request(X)), grpc.StatusCode.UNAUTHENTICATED,
                 "unauthenticated")
 

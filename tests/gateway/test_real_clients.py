@@ -86,7 +86,7 @@ def test_tritonclient_http_json_and_binary(live) -> None:
     assert out["fp32_label"] == live[2].estimator.predict(X32).tolist()
     assert out["per_feature_label"] == labels
     assert (out["no_credentials"], out["outsider"], out["outsider_metadata"]) == (
-        "401", "403", "403")
+        "401", "404", "404")
 
 
 def test_tritonclient_grpc(live) -> None:
@@ -99,8 +99,7 @@ def test_tritonclient_grpc(live) -> None:
     assert out["infer"]["label"] == labels and out["infer"]["id"] == "triton-grpc"
     assert np.allclose(out["infer"]["probabilities"], proba)
     assert out["only_label"] == ["label"]
-    assert (out["no_credentials"], out["outsider"]) == ("UNAUTHENTICATED",
-                                                        "PERMISSION_DENIED")
+    assert (out["no_credentials"], out["outsider"]) == ("UNAUTHENTICATED", "NOT_FOUND")
 
 
 def test_kserve_rest_v2(live) -> None:
@@ -111,7 +110,7 @@ def test_kserve_rest_v2(live) -> None:
     assert out["infer"]["model_name"] == "credit-risk"
     assert np.allclose(out["infer"]["probabilities"], proba)
     assert out["binary_label"] == labels
-    assert (out["no_credentials"], out["outsider"]) == ("401", "403")
+    assert (out["no_credentials"], out["outsider"]) == ("401", "404")
 
 
 def test_kserve_rest_v1(live) -> None:
@@ -119,7 +118,7 @@ def test_kserve_rest_v1(live) -> None:
     labels, _ = _expected(live[2])
     assert out["live"] and out["model_ready"]
     assert out["predictions"] == labels and out["named_predictions"] == labels
-    assert (out["no_credentials"], out["outsider"]) == ("401", "403")
+    assert (out["no_credentials"], out["outsider"]) == ("401", "404")
 
 
 def test_kserve_grpc(live) -> None:
@@ -130,8 +129,7 @@ def test_kserve_grpc(live) -> None:
                                                                "probabilities"]
     assert out["infer"]["label"] == labels and out["infer"]["id"] == "ksg"
     assert np.allclose(out["infer"]["probabilities"], proba)
-    assert (out["no_credentials"], out["outsider"]) == ("UNAUTHENTICATED",
-                                                        "PERMISSION_DENIED")
+    assert (out["no_credentials"], out["outsider"]) == ("UNAUTHENTICATED", "NOT_FOUND")
 
 
 def test_garrison_sdk_against_the_live_gateway(live) -> None:
@@ -139,7 +137,7 @@ def test_garrison_sdk_against_the_live_gateway(live) -> None:
     import asyncio
 
     from garrison.client import AsyncInferenceClient, InferenceClient
-    from garrison.errors import AuthenticationFailed, Forbidden
+    from garrison.errors import AuthenticationFailed, ModelNotFound
 
     _, job, demo = live
     labels, proba = _expected(demo)
@@ -158,7 +156,7 @@ def test_garrison_sdk_against_the_live_gateway(live) -> None:
         columns = client.infer("credit-risk", {f: X[:, j] for j, f in enumerate(FEATURES)},
                                outputs=["label"])
         assert [t.name for t in columns.outputs] == ["label"]
-    with InferenceClient(url, job["outsider"]) as outsider, pytest.raises(Forbidden):
+    with InferenceClient(url, job["outsider"]) as outsider, pytest.raises(ModelNotFound):
         outsider.predict("credit-risk", rows)
     with InferenceClient(url, "gk_000000000000_" + "A" * 43) as forged, pytest.raises(
             AuthenticationFailed):

@@ -15,8 +15,8 @@ from sklearn.dummy import DummyClassifier
 from garrison.errors import ApprovalRequired
 from garrison.serving.deployment import DeploymentConfig
 from garrison.serving.shadow import ShadowReport
-from garrison.storage.gateway_repo import SQLDeploymentStore
 from garrison.storage.shadow_repo import SQLShadowStore
+from garrison.testing import configure_deployment
 from tests.waiting import HANG_GUARD
 
 from .conftest import auth
@@ -50,9 +50,9 @@ def _wait_for_shadow(state, version) -> None:
 @pytest.mark.parametrize("same", [True, False], ids=["same-model", "worse-model"])
 def test_shadow_traffic_is_recorded_and_gates_promotion(gateway, same) -> None:
     client, state, demo, services = gateway
-    SQLDeploymentStore(services.store).put("credit-risk", DeploymentConfig.from_dict({
+    configure_deployment(services, "credit-risk", DeploymentConfig.from_dict({
         "callers": ["scoring-app"], "shadow_fraction": 1.0, "shadow_min_agreement": 0.95,
-        "shadow_min_requests": 20}), "bob", "t")
+        "shadow_min_requests": 20}))
     candidate = demo.estimator if same else DummyClassifier(strategy="constant", constant=0).fit(
         demo.X, np.zeros(len(demo.X), dtype=int))
     version = _register_shadow(services, demo, candidate)

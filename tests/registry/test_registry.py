@@ -77,11 +77,14 @@ def test_four_eyes(env, model_file) -> None:
     with pytest.raises(Forbidden):
         reg.approve(p["alice"], "fraud", 1)  # data scientists cannot approve at all
     assert reg.approve(p["bob"], "fraud", 1, "looks good").stage == "approved"
-    assert reg.approve(p["carol"], "fraud", 2).stage == "approved"  # someone else's version
+    # Someone else's version, but root made carol's account and key: root could act as
+    # carol, so carol's approval would be a second pair of root's eyes (issue 11).
+    with pytest.raises(FourEyesViolation):
+        reg.approve(p["carol"], "fraud", 2)
     denied = [(e.actor, e.reason) for e in _events(services, outcome="denied",
                                                      action="approve-model-version")]
     assert denied == [("carol", "four-eyes-violation"), ("root", "four-eyes-violation"),
-                      ("alice", "no-role-grants-action")]
+                      ("alice", "no-role-grants-action"), ("carol", "four-eyes-violation")]
 
 
 def test_promotion_needs_approval_and_rollback_restores(env, model_file) -> None:

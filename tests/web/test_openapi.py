@@ -33,7 +33,7 @@ def test_every_route_is_in_the_document(inst, http) -> None:
               for m in r.methods or () if m != "HEAD"}
     documented = {(path, method) for path, item in doc["paths"].items() for method in item}
     assert served == documented
-    assert len(served) == len(operations()) == 20
+    assert len(served) == len(operations()) == 28
 
 
 def test_document_is_consistent(http) -> None:

@@ -32,9 +32,10 @@ from garrison.app.services import Services, build_services
 from garrison.audit import AuditDraft
 from garrison.config import Settings
 from garrison.detection import AccessMonitor
+from garrison.errors import ConfigurationError, InvalidInput
 from garrison.gateway.alert_metrics import AlertMetricsCollector
 from garrison.gateway.app import GatewayState, create_gateway_app
-from garrison.gateway.auth import CREDENTIAL_ACTIONS, Authenticator
+from garrison.gateway.auth import CREDENTIAL_ACTIONS, OIDC_PREFIX, Authenticator
 from garrison.gateway.metrics import (
     PrometheusTelemetry,
     multiprocess_dir,
@@ -45,6 +46,7 @@ from garrison.gateway.protocol import GuardedHttpToolsProtocol, tls_files
 from garrison.gateway.shutdown import GracefulShutdown, InFlightCounter
 from garrison.gateway.tracing import make_tracer
 from garrison.gateway.watch import Watch
+from garrison.identity import validate_roles
 from garrison.serving.availability import ModelState, ModelTable, retry_delay
 from garrison.serving.dataplane import DataPlane, DenialAuditor
 from garrison.serving.decision_log import DecisionLog
@@ -96,8 +98,13 @@ def _oidc(settings: Settings) -> Any:
         return None
     from garrison.gateway.oidc import OIDCConfig, OIDCVerifier
 
+    try:
+        validate_roles(list(settings.oidc_role_map.values()))
+    except InvalidInput as exc:
+        raise ConfigurationError(f"oidc_role_map: {exc.message}") from None
     return OIDCVerifier(OIDCConfig(issuer=settings.oidc_issuer, audience=settings.oidc_audience,
-                                   jwks_url=settings.oidc_jwks_url))
+                                   jwks_url=settings.oidc_jwks_url, principal_prefix=OIDC_PREFIX,
+                                   role_map=dict(settings.oidc_role_map)))
 
 
 def build_gateway(services: Services, settings: Settings, *, refresh_interval: float = 2.0,
@@ -181,6 +188,7 @@ def build_gateway(services: Services, settings: Settings, *, refresh_interval: f
             writer.start()  # Durably, before the first answer: every answer is numbered.
             started["log"] = True
         plane.table = builder.build()
+        state.problems = dict(builder.problems)  # Every failed role, by model.
         state.ready = True
 
     async def refresh() -> None:
@@ -272,7 +280,7 @@ def _state_reporter(services: Services, telemetry: PrometheusTelemetry,
                     ) -> Callable[[ModelState, ModelState | None], None]:
     """Each change of a served version's state: logged, audited (``serve-model-version``,
     resource ``model:NAME``), exported (``garrison_model_ready``) and, when a version
-    stops serving, alerted (``model-unavailable``)."""
+    stops serving, alerted (``model-not-served``)."""
     pid = os.getpid()
 
     def report(state: ModelState, previous: ModelState | None) -> None:
@@ -289,8 +297,9 @@ def _state_reporter(services: Services, telemetry: PrometheusTelemetry,
         audit(AuditDraft(action="serve-model-version", actor="system", outcome="failed",
                          resource=f"model:{state.name}", reason=state.code,
                          payload={**payload, "message": state.message}))
-        _alert(services, "model-unavailable", f"model:{state.name}",
-               {**payload, "code": state.code, "message": state.message})
+        _alert(services, "model-not-served", f"model:{state.name}",
+               {**payload, "model": state.name,
+                "problem": f"{state.code}: {state.message}"[:300]})
 
     return report
 

@@ -12,6 +12,7 @@ import structlog
 
 from garrison.audit import redact
 from garrison.config import Settings
+from garrison.gateway.access_log import configure_access_log
 
 __all__ = ["configure_logging", "limit_native_threads"]
 
@@ -59,6 +60,9 @@ def configure_logging(settings: Settings, *, stdlib: bool = False) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
+    # The gateway's per-request lines skip structlog: rendered in batches off the
+    # request path, in the same format, and off entirely below info.
+    configure_access_log(fmt=settings.log_format, level=settings.log_level)
 
 
 def limit_native_threads(threads: int) -> None:

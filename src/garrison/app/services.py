@@ -20,6 +20,11 @@ from sqlalchemy import delete, insert, select
 from garrison.audit import AuditDraft, AuditQuery, Checkpoint
 from garrison.config import Settings
 from garrison.errors import AlreadyInitialized, ConfigurationError, IntegrityFailure
+from garrison.gates.enforce import ReleaseGateCheck, ShadowAgreementCheck
+from garrison.gates.overrides import OverrideDesk
+from garrison.gates.review import review_checks
+from garrison.gates.sandbox import SubprocessGateRunner
+from garrison.gates.service import GateService, gate_at_registration
 from garrison.gateway.webhook import WebhookNotifier
 from garrison.governance import (
     AccountService,
@@ -29,6 +34,7 @@ from garrison.governance import (
     NewKey,
     SessionService,
 )
+from garrison.governance.state import StateAudit
 from garrison.identity import Principal
 from garrison.lineage import LineageRecorder
 from garrison.registry import ApprovalDesk, ModelLoader, Provenance, RegistryService
@@ -45,6 +51,7 @@ from garrison.storage.alerts_repo import SQLAlertStore
 from garrison.storage.artifacts import BlobCache, SealedArtifactStore
 from garrison.storage.datasets_repo import SQLLineageStore
 from garrison.storage.decisions_repo import SQLDecisionStore
+from garrison.storage.gates_repo import SQLGateStore
 from garrison.storage.migrate import current_revision, head_revision
 from garrison.storage.monitoring_repo import SQLMonitoringStore
 from garrison.storage.shadow_repo import SQLShadowStore
@@ -90,7 +97,18 @@ class Services:
     deployments: DeploymentService
     shadows: ShadowService
     decisions: DecisionService
+    gates: GateService
+    gate_overrides: OverrideDesk
     alert_webhook: WebhookNotifier | None = None
+
+    @cached_property
+    def state(self) -> StateAudit:
+        """Governance state reconciled with the signed audit trail (``audit state``)."""
+        return StateAudit(self.store, self.guard,
+                          {"principals and keys": self.accounts,
+                           "model stages": self.registry.lifecycle.seals,
+                           "deployments": self.deployments},
+                          verify_chain=self.audit.verify_unaudited)
 
     @cached_property
     def datasets(self) -> DatasetService:
@@ -158,12 +176,18 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     webhook = _alert_webhook(settings)
     alerts = AlertService(SQLAlertStore(store), notifier=webhook, clock=clock)
     store.on_tamper = _tamper_alarm(alerts)
+    # State changed outside Garrison (SQL) is refused where it would grant power: alarm.
+    registry.lifecycle.seals.on_tamper = deployments.on_tamper = _tamper_alarm(alerts)
     registry.on_download = _download_monitor(alerts, clock)
     deployments.fallback_check = lambda actor, name, version: registry.ensure_servable(
         actor, name, version, purpose="fallback")
     deployments.serving_events = lambda name: store.query(AuditQuery(
         action="serve-model-version", resource=f"model:{name}", newest_first=True, limit=50))
-    accounts = AccountService(store, guard, clock)
+    gates, overrides = _gates(settings, store, registry, keyring, guard, clock, shadows,
+                              alerts)
+    accounts = AccountService(store, guard, clock,
+                              allow_never_expiring_keys=settings.allow_never_expiring_keys)
+    accounts.on_tamper = _tamper_alarm(alerts)
     sessions = SessionService(
         store, guard, accounts, clock, idle_timeout=settings.console_idle_minutes * 60.0,
         lifetime=settings.console_session_hours * 3600.0,
@@ -182,7 +206,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         alerts=alerts,
         approvals=ApprovalDesk(registry, guard, check_events=lambda resource: store.query(
             AuditQuery(action="check-model-version", resource=resource, newest_first=True,
-                       limit=20))),
+                       limit=20)), gate_checks=review_checks(gates)),
         sessions=sessions,
         monitoring=MonitoringService(SQLMonitoringStore(store), alerts, guard, clock),
         deployments=deployments,
@@ -191,8 +215,38 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
             SQLDecisionStore(store), guard,
             input_hasher=lambda: _pseudonym_keys(settings).hasher(
                 DECISION_INPUTS_PURPOSE).hexdigest),
+        gates=gates,
+        gate_overrides=overrides,
         alert_webhook=webhook,
     )
+
+
+def _gates(settings: Settings, store: Store, registry: RegistryService, keyring: Keyring,
+           guard: Guard, clock: Clock, shadows: ShadowService, alerts: AlertService,
+           ) -> tuple[GateService, OverrideDesk]:
+    """The release gates, appended to the registry's pre-transition checks; a gate run
+    follows each registration of a model that has a gate policy."""
+    from garrison.storage.datasets_repo import SQLDatasetStore
+
+    datasets = SQLDatasetStore(store)
+
+    def dataset(name: str, number: int) -> Any:
+        with datasets.read() as tx:
+            return tx.datasets.get(name, number)
+
+    gate_store = SQLGateStore(store)
+    gates = GateService(gate_store, registry, keyring, guard, clock,
+                        datasets=dataset,
+                        runner=SubprocessGateRunner(settings.gate_timeout,
+                                                    settings.gate_memory_mb),
+                        on_tamper=_tamper_alarm(alerts))
+    overrides = OverrideDesk(gates, gate_store, keyring, guard, clock)
+    registry.checks.append(ReleaseGateCheck(gates, overrides, require=settings.require_gates))
+    registry.checks.append(ShadowAgreementCheck(
+        shadows, gates, default_min_agreement=settings.gate_shadow_min_agreement,
+        require=settings.require_gates))
+    registry.on_registered = gate_at_registration(gates)
+    return gates, overrides
 
 
 def _tamper_alarm(alerts: AlertService) -> Any:
@@ -316,6 +370,9 @@ def initialize(
     except AlreadyInitialized:
         services.close()
         raise
+    # Born sealed: every power-granting row is sealed as it is written, so there is
+    # nothing to adopt, and no later start or upgrade ever seals unsigned rows.
+    services.state.adopt(fresh=True)
     # The genesis checkpoint: the first events signed into the witness file. From now on
     # an empty or restarted chain is detected (`truncated`, `rewritten`) and refused.
     services.store.checkpoint()
@@ -328,8 +385,9 @@ def upgrade_database(settings: Settings) -> str | None:
     Migrating needs only the database URL, so a migration Job mounts no key; it is safe
     when several run at once (an advisory lock on PostgreSQL, ``storage/migrations/env.py``).
     When the signing keys are at hand, an installation made before genesis checkpoints
-    existed also gets one now, so that a wipe of its audit trail is detected from here on
-    (without keys that step waits for an upgrade run with them).
+    existed also gets one now, so that a wipe of its audit trail is detected from here on,
+    and one made before state seals has its governance state sealed, once (without keys
+    those steps wait for an upgrade run with them; until then unsealed state is refused).
     """
     from garrison.storage.migrate import upgrade_url
 
@@ -340,9 +398,19 @@ def upgrade_database(settings: Settings) -> str | None:
     try:
         if store.head() is not None and not read_witness(settings.witness_file):
             store.checkpoint()
-        return store.revision()
+        revision = store.revision()
+        initialized = store.head() is not None
     finally:
         store.dispose()
+    if initialized:
+        # An installation made before state seals: seal its current state, once, over a
+        # chain that verifies (the governance state is trusted as it stands now).
+        services = build_services(settings)
+        try:
+            services.state.adopt()
+        finally:
+            services.close()
+    return revision
 
 
 def database_revisions(settings: Settings) -> tuple[str | None, str]:

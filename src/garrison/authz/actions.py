@@ -41,6 +41,13 @@ _ALL = [
     Action("verify-audit-log", "Verify the hash chain and signed checkpoints."),
     Action("export-audit-log", "Export audit events as JSON lines."),
     Action("checkpoint-audit-log", "Sign and record the current head of the audit chain."),
+    Action("verify-governance-state",
+           "Reconcile principals, keys, model stages and deployments with the audit trail."),
+    Action("seal-governance-state",
+           "Seal the governance state that predates state seals, once (Garrison itself, "
+           "never granted)."),
+    Action("refuse-governance-state",
+           "Refuse state the signed audit trail does not back (Garrison itself, never granted)."),
     Action("quarantine-audit-events",
            "Move records forged past the signed head out of the chain (Garrison itself)."),
     Action("acknowledge-audit-incident",
@@ -58,10 +65,20 @@ _ALL = [
     Action("download-artifact", "Download a decrypted model artifact (model theft risk)."),
     Action("extend-scan-allowlist", "Add importable callables to the scanner allow-list."),
     Action("load-model-version", "Load a verified model into memory (Garrison itself)."),
+    Action("compile-model-version", "Build and check the compiled runtime of a loaded "
+           "version against its reference sample (Garrison itself, never granted)."),
     Action("serve-model-version", "Mark a model version servable or unavailable in a "
            "gateway, with the reason (Garrison itself)."),
     Action("check-model-version", "Run the pre-transition checks (servability smoke test) "
            "on a version (Garrison itself, never granted)."),
+    # Release gates.
+    Action("set-gate-policy", "Set or replace a model's release-gate policy (signed, audited)."),
+    Action("view-gate", "Read a model's gate policy, gate reports and overrides."),
+    Action("run-gate", "Run the release gate of a version on its policy's holdout set."),
+    Action("request-gate-override",
+           "Ask to let a version through a failed gate, with a written reason."),
+    Action("approve-gate-override",
+           "Grant another admin's gate override (four eyes: never one's own request)."),
     Action("configure-deployment", "Set a model's serving policy (limits, fallback, output)."),
     # Serving.
     Action("invoke-model", "Call a model's prediction endpoints."),

@@ -24,13 +24,15 @@ ROLES: dict[str, str] = {
 }
 
 _READ_REGISTRY = {"list-models", "view-model", "verify-model-version", "view-lineage",
-                  "open-console-session"}
+                  "open-console-session", "view-gate"}
 
 #: Actions only Garrison itself performs: recorded, never granted to any role.
 SYSTEM_ACTIONS = frozenset({"authenticate", "load-model-version", "raise-alert",
                             "quarantine-audit-events", "open-decision-log",
                             "reserve-decision-records", "drop-decision-records",
                             "close-decision-log", "check-model-version",
+                            "compile-model-version",
+                            "seal-governance-state", "refuse-governance-state",
                             "serve-model-version"})
 
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
@@ -39,6 +41,7 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
         _READ_REGISTRY
         | {
             "register-model-version",
+            "run-gate",
             "download-artifact",
             "register-dataset",
             "scan-dataset",
@@ -51,6 +54,8 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
         | {
             "approve-model-version",
             "reject-model-version",
+            "set-gate-policy",
+            "run-gate",
             "promote-model-version",
             "rollback-model",
             "retire-model-version",
@@ -65,6 +70,7 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
         | {
             "view-audit-log",
             "verify-audit-log",
+            "verify-governance-state",
             "export-audit-log",
             "list-principals",
             "view-decision",

@@ -141,8 +141,11 @@ def key_group() -> None:
 @key_group.command("create")
 @click.option("--for", "owner", help="Principal to create the key for (default: yourself).")
 @click.option("--name", default="default", show_default=True, help="A label for the key.")
-@click.option("--days", type=int, default=90, show_default=True, help="Lifetime in days.")
-@click.option("--no-expiry", is_flag=True, help="A key that never expires (not recommended).")
+@click.option("--days", type=int, default=90, show_default=True,
+              help="Lifetime in days (1-3650).")
+@click.option("--no-expiry", is_flag=True,
+              help="A key that never expires: refused unless the installation allows it "
+              "(GARRISON_ALLOW_NEVER_EXPIRING_KEYS), and then for admins only.")
 @json_option
 @pass_state
 @handle_errors

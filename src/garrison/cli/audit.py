@@ -80,6 +80,35 @@ def audit_verify(state: CLIState, as_json: bool) -> None:
                    f"{incident.acknowledged_by} at event {incident.acknowledged_at}")
 
 
+@audit_group.command("state")
+@json_option
+@pass_state
+@handle_errors
+def audit_state(state: CLIState, as_json: bool) -> None:
+    """Reconcile governance state with the signed audit trail.
+
+    Checks that every principal (roles, enabled), unrevoked API key, model version
+    in a servable stage (its stage and artifact digest) and deployment policy is
+    exactly as Garrison last recorded it: sealed with the signing key together with
+    the audit event that made it, and not older than a later event. Exit 0 when all
+    of it is backed; exit 1 listing each piece that is not (unsealed: written
+    outside Garrison; bad-seal: changed outside Garrison; stale: an older state put
+    back; no-approval: served without an approval of that artifact). Such state is
+    refused wherever it would grant power. Admins and auditors.
+    """
+    report = state.services.state.reconcile(state.principal())
+    if as_json:
+        emit(report.to_dict())
+    else:
+        if report.ok:
+            click.echo(f"governance state backed by the audit trail: "
+                       f"{', '.join(report.checked)}")
+        for f in report.findings:
+            click.echo(f"{f.kind} {f.key}: {f.reason}: {f.message}", err=True)
+    if not report.ok:
+        sys.exit(1)
+
+
 @audit_group.command("acknowledge")
 @click.argument("incident")
 @click.option("--reason", required=True, help="What was examined (kept in the audit trail).")

@@ -60,6 +60,8 @@ COMMANDS: dict[str, LazyCommand] = {
     "detect": _at("detect", "detect_group", "Check inputs for anomalies and adversarial "
                   "examples."),
     "drift": _at("detect", "drift_group", "Compare data sets for drift."),
+    "gate": _at("gate", "gate_group",
+                "Release gates: the tests a version must pass before approval and promotion."),
     "he": _at("he", "he_group",
               "Encrypted inference (CKKS): the server scores data it cannot read."),
     "key": _at("accounts", "key_group", "Create, list and revoke API keys."),

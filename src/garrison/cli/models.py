@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -90,6 +91,13 @@ def model_register(state: CLIState, name: str, path: Path, metadata_file: str | 
     else:
         click.echo(f"registered {v.ref} ({v.format}, {v.size} bytes, sha256 {v.digest[:16]}), "
                    f"stage {v.stage}; an approver other than {v.registrant} must approve it")
+        gate, _ = _gate(state, state.principal(), name, v.version)
+        if gate["status"] in ("passed", "failed"):  # The model has a policy: the gate ran.
+            failed = [c["name"] for c in gate.get("checks", []) if not c.get("passed")]
+            click.echo(f"release gate {gate['status']}" + (
+                f" ({', '.join(failed)}): see `garrison gate report {v.ref}`" if failed else ""))
+        elif gate["status"] == "not run":
+            click.echo(f"release gate not run: see `garrison gate run {v.ref}`")
 
 
 @model_group.command("list")
@@ -119,10 +127,34 @@ def model_show(state: CLIState, ref: str, as_json: bool) -> None:
     v = state.services.registry.show(actor, name, version)
     history = [t.to_dict() for t in state.services.registry.history(actor, name)
                if t.version == version]
+    gate, report = _gate(state, actor, name, version)
     if as_json:
-        emit({**v.to_dict(manifest=True), "history": history})
+        emit({**v.to_dict(manifest=True), "history": history, "gate": gate})
         return
     click.echo(json.dumps({**v.to_dict(), "history": history}, indent=2))
+    if report is not None:
+        from garrison.cli.gate import print_report
+
+        print_report(report)
+    else:
+        click.echo(f"gate: {gate.get('message') or gate.get('status')}")
+
+
+def _gate(state: CLIState, actor: Any, name: str, version: int) -> tuple[dict[str, Any], Any]:
+    """The version's release-gate report for `model show` (a record that fails its
+    verification is shown as such, never hidden)."""
+    from garrison.errors import IntegrityFailure
+
+    try:
+        policy = state.services.gates.policy(actor, name)
+        report = state.services.gates.report(actor, name, version)
+    except IntegrityFailure as exc:
+        return {"status": "tampered", "code": exc.code, "message": exc.message}, None
+    if report is None:
+        status = "no policy" if policy is None else "not run"
+        return {"status": status, "policy_digest": policy.digest if policy else None}, None
+    return {"status": "passed" if report.passed else "failed",
+            **report.to_dict()}, report
 
 
 def _transition(state: CLIState, method: str, ref: str, reason: str, as_json: bool,

@@ -94,14 +94,20 @@ def deploy_show(state: CLIState, name: str) -> None:
               help="Approved version that answers on failure (smoke-tested first).")
 @click.option("--fallback-constant", help="Constant label that answers on failure.")
 @click.option("--no-fallback", is_flag=True, help="Fail with 503 instead of falling back.")
-@click.option("--rate", type=float, help="Requests per second per caller.")
-@click.option("--burst", type=int, help="Burst size per caller.")
-@click.option("--quota", type=int, help="Requests per caller per UTC day.")
+@click.option("--rate", type=float, help="Rows per second per caller (each row of a request "
+              "costs one token; a request costs at least one).")
+@click.option("--burst", type=int, help="Bucket size per caller, in rows: the most rows sent "
+              "at once, so also the largest request admitted.")
+@click.option("--quota", type=int, help="Rows per caller per UTC day.")
 @click.option("--timeout", type=float, help="Deadline in seconds for one model call.")
 @click.option("--record-inputs", type=click.Choice(["none", "pseudonymized", "full"]))
 @click.option("--explain/--no-explain", default=None, help="Allow ?explain=true.")
 @click.option("--shadow-fraction", type=click.FloatRange(0, 1),
               help="Share of traffic mirrored to the shadow version.")
+@click.option("--shadow-min-agreement", type=click.FloatRange(0, 1),
+              help="Minimum shadow agreement for shadow -> production (a release gate).")
+@click.option("--shadow-min-requests", type=click.IntRange(min=0),
+              help="Compared mirrored requests that agreement needs at least.")
 @click.option("--breaker-failures", type=click.IntRange(1, 1000))
 @click.option("--breaker-cooldown", type=float)
 @json_option
@@ -112,7 +118,8 @@ def deploy_configure(state: CLIState, name: str, callers: str | None, output: st
                      fallback_constant: str | None, no_fallback: bool, rate: float | None,
                      burst: int | None, quota: int | None, timeout: float | None,
                      record_inputs: str | None, explain: bool | None,
-                     shadow_fraction: float | None, breaker_failures: int | None,
+                     shadow_fraction: float | None, shadow_min_agreement: float | None,
+                     shadow_min_requests: int | None, breaker_failures: int | None,
                      breaker_cooldown: float | None, as_json: bool) -> None:
     """Change NAME's serving policy; unspecified settings keep their values. Audited."""
     actor = state.principal()
@@ -134,6 +141,8 @@ def deploy_configure(state: CLIState, name: str, callers: str | None, output: st
     for key, value in (("rate_limit", rate), ("rate_burst", burst), ("daily_quota", quota),
                        ("timeout", timeout), ("record_inputs", record_inputs),
                        ("explain", explain), ("shadow_fraction", shadow_fraction),
+                       ("shadow_min_agreement", shadow_min_agreement),
+                       ("shadow_min_requests", shadow_min_requests),
                        ("breaker_failures", breaker_failures),
                        ("breaker_cooldown", breaker_cooldown)):
         if value is not None:

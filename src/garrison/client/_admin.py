@@ -29,6 +29,7 @@ import httpx
 
 from garrison import __version__
 from garrison.client._errors import error_from_response
+from garrison.client._gates import GateMethods
 from garrison.errors import DigestMismatch, GarrisonError, InvalidInput
 from garrison.types import validate_model_name
 
@@ -152,7 +153,7 @@ def _version(version: int) -> int:
     return version
 
 
-class GarrisonClient:
+class GarrisonClient(GateMethods):
     """A synchronous client of one Garrison admin API, acting with one API key.
 
     ``transport`` is any httpx transport (tests pass an in-process one). Redirects are

@@ -147,11 +147,19 @@ class DatasetService:
 
     def _poison_report(self, path: Path, target: str) -> dict[str, Any]:
         # Imported here: the poisoning checks pull in scikit-learn and run only on request.
+        from garrison.detection.columns import row_id_columns
         from garrison.detection.poisoning import PoisonCheckConfig, poison_check, read_table
 
         config = self.poison_config or PoisonCheckConfig()
-        report = poison_check(read_table(path), target, config=config, random_state=self.seed)
-        return report.to_dict(max_findings=MAX_POISON_FINDINGS)
+        frame = read_table(path)
+        # A row id is not a feature: a model can learn which id ranges were relabelled in
+        # one batch and so hide the flips from the label checks (the CLI does the same).
+        ids = [name for name in row_id_columns(frame) if name != str(target)]
+        report = poison_check(frame.drop(columns=ids), target, config=config,
+                              random_state=self.seed)
+        payload = report.to_dict(max_findings=MAX_POISON_FINDINGS)
+        payload["left_out_columns"] = ids
+        return payload
 
     def _event(self, actor: Principal, v: DatasetVersion, request_id: str, *,
                unchanged: bool = False) -> AuditDraft:

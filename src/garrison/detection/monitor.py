@@ -112,6 +112,8 @@ class InputMonitor:
             (name, getattr(det, "score_one", None) or _first_score(det), t, inv)
             for name, det, t, inv in self._plan
         ]
+        self._limits = np.array([t for _, _, t, _ in self._plan])
+        self._inverse = np.array([inv for _, _, _, inv in self._plan])
 
     @property
     def input_schema(self) -> InputSchema:
@@ -225,6 +227,38 @@ class InputMonitor:
             return self._score_matrix([[] for _ in range(len(rows))], rows)
         reasons, numeric = self.checker.check_batch(rows)
         return self._score_matrix(reasons, numeric)
+
+    def flags(self, rows: np.ndarray, reasons: int = 5) -> list[dict[str, Any]]:
+        """Only the anomalous rows, as ``{"row", "score", "reasons"}`` (at most
+        ``reasons`` reasons each): what the gateway reports. The same verdicts as
+        :meth:`score_batch`, computed column-wise, with no per-row Python work unless a
+        row is flagged."""
+        if not self.checker.passes_all(rows):
+            return [{"row": i, "score": round(float(v.score), 4),
+                     "reasons": list(v.reasons)[:reasons]}
+                    for i, v in enumerate(self.score_batch(rows)) if v.anomalous]
+        if not self._plan:
+            return []
+        if len(rows) == 1:  # The common request: plain floats beat array bookkeeping.
+            values = [float(det.score(rows)[0]) for _, det, _, _ in self._plan]
+            if all(v <= t for v, (_, _, t, _) in zip(values, self._plan, strict=True)):
+                return []
+            scores = np.array([values])  # The same draws: never scored twice.
+        else:
+            scores = np.column_stack([det.score(rows) for _, det, _, _ in self._plan])
+        over = scores > self._limits
+        hit = np.flatnonzero(over.any(axis=1))
+        if not hit.size:
+            return []
+        best = np.clip((scores[hit] * self._inverse).max(axis=1), 0.0, _SCORE_CAP)
+        out = []
+        for j, i in enumerate(hit):
+            why = [f"{name}: {float(s):.4g} > {t:.4g}"
+                   for (name, _, t, _), s, o in zip(self._plan, scores[i], over[i], strict=True)
+                   if o]
+            out.append({"row": int(i), "score": round(float(best[j]), 4),
+                        "reasons": why[:reasons]})
+        return out
 
     def score_frame(self, frame: pd.DataFrame) -> list[RowVerdict]:
         """Verdicts for a DataFrame (extra columns are reported as unknown features)."""

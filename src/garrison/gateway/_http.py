@@ -11,10 +11,24 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from garrison.errors import InvalidInput, PayloadTooLarge
+from garrison.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 
-__all__ = ["HEADERS", "client_request_id", "flag", "json_response", "read_body", "request_id",
-           "valid_client_id"]
+__all__ = [
+    "BINARY_MEDIA_TYPE",
+    "HEADERS",
+    "JSON_MEDIA_TYPE",
+    "client_request_id",
+    "flag",
+    "json_response",
+    "read_body",
+    "request_id",
+    "require_media_type",
+    "valid_client_id",
+]
+
+JSON_MEDIA_TYPE = "application/json"
+#: The binary tensor data extension's body (JSON header, then raw tensors).
+BINARY_MEDIA_TYPE = "application/octet-stream"
 
 _RID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 #: On every answer.
@@ -48,6 +62,24 @@ def client_request_id(request: Request) -> str | None:
 def valid_client_id(value: str) -> str | None:
     """``value`` when it is a well-formed client request id (for gRPC metadata)."""
     return value if _RID.fullmatch(value) else None
+
+
+def require_media_type(request: Request, *accepted: str) -> None:
+    """Refuse (415) a body declared as anything but ``accepted`` (``application/json``
+    when none is named); parameters such as ``charset`` are ignored.
+
+    A request without ``Content-Type`` is read as the protocol's default (OIP clients
+    such as tritonclient send none). A declared form, multipart or text body is never
+    read as JSON: those are what a browser sends across sites without a preflight.
+    """
+    declared = request.headers.get("content-type")
+    if declared is None:
+        return
+    media = declared.partition(";")[0].strip().lower()
+    if media not in (accepted or (JSON_MEDIA_TYPE,)):
+        raise UnsupportedMediaType(
+            f"the body must be {' or '.join(accepted or (JSON_MEDIA_TYPE,))}",
+            media_type=media[:64])
 
 
 async def read_body(request: Request, cap: int, timeout: float) -> bytes:

@@ -7,12 +7,10 @@ parse, call the data plane, and render; all decisions live in the data plane.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -23,9 +21,10 @@ from starlette.routing import Route
 from garrison.authz import require
 from garrison.errors import GarrisonError
 from garrison.gateway._http import HEADERS as _HEADERS
-from garrison.gateway._http import client_request_id, read_body, request_id
+from garrison.gateway._http import client_request_id, read_body, request_id, require_media_type
 from garrison.gateway._http import flag as _flag
 from garrison.gateway._http import json_response as _json
+from garrison.gateway.access_log import access_log
 from garrison.gateway.errors import error_body, oip_error_body, status_for
 from garrison.gateway.oip import oip_routes
 from garrison.gateway.openapi import openapi_document
@@ -34,8 +33,6 @@ from garrison.serving.dataplane import DataPlane, InferenceResult
 __all__ = ["GatewayState", "create_gateway_app"]
 
 log = logging.getLogger("garrison.gateway")
-access = structlog.get_logger("garrison.access")
-_PID = os.getpid()
 
 
 @dataclass
@@ -50,10 +47,14 @@ class GatewayState:
     #: Set on SIGTERM: readiness fails while the worker keeps serving (gateway/shutdown.py).
     draining: bool = False
     access_log: bool = True
+    #: Where access lines go (``gateway/access_log.py``); the process's log by default.
+    access: Any = field(default_factory=lambda: access_log)
     encrypted: Any = None
     tracer: Any = None
     he_max_body_bytes: int = 64 * 1_048_576
     background: list[Any] = field(default_factory=list)
+    #: Models with a version that cannot serve: ``"code: message"`` (never readiness).
+    problems: dict[str, str] = field(default_factory=dict)
     #: The process terminates TLS itself: every answer carries Strict-Transport-Security.
     hsts: bool = False
 
@@ -75,7 +76,8 @@ def _render_friendly(result: InferenceResult) -> dict[str, Any]:
 
 
 def create_gateway_app(state: GatewayState) -> Starlette:
-    async def _body(request: Request, limit: int | None = None) -> bytes:
+    async def _body(request: Request, limit: int | None = None, *accepted: str) -> bytes:
+        require_media_type(request, *accepted)  # 415 before a byte of the body is read.
         return await read_body(request, limit or state.max_body_bytes, state.body_timeout)
 
     async def guarded(request: Request, handler: Any, *, auth: bool = True,
@@ -121,10 +123,9 @@ def create_gateway_app(state: GatewayState) -> Starlette:
             response = _json(body, 500, {"x-request-id": rid})
         response.headers["x-request-id"] = client_request_id(request) or rid
         state.telemetry.response(status)
-        if state.access_log:
-            access.info("request", request_id=rid, method=request.method,
-                        path=request.scope["path"], status=status, pid=_PID,
-                        ms=round((time.perf_counter() - started) * 1000, 2))
+        if state.access_log:  # An append: rendered and written off the request path.
+            state.access.record(rid, request.method, request.scope["path"], status,
+                                (time.perf_counter() - started) * 1000)
         return response
 
     async def live(request: Request) -> Response:
@@ -213,8 +214,12 @@ def create_gateway_app(state: GatewayState) -> Starlette:
         allow = (getattr(exc, "headers", None) or {}).get("Allow")
         return _json(body, code, {"x-request-id": rid, **({"allow": allow} if allow else {})})
 
-    return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found},
-                     middleware=[Middleware(StrictTransport)] if state.hsts else [])
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found},
+                    middleware=[Middleware(StrictTransport)] if state.hsts else [])
+    # No slash redirects: Starlette builds their Location from the client's Host header,
+    # before any authentication. A path with a stray slash is a 404 like any other.
+    app.router.redirect_slashes = False
+    return app
 
 
 class StrictTransport:

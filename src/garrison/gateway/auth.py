@@ -1,5 +1,11 @@
 """Bearer authentication for the gateway: Garrison API keys and, if configured, OIDC JWTs.
 
+An OIDC token's principal lives in its own namespace: its name is always
+``oidc:<subject>``, which no API-key principal can have (their names have no ``:``),
+so a token with ``sub=scoring-app`` is never the ``scoring-app`` service account: it
+is not on that account's caller lists and does not share its limits. Its roles are
+those the configured ``role_map`` gives (none by default, see ``gateway/oidc.py``).
+
 Verified API keys are cached for ``ttl`` seconds under the SHA-256 of the key (the
 secret itself is never kept). The server's refresh loop calls :meth:`forget` when an
 account change is audited (a revoked key or role, a disabled principal), so those take
@@ -19,7 +25,10 @@ from starlette.concurrency import run_in_threadpool
 from garrison.errors import AuthenticationFailed
 from garrison.identity import Principal
 
-__all__ = ["CREDENTIAL_ACTIONS", "Authenticator"]
+__all__ = ["CREDENTIAL_ACTIONS", "OIDC_PREFIX", "Authenticator"]
+
+#: Every OIDC principal's name starts with it; API-key principals' names never do.
+OIDC_PREFIX = "oidc:"
 
 #: Audited actions after which a cached verification may be wrong.
 CREDENTIAL_ACTIONS = ("revoke-api-key", "disable-principal", "enable-principal",
@@ -64,7 +73,9 @@ class Authenticator:
         if self._oidc is None:
             raise AuthenticationFailed("authentication failed", why="unknown-token-type")
         identity = await self._oidc.verify(token)
-        return Principal(id=f"oidc:{identity.subject}", name=identity.name[:64], kind="human",
+        name = identity.name if identity.name.startswith(OIDC_PREFIX) \
+            else OIDC_PREFIX + identity.name
+        return Principal(id=f"oidc:{identity.subject}", name=name[:128], kind="human",
                          created="", roles=frozenset(identity.roles))
 
     async def _api_key(self, token: str) -> Principal:

@@ -27,6 +27,7 @@ from garrison.errors import (
     QuotaExceeded,
     RateLimited,
     SchemaViolation,
+    UnsupportedMediaType,
 )
 
 __all__ = ["STATUS", "error_body", "oip_error_body", "status_for"]
@@ -37,6 +38,7 @@ STATUS: list[tuple[type[GarrisonError], int]] = [
     (Forbidden, 403),
     (NotFound, 404),
     (PayloadTooLarge, 413),
+    (UnsupportedMediaType, 415),
     (MalformedRequest, 400),
     (SchemaViolation, 422),
     (InvalidInput, 422),

@@ -180,8 +180,8 @@ class GRPCInferenceService(pb_grpc.GRPCInferenceServiceServicer):
     async def ModelMetadata(self, request: Any, context: Any) -> Any:
         async def handle(principal: Any, rid: str, client_id: str | None) -> Any:
             plane = self._state.dataplane
-            serving, deployed = plane.find(principal, request.name, _version(request.version),
-                                           rid)
+            serving, deployed = plane.resolve(principal, request.name,
+                                              _version(request.version), rid)
             return metadata_response(model_metadata(request.name, list(serving.versions),
                                                     deployed))
         return await self._call("ModelMetadata", context, handle)

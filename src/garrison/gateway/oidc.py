@@ -16,6 +16,10 @@ a refresh fails, the previous keys stay usable for ``jwks_max_stale``.
 
 Every failure raises ``AuthenticationFailed`` with the same opaque message and the
 precise ``reason`` in ``detail`` for the audit trail.
+
+Roles are never taken from a token as written: only the provider roles named in
+``role_map`` count, each as the Garrison role it maps to. With no ``role_map`` (the
+default) a token carries no role at all, whatever its claims say (issue 11).
 """
 
 from __future__ import annotations
@@ -361,8 +365,9 @@ class OIDCVerifier:
         roles: set[str] = set()
         for path in cfg.roles_claims:
             roles.update(self._roles_at(claims, path))
-        if cfg.role_map is not None:
-            roles = {cfg.role_map[r] for r in roles if r in cfg.role_map}
+        # Only an explicit mapping gives a role: a claim is the provider's word, and the
+        # provider's role names are not Garrison's.
+        roles = {cfg.role_map[r] for r in roles if r in cfg.role_map} if cfg.role_map else set()
         return OIDCIdentity(
             name=cfg.principal_prefix + subject,
             roles=frozenset(roles),

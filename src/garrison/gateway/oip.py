@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from garrison import __version__
-from garrison.gateway._http import HEADERS, client_request_id
+from garrison.gateway._http import BINARY_MEDIA_TYPE, HEADERS, JSON_MEDIA_TYPE, client_request_id
 from garrison.serving.dataplane import InferenceResult
 from garrison.serving.oip import HEADER_LENGTH, KServeV1Input, OIPInput
 from garrison.serving.oip_outputs import model_metadata, select_outputs
@@ -60,7 +60,7 @@ def _version(req: Request) -> int | None:
     return int(value) if value is not None else None
 
 
-def oip_routes(state: Any, guarded: Guarded, read_body: Callable[[Request], Awaitable[bytes]],
+def oip_routes(state: Any, guarded: Guarded, read_body: Callable[..., Awaitable[bytes]],
                json: Callable[..., Response], flag: Callable[[Request, str], bool],
                ) -> list[Route]:
     """The routes, most frequent first; ``guarded`` authenticates and renders errors."""
@@ -73,7 +73,9 @@ def oip_routes(state: Any, guarded: Guarded, read_body: Callable[[Request], Awai
 
     async def infer(req: Request, principal: Any, rid: str) -> Response:
         name = req.path_params["name"]
-        body = await read_body(req)
+        binary = req.headers.get(HEADER_LENGTH) is not None
+        body = await read_body(req, None, JSON_MEDIA_TYPE,
+                               *((BINARY_MEDIA_TYPE,) if binary else ()))
         request = OIPInput(model=name, body=body, header_length=req.headers.get(HEADER_LENGTH))
         result = await plane.infer(principal, name, request, version=_version(req),
                                    explain=flag(req, "explain"), request_id=rid,
@@ -91,7 +93,7 @@ def oip_routes(state: Any, guarded: Guarded, read_body: Callable[[Request], Awai
 
     async def metadata(req: Request, principal: Any, rid: str) -> Response:
         name, version = req.path_params["name"], _version(req)
-        serving, deployed = plane.find(principal, name, version, rid)
+        serving, deployed = plane.resolve(principal, name, version, rid)
         return json(model_metadata(name, list(serving.versions), deployed))
 
     async def ready(req: Request, principal: Any, rid: str) -> Response:

@@ -15,8 +15,11 @@ _SCALAR = {"type": ["number", "string", "boolean", "null"]}
 
 _OIP_ERROR = {"$ref": "#/components/schemas/OIPError"}
 _TEXT = {400: "Malformed binary framing (names the field)",
-         401: "Missing or invalid credentials", 403: "Not allowed", 404: "Unknown model",
-         413: "Body or batch too large", 422: "Invalid input (names the field)",
+         401: "Missing or invalid credentials", 403: "Not allowed",
+         404: "Unknown model (the same answer for a model the caller may not use)",
+         413: "Body or batch too large",
+         415: "Body declared as another media type than JSON (or the binary extension's)",
+         422: "Invalid input (names the field)",
          429: "Rate limit or quota exceeded (Retry-After)",
          503: "Overloaded or model unavailable (Retry-After)"}
 
@@ -37,8 +40,8 @@ _NAME = {"name": "name", "in": "path", "required": True,
 _EXPLAIN = {"name": "explain", "in": "query", "required": False,
             "schema": {"type": "string", "enum": ["true", "false", "1", "0"]},
             "description": "Return per-feature contributions."}
-_INFER_ERRORS = _errors(401, 403, 404, 413, 422, 429, 503)
-_OIP_INFER_ERRORS = _oip_errors(400, 401, 403, 404, 413, 422, 429, 503)
+_INFER_ERRORS = _errors(401, 404, 413, 415, 422, 429, 503)
+_OIP_INFER_ERRORS = _oip_errors(400, 401, 404, 413, 415, 422, 429, 503)
 _NOT_READY = {"503": {"description": "Not ready: its production version cannot serve (the "
                       "reason's code in `reason`)", "content": {"application/json": {
                           "schema": {"$ref": "#/components/schemas/ModelReady"}}}}}
@@ -212,20 +215,20 @@ def openapi_document() -> dict[str, Any]:
             "/v2/models/{name}": {"get": {
                 "summary": "Model metadata (the production version)", "parameters": [_NAME],
                 "responses": {**ok("#/components/schemas/ModelMetadata", "Metadata"),
-                              **_oip_errors(401, 403, 404, 503)}}},
+                              **_oip_errors(401, 404, 503)}}},
             "/v2/models/{name}/versions/{version}": {"get": {
                 "summary": "Model metadata of a served version",
                 "parameters": [_NAME, _VERSION],
                 "responses": {**ok("#/components/schemas/ModelMetadata", "Metadata"),
-                              **_oip_errors(401, 403, 404, 503)}}},
+                              **_oip_errors(401, 404, 503)}}},
             "/v2/models/{name}/ready": {"get": {
                 "summary": "Model readiness", "parameters": [_NAME],
                 "responses": {**ok("#/components/schemas/ModelReady", "Ready"),
-                              **_oip_errors(401, 403, 404), **_NOT_READY}}},
+                              **_oip_errors(401, 404), **_NOT_READY}}},
             "/v2/models/{name}/versions/{version}/ready": {"get": {
                 "summary": "Readiness of a served version", "parameters": [_NAME, _VERSION],
                 "responses": {**ok("#/components/schemas/ModelReady", "Ready"),
-                              **_oip_errors(401, 403, 404), **_NOT_READY}}},
+                              **_oip_errors(401, 404), **_NOT_READY}}},
             "/v2/models/{name}/infer": {"post": {
                 "summary": "OIP v2 inference on the production version",
                 "parameters": [_NAME, _EXPLAIN, _HEADER_LENGTH],
@@ -241,11 +244,11 @@ def openapi_document() -> dict[str, Any]:
                 "parameters": [_NAME],
                 "requestBody": json_body("#/components/schemas/KServeV1Request"),
                 "responses": {**ok("#/components/schemas/KServeV1Response", "Predictions"),
-                              **_oip_errors(401, 403, 404, 413, 422, 429, 503)}}},
+                              **_oip_errors(401, 404, 413, 415, 422, 429, 503)}}},
             "/v1/models/{name}": {"get": {
                 "summary": "KServe v1 model readiness", "parameters": [_NAME],
                 "responses": {**ok("#/components/schemas/ModelReady", "Ready"),
-                              **_oip_errors(401, 403, 404), **_NOT_READY}}},
+                              **_oip_errors(401, 404), **_NOT_READY}}},
             "/": {"get": {"summary": "KServe v1 liveness", "security": [],
                           "responses": ok("#/components/schemas/Object", "Alive")}},
             "/v1/models/{name}/predict": {"post": {
@@ -256,20 +259,20 @@ def openapi_document() -> dict[str, Any]:
             "/v1/models/{name}/he-params": {"get": {
                 "summary": "CKKS parameters for encrypted inference", "parameters": [_NAME],
                 "responses": {**ok("#/components/schemas/Object", "Parameters"),
-                              **_errors(401, 403, 404, 422, 429)}}},
+                              **_errors(401, 404, 422, 429)}}},
             "/v1/models/{name}/he-contexts": {"post": {
                 "summary": "Register a public evaluation context (no secret key)",
                 "parameters": [_NAME],
                 "requestBody": json_body("#/components/schemas/Object"),
                 "responses": {"201": {"description": "Registered", "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/Object"}}}},
-                    **_errors(401, 403, 404, 413, 422, 429)}}},
+                    **_errors(401, 404, 413, 415, 422, 429)}}},
             "/v1/models/{name}/infer-encrypted": {"post": {
                 "summary": "Score CKKS ciphertexts; the server never sees plaintext",
                 "parameters": [_NAME],
                 "requestBody": json_body("#/components/schemas/Object"),
                 "responses": {**ok("#/components/schemas/Object", "Encrypted scores"),
-                              **_errors(401, 403, 404, 413, 422, 429, 503)}}},
+                              **_errors(401, 404, 413, 415, 422, 429, 503)}}},
             "/v1/decisions/{request_id}": {"get": {
                 "summary": "A decision record by request id (auditors)",
                 "parameters": [{"name": "request_id", "in": "path", "required": True,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from garrison.errors import (
     AlreadyInitialized,
@@ -12,12 +14,16 @@ from garrison.errors import (
     AuthenticationFailed,
     Conflict,
     InvalidInput,
+    StateUnverified,
 )
 from garrison.governance.guard import Guard
 from garrison.governance.ports import TxView, UnitOfWork
+from garrison.governance.seals import SealedState, StateFinding, key_state, principal_state
 from garrison.identity import (
+    MAX_KEY_DAYS,
     APIKey,
     Principal,
+    check_key_lifetime,
     issue_key,
     parse_key,
     validate_name,
@@ -26,11 +32,10 @@ from garrison.identity import (
 )
 from garrison.types import Clock, parse_utc, utc_iso
 
-__all__ = ["AccountService", "NewKey"]
+__all__ = ["MAX_KEY_DAYS", "AccountService", "NewKey"]
 
 #: Last-used times are written at most this often per key, to keep writes off the hot path.
 TOUCH_INTERVAL = _dt.timedelta(seconds=60)
-MAX_KEY_DAYS = 3650
 
 
 @dataclass(frozen=True)
@@ -42,17 +47,23 @@ class NewKey:
 
 
 class AccountService:
-    def __init__(self, store: UnitOfWork, guard: Guard, clock: Clock) -> None:
+    def __init__(self, store: UnitOfWork, guard: Guard, clock: Clock, *,
+                 allow_never_expiring_keys: bool = False) -> None:
         self._store = store
         self._guard = guard
         self._clock = clock
+        #: Policy: may an admin create a key that never expires? (Nobody else ever may.)
+        self._never_expiring = allow_never_expiring_keys
+        #: Hears of state the audit trail does not back (``(kind, detail)``): an alert.
+        self.on_tamper: Callable[[str, dict[str, Any]], None] | None = None
 
     def _now(self) -> str:
         return utc_iso(self._clock.now())
 
-    def _new_key(self, tx: TxView, owner: Principal, name: str, days: int | None) -> NewKey:
-        if days is not None and not 1 <= days <= MAX_KEY_DAYS:
-            raise InvalidInput(f"key lifetime must be 1-{MAX_KEY_DAYS} days")
+    def _new_key(self, tx: TxView, owner: Principal, name: str, days: int | None, *,
+                 by_admin: bool) -> NewKey:
+        check_key_lifetime(days, by_admin=by_admin,
+                           never_expiring_allowed=self._never_expiring)
         issued = issue_key()
         expires = (
             utc_iso(self._clock.now() + _dt.timedelta(days=days)) if days is not None else None
@@ -78,12 +89,13 @@ class AccountService:
                 roles=frozenset({"admin"}),
             )
             tx.principals.add(admin)
-            return admin, self._new_key(tx, admin, "bootstrap", key_days)
+            return admin, self._new_key(tx, admin, "bootstrap", key_days, by_admin=True)
 
         return self._guard.run(
             "system", "create-principal", f"principal:{name}", change, authorize=False,
             payload={"bootstrap": True, "roles": ["admin"]},
             result_payload=lambda r: {"key_prefix": r[1].record.prefix},
+            seal=lambda tx, r: [principal_state(r[0]), key_state(r[1].record)],
         )
 
     # -- authentication -----------------------------------------------------------
@@ -154,10 +166,60 @@ class AccountService:
             if principal.disabled:
                 raise AuthenticationFailed("authentication failed", why="disabled-principal",
                                            key_prefix=prefix)
+            try:
+                self.ensure_backed(tx, principal, key)
+            except StateUnverified as exc:
+                raise AuthenticationFailed("authentication failed", why="unverified-state",
+                                           key_prefix=prefix, state=exc.reason) from None
         if key.last_used is None or parse_utc(key.last_used) + TOUCH_INTERVAL <= now:
             with self._store.write() as wtx:
                 wtx.api_keys.touch(key.id, utc_iso(now))
         return principal, key
+
+    # -- state bound to the audit trail -----------------------------------------------
+    def ensure_backed(self, tx: TxView, principal: Principal, key: APIKey | None = None) -> None:
+        """Raise :class:`StateUnverified` (and raise the alarm) unless the principal, and the
+        key, are exactly as Garrison last recorded them in the audit trail."""
+        try:
+            self._guard.seals.check_principal(tx.seals, principal)
+            if key is not None:
+                self._guard.seals.check_key(tx.seals, key, principal)
+        except StateUnverified as exc:
+            self._alarm(exc, principal.name)
+            raise
+
+    def _alarm(self, exc: StateUnverified, resource: str) -> None:
+        if self.on_tamper is not None:
+            self.on_tamper("state-unverified", {"resource": f"principal:{resource}",
+                                                "reason": exc.reason,
+                                                "kind": exc.detail.get("kind", "")})
+
+    def unbacked(self) -> list[StateFinding]:
+        """Every principal and key the audit trail does not back (``audit state``)."""
+        findings: list[StateFinding] = []
+        with self._store.read() as tx:
+            principals = {p.id: p for p in tx.principals.list()}
+            for p in principals.values():
+                try:
+                    self._guard.seals.check_principal(tx.seals, p)
+                except StateUnverified as exc:
+                    findings.append(self._guard.seals.finding(exc, name=p.name))
+            for key in tx.api_keys.list():
+                owner = principals.get(key.principal_id)
+                if owner is None or key.revoked is not None:
+                    continue  # A revoked key grants nothing, whatever its seal says.
+                try:
+                    self._guard.seals.check_key(tx.seals, key, owner)
+                except StateUnverified as exc:
+                    findings.append(self._guard.seals.finding(
+                        exc, name=f"{owner.name}/{key.prefix}"))
+        return findings
+
+    def sealable_state(self) -> list[SealedState]:
+        """The current principals and keys as sealed state (``db upgrade`` adopts them)."""
+        with self._store.read() as tx:
+            return [*(principal_state(p) for p in tx.principals.list()),
+                    *(key_state(k) for k in tx.api_keys.list())]
 
     # -- principals ---------------------------------------------------------------
     def create_principal(
@@ -180,6 +242,7 @@ class AccountService:
         return self._guard.run(
             actor, "create-principal", f"principal:{name}", change, request_id=request_id,
             payload={"kind": kind, "roles": sorted(role_set)},
+            seal=lambda tx, p: [principal_state(p)],
         )
 
     def list_principals(self, actor: Principal) -> list[Principal]:
@@ -188,8 +251,12 @@ class AccountService:
             return tx.principals.list()
 
     def get(self, name: str) -> Principal:
+        """The principal ``name``, as the audit trail backs it (:class:`StateUnverified`
+        otherwise: a role granted by SQL is never honoured)."""
         with self._store.read() as tx:
-            return tx.principals.get_by_name(name)
+            principal = tx.principals.get_by_name(name)
+            self.ensure_backed(tx, principal)
+            return principal
 
     @staticmethod
     def _ensure_admin_remains(tx: TxView, target: Principal) -> None:
@@ -211,7 +278,8 @@ class AccountService:
             tx.principals.set_disabled(target.id, disabled)
             return tx.principals.get(target.id)
 
-        return self._guard.run(actor, action, f"principal:{name}", change, request_id=request_id)
+        return self._guard.run(actor, action, f"principal:{name}", change, request_id=request_id,
+                               seal=lambda tx, p: [principal_state(p)])
 
     def grant_role(
         self, actor: Principal, name: str, role: str, *, request_id: str = ""
@@ -224,7 +292,8 @@ class AccountService:
             return tx.principals.get(target.id)
 
         return self._guard.run(actor, "grant-role", f"principal:{name}", change,
-                               request_id=request_id, payload={"role": role})
+                               request_id=request_id, payload={"role": role},
+                               seal=lambda tx, p: [principal_state(p)])
 
     def revoke_role(
         self, actor: Principal, name: str, role: str, *, request_id: str = ""
@@ -239,7 +308,8 @@ class AccountService:
             return tx.principals.get(target.id)
 
         return self._guard.run(actor, "revoke-role", f"principal:{name}", change,
-                               request_id=request_id, payload={"role": role})
+                               request_id=request_id, payload={"role": role},
+                               seal=lambda tx, p: [principal_state(p)])
 
     # -- keys ---------------------------------------------------------------------
     def create_key(
@@ -248,13 +318,14 @@ class AccountService:
     ) -> NewKey:
         def change(tx: TxView) -> NewKey:
             target = tx.principals.get_by_name(owner)
-            return self._new_key(tx, target, name, days)
+            return self._new_key(tx, target, name, days, by_admin="admin" in actor.roles)
 
         return self._guard.run(
             actor, "create-api-key", f"principal:{owner}", change, request_id=request_id,
             payload={"name": name, "days": days},
             result_payload=lambda k: {"key_prefix": k.record.prefix,
                                       "expires": k.record.expires},
+            seal=lambda tx, k: [key_state(k.record)],
         )
 
     def list_keys(self, actor: Principal, owner: str | None = None) -> list[APIKey]:
@@ -274,4 +345,5 @@ class AccountService:
             return tx.api_keys.get(key.id)
 
         return self._guard.run(actor, "revoke-api-key", f"principal:{owner.name}", change,
-                               request_id=request_id, payload={"key_prefix": prefix})
+                               request_id=request_id, payload={"key_prefix": prefix},
+                               seal=lambda tx, k: [key_state(k)])

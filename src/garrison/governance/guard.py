@@ -5,6 +5,10 @@ is recorded, then :class:`~garrison.errors.Forbidden` is raised), the change and
 its ``ok`` event in ONE transaction, and on failure a ``failed`` event carrying
 the error code and the reason. No path changes state without an audit event.
 
+A change that produces state which grants power names it with ``seal``: the state is
+signed with the seq of its ``ok`` event, in the same transaction
+(:mod:`garrison.governance.seals`), so the state is never honoured without the event.
+
 Work that is not one transaction (verifying or loading an artifact, a file-to-file
 pseudonymization) goes through :meth:`Guard.audited`: a ``failed`` event on error,
 re-raised, else an ``ok`` event with what the work returned.
@@ -12,13 +16,14 @@ re-raised, else an ``ok`` event with what the work returned.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from garrison.audit import AuditDraft
+from garrison.audit import AuditDraft, AuditQuery, AuditRecord
 from garrison.authz import Subject, require
 from garrison.errors import Forbidden, GarrisonError
 from garrison.governance.ports import UnitOfWork
+from garrison.governance.seals import SealedState, StateSeals
 
 __all__ = ["Guard"]
 
@@ -32,6 +37,7 @@ def _actor_name(actor: Subject | str) -> str:
 class Guard:
     def __init__(self, store: UnitOfWork) -> None:
         self._store = store
+        self.seals = StateSeals(store.signer)
 
     def record(
         self,
@@ -51,6 +57,12 @@ class Guard:
                 resource=resource, reason=reason, request_id=request_id, payload=payload or {},
             )
         )
+
+    def history(self, q: AuditQuery) -> list[AuditRecord]:
+        """Events of the signed trail matching ``q`` (unaudited: the rules that depend on
+        who did what, such as four eyes, read it)."""
+        with self._store.audit_snapshot() as snap:
+            return snap.query(q)
 
     def record_many(self, drafts: list[AuditDraft]) -> None:
         """Append events already drafted (the gateway's batched denials) in one transaction."""
@@ -107,11 +119,14 @@ class Guard:
         payload: dict[str, Any] | None = None,
         result_payload: Callable[[T], dict[str, Any]] | None = None,
         authorize: bool = True,
+        seal: Callable[[Any, T], Iterable[SealedState]] | None = None,
     ) -> T:
         """Check, apply ``change`` and record it atomically; record failures too.
 
         ``change`` gets the store's open transaction: a :class:`TxView`, which a workflow's
         own store extends with its repositories (``RegistryTx``, ``DeploymentTx``, ...).
+        ``seal(tx, result)`` names the state the change produced; it is sealed with the
+        seq of the ``ok`` event before the transaction commits.
         """
         if authorize:
             assert not isinstance(actor, str), "only principals can be authorized"
@@ -120,12 +135,14 @@ class Guard:
             with self._store.write() as tx:
                 result = change(tx)
                 extra = result_payload(result) if result_payload is not None else {}
-                tx.audit.append(
+                record = tx.audit.append(
                     AuditDraft(
                         action=action, actor=_actor_name(actor), resource=resource,
                         request_id=request_id, payload={**(payload or {}), **extra},
                     )
                 )
+                if seal is not None:
+                    self.seals.seal(tx.seals, seal(tx, result), record.seq)
                 return result
         except Forbidden as exc:
             self.record(actor, action, outcome="denied", resource=resource, reason=exc.code,

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from garrison.audit import AuditDraft, AuditQuery, AuditRecord, Checkpoint, Signer
 from garrison.identity import APIKeyRepository, PrincipalRepository, SessionRepository
+
+if TYPE_CHECKING:
+    from garrison.governance.seals import SealRepository
 
 __all__ = ["AuditSnapshotView", "AuditWriter", "TxView", "UnitOfWork"]
 
@@ -32,6 +35,9 @@ class TxView(Protocol):
 
     @property
     def sessions(self) -> SessionRepository: ...
+
+    @property
+    def seals(self) -> SealRepository: ...
 
 
 class AuditSnapshotView(Protocol):

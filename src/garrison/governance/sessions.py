@@ -19,7 +19,12 @@ import contextlib
 import datetime as _dt
 from dataclasses import dataclass
 
-from garrison.errors import AuthenticationFailed, GarrisonError, PrincipalNotFound
+from garrison.errors import (
+    AuthenticationFailed,
+    GarrisonError,
+    PrincipalNotFound,
+    StateUnverified,
+)
 from garrison.governance.accounts import AccountService
 from garrison.governance.guard import Guard
 from garrison.governance.ports import TxView, UnitOfWork
@@ -109,6 +114,10 @@ class SessionService:
         self._ensure_not_throttled(keys, context, request_id)
         try:
             principal = self._accounts.get(name)
+        except StateUnverified:
+            self._deny("unverified-state", {**context, "name": name[:64]}, request_id)
+            self.throttle.failed(keys)
+            raise AuthenticationFailed(_FAILED, why="unverified-state") from None
         except PrincipalNotFound:
             self._deny("unknown-principal", {**context, "name": name[:64]}, request_id)
             self.throttle.failed(keys)
@@ -209,12 +218,16 @@ class SessionService:
             return "idle-session"
         if principal.disabled:
             return "disabled-principal"
-        if session.key_id is not None:
-            key = tx.api_keys.get(session.key_id)
+        key = tx.api_keys.get(session.key_id) if session.key_id is not None else None
+        if key is not None:
             if key.revoked is not None:
                 return "revoked-key"
             if key.expires is not None and parse_utc(key.expires) <= now:
                 return "expired-key"
+        try:
+            self._accounts.ensure_backed(tx, principal, key)
+        except StateUnverified:
+            return "unverified-state"
         return None
 
     def _end(self, session: ConsoleSession, principal: Principal, why: str,

@@ -1,8 +1,10 @@
 """Identities: principals, roles and API keys."""
 
 from garrison.identity.keys import (
+    MAX_KEY_DAYS,
     APIKey,
     IssuedKey,
+    check_key_lifetime,
     hash_key,
     issue_key,
     parse_key,
@@ -29,6 +31,7 @@ from garrison.identity.sessions import (
 __all__ = [
     "KINDS",
     "KNOWN_ROLES",
+    "MAX_KEY_DAYS",
     "SESSION_METHODS",
     "APIKey",
     "APIKeyRepository",
@@ -40,6 +43,7 @@ __all__ = [
     "PrincipalRepository",
     "SessionMethod",
     "SessionRepository",
+    "check_key_lifetime",
     "hash_key",
     "issue_key",
     "issue_session",

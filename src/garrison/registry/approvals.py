@@ -26,14 +26,19 @@ __all__ = ["ApprovalDesk"]
 
 class ApprovalDesk:
     def __init__(self, registry: RegistryService, guard: Guard, *,
-                 check_events: Callable[[str], Sequence[AuditRecord]] = lambda _: ()) -> None:
+                 check_events: Callable[[str], Sequence[AuditRecord]] = lambda _: (),
+                 gate_checks: Callable[[ModelVersion], Sequence[CheckResult]] = lambda _: (),
+                 ) -> None:
         self._registry = registry
         self._guard = guard
         self._check_events = check_events
+        self._gate_checks = gate_checks
 
     def checks(self, v: ModelVersion) -> tuple[CheckResult, ...]:
-        """The recorded checks of ``v``, newest first (unaudited: called after a check)."""
-        out = []
+        """The recorded checks of ``v``: the checks of its newest release-gate report
+        (``gate_checks``, from the composition root) first, then the pre-transition
+        checks, newest first (unaudited: called after a check)."""
+        out = list(self._gate_checks(v))
         for event in self._check_events(v.resource):
             payload = json.loads(event.payload)
             detail = payload.get("message") or ", ".join(
@@ -43,14 +48,18 @@ class ApprovalDesk:
         return tuple(out)
 
     def _review(self, actor: Principal, candidate: ModelVersion,
-                production: ModelVersion | None) -> Review:
+                production: ModelVersion | None,
+                vouchers: frozenset[str] | None = None) -> Review:
         if production is not None and production.version == candidate.version:
             production = None
+        if vouchers is None:
+            vouchers = self._registry.lifecycle.vouchers(actor.name)
         status = self._registry.signature_status
         return build_review(
             candidate, production, candidate_signature=status(candidate),
             production_signature=None if production is None else status(production),
-            blocker=approval_blocker(actor, candidate), checks=self.checks(candidate))
+            blocker=approval_blocker(actor, candidate, vouchers),
+            checks=self.checks(candidate))
 
     def review(self, actor: Principal, name: str, version: int) -> Review:
         """The version side by side with production (``view-model``).
@@ -75,4 +84,6 @@ class ApprovalDesk:
         waiting = [v for v in versions if v.stage == Stage.REGISTERED]
         promotable = [v for v in versions if v.stage in (Stage.APPROVED, Stage.SHADOW) and (
             v.name not in production or v.version > production[v.name].version)]
-        return [self._review(actor, v, production.get(v.name)) for v in waiting], promotable
+        vouchers = self._registry.lifecycle.vouchers(actor.name)
+        return [self._review(actor, v, production.get(v.name), vouchers) for v in waiting], \
+            promotable

@@ -26,11 +26,14 @@ __all__ = ["ServabilityCheck", "TransitionCheck", "ensure_servable_format"]
 
 
 class TransitionCheck(Protocol):
-    """One named check; returns evidence for the audit trail or raises to refuse."""
+    """One named check; returns evidence for the audit trail or raises to refuse.
+
+    ``None`` means the check does not apply to this version and purpose (a release gate
+    of a model without a gate policy): nothing is recorded."""
 
     name: str
 
-    def __call__(self, version: ModelVersion, purpose: Purpose) -> dict[str, Any]: ...
+    def __call__(self, version: ModelVersion, purpose: Purpose) -> dict[str, Any] | None: ...
 
 
 def ensure_servable_format(fmt: str, what: str = "the artifact") -> None:

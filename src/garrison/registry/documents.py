@@ -9,7 +9,6 @@ Versions registered before Garrison made them have neither (``NotFound``).
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from garrison.registry.manifest import verify_manifest
 from garrison.registry.models import ModelVersion
 from garrison.registry.ports import ArtifactStore
 from garrison.registry.provenance import Provenance
+from garrison.registry.scratch import private_scratch
 from garrison.signing import Keyring, write_private_file
 
 __all__ = ["VersionDocuments", "side_context"]
@@ -75,8 +75,8 @@ class VersionDocuments:
         if not record:
             return None
         bundle = self._read(v, "model-signature", record.get("bundle_sha256"))
-        with tempfile.TemporaryDirectory(prefix="garrison-verify-") as tmp:
-            copy = Path(tmp) / "artifact"
+        with private_scratch("verify") as tmp:
+            copy = tmp / "artifact"
             write_private_file(copy, artifact)
             self._provenance.verify(copy, bundle, record)
         return dict(record)

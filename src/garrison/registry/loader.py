@@ -180,6 +180,9 @@ class ModelLoader:
 
         def load() -> Any:
             data = self._registry.verified_bytes(v)
+            # The sealed reference sample the gateway's detectors are fitted on is part of
+            # what is served: a tampered one fails the load (audited), never later.
+            self._registry.reference_bytes(v)
             report = scan_bytes(data, _scan_name(v), self._registry.policy)
             ensure_safe(report)
             if report.format != v.format:
@@ -197,3 +200,10 @@ class ModelLoader:
                                     request_id=request_id,
                                     ok_payload=lambda _: {"sha256": v.digest})
         return LoadedModel(v, model, v.format)
+
+    def record_compilation(self, v: ModelVersion, payload: dict[str, Any], *,
+                           actor: str = "system") -> None:
+        """Audit which runtime serves a loaded version (``serving/compiled.py``): the
+        compiled one that reproduced it on the reference sample, or the original, and why."""
+        self._guard.record(actor, "compile-model-version", resource=v.resource,
+                           payload={"sha256": v.digest, **payload})

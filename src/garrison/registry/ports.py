@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 from garrison.governance.ports import AuditWriter
+from garrison.governance.seals import SealRepository
 from garrison.registry.models import ModelVersion, Transition
 
 __all__ = ["ArtifactStore", "BlobStore", "ModelRepository", "RegistryStore", "RegistryTx"]
@@ -41,6 +42,9 @@ class RegistryTx(Protocol):
 
     @property
     def audit(self) -> AuditWriter: ...
+
+    @property
+    def seals(self) -> SealRepository: ...
 
 
 class RegistryStore(Protocol):

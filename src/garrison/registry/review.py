@@ -5,13 +5,26 @@
 :func:`ensure_approvable` holds the approval rules that do not depend on the role table
 (the stage, and four eyes): the registry's ``approve`` enforces them, and a user
 interface asks :func:`approval_blocker` why a button is missing.
+
+Four eyes means two people, so an approval counts only if the registrant could not have
+been the approver. :func:`approver_vouchers` reads, from the signed audit trail, who
+could act as an approver: whoever created the approver's account, granted it a role
+that approves (``approver``, ``admin``) or created one of its API keys (and so held
+its secret), and, in turn, whoever could act as those. The registrant must not be
+among them: an admin cannot create an approver account (or a key for an existing
+approver) and approve their own model with it, not even through a second account of
+their own making. Principals made by the installation itself (``system``, at ``init``)
+count for nobody.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from garrison.audit import AuditQuery, AuditRecord
 from garrison.authz import Subject, allowed
 from garrison.errors import FourEyesViolation, GarrisonError, InvalidTransition
 from garrison.registry.lifecycle import Stage
@@ -26,6 +39,7 @@ __all__ = [
     "Review",
     "SignatureStatus",
     "approval_blocker",
+    "approver_vouchers",
     "build_review",
     "ensure_approvable",
 ]
@@ -104,23 +118,70 @@ class Review:
         return any(f.change != "same" for f in self.schema)
 
 
-def ensure_approvable(actor: Subject, v: ModelVersion) -> None:
-    """The stage and four-eyes rules of an approval; raises, never returns a bool."""
+#: Roles whose holder may approve a model version.
+APPROVING_ROLES = frozenset({"approver", "admin"})
+#: Audited actions by which one principal gets the means to act as another.
+_VOUCHING = ("create-principal", "grant-role", "create-api-key")
+History = Callable[[AuditQuery], Sequence[AuditRecord]]
+
+
+def approver_vouchers(history: History, approver: str) -> frozenset[str]:
+    """Everyone who could have acted as ``approver`` (see the module docstring), read
+    from the audit trail's successful ``create-principal``, ``grant-role`` (of a role
+    that approves) and ``create-api-key`` events, followed transitively."""
+    found: set[str] = set()
+    todo = [approver]
+    done: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in done:
+            continue
+        done.add(name)
+        for action in _VOUCHING:
+            for event in history(AuditQuery(action=action, resource=f"principal:{name}",
+                                            outcome="ok", limit=None)):
+                if event.actor in ("system", name):
+                    continue  # ``init``'s own admin; a principal's own key.
+                if action == "grant-role" and json.loads(event.payload or "{}").get(
+                        "role") not in APPROVING_ROLES:
+                    continue
+                found.add(event.actor)
+                todo.append(event.actor)
+    return frozenset(found)
+
+
+def ensure_approvable(actor: Subject, v: ModelVersion,
+                      vouchers: frozenset[str] = frozenset()) -> None:
+    """The stage and four-eyes rules of an approval; raises, never returns a bool.
+
+    ``vouchers`` are the principals who could act as ``actor`` (:func:`approver_vouchers`):
+    the registrant must not be ``actor`` nor one of them.
+    """
     if v.stage != Stage.REGISTERED:
         raise InvalidTransition(f"only a registered version can be approved; {v.ref} is "
                                 f"{v.stage}")
     if v.registrant == actor.name:
         raise FourEyesViolation("the registrant cannot approve their own version",
                                 registrant=v.registrant)
+    if v.registrant in vouchers:
+        raise FourEyesViolation(
+            "the registrant created this approver's account, role or key: four eyes needs "
+            "an approver the registrant could not act as", registrant=v.registrant,
+            why="approver-vouched-by-registrant")
 
 
-def approval_blocker(actor: Subject, v: ModelVersion) -> str | None:
+def approval_blocker(actor: Subject, v: ModelVersion,
+                     vouchers: frozenset[str] = frozenset()) -> str | None:
     """For user interfaces only: why ``actor`` could not approve ``v`` (``None``: could)."""
     if not allowed(actor, "approve-model-version", v.resource):
         return "Your roles do not include approving model versions."
     try:
-        ensure_approvable(actor, v)
-    except FourEyesViolation:
+        ensure_approvable(actor, v, vouchers)
+    except FourEyesViolation as exc:
+        if exc.detail.get("why") == "approver-vouched-by-registrant":
+            return ("The person who registered this version created your account, your "
+                    "approver role or one of your keys. Four eyes: an approver they could "
+                    "not act as must approve it.")
         return ("You registered this version. Four eyes: another approver must review and "
                 "approve it.")
     except GarrisonError as exc:

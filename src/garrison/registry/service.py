@@ -13,7 +13,6 @@ import hashlib
 import json
 import re
 import shutil
-import tempfile
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,9 @@ from garrison.registry.ports import ArtifactStore, RegistryStore, RegistryTx
 from garrison.registry.provenance import Provenance
 from garrison.registry.reference import PreparedReference, prepare_reference
 from garrison.registry.review import SignatureStatus
+from garrison.registry.scratch import private_scratch
 from garrison.registry.servability import Purpose, ServabilityProbe, ServabilityRequest
+from garrison.registry.state import SERVABLE_STAGES, version_state
 from garrison.registry.transitions import Lifecycle
 from garrison.scanning import DEFAULT_POLICY, ScanPolicy, ScanReport, scan_path
 from garrison.signing import Keyring, ModelSigningKey
@@ -98,6 +99,9 @@ class RegistryService:
         self.provenance = provenance or Provenance(ModelSigningKey.generate())
         #: Told who downloaded an artifact (model-theft monitoring raises alerts).
         self.on_download = on_download
+        #: Told of each new version (the release gate runs when the model has a policy);
+        #: called after the registration committed, so it can never undo one.
+        self.on_registered: Callable[[Principal, ModelVersion, str], None] | None = None
         self._store = store
         self._artifacts = artifacts
         self._keyring = keyring
@@ -229,7 +233,9 @@ class RegistryService:
         if reference is None and (target or drop):
             raise InvalidInput("--target and --drop name columns of the reference data; "
                                "give it with --reference")
-        with tempfile.TemporaryDirectory(prefix="garrison-register-") as tmp:
+        # A private scratch directory: a registration killed here leaves its plaintext
+        # copy to the next registration's sweep, in a folder no one else can enter.
+        with private_scratch("register") as tmp:
             # Scan, digest and seal one private copy: the registrant's path may change
             # after the scan, and an ONNX model's external data may not ride along (the
             # copy's folder holds nothing else, so any external reference is refused).
@@ -319,9 +325,12 @@ class RegistryService:
             result_payload=lambda v: {"version": v.version, "sha256": v.digest,
                                       "format": v.format, "size": v.size,
                                       "policy_extension": scan["policy_extension"]},
+            seal=lambda tx, v: [version_state(v)],
         )
         if self._lineage is not None:
             self._record_training(registered, inputs)
+        if self.on_registered is not None:
+            self.on_registered(actor, registered, request_id)
         return registered
 
     def _check_servable(
@@ -450,9 +459,18 @@ class RegistryService:
         self._guard.require(actor, "verify-model-version", f"model:{name}:{version}",
                             request_id=request_id)
         v = self.get(name, version)
+
+        def check() -> dict[str, Any] | None:
+            artifact = self.verified_bytes(v)
+            self.reference_bytes(v)  # The sealed reference sample, when there is one.
+            found = self._documents.verify_openssf(v, artifact)
+            if v.stage in SERVABLE_STAGES:  # Its stage must be backed by the audit trail.
+                with self._store.read() as tx:
+                    self.lifecycle.seals.check(tx, v)
+            return found
+
         record = self._guard.audited(
-            actor, "verify-model-version",
-            lambda: self._documents.verify_openssf(v, self.verified_bytes(v)),
+            actor, "verify-model-version", check,
             resource=v.resource, request_id=request_id,
             ok_payload=lambda r: {"sha256": v.digest,
                                   "model_signed_by": r["signer"] if r else None})

@@ -29,8 +29,9 @@ from garrison.identity import Principal
 from garrison.registry.lifecycle import TRANSITIONS, Stage, ensure_transition
 from garrison.registry.models import ModelVersion, Transition
 from garrison.registry.ports import RegistryStore, RegistryTx
-from garrison.registry.review import ensure_approvable
+from garrison.registry.review import approver_vouchers, ensure_approvable
 from garrison.registry.servability import Purpose
+from garrison.registry.state import VersionSeals
 
 if TYPE_CHECKING:
     from garrison.registry.checks import TransitionCheck
@@ -63,6 +64,8 @@ class Lifecycle:
         self._checks = checks
         self._promotion_gate = promotion_gate
         self._on_deployed = on_deployed
+        #: Stages bound to the audit trail: sealed by every transition, checked before use.
+        self.seals = VersionSeals(guard, store)
 
     def _run_checks(self, actor: Principal, v: ModelVersion, purpose: Purpose, action: str,
                     request_id: str) -> None:
@@ -79,6 +82,8 @@ class Lifecycle:
                                    reason=exc.code, request_id=request_id,
                                    payload={"message": exc.message, "check": check.name})
                 raise
+            if evidence is None:
+                continue
             self._guard.record(actor, "check-model-version", resource=v.resource,
                                request_id=request_id,
                                payload={"check": check.name, "purpose": purpose, **evidence})
@@ -108,22 +113,27 @@ class Lifecycle:
         run first on the version as it is, when the move to ``target`` could happen (and
         ``ready`` agrees): a move ``apply`` will refuse anyway is not smoke-tested."""
         resource = f"model:{name}:{version}"
-        if checked is None:
-            return self._guard.run(actor, action, resource, self._applying(name, version, apply),
-                                   request_id=request_id, payload={"reason": reason[:500]})
-        self._guard.require(actor, action, resource, request_id=request_id)
-        current = self.get(name, version)
-        if target is not None and _allowed(current.stage, target) and (
-                ready is None or ready(current)):
-            self._run_checks(actor, current, checked, action, request_id)
-        return self._guard.run(actor, action, resource, self._applying(name, version, apply),
+        if checked is not None:
+            self._guard.require(actor, action, resource, request_id=request_id)
+            current = self.get(name, version)
+            if target is not None and _allowed(current.stage, target) and (
+                    ready is None or ready(current)):
+                self._run_checks(actor, current, checked, action, request_id)
+        return self._guard.run(actor, action, resource,
+                               self._applying(name, version, apply, backed=checked is not None),
                                request_id=request_id, payload={"reason": reason[:500]},
-                               authorize=False)
+                               authorize=checked is None, result_payload=_stated,
+                               seal=lambda tx, v: self.seals.model_states(tx, name))
 
-    @staticmethod
-    def _applying(name: str, version: int, apply: Apply) -> Callable[[RegistryTx], ModelVersion]:
+    def _applying(self, name: str, version: int, apply: Apply, *,
+                  backed: bool) -> Callable[[RegistryTx], ModelVersion]:
+        """With ``backed``, the version must be as the trail left it before it can move
+        towards traffic: a stage set in SQL is never laundered by a genuine approval or
+        promotion (rejecting or retiring a tampered version stays possible)."""
         def change(tx: RegistryTx) -> ModelVersion:
             current = tx.models.get_version(name, version)
+            if backed:
+                self.seals.check(tx, current)
             apply(tx, current)
             return tx.models.get_version(name, version)
 
@@ -131,15 +141,23 @@ class Lifecycle:
 
     def approve(self, actor: Principal, name: str, version: int, reason: str = "",
                 *, request_id: str = "") -> ModelVersion:
-        """Approve a registered version; never by the person who registered it."""
+        """Approve a registered version; never by the person who registered it, nor by an
+        approver whose account, approving role or key that person gave
+        (:func:`~garrison.registry.review.approver_vouchers`)."""
+        vouchers = self.vouchers(actor.name)
 
         def apply(tx: RegistryTx, v: ModelVersion) -> None:
-            ensure_approvable(actor, v)
+            ensure_approvable(actor, v, vouchers)
             self._move(tx, v, Stage.APPROVED, actor.name, reason or "approved")
 
         return self._transition(actor, "approve-model-version", name, version, reason,
                                 request_id, apply, checked="approve", target=Stage.APPROVED,
-                                ready=lambda v: v.registrant != actor.name)
+                                ready=lambda v: v.registrant != actor.name
+                                and v.registrant not in vouchers)
+
+    def vouchers(self, approver: str) -> frozenset[str]:
+        """Who could act as ``approver``, from the signed audit trail (four eyes)."""
+        return approver_vouchers(self._guard.history, approver)
 
     def reject(self, actor: Principal, name: str, version: int, reason: str = "",
                *, request_id: str = "") -> ModelVersion:
@@ -201,6 +219,7 @@ class Lifecycle:
             now_prod, target = plan
             if planned is None or target.version != planned[1].version:
                 raise Conflict(f"{name} changed while the rollback was checked; try again")
+            self.seals.check(tx, target)  # Never restore a version the trail does not back.
             why = reason or f"rollback from version {now_prod.version}"
             self._move(tx, now_prod, Stage.APPROVED, actor.name, why)
             self._move(tx, target, Stage.PRODUCTION, actor.name, why)
@@ -209,7 +228,13 @@ class Lifecycle:
         return self._on_deployed(self._guard.run(
             actor, "rollback-model", resource, change, request_id=request_id,
             payload={"reason": reason[:500]}, authorize=False,
-            result_payload=lambda v: {"restored_version": v.version}))
+            result_payload=lambda v: {"restored_version": v.version, **_stated(v)},
+            seal=lambda tx, v: self.seals.model_states(tx, name)))
+
+
+def _stated(v: ModelVersion) -> dict[str, object]:
+    """What a transition's event records: the exact artifact and the stage it reached."""
+    return {"sha256": v.digest, "stage": v.stage}
 
 
 def _allowed(current: str, target: str) -> bool:

@@ -23,7 +23,9 @@ from garrison.authz import Subject, require
 from garrison.errors import (
     Forbidden,
     GarrisonError,
+    ModelNotFound,
     ModelUnavailable,
+    RateLimited,
     SchemaViolation,
 )
 from garrison.registry import ModelVersion
@@ -186,18 +188,33 @@ class DataPlane:
                                str(exc.detail.get("why", "forbidden")), request_id)
             raise
 
-    def find(self, principal: Subject, name: str, version: int | None,
-             request_id: str) -> tuple[Serving, Deployed]:
-        """What serves ``name`` (``version``) for ``principal``, authorized. A model whose
-        production version could not be loaded answers an opaque 503 to the callers
-        allowed to call it (the reason is in the log, the audit trail and its readiness)."""
+    def resolve(self, principal: Subject, name: str, version: int | None,
+                request_id: str) -> tuple[Serving, Deployed]:
+        """What serves ``name`` (``version``) for ``principal``, authorized.
+
+        A caller who may not invoke the model gets the answer an unknown name gets
+        (``ModelNotFound``, the same message and detail), so model names cannot be
+        enumerated; the denial is audited with its real reason. A version is looked up
+        only once the caller may use the model. A model whose production version could
+        not be loaded answers an opaque 503 to the callers allowed to call it (the reason
+        is in the log, the audit trail and its readiness).
+        """
         down = self.table.unavailable(name)
         if down is not None and down.config is not None:
-            self._authorize(principal, name, down.version, down.config, request_id)
+            try:  # Callers allowed to call it learn it cannot serve; others, nothing.
+                self._authorize(principal, name, down.version, down.config, request_id)
+            except Forbidden:
+                raise ModelNotFound("no such model is being served", name=name) from None
             self.telemetry.rejected("model-unavailable", name, down.version)
             raise ModelUnavailable("the model is unavailable", reason="not-loaded")
-        serving, deployed = self.table.get(name, version)
-        self.authorize(principal, name, deployed, request_id)
+        serving, deployed = self.table.get(name, None)
+        try:
+            self.authorize(principal, name, deployed, request_id)
+            if version is not None and version != deployed.version.version:
+                serving, deployed = self.table.get(name, version)
+                self.authorize(principal, name, deployed, request_id)
+        except Forbidden:
+            raise ModelNotFound("no such model is being served", name=name) from None
         return serving, deployed
 
     def readiness(self, principal: Subject, name: str, version: int | None,
@@ -205,23 +222,38 @@ class DataPlane:
         """``(ready, code)`` of one model for a caller allowed to call it; ``code`` names
         why not (an error code, never the detail)."""
         try:
-            self.find(principal, name, version, request_id)
+            self.resolve(principal, name, version, request_id)
         except ModelUnavailable:
             down = self.table.unavailable(name)
             return False, down.code if down is not None else "model-unavailable"
         return True, ""
 
     async def limit(self, principal: Subject, deployed: Deployed) -> None:
-        """One request against the caller's rate limit (429 when refused)."""
+        """The request's first row against the caller's rate limit, before anything of it
+        is read (429 when refused): a flood of unreadable requests is throttled too."""
         decision = await deployed.limiter.ahit(principal.name)
         if not decision.allowed:
-            self.telemetry.rejected(decision.reason or "rate", deployed.version.name,
-                                    deployed.version.version)
+            self._refused(decision.reason or "rate", deployed)
             decision.raise_if_denied()
 
     async def charge_rows(self, principal: Subject, deployed: Deployed, rows: int) -> None:
-        """``rows`` against the caller's daily quota: every row (or encrypted sample) is a
-        query a model-extraction attack needs, whatever the protocol carried it."""
+        """The request's other rows against the caller's rate limit, and all of them
+        against the daily quota: the bucket and the quota are costed in rows, because
+        every row (or encrypted sample) is a query a model-extraction attack needs,
+        whatever the protocol carried it. A request of more rows than the burst could
+        never pass: it is refused (429) with the time a full bucket takes."""
+        policy = deployed.limiter.policy_for(principal.name)
+        if rows > 1 and policy.rate is not None:
+            if rows > policy.burst:
+                self._refused("rate", deployed)
+                raise RateLimited(
+                    f"a request may score at most {policy.burst} rows under this caller's "
+                    "rate limit; split it", retry_after=policy.burst / policy.rate,
+                    reason="rate", problem="rows-above-burst", limit=policy.burst)
+            decision = await deployed.limiter.ahit(principal.name, rows - 1)
+            if not decision.allowed:
+                self._refused(decision.reason or "rate", deployed)
+                decision.raise_if_denied()
         if deployed.quota is not None:
             used = await deployed.quota.ahit(principal.name, rows)
             if not used.allowed:
@@ -229,10 +261,14 @@ class DataPlane:
                                         deployed.version.version)
                 used.raise_if_denied()
 
+    def _refused(self, reason: str, deployed: Deployed) -> None:
+        self.telemetry.rejected(reason, deployed.version.name, deployed.version.version)
+
     # -- the call -----------------------------------------------------------------
     async def _call(self, deployed: Deployed, X: Any) -> RuntimeOutput:
         runtime = deployed.runtime
-        if getattr(runtime, "inline", False) and len(X) <= _INLINE_ROWS:
+        if getattr(runtime, "inline", False) and len(X) <= getattr(runtime, "inline_rows",
+                                                                    _INLINE_ROWS):
             # Bounded-cost runtimes (a dot product) run on the loop: a thread hop would
             # cost more than the call. The breaker still sees every outcome.
             breaker = deployed.breaker
@@ -286,7 +322,7 @@ class DataPlane:
         """``body``: JSON, or an :class:`InferenceInput` parsed once the caller is authorized."""
         started = time.perf_counter()
         rid = request_id or os.urandom(16).hex()
-        serving, deployed = self.find(principal, name, version, rid)
+        serving, deployed = self.resolve(principal, name, version, rid)
         await self.limit(principal, deployed)
         try:
             batch = (deployed.validator.validate_json(body) if isinstance(body, bytes)
@@ -344,13 +380,12 @@ class DataPlane:
         if monitor is None or policy == "off" or batch.matrix is None:
             return []
         if batch.n_rows <= _INLINE_ROWS:
-            verdicts = monitor.score_batch(batch.matrix)
-        else:  # A large batch must not stall every other request on the event loop.
-            verdicts = await call_with_deadline(monitor.score_batch, batch.matrix,
-                                                timeout=max(self._timeout, 5.0),
-                                                executor=self._executor)
-        return [{"row": i, "score": round(float(v.score), 4), "reasons": list(v.reasons)[:5]}
-                for i, v in enumerate(verdicts) if v.anomalous]
+            flags: list[dict[str, Any]] = monitor.flags(batch.matrix)
+            return flags
+        # A large batch must not stall every other request on the event loop.
+        return await call_with_deadline(monitor.flags, batch.matrix,
+                                        timeout=max(self._timeout, 5.0),
+                                        executor=self._executor)
 
     async def _explain(self, deployed: Deployed, batch: ValidatedBatch) -> list[dict[str, Any]]:
         from garrison.explain import explainer_for  # Imported on first use only.

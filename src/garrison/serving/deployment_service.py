@@ -13,8 +13,9 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from garrison.errors import InvalidInput, ModelNotFound
+from garrison.errors import InvalidInput, ModelNotFound, StateUnverified
 from garrison.governance import Guard
+from garrison.governance.seals import SealedState, StateFinding
 from garrison.identity import Principal
 from garrison.serving.deployment import DeploymentConfig
 from garrison.serving.ports import DeploymentStore, DeploymentTx
@@ -25,6 +26,10 @@ __all__ = ["DeploymentService"]
 
 #: ``(actor, model, version)`` -> None or raises: the checks a fallback version must pass.
 FallbackCheck = Callable[[Principal, str, int], object]
+
+
+def deployment_state(name: str, config: DeploymentConfig) -> SealedState:
+    return SealedState("deployment", name, config.to_dict())
 
 
 class DeploymentService:
@@ -38,6 +43,8 @@ class DeploymentService:
         #: ``name`` -> that model's newest ``serve-model-version`` audit events, newest
         #: first (set by the composition root; the gateways write them).
         self.serving_events: Callable[[str], list[Any]] | None = None
+        #: Hears of a refused policy (``(kind, detail)``): a high alert.
+        self.on_tamper: Callable[[str, dict[str, Any]], None] | None = None
 
     # -- reading ------------------------------------------------------------------
     def get(self, name: str) -> DeploymentConfig:
@@ -113,4 +120,64 @@ class DeploymentService:
         return self._guard.run(
             actor, "configure-deployment", f"model:{name}", change,
             request_id=request_id,
-            payload={"changes": json.loads(json.dumps(normalized, default=str))})
+            payload={"changes": json.loads(json.dumps(normalized, default=str))},
+            seal=lambda tx, c: [deployment_state(name, c)])
+
+    # -- bound to the audit trail --------------------------------------------------
+    def _check(self, tx: DeploymentTx, name: str, stored: DeploymentConfig | None) -> None:
+        """Raise :class:`StateUnverified` unless ``name``'s stored policy (``None``: no row,
+        the secure default) is the one its last ``configure-deployment`` event sealed."""
+        seals = self._guard.seals
+        if stored is None:
+            # No row is the default only if no policy was ever configured: a deleted
+            # policy must not silently fall back to weaker defaults.
+            later = tx.seals.changes_after(0, ["configure-deployment"],
+                                           resources=[f"model:{name}"])
+            if later or tx.seals.get("deployment", name) is not None:
+                raise StateUnverified(f"the deployment policy of {name} was deleted outside "
+                                      "Garrison", reason="bad-seal", kind="deployment",
+                                      key=name)
+            return
+        seals.check(tx.seals, deployment_state(name, stored), ["configure-deployment"],
+                    resources=[f"model:{name}"])
+
+    def backed(self, names: list[str]) -> tuple[dict[str, DeploymentConfig], dict[str, str]]:
+        """The stored policies of ``names`` that the audit trail backs, and the reason for
+        each refused one (audited, alarmed): a refused model is not served at all."""
+        configs: dict[str, DeploymentConfig] = {}
+        refused: dict[str, str] = {}
+        with self._store.read() as tx:
+            stored = tx.deployments.all()
+            for name in names:
+                try:
+                    self._check(tx, name, stored.get(name))
+                except StateUnverified as exc:
+                    refused[name] = exc.message
+                    self._refused(name, exc)
+                    continue
+                configs[name] = stored.get(name, DeploymentConfig())
+        return configs, refused
+
+    def _refused(self, name: str, exc: StateUnverified) -> None:
+        self._guard.record("system", "refuse-governance-state", outcome="failed",
+                           resource=f"model:{name}", reason=exc.reason,
+                           payload={"message": exc.message, "kind": "deployment"})
+        if self.on_tamper is not None:
+            self.on_tamper("state-unverified", {"resource": f"model:{name}",
+                                                "reason": exc.reason, "kind": "deployment"})
+
+    def unbacked(self) -> list[StateFinding]:
+        """Every stored policy the audit trail does not back (``audit state``)."""
+        findings = []
+        with self._store.read() as tx:
+            stored = tx.deployments.all()
+            for name in sorted(set(stored) | set(tx.models.model_names())):
+                try:
+                    self._check(tx, name, stored.get(name))
+                except StateUnverified as exc:
+                    findings.append(self._guard.seals.finding(exc))
+        return findings
+
+    def sealable_state(self) -> list[SealedState]:
+        with self._store.read() as tx:
+            return [deployment_state(n, c) for n, c in tx.deployments.all().items()]

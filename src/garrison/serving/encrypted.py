@@ -46,7 +46,7 @@ class EncryptedPlane:
         return scorer
 
     async def _admit(self, principal: Subject, name: str, rid: str) -> Deployed:
-        _, deployed = self._plane.find(principal, name, None, rid)
+        _, deployed = self._plane.resolve(principal, name, None, rid)
         await self._plane.limit(principal, deployed)
         return deployed
 

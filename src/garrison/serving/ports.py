@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from garrison.governance.ports import AuditWriter
+from garrison.governance.seals import SealRepository
 from garrison.serving.decisions import DecisionRecord
 from garrison.serving.deployment import DeploymentConfig
 
@@ -48,6 +49,9 @@ class DeploymentTx(Protocol):
 
     @property
     def audit(self) -> AuditWriter: ...
+
+    @property
+    def seals(self) -> SealRepository: ...
 
 
 class DeploymentStore(Protocol):

@@ -9,6 +9,7 @@ a batch of observations for :class:`~garrison.serving.shadowing.ShadowTraffic`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from garrison.governance import Guard
 from garrison.identity import Principal
@@ -47,13 +48,28 @@ class ShadowService:
         Applies only to a version in ``shadow`` whose deployment sets a minimum
         agreement; the registry calls it before promoting to production.
         """
+        self.gate_evidence(version)
+
+    def gate_evidence(self, version: ModelVersion, *,
+                      default_min_agreement: float | None = None) -> dict[str, Any]:
+        """The shadow agreement gate of ``version`` with its evidence for the audit trail;
+        raises ``ApprovalRequired`` when it fails. ``default_min_agreement`` applies when
+        the deployment sets none (a model under a release-gate policy)."""
+        if version.stage != "shadow":
+            return {"applies": False}
         config = self._deployments.get(version.name)
-        if version.stage != "shadow" or config.shadow_min_agreement is None:
-            return
+        minimum = config.shadow_min_agreement
+        if minimum is None:
+            minimum = default_min_agreement
+        if minimum is None:
+            return {"applies": False, "min_agreement": None}
         observations = self._store.observations(version.name, shadow_version=version.version)
         report = ShadowReport.from_observations(observations, model=version.name)
-        ensure_shadow_gate(report, min_agreement=config.shadow_min_agreement,
+        ensure_shadow_gate(report, min_agreement=minimum,
                            min_requests=config.shadow_min_requests, version=version.version)
+        return {"applies": True, "agreement": report.agreement,
+                "compared_requests": report.compared_requests, "min_agreement": minimum,
+                "min_requests": config.shadow_min_requests}
 
     def record(self, observations: Sequence[ShadowObservation]) -> int:
         """Store a batch of mirrored observations (audited per model and version)."""

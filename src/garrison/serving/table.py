@@ -6,7 +6,10 @@ each role of a model, fails alone (``serving/availability.py``): a version that 
 to load or to pass its load-time checks is left out with its reason, every other
 model keeps serving, and the failure is tried again with exponential backoff. Each
 change of a version's state is told to ``on_change`` (the gateway logs, audits,
-alerts and exports it).
+alerts and exports it). A version is served only when the signed audit trail
+backs its stage and the model's deployment policy (:mod:`garrison.registry.state`):
+state changed by SQL is refused, audited and alerted, and that model alone is
+unavailable.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from garrison.detection import Profile
 from garrison.errors import GarrisonError
 from garrison.registry import ModelLoader, ModelVersion, RegistryService
 from garrison.serving.availability import ModelState, ModelTable, retry_delay
+from garrison.serving.compiled import choose_runtime
 from garrison.serving.dataplane import Deployed, Serving
 from garrison.serving.deployment import DeploymentConfig
 from garrison.serving.deployment_service import DeploymentService
@@ -107,7 +111,7 @@ class TableBuilder:
         loaded = self._loader.load(v.name, v.version)
         deployed = Deployed(
             version=v,
-            runtime=runtime_for(loaded.model, v.format, schema.names),
+            runtime=self._runtime(v, loaded.model, schema.names),
             validator=InputValidator(schema, self._limits),
             config=config,
             breaker=CircuitBreaker(config.breaker_failures, config.breaker_window,
@@ -122,6 +126,21 @@ class TableBuilder:
         deployed.outputs = probe_outputs(deployed)
         self._cache[key] = deployed
         return deployed
+
+    def _runtime(self, v: ModelVersion, model: Any, names: list[str]) -> Any:
+        """The compiled runtime when it reproduces the model on the signed reference
+        sample, else the original; the choice is audited (``serving/compiled.py``)."""
+        runtime = runtime_for(model, v.format, names)
+        reference = None
+        if v.metadata.reference_sha256:
+            try:
+                frame = self._registry.reference_frame(v)
+                reference = None if frame is None else frame[names].to_numpy(dtype=float)
+            except (KeyError, ValueError, TypeError):
+                reference = None  # Not numeric: nothing compiled is checked or served.
+        runtime, compilation = choose_runtime(runtime, model, names, reference)
+        self._loader.record_compilation(v, compilation.to_payload())
+        return runtime
 
     def _fit_monitor(self, v: ModelVersion, deployed: Deployed, config: DeploymentConfig) -> Any:
         """Fit the anomaly / adversarial detectors on the version's signed reference sample."""
@@ -147,6 +166,17 @@ class TableBuilder:
         configs = self._deployments.all()
         return listed + tuple(sorted((k, repr(c.to_dict())) for k, c in configs.items()))
 
+    @property
+    def problems(self) -> dict[str, str]:
+        """Every model with a role that cannot serve: ``"code: message"`` of the first
+        (the primary's, when it is the primary)."""
+        out: dict[str, str] = {}
+        for (name, _role), state in sorted(self._states.items(),
+                                           key=lambda kv: kv[0][1] != "primary"):
+            if not state.ready and name not in out:
+                out[name] = f"{state.code}: {state.message}"
+        return out
+
     def retry_due(self) -> bool:
         """A failed version's next try has come (the refresh loop then rebuilds)."""
         now = self._monotonic()
@@ -167,7 +197,7 @@ class TableBuilder:
                 failed[0], round(failed[1] - self._monotonic(), 1)), config=config)
             return None
         try:
-            deployed = self._deploy(v, config)
+            deployed = self._backed(v, config)
         except Exception as exc:  # One version's failure, whatever it is, stays its own.
             attempts = (failed[0] if failed is not None else 0) + 1
             delay = retry_delay(attempts, self._retry_base, self._retry_cap)
@@ -181,29 +211,42 @@ class TableBuilder:
         else:
             self._failed.pop(key, None)
             state = ModelState(v.name, v.version, role, True, config=config)
+        states[role] = self._report(state, previous)
+        return deployed if state.ready else None
+
+    def _report(self, state: ModelState, previous: ModelState | None) -> ModelState:
+        """``state``, told to ``on_change`` when it differs from ``previous``."""
         if state.same_as(previous):  # Unchanged: keep its "since", take the new config.
             assert previous is not None
-            state = replace(previous.again(state.attempts, state.retry_in), config=config)
-        else:
-            state = replace(state, since=self._now())
-            if self._on_change is not None:
-                self._on_change(state, previous)
-        states[role] = state
-        return deployed if state.ready else None
+            return replace(previous.again(state.attempts, state.retry_in), config=state.config)
+        state = replace(state, since=self._now())
+        if self._on_change is not None:
+            self._on_change(state, previous)
+        return state
+
+    def _backed(self, v: ModelVersion, config: DeploymentConfig) -> Deployed:
+        """Deploy ``v`` only if the signed audit trail backs its stage and digest."""
+        self._registry.lifecycle.seals.ensure_backed(v)
+        return self._deploy(v, config)
 
     def build(self) -> ModelTable:
         registry = self._registry
         signature = self.current_signature()
-        configs = self._deployments.all()
         entries: dict[str, Serving] = {}
         states: dict[str, dict[str, ModelState]] = {}
         tried: set[tuple[str, int, str]] = set()
-        for name in registry.model_names():
-            prod = registry.production(name)
-            if prod is None:
+        served = [(name, prod) for name in registry.model_names()
+                  if (prod := registry.production(name)) is not None]
+        # A policy changed outside Garrison takes its model out of service (not others).
+        configs, refused = self._deployments.backed([name for name, _ in served])
+        for name, prod in served:
+            roles = states[name] = {}
+            if name in refused:  # Checked again at every build; callers: nobody.
+                roles["primary"] = self._report(ModelState(
+                    name, prod.version, "primary", False, "state-unverified", refused[name],
+                    config=DeploymentConfig()), self._states.get((name, "primary")))
                 continue
             config = configs.get(name, DeploymentConfig())
-            roles = states[name] = {}
             primary = self._try(prod, config, "primary", roles, tried)
             if primary is None:
                 continue  # Unavailable on its own; its shadow and fallback wait for it.

@@ -33,6 +33,7 @@ from garrison.storage.migrate import (
 )
 from garrison.storage.registry_repo import SQLModelRepository
 from garrison.storage.repos import SQLAPIKeyRepository, SQLPrincipalRepository
+from garrison.storage.seals_repo import SQLSealRepository
 from garrison.storage.sessions_repo import SQLSessionRepository
 from garrison.storage.tables import meta
 from garrison.types import Clock, SystemClock
@@ -53,6 +54,7 @@ class Tx:
     models: SQLModelRepository
     sessions: SQLSessionRepository
     deployments: SQLDeploymentRepository
+    seals: SQLSealRepository
 
 
 class AuditSnapshot:
@@ -141,6 +143,7 @@ class Store:
             models=SQLModelRepository(conn),
             sessions=SQLSessionRepository(conn),
             deployments=SQLDeploymentRepository(conn),
+            seals=SQLSealRepository(conn),
         )
 
     @contextmanager

@@ -233,3 +233,20 @@ Index("ix_decisions_client_request_id", decisions.c.client_request_id)
 Index("ix_decisions_writer_wseq", decisions.c.writer, decisions.c.wseq)
 
 __all__ += ["decisions", "deployments"]
+
+#: One signature per piece of governance state that grants power (a principal's roles
+#: and status, an API key, a model version's stage, a deployment policy), made with the
+#: installation's signing key over the state and the seq of the audit event that
+#: recorded it (``garrison.governance.seals``). A row without a valid, current seal is
+#: refused, so SQL alone cannot grant power.
+state_seals = Table(
+    "state_seals",
+    metadata,
+    Column("kind", String(32), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("key_id", String(32), nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+)
+
+__all__ += ["state_seals"]

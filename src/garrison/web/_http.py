@@ -21,7 +21,10 @@ from starlette.responses import Response
 
 from garrison.config import Settings
 from garrison.errors import AuthenticationFailed, InvalidInput
+from garrison.gates.overrides import OverrideDesk
+from garrison.gates.service import GateService
 from garrison.governance import AccountService, AuditService, Guard
+from garrison.governance.state import StateAudit
 from garrison.identity import Principal
 from garrison.registry import RegistryService, validate_model_name
 from garrison.serving.decision_service import DecisionService
@@ -54,6 +57,11 @@ class AdminServices(Protocol):
     audit: AuditService
     registry: RegistryService
     decisions: DecisionService
+    gates: GateService
+    gate_overrides: OverrideDesk
+
+    @property
+    def state(self) -> StateAudit: ...
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from starlette.routing import Mount, Route
 from garrison.errors import GarrisonError
 from garrison.web._http import AdminConfig, AdminServices, reply
 from garrison.web.errors import garrison_error_handler, http_exception_handler
-from garrison.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from garrison.web.middleware import BodyLimitMiddleware, PathRedirect, RequestContextMiddleware
 from garrison.web.openapi import Operation, build_openapi
-from garrison.web.routes import audit, models
+from garrison.web.routes import audit, gates, models
 from garrison.web.schemas import HealthOut
 
 __all__ = [
@@ -61,6 +61,7 @@ def operations() -> list[Operation]:
         Operation("GET", OPENAPI_PATH, openapi, "openapi", "OpenAPI document", "meta",
                   auth=False, errors=()),
         *models.OPERATIONS,
+        *gates.OPERATIONS,
         *audit.OPERATIONS,
     ]
 
@@ -90,13 +91,16 @@ def create_web_app(
         from garrison.web.console import ConsoleServices, create_console
 
         # ``garrison.app.Services`` is both AdminServices and ConsoleServices. ``/console``
-        # itself is redirected to ``/console/`` by the router (redirect_slashes).
+        # itself is redirected to ``/console/`` by ``PathRedirect`` (a path, not a URL
+        # built from the Host header, which is why the router's slash redirects are off).
         console_app = create_console(cast(ConsoleServices, services), oidc=oidc)
         routes.append(Mount("/console", app=console_app))
     app = Starlette(
         routes=routes,
         middleware=[
             Middleware(RequestContextMiddleware),
+            *([Middleware(PathRedirect, targets={"/console": "/console/"})] if console
+              else []),
             Middleware(BodyLimitMiddleware, max_bytes=max_body_bytes),
         ],
         exception_handlers={
@@ -104,6 +108,7 @@ def create_web_app(
             HTTPException: http_exception_handler,
         },
     )
+    app.router.redirect_slashes = False
     app.state.garrison = AdminConfig(
         services=services, max_body_bytes=max_body_bytes, max_upload_bytes=max_upload_bytes,
         upload_dir=upload_dir or services.settings.home / "uploads",

@@ -37,6 +37,7 @@ from garrison.errors import (
     Overloaded,
     PayloadTooLarge,
     StorageError,
+    UnsupportedMediaType,
 )
 
 __all__ = [
@@ -67,6 +68,7 @@ STATUS: dict[type[GarrisonError], int] = {
     ArtifactRefused: 422,
     LimitExceeded: 429,
     PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
     Overloaded: 503,
     ModelUnavailable: 503,
     ModelTimeout: 504,

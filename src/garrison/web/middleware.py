@@ -10,6 +10,10 @@ canonical shape (the traceback goes to the log, never to the client).
 for JSON requests; an endpoint that accepts large bodies (the artifact upload) raises
 it with :func:`set_body_limit` before reading. A declared ``Content-Length`` above the
 cap is refused before a byte is read; a body that grows past it is refused mid-way.
+
+``PathRedirect`` answers a few exact paths (``/console``) with a redirect whose
+``Location`` is a path only. The router's own slash redirects are off: they build an
+absolute URL from the ``Host`` header, which a client chooses (issue 11).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ __all__ = [
     "SECURITY_HEADERS",
     "BodyBudget",
     "BodyLimitMiddleware",
+    "PathRedirect",
     "RequestContextMiddleware",
     "accept_request_id",
     "set_body_limit",
@@ -160,3 +165,21 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+class PathRedirect:
+    """Redirects exact ``GET``/``HEAD`` paths to fixed local paths (``Location`` is a
+    path, never built from the request's ``Host``); everything else passes through."""
+
+    def __init__(self, app: ASGIApp, targets: dict[str, str]) -> None:
+        self.app = app
+        self.targets = dict(targets)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        target = self.targets.get(scope.get("path", "")) if scope["type"] == "http" else None
+        if target is None or scope.get("method") not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": 307,
+                    "headers": [(b"location", target.encode()), (b"content-length", b"0")]})
+        await send({"type": "http.response.body", "body": b""})

@@ -33,6 +33,8 @@ _PATH_PARAMS = {
              {"type": "string", "pattern": MODEL_NAME_PATTERN}),
     "version": ("Version number (1, 2, ...).",
                 {"type": "string", "pattern": "^[1-9][0-9]{0,8}$"}),
+    "override": ("Gate override id (a UUID, as `request` answered it).",
+                 {"type": "string", "pattern": "^[0-9a-f-]{36}$"}),
     "incident": ("Incident id as `verify` and the incident list name it (`quarantine:57`).",
                  {"type": "string", "pattern": "^[a-z-]{1,32}:[0-9A-Za-z:._-]{1,96}$"}),
 }

@@ -314,6 +314,23 @@ class DecisionsCheckOut(BaseModel):
     writers: list[DecisionWriterOut] | None = None
 
 
+class StateFindingOut(BaseModel):
+    """A piece of governance state the signed audit trail does not back."""
+
+    model_config = ConfigDict(extra="allow")
+    kind: str = Field(description="principal, api-key, model-version or deployment.")
+    key: str
+    reason: str = Field(description="unsealed, bad-seal, stale or no-approval.")
+    message: str
+
+
+class StateReportOut(BaseModel):
+    model_config = _OUT
+    ok: bool
+    checked: list[str]
+    findings: list[StateFindingOut]
+
+
 class IncidentList(BaseModel):
     model_config = _OUT
     incidents: list[IncidentOut]

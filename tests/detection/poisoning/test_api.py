@@ -113,19 +113,22 @@ def test_report_json_schema_and_determinism() -> None:
     data = first.to_dict(max_findings=5)
     assert json.loads(json.dumps(data)) == data
     assert data == again.to_dict(max_findings=5)
-    assert data["schema_version"] == 1 and data["kind"] == "garrison.poison-check"
+    assert data["schema_version"] == 2 and data["kind"] == "garrison.poison-check"
+    assert data["labels_judged"] is True and data["warnings"] == []
+    assert data["model_selection"]["chosen"] in data["model_selection"]["candidates"]
     assert data["rows"] == 400 and data["classes"] == ["approve", "deny"]
     assert data["rows_flagged"] == len(first.findings) >= data["findings_shown"] == 5
     assert [c["check"] for c in data["checks"]] == [d.id for d in BUILTIN_DETECTORS]
     for check in data["checks"]:
         assert set(check) == {"check", "method", "threshold", "rows_flagged", "detail"}
-    scores = [f["score"] for f in data["findings"]]
-    assert scores == sorted(scores, reverse=True)
+    ranks = [(not f["confirmed"], -f["score"]) for f in data["findings"]]
+    assert ranks == sorted(ranks)
     for finding in data["findings"]:
-        assert set(finding) == {"row", "score", "label", "reasons"}
+        assert set(finding) == {"row", "score", "confirmed", "label", "reasons"}
         assert 0.0 <= finding["score"] <= 1.0
         for reason in finding["reasons"]:
-            assert set(reason) == {"check", "detail", "score"} and 0 <= reason["score"] <= 1
+            assert set(reason) == {"check", "detail", "score", "confirmed"}
+            assert 0 <= reason["score"] <= 1
             assert finding["score"] >= reason["score"]
 
 

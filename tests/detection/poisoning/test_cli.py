@@ -108,3 +108,71 @@ def test_command_metadata() -> None:
     assert poison_check_command.name == "poison-check"
     names = {p.name for p in poison_check_command.params}
     assert {"file", "target", "previous", "as_json", "max_rows"} <= names
+
+
+def _circles_csv(tmp_path: Path) -> Path:
+    from tests.detection.poisoning.test_precision import circles
+
+    path = tmp_path / "circles.csv"
+    circles().to_csv(path, index=False)
+    return path
+
+
+def test_a_weak_model_is_refused_loudly_with_exit_one(tmp_path: Path) -> None:
+    path = _circles_csv(tmp_path)
+    result = CliRunner().invoke(
+        poison_check_command, [str(path), "--target", "y", "--model", "logistic"]
+    )
+    assert result.exit_code == 1, result.output
+    assert "Labels not judged" in result.stdout
+    assert "warning" in result.stderr and "labels not judged" in result.stderr
+    assert "No suspicious rows found" in result.stdout  # Refused, not flagged en masse.
+    data = json.loads(CliRunner().invoke(
+        poison_check_command,
+        [str(path), "--target", "y", "--model", "logistic", "--json"],
+    ).stdout)
+    assert data["labels_judged"] is False and data["model_selection"]["chosen"] == "logistic"
+    # The default picks a model that can judge this set, and flags almost nothing.
+    result = CliRunner().invoke(poison_check_command, [str(path), "--target", "y", "--json"])
+    data = json.loads(result.stdout)
+    assert data["labels_judged"] is True and data["rows_flagged"] <= 8
+    assert [w.split(":")[0] for w in data["warnings"]] == ["boundary-flip"]  # LDA: circles.
+    # A user may accept the weak model explicitly.
+    accepted = CliRunner().invoke(poison_check_command, [
+        str(path), "--target", "y", "--model", "logistic", "--min-model-skill", "0",
+        "--check", "label-issue", "--json",
+    ])
+    assert json.loads(accepted.stdout)["labels_judged"] is True
+
+
+def test_checks_and_thresholds_from_the_command_line(poisoned_csv: Path) -> None:
+    result = CliRunner().invoke(poison_check_command, [
+        str(poisoned_csv), "--target", "y", "--check", "outlier", "--threshold", "outlier=0.99",
+        "--model", "hist_gradient_boosting", "--folds", "3", "--json",
+    ])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [c["check"] for c in data["checks"]] == ["outlier"]
+    assert data["checks"][0]["threshold"] == 0.99 and data["model"] == "none"
+    result = CliRunner().invoke(poison_check_command, [
+        str(poisoned_csv), "--target", "y", "--check", "label-issue",
+        "--model", "hist_gradient_boosting", "--json",
+    ])
+    data = json.loads(result.stdout)
+    assert result.exit_code == 1 and data["model_selection"]["chosen"] == "hist_gradient_boosting"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--threshold", "outlier"], "is not CHECK=VALUE"),
+        (["--threshold", "outlier=high"], "is not CHECK=VALUE"),
+        (["--threshold", "outlier=1.5"], "must be a number in [0, 1]"),
+        (["--threshold", "no-such-check=0.5"], "unknown poisoning check"),
+        (["--check", "no-such-check"], "unknown poisoning check"),
+    ],
+)
+def test_bad_check_options_exit_two(poisoned_csv: Path, args: list[str], message: str) -> None:
+    result = CliRunner().invoke(poison_check_command, [str(poisoned_csv), "--target", "y", *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
-from garrison.detection.poisoning._oof import out_of_fold_proba, resolve_model
+from garrison.detection.poisoning._oof import ModelChoice, select_model
 from garrison.detection.poisoning._prepare import Prepared
 from garrison.detection.poisoning.config import PoisonCheckConfig
 
@@ -38,23 +38,47 @@ class CheckContext:
         return np.random.default_rng([self.random_state, salt])
 
     @cached_property
-    def models(self) -> tuple[str, ...]:
-        return resolve_model(self.config.model, self.prepared.n_rows)
-
-    @property
-    def model_description(self) -> str:
-        return f"{'+'.join(self.models)}, {self.config.folds}-fold out-of-fold"
-
-    @cached_property
-    def oof_proba(self) -> np.ndarray:
-        """Out-of-fold class probabilities, shape ``(n_rows, n_classes)``."""
-        return out_of_fold_proba(
+    def model_choice(self) -> ModelChoice:
+        """The out-of-fold model (chosen among the candidates with ``model="auto"``)."""
+        return select_model(
             self.prepared.matrix,
             self.labels,
             self.prepared.n_classes,
+            kind=self.config.model,
             folds=self.config.folds,
-            models=self.models,
             random_state=self.random_state,
+        )
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return self.model_choice.models
+
+    @property
+    def model_description(self) -> str:
+        return f"{self.model_choice.name}, {self.config.folds}-fold out-of-fold"
+
+    @property
+    def oof_proba(self) -> np.ndarray:
+        """Out-of-fold class probabilities, shape ``(n_rows, n_classes)``."""
+        return self.model_choice.proba
+
+    @property
+    def model_too_weak(self) -> bool:
+        """Whether the model is too weak to tell a wrong label from a hard row.
+
+        ``min_model_skill = 0`` turns the refusal off (skill can be below 0).
+        """
+        minimum = self.config.min_model_skill
+        return minimum > 0 and self.model_choice.skill < minimum
+
+    def weak_model_warning(self) -> str:
+        choice = self.model_choice
+        return (
+            f"labels not judged: the best out-of-fold model ({choice.name}) has skill "
+            f"{choice.skill:.2f} (0 = chance, 1 = perfect), below the minimum of "
+            f"{self.config.min_model_skill:g}. Either the classes overlap in these features "
+            "or many labels are wrong; the label checks cannot tell which, so they flagged "
+            "nothing. Review the labels, add features, or choose another model (--model)."
         )
 
     @cached_property

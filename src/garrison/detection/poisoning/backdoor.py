@@ -3,7 +3,9 @@ although the rest of their features say otherwise.
 
 1. Items are exact feature values: every category of a categorical feature and every
    repeated value of a numeric feature seen in at least ``min_count`` rows (a trigger such
-   as "pixel 0 set to its maximum" is a repeated value; a continuous feature has none).
+   as "pixel 0 set to its maximum" is a repeated value; a continuous feature has none),
+   except a feature's usual value (its most common one when that is in more than
+   ``_MAX_SUPPORT`` of the rows: a trigger departs from the normal).
 2. Candidate itemsets are single items and pairs of items (frequent-itemset style, via a
    sparse co-occurrence product) that are *rare* (at most ``_MAX_SUPPORT`` of the rows) and
    *pure* (at least ``_MIN_PURITY`` of their rows share one label ``c``); the most
@@ -14,6 +16,11 @@ although the rest of their features say otherwise.
    probability ``q`` of label ``c``. Under "the pattern is harmless" the
    count of ``c`` labels is Poisson-binomial with those ``q``; the excess over its mean, as
    a share of the itemset, is the score, and it must also be significant (z >= 5).
+   The pattern must be tied to the label, not a trait of the class: on the whole the
+   other features must point away from it (mean ``q`` at most 0.5). A pattern that fails
+   under the logistic model is tested again (at most 5 times per check) with the stronger
+   model the label checks chose, when it is not logistic: a linear model may not know
+   where rows of non-linear classes belong.
 """
 
 from __future__ import annotations
@@ -44,6 +51,8 @@ _MAX_CANDIDATES = 30
 _MAX_CLASS_SHARE = 0.5
 _REFERENCE_ROWS = 20_000
 _MIN_Z = 5.0
+_MAX_EXPECTED_SHARE = 0.5
+_MAX_STRONG_RETESTS = 5
 
 
 def _items(ctx: CheckContext, min_count: int) -> tuple[list[Item], sparse.csc_matrix]:
@@ -54,6 +63,10 @@ def _items(ctx: CheckContext, min_count: int) -> tuple[list[Item], sparse.csc_ma
     for name in ctx.prepared.features:
         series = frame[name]
         counts = series.value_counts(dropna=True)
+        # A trigger is a departure from the normal: a feature's usual value (the zero of
+        # a pixel that is almost always zero) is never one.
+        if len(counts) and counts.iloc[0] > _MAX_SUPPORT * n:
+            counts = counts.iloc[1:]
         counts = counts[(counts >= min_count) & (counts <= _PAIR_ITEM_MAX_SUPPORT * n)]
         if counts.empty:
             continue
@@ -128,7 +141,9 @@ def _best(counts: np.ndarray) -> tuple[int, int, int]:
     return int(counts.sum()), label, int(counts[label])
 
 
-def _outside_support(ctx: CheckContext, rows: np.ndarray, label: int) -> np.ndarray:
+def _outside_support(
+    ctx: CheckContext, rows: np.ndarray, label: int, models: tuple[str, ...] = ("logistic",)
+) -> np.ndarray:
     """Probability of ``label`` for ``rows`` from a model of the rows outside them.
 
     The logistic model is fitted on (a sample of) the rows that do not carry the pattern,
@@ -147,10 +162,26 @@ def _outside_support(ctx: CheckContext, rows: np.ndarray, label: int) -> np.ndar
         ctx.labels[train],
         matrix[np.ix_(rows, varying)],
         ctx.prepared.n_classes,
-        ("logistic",),
+        models,
         ctx.random_state,
     )
     return proba[:, label]
+
+
+def _test(
+    ctx: CheckContext, rows: np.ndarray, label: int, observed: float, models: tuple[str, ...]
+) -> tuple[np.ndarray, float, float, float]:
+    """``q``, expected count, z and score of one pattern under ``models``."""
+    q = np.clip(_outside_support(ctx, rows, label, models), 0.01, 0.99)
+    expected = float(q.sum())
+    z = (observed - expected) / math.sqrt(float((q * (1.0 - q)).sum()))
+    return q, expected, z, max(0.0, (observed - expected) / len(rows))
+
+
+def _passes(threshold: float, z: float, score: float, expected: float, rows: int) -> bool:
+    # Tied to the label: without the pattern, the rows' other features must on the whole
+    # point away from the label (a natural trait of the class does not).
+    return score >= threshold and z >= _MIN_Z and expected <= _MAX_EXPECTED_SHARE * rows
 
 
 def _describe(pattern: tuple[Item, ...]) -> str:
@@ -166,18 +197,23 @@ def _run(ctx: CheckContext, threshold: float) -> CheckOutcome:
     flags: dict[int, RowFlag] = {}
     triggers = []
     covered = np.zeros(n, dtype=bool)
+    # The out-of-fold model is only reused when another check already paid for it.
+    strong = ctx.models if "model_choice" in ctx.__dict__ and ctx.models != ("logistic",) else ()
+    retests = _MAX_STRONG_RETESTS
     for pattern, rows, label, _surprise in chosen:
         labelled = rows[ctx.labels[rows] == label]
         # A pattern that holds most of its label's rows defines that label; the rows
         # outside it cannot say whether it is a trigger, so it is not judged.
         if covered[labelled].mean() >= 0.8 or len(labelled) > _MAX_CLASS_SHARE * class_rows[label]:
             continue
-        q = np.clip(_outside_support(ctx, rows, label), 0.01, 0.99)
         observed = float(len(labelled))
-        expected = float(q.sum())
-        z = (observed - expected) / math.sqrt(float((q * (1.0 - q)).sum()))
-        score = max(0.0, (observed - expected) / len(rows))
-        if score < threshold or z < _MIN_Z:
+        q, expected, z, score = _test(ctx, rows, label, observed, ("logistic",))
+        if not _passes(threshold, z, score, expected, len(rows)) and strong and retests:
+            # A linear model of the other rows may not know where the pattern's rows
+            # belong (non-linear classes): ask the stronger model the label checks chose.
+            retests -= 1
+            q, expected, z, score = _test(ctx, rows, label, observed, strong)
+        if not _passes(threshold, z, score, expected, len(rows)):
             continue
         covered[labelled] = True
         name = ctx.class_name(label)
@@ -207,7 +243,8 @@ def _run(ctx: CheckContext, threshold: float) -> CheckOutcome:
             )
     return CheckOutcome(
         method="rare pure itemsets (single values and pairs) tested against a logistic "
-        "model of the rows outside each pattern",
+        "model of the rows outside each pattern"
+        + (f" (retested with {'+'.join(strong)})" if strong else ""),
         flags=tuple(flags.values()),
         detail={"candidates": len(candidates), "tested": len(chosen), "triggers": triggers},
     )
@@ -220,7 +257,8 @@ BACKDOOR = PoisonDetector(
         "label that the rest of their features do not support. Threshold: minimum share "
         "of the pattern's rows whose label is unexplained by the other features."
     ),
-    default_threshold=0.3,
+    default_threshold=0.4,
     applies_to=("binary", "multiclass", "numeric", "categorical"),
     run=_run,
+    confirms=True,
 )

@@ -35,6 +35,7 @@ def poison_check(
     Every check named in ``config.checks`` (all registered ones by default) runs with
     its default threshold unless ``config.thresholds`` overrides it. A row is reported
     when at least one check flags it; its score is the noisy-or of the checks' scores.
+    Rows a mechanism check (``confirms``) flagged come first, then the rest by score.
     Raises ``InvalidInput`` for an unusable table and ``LimitExceeded`` above
     ``config.max_rows`` rows. The result depends only on the data, the configuration and
     ``random_state``.
@@ -50,12 +51,16 @@ def poison_check(
     ctx = CheckContext(prepared, config, random_state)
     reasons: dict[int, list[Reason]] = defaultdict(list)
     summaries = []
+    warnings: list[str] = []
     for detector in selected:
         threshold = float(config.thresholds.get(detector.id, detector.default_threshold))
         outcome = detector.run(ctx, threshold)
         for flag in outcome.flags:
             score = min(1.0, max(0.0, float(flag.score)))
-            reasons[flag.row].append(Reason(detector.id, flag.detail, score))
+            reasons[flag.row].append(
+                Reason(detector.id, flag.detail, score, confirmed=detector.confirms)
+            )
+        warnings.extend(f"{detector.id}: {text}" for text in outcome.warnings)
         summaries.append(
             CheckSummary(
                 check=detector.id,
@@ -74,8 +79,12 @@ def poison_check(
         )
         for row, row_reasons in reasons.items()
     ]
-    findings.sort(key=lambda finding: (-finding.score, finding.row))
-    model = ctx.model_description if "oof_proba" in ctx.__dict__ else "none"
+    findings.sort(key=lambda finding: (not finding.confirmed, -finding.score, finding.row))
+    fitted = "model_choice" in ctx.__dict__
+    model = ctx.model_description if fitted else "none"
+    weak = fitted and ctx.model_too_weak
+    if weak:
+        warnings.insert(0, ctx.weak_model_warning())
     return PoisonReport(
         target=str(target),
         rows=prepared.n_rows,
@@ -83,4 +92,7 @@ def poison_check(
         model=model,
         findings=tuple(findings),
         checks=tuple(summaries),
+        warnings=tuple(warnings),
+        labels_judged=not weak,
+        model_selection=ctx.model_choice.describe() if fitted else {},
     )

@@ -22,9 +22,12 @@ class PoisonCheckConfig:
     ``checks`` names the registered detectors to run (``None`` runs every registered
     one). ``thresholds`` overrides a detector's default threshold by id. ``folds`` is
     the number of cross-validation folds of the out-of-fold model; ``model`` picks that
-    model (``auto``: logistic regression below 5,000 rows, histogram gradient boosting
-    from there on; ``logistic``; ``hist_gradient_boosting``;
-    ``ensemble``: the average of both, slower but better on non-linear data). ``max_rows`` refuses
+    model (``auto``: logistic regression, histogram gradient boosting or their average,
+    whichever has the lowest out-of-fold Brier score; ``logistic``;
+    ``hist_gradient_boosting``; ``ensemble``: always the average). ``min_model_skill``
+    is the least skill (out-of-fold balanced accuracy, 0 = chance, 1 = perfect) the model
+    needs before the label checks judge labels with it; below it they flag nothing and the
+    report carries a warning (0 turns the refusal off). ``max_rows`` refuses
     larger inputs with ``LimitExceeded``; ``neighbour_sample`` bounds the rows searched
     by the neighbour-based checks on big sets; ``max_categories`` caps the one-hot
     columns of one categorical feature (the rest share an "other" column).
@@ -34,6 +37,7 @@ class PoisonCheckConfig:
     thresholds: Mapping[str, float] = field(default_factory=dict)
     folds: int = 5
     model: ModelKind = "auto"
+    min_model_skill: float = 0.5
     max_rows: int = 2_000_000
     neighbour_sample: int = 20_000
     max_categories: int = 50
@@ -50,6 +54,8 @@ class PoisonCheckConfig:
         object.__setattr__(self, "thresholds", MappingProxyType(thresholds))
         if not 2 <= self.folds <= 20:
             raise InvalidInput("folds must be between 2 and 20")
+        if not 0.0 <= float(self.min_model_skill) <= 1.0:
+            raise InvalidInput("min_model_skill must be a number in [0, 1]")
         if self.model not in _MODELS:
             raise InvalidInput(f"unknown model {self.model!r}; expected one of {_MODELS}")
         for name in ("max_rows", "neighbour_sample", "max_categories"):

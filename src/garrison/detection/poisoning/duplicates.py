@@ -188,4 +188,5 @@ DUPLICATES = PoisonDetector(
     default_threshold=0.9,
     applies_to=("binary", "multiclass", "numeric", "categorical"),
     run=_run,
+    confirms=True,
 )

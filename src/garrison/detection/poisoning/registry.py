@@ -38,22 +38,33 @@ class RowFlag:
 
 @dataclass(frozen=True)
 class CheckOutcome:
-    """What a detector returns: the method it used, the rows it flagged and extra facts."""
+    """What a detector returns: the method it used, the rows it flagged and extra facts.
+
+    ``warnings`` are sentences the report shows prominently (for example, that the
+    check could not judge this data and flagged nothing).
+    """
 
     method: str
     flags: tuple[RowFlag, ...]
     detail: Mapping[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class PoisonDetector:
-    """A named check with its metadata (STYLE habit 14)."""
+    """A named check with its metadata (STYLE habit 14).
+
+    ``confirms`` says the check finds a *mechanism* (a planted trigger, a copied row with
+    another label) rather than a statistical suspicion: its rows are reported as
+    confirmed and ranked above every unconfirmed row, so they are not lost among them.
+    """
 
     id: str
     description: str
     default_threshold: float
     applies_to: tuple[str, ...]
     run: Callable[[CheckContext, float], CheckOutcome]
+    confirms: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +72,7 @@ class PoisonDetector:
             "description": self.description,
             "default_threshold": self.default_threshold,
             "applies_to": list(self.applies_to),
+            "confirms": self.confirms,
         }
 
 

@@ -17,7 +17,7 @@ __all__ = [
     "json_value",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def json_value(value: Any) -> Any:
@@ -41,14 +41,20 @@ def combine_scores(scores: list[float]) -> float:
 
 @dataclass(frozen=True)
 class Reason:
-    """Why one check flagged one row."""
+    """Why one check flagged one row (``confirmed`` when the check finds a mechanism)."""
 
     check: str
     detail: str
     score: float
+    confirmed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"check": self.check, "detail": self.detail, "score": round(self.score, 6)}
+        return {
+            "check": self.check,
+            "detail": self.detail,
+            "score": round(self.score, 6),
+            "confirmed": self.confirmed,
+        }
 
 
 @dataclass(frozen=True)
@@ -64,10 +70,16 @@ class RowFinding:
     def checks(self) -> tuple[str, ...]:
         return tuple(reason.check for reason in self.reasons)
 
+    @property
+    def confirmed(self) -> bool:
+        """Whether a mechanism check (a trigger, a conflicting copy) explains the row."""
+        return any(reason.confirmed for reason in self.reasons)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "row": self.row,
             "score": round(self.score, 6),
+            "confirmed": self.confirmed,
             "label": json_value(self.label),
             "reasons": [reason.to_dict() for reason in self.reasons],
         }
@@ -95,7 +107,12 @@ class CheckSummary:
 
 @dataclass(frozen=True)
 class PoisonReport:
-    """Everything a poison check found, findings sorted by score (highest first)."""
+    """Everything a poison check found.
+
+    Findings are ranked: rows a mechanism check confirmed first, then by score (highest
+    first). ``warnings`` say what the check could not judge; ``labels_judged`` is false
+    when the out-of-fold model was too weak for the label checks to flag anything.
+    """
 
     target: str
     rows: int
@@ -103,10 +120,18 @@ class PoisonReport:
     model: str
     findings: tuple[RowFinding, ...]
     checks: tuple[CheckSummary, ...]
+    warnings: tuple[str, ...] = ()
+    labels_judged: bool = True
+    model_selection: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def suspicious(self) -> bool:
         return bool(self.findings)
+
+    @property
+    def confirmed_rows(self) -> tuple[int, ...]:
+        """Positions of the rows a mechanism check confirmed, ascending."""
+        return tuple(sorted(f.row for f in self.findings if f.confirmed))
 
     @property
     def flagged_rows(self) -> tuple[int, ...]:
@@ -132,8 +157,12 @@ class PoisonReport:
             "rows": self.rows,
             "classes": [json_value(value) for value in self.classes],
             "model": self.model,
+            "model_selection": dict(self.model_selection),
+            "labels_judged": self.labels_judged,
+            "warnings": list(self.warnings),
             "suspicious": self.suspicious,
             "rows_flagged": len(self.findings),
+            "rows_confirmed": len(self.confirmed_rows),
             "findings_shown": len(shown),
             "checks": [item.to_dict() for item in self.checks],
             "findings": [finding.to_dict() for finding in shown],

@@ -144,6 +144,7 @@ def create_console(services: ConsoleServices, *, oidc: OIDCClient | None = None
         HTTPException: _http_error,
         Exception: _internal_error,
     })
+    app.router.redirect_slashes = False  # Its redirects are built from the Host header.
     app.add_middleware(ConsoleHeaders)
     app.state.console = ConsoleConfig(services=services, renderer=Renderer(services.clock),
                                       oidc=oidc)

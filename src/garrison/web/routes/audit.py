@@ -24,6 +24,7 @@ from garrison.web.schemas import (
     DecisionsCheckOut,
     IncidentList,
     IncidentOut,
+    StateReportOut,
 )
 
 __all__ = ["OPERATIONS"]
@@ -51,6 +52,16 @@ async def verify_chain(request: Request) -> Response:
     report = await run_in_threadpool(call.services.audit.verify, call.principal,
                                      request_id=call.request_id)
     return reply(AuditVerifyOut.model_validate(report.to_dict()))
+
+
+async def check_state(request: Request) -> Response:
+    """Reconcile principals, API keys, model stages and deployment policies with the signed
+    audit trail (`garrison audit state`): `ok` is false when any of it was written or
+    changed outside Garrison; such state is refused wherever it would grant power."""
+    call = await begin(request)
+    report = await run_in_threadpool(call.services.state.reconcile, call.principal,
+                                     request_id=call.request_id)
+    return reply(StateReportOut.model_validate(report.to_dict()))
 
 
 async def list_incidents(request: Request) -> Response:
@@ -94,6 +105,9 @@ OPERATIONS: list[Operation] = [
     Operation("POST", "/admin/audit/decisions", check_decisions, "checkDecisionRecords",
               "Check decision records", "audit", body=DecisionsCheckBody,
               response=DecisionsCheckOut, errors=(400, 401, 403, 404)),
+    Operation("POST", "/admin/audit/state", check_state, "checkGovernanceState",
+              "Check governance state against the audit trail", "audit",
+              response=StateReportOut, errors=(401, 403)),
     Operation("GET", "/admin/audit/incidents", list_incidents, "listAuditIncidents",
               "List audit incidents", "audit", response=IncidentList, errors=(401, 403)),
     Operation("POST", "/admin/audit/incidents/{incident}/acknowledge", acknowledge_incident,

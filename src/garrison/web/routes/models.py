@@ -7,7 +7,6 @@ service authorizes and audits every call; the handlers add nothing to the policy
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from garrison.registry import BOM_MEDIA_TYPE, ModelVersion, Transition
+from garrison.registry.scratch import make_scratch
 from garrison.signing import BUNDLE_MEDIA_TYPE
 from garrison.web._http import (
     begin,
@@ -108,8 +108,9 @@ async def register_version(request: Request) -> Response:
 
 
 def _private_dir(root: Path) -> Path:
-    root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return Path(tempfile.mkdtemp(prefix="upload-", dir=root))
+    """A scratch directory of this process under ``root`` (0700); those of processes
+    killed mid-upload are swept first, so no plaintext model outlives a crash for long."""
+    return make_scratch("upload", root)
 
 
 def _lifecycle(method: str, doc: str) -> Any:

@@ -1,0 +1,226 @@
+"""What every check shares: the holdout split into features and label, and each model's outputs.
+
+The models are asked once for their outputs on the holdout rows (``Scored``); the
+checks reuse them and only query a model again when they need new inputs (noise, the
+attack, training rows).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from garrison.errors import InvalidInput, UnsupportedModel
+from garrison.gates.policy import GatePolicy
+
+__all__ = ["Context", "Scored", "build_context", "model_outputs", "spread_of"]
+
+# Rows on which a model's own predict() is compared with the argmax of its predict_proba().
+_CONSISTENCY_ROWS = 256
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One model's outputs on a set of rows: decisions, and probabilities when it gives them.
+
+    ``proba`` columns follow ``Context.classes``; ``None`` for regressors and for
+    classifiers without ``predict_proba``.
+    """
+
+    pred: np.ndarray
+    proba: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class Context:
+    """The holdout set and both models' outputs on it, computed once per gate run."""
+
+    policy: GatePolicy
+    frame: pd.DataFrame
+    y: np.ndarray
+    classes: np.ndarray | None
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+    spread: dict[str, float]
+    candidate_model: Any
+    production_model: Any | None
+    candidate: Scored
+    production: Scored | None
+    training: pd.DataFrame | None
+    seed: int
+
+    @property
+    def is_classification(self) -> bool:
+        return self.policy.task == "classification"
+
+    @property
+    def label(self) -> str:
+        assert self.policy.label is not None
+        return self.policy.label
+
+    def rng(self, salt: int) -> np.random.Generator:
+        """A generator per check, so enabling one check never changes another's draws."""
+        return np.random.default_rng([self.seed, salt])
+
+    def scored(self, model: Any, frame: pd.DataFrame) -> Scored:
+        """``model``'s outputs on ``frame`` (holdout-shaped rows without the label)."""
+        return model_outputs(model, frame[feature_columns(model, frame, self.label)], self.classes)
+
+
+def _is_categorical(series: pd.Series) -> bool:
+    return not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+
+
+def spread_of(values: np.ndarray) -> float:
+    """A robust standard deviation: IQR / 1.349, else the standard deviation, else 0."""
+    finite = values[np.isfinite(values)]
+    if finite.size < 2:
+        return 0.0
+    q1, q3 = np.percentile(finite, [25, 75])
+    robust = float(q3 - q1) / 1.349
+    return robust if robust > 0 else float(np.std(finite))
+
+
+def spreads_of(frame: pd.DataFrame, columns: tuple[str, ...]) -> dict[str, float]:
+    """``spread_of`` every column, in one pass when no value is missing or infinite."""
+    if not columns:
+        return {}
+    values = frame[list(columns)].to_numpy(dtype=float, na_value=np.nan)
+    if not np.isfinite(values).all() or len(values) < 2:
+        return {c: spread_of(values[:, j]) for j, c in enumerate(columns)}
+    q1, q3 = np.percentile(values, [25, 75], axis=0)
+    robust = (q3 - q1) / 1.349
+    spread = np.where(robust > 0, robust, values.std(axis=0))
+    return {c: float(spread[j]) for j, c in enumerate(columns)}
+
+
+def feature_columns(model: Any, frame: pd.DataFrame, label: str) -> list[str]:
+    """The columns the model was fitted on when it says so, else every column but the label."""
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        wanted = [str(n) for n in names]
+        missing = [n for n in wanted if n not in frame.columns]
+        if missing:
+            raise InvalidInput(
+                "the data lacks columns the model was fitted on",
+                columns=[m[:80] for m in missing[:10]],
+            )
+        return wanted
+    return [c for c in frame.columns if c != label]
+
+
+def _align_proba(model: Any, proba: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    model_classes = getattr(model, "classes_", None)
+    if model_classes is None:
+        if proba.shape[1] != classes.size:
+            raise UnsupportedModel("the model's probabilities do not match the holdout's classes")
+        return proba
+    out = np.zeros((proba.shape[0], classes.size), dtype=float)
+    index = {c: i for i, c in enumerate(classes.tolist())}
+    for j, c in enumerate(np.asarray(model_classes).tolist()):
+        if c in index:
+            out[:, index[c]] = proba[:, j]
+    return out
+
+
+def model_outputs(model: Any, frame: pd.DataFrame, classes: np.ndarray | None) -> Scored:
+    """Ask ``model`` for its decisions (and probabilities) on ``frame``.
+
+    When the classifier exposes ``classes_`` and ``predict_proba``, its decisions are the
+    argmax of the probabilities (one pass instead of two); that shortcut is verified
+    against ``predict`` on the first rows, and abandoned if they disagree.
+    """
+    if classes is None:
+        return Scored(np.asarray(model.predict(frame), dtype=float).ravel(), None)
+    if not hasattr(model, "predict_proba"):
+        return Scored(np.asarray(model.predict(frame)).ravel(), None)
+    raw = np.asarray(model.predict_proba(frame), dtype=float)
+    if raw.ndim != 2 or raw.shape[0] != len(frame):
+        raise UnsupportedModel("the model's predict_proba returned an unexpected shape")
+    proba = _align_proba(model, raw, classes)
+    model_classes = getattr(model, "classes_", None)
+    if model_classes is None:
+        return Scored(np.asarray(model.predict(frame)).ravel(), proba)
+    pred = np.asarray(model_classes)[np.argmax(raw, axis=1)]
+    head = np.asarray(model.predict(frame.iloc[:_CONSISTENCY_ROWS])).ravel()
+    if not np.array_equal(head, pred[:_CONSISTENCY_ROWS]):
+        pred = np.asarray(model.predict(frame)).ravel()
+    return Scored(pred, proba)
+
+
+def build_context(
+    candidate: Any,
+    production: Any | None,
+    holdout: pd.DataFrame,
+    policy: GatePolicy,
+    training: pd.DataFrame | None,
+    seed: int,
+) -> Context:
+    """Validate the inputs against the policy and score both models on the holdout rows."""
+    if policy.label is None:
+        raise InvalidInput(
+            "the gate policy names no label and the holdout dataset declares no target column"
+        )
+    if not isinstance(holdout, pd.DataFrame) or len(holdout) == 0:
+        raise InvalidInput("the holdout set is empty")
+    for column in (policy.label, policy.sensitive):
+        if column is not None and column not in holdout.columns:
+            raise InvalidInput(
+                "the holdout set lacks a column the gate policy names", column=column
+            )
+    if training is not None and policy.label not in training.columns:
+        raise InvalidInput("the training set lacks the label column", column=policy.label)
+    holdout = holdout.reset_index(drop=True)
+    y_series = holdout[policy.label]
+    if y_series.isna().any():
+        raise InvalidInput("the holdout set has rows without a label", column=policy.label)
+    frame = holdout.drop(columns=[policy.label])
+    columns = list(frame.columns)
+    classes: np.ndarray | None = None
+    if policy.task == "classification":
+        y = y_series.to_numpy()
+        labels = np.unique(y)
+        known = [getattr(m, "classes_", None) for m in (candidate, production) if m is not None]
+        pool = [labels] + [np.asarray(k) for k in known if k is not None]
+        try:
+            classes = np.unique(np.concatenate(pool))
+        except TypeError as exc:  # e.g. string labels against a model's integer classes
+            raise InvalidInput("the holdout labels are not of the models' class type") from exc
+        for model_classes in known:
+            if model_classes is not None and not np.isin(labels, np.asarray(model_classes)).any():
+                raise InvalidInput(
+                    "none of the holdout labels is a class the model predicts",
+                    column=policy.label,
+                )
+        if labels.size < 2:
+            raise InvalidInput("a classification holdout set needs at least two classes")
+    else:
+        if not pd.api.types.is_numeric_dtype(y_series):
+            raise InvalidInput("a regression label must be numeric", column=policy.label)
+        y = y_series.to_numpy(dtype=float, na_value=np.nan)
+    numeric = tuple(c for c in columns if not _is_categorical(frame[c]))
+    categorical = tuple(c for c in columns if c not in numeric)
+    spread = spreads_of(frame, numeric)
+    cand = model_outputs(candidate, frame[feature_columns(candidate, frame, policy.label)], classes)
+    prod = None
+    if production is not None:
+        inputs = frame[feature_columns(production, frame, policy.label)]
+        prod = model_outputs(production, inputs, classes)
+    return Context(
+        policy=policy,
+        frame=frame,
+        y=y,
+        classes=classes,
+        numeric=numeric,
+        categorical=categorical,
+        spread=spread,
+        candidate_model=candidate,
+        production_model=production,
+        candidate=cand,
+        production=prod,
+        training=training,
+        seed=seed,
+    )

@@ -1,0 +1,188 @@
+"""Leakage: holdout rows also in the training set, and features that near-copy the label."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from garrison.gates._context import Context, feature_columns
+from garrison.gates._stats import auc
+from garrison.gates.policy import LeakageThresholds
+from garrison.gates.results import CheckResult, MetricValue
+
+__all__ = ["check_leakage", "feature_label_strength", "natural_overlap", "row_overlap"]
+
+_SALT = 5
+_BINS = 20
+_SMOOTHING = 1.0
+
+
+def _row_keys(holdout: pd.DataFrame, training: pd.DataFrame, columns: list[Any]) -> np.ndarray:
+    """One comparable key per row, holdout rows first.
+
+    Rows are compared by their normalized bytes: numbers as float32 (so int/float storage
+    and float64 noise below float32 precision, as from a CSV round trip, do not hide a
+    copy), other values by their text, encoded jointly over both frames.
+    """
+    parts = []
+    for column in columns:
+        a, b = holdout[column], training[column]
+        if all(
+            pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) for s in (a, b)
+        ):
+            values = np.concatenate(
+                [a.to_numpy(dtype=float, na_value=np.nan), b.to_numpy(dtype=float, na_value=np.nan)]
+            )
+            parts.append(values.astype(np.float32).view(np.int32))
+        else:
+            text = np.concatenate([a.astype(str).to_numpy(), b.astype(str).to_numpy()])
+            parts.append(pd.factorize(text)[0].astype(np.int32))
+    keys = np.ascontiguousarray(np.stack(parts, axis=1))
+    rows: np.ndarray = keys.view(np.dtype((np.void, keys.itemsize * keys.shape[1]))).ravel()
+    return rows
+
+
+def row_overlap(holdout: pd.DataFrame, training: pd.DataFrame, columns: list[Any]) -> np.ndarray:
+    """Which holdout rows also appear in ``training`` over ``columns``."""
+    n = len(holdout)
+    rows = _row_keys(holdout, training, columns)
+    seen = set(rows[n:].tolist())
+    return np.fromiter((r in seen for r in rows[:n].tolist()), dtype=bool, count=n)
+
+
+def natural_overlap(holdout: pd.DataFrame, training_rows: int, columns: list[Any]) -> float:
+    """The overlap expected without any copying, from how often holdout rows repeat among
+    themselves: a row whose value covers a share p of the holdout would turn up among
+    ``training_rows`` independent draws with probability 1 - (1 - p) ** training_rows.
+
+    Continuous data never repeats (0: any overlap is a copy); a small categorical table
+    repeats all the time (near 1). Copies of distinct training rows do not repeat within
+    the holdout, so contamination does not raise this estimate.
+    """
+    n = len(holdout)
+    if n < 2:
+        return 0.0
+    rows = _row_keys(holdout, holdout.iloc[:0], columns)
+    _, inverse, counts = np.unique(rows, return_inverse=True, return_counts=True)
+    share = (counts[inverse] - 1) / (n - 1)
+    return float(np.mean(1.0 - (1.0 - share) ** training_rows))
+
+
+def _out_of_fold_encoding(codes: np.ndarray, target: np.ndarray, folds: np.ndarray) -> np.ndarray:
+    """Each row's category mean of ``target`` (rows x k), learnt on the other fold only."""
+    out = np.empty_like(target, dtype=float)
+    prior = target.mean(axis=0)
+    size = int(codes.max()) + 1 if codes.size else 1
+    for fold in (0, 1):
+        learn, apply = folds != fold, folds == fold
+        counts = np.bincount(codes[learn], minlength=size).astype(float)[:, None]
+        sums = np.stack(
+            [
+                np.bincount(codes[learn], weights=target[learn, j], minlength=size)
+                for j in range(target.shape[1])
+            ],
+            axis=1,
+        )
+        table = (sums + _SMOOTHING * prior) / (counts + _SMOOTHING)
+        out[apply] = table[codes[apply]]
+    return out
+
+
+def feature_label_strength(
+    values: pd.Series, y: np.ndarray, classes: np.ndarray | None, folds: np.ndarray
+) -> float:
+    """How well one feature alone predicts the label: ROC AUC (classification, oriented so
+    0.5 is useless and 1 a perfect copy) or absolute Spearman correlation (regression)."""
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    raw = values.to_numpy(dtype=float, na_value=np.nan) if numeric else None
+    binary = classes is not None and classes.size == 2
+    if raw is not None and np.isfinite(raw).all() and (classes is None or binary):
+        if classes is None:
+            rho = stats.spearmanr(raw, y).statistic
+            return float(abs(rho)) if np.isfinite(rho) else 0.0
+        a = auc(y == classes[1], raw)
+        return max(a, 1 - a)
+    if raw is not None:
+        finite = np.where(
+            np.isfinite(raw), raw, np.nanmedian(raw) if np.isfinite(raw).any() else 0.0
+        )
+        edges = np.unique(np.quantile(finite, np.linspace(0, 1, _BINS + 1)[1:-1]))
+        codes = np.searchsorted(edges, finite)
+    else:
+        codes = pd.factorize(values.astype(str))[0]
+    if classes is None:
+        encoded = _out_of_fold_encoding(codes, y[:, None], folds)[:, 0]
+        rho = stats.spearmanr(encoded, y).statistic
+        return float(abs(rho)) if np.isfinite(rho) else 0.0
+    onehot = (y[:, None] == classes[None, :]).astype(float)
+    encoded = _out_of_fold_encoding(codes, onehot, folds)
+    scores = [
+        auc(onehot[:, j] > 0, encoded[:, j]) for j in range(classes.size) if onehot[:, j].any()
+    ]
+    scores = [max(s, 1 - s) for s in scores if np.isfinite(s)]
+    if binary:
+        return scores[-1] if scores else 0.5
+    return float(np.mean(scores)) if scores else 0.5
+
+
+def check_leakage(ctx: Context, th: LeakageThresholds) -> CheckResult:
+    thresholds = {
+        "max_overlap_fraction": th.max_overlap_fraction,
+        "max_feature_auc": th.max_feature_auc,
+    }
+    metrics: dict[str, MetricValue] = {}
+    problems: list[str] = []
+    notes: list[str] = []
+    columns = feature_columns(ctx.candidate_model, ctx.frame, ctx.label)
+    folds = ctx.rng(_SALT).integers(0, 2, size=ctx.y.size)
+    strengths = {
+        c: feature_label_strength(ctx.frame[c], ctx.y, ctx.classes, folds) for c in columns
+    }
+    if strengths:
+        worst = max(strengths, key=lambda c: strengths[c])
+        metrics.update({"strongest_feature": worst, "strongest_feature_auc": strengths[worst]})
+        leaked = sorted(c for c, s in strengths.items() if s > th.max_feature_auc)
+        if leaked:
+            shown = ", ".join(repr(c) for c in leaked[:3]) + (" ..." if len(leaked) > 3 else "")
+            problems.append(
+                f"feature {shown} alone predicts the label (strength {strengths[worst]:.3f} "
+                f"above {th.max_feature_auc:.3f}): a near-copy of the label"
+            )
+            metrics["leaked_features"] = len(leaked)
+    if ctx.training is None:
+        if th.require_training:
+            problems.append("no training set recorded in lineage, and the policy requires one")
+        else:
+            notes.append("overlap not checked (no training set in lineage)")
+    else:
+        shared = [c for c in ctx.frame.columns if c in ctx.training.columns] + [ctx.label]
+        holdout = ctx.frame.assign(**{ctx.label: ctx.y})
+        repeated = row_overlap(holdout, ctx.training, shared)
+        overlap = float(repeated.mean())
+        natural = natural_overlap(holdout, len(ctx.training), shared)
+        metrics.update(
+            {
+                "overlap_fraction": overlap,
+                "overlap_rows": int(repeated.sum()),
+                "expected_natural_overlap": natural,
+            }
+        )
+        if overlap - natural > th.max_overlap_fraction:
+            expected = f", {natural:.1%} expected from repeated values" if natural >= 0.001 else ""
+            problems.append(
+                f"{overlap:.1%} of holdout rows also appear in the training set{expected} "
+                f"(excess above {th.max_overlap_fraction:.1%}): the holdout is contaminated"
+            )
+        else:
+            notes.append(f"{overlap:.1%} of holdout rows in training ({natural:.1%} expected)")
+    if problems:
+        return CheckResult("leakage", False, "; ".join(problems), metrics, thresholds)
+    strongest = (
+        f"strongest single feature {metrics['strongest_feature_auc']:.3f}"
+        if strengths
+        else "no features"
+    )
+    return CheckResult("leakage", True, "; ".join([strongest, *notes]), metrics, thresholds)

@@ -1,0 +1,190 @@
+"""Robustness: the score under small perturbations, and a black-box attack against production's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from garrison.gates._context import Context, Scored, feature_columns
+from garrison.gates._stats import metric
+from garrison.gates.checks._attack import boundary_attack
+from garrison.gates.policy import RobustnessThresholds
+from garrison.gates.results import CheckResult, MetricValue
+
+__all__ = ["check_robustness", "perturb"]
+
+_SALT = 3
+_MIN_ATTACK_ROWS = 10
+# Holdout rows searched for each attacked row's starting point (the nearest one labelled
+# differently).
+_POOL_ROWS = 2000
+# Holdout rows given noise (all of them when fewer): enough for the accuracy drop to be
+# measured to a fraction of a point, paired with the same rows' clean predictions.
+_NOISE_ROWS = 5000
+
+
+def perturb(
+    frame: pd.DataFrame,
+    numeric: tuple[str, ...],
+    categorical: tuple[str, ...],
+    spread: dict[str, float],
+    noise: float,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """Gaussian noise of ``noise`` x spread on numeric columns; categorical values swapped
+    to another observed category with probability ``noise``. Missing values stay missing."""
+    columns: dict[str, Any] = {c: frame[c] for c in frame.columns}
+    n = len(frame)
+    moved = [c for c in numeric if spread[c] > 0]
+    if moved:
+        scale = noise * np.array([spread[c] for c in moved])
+        shifted = (
+            frame[moved].to_numpy(dtype=float, na_value=np.nan)
+            + rng.standard_normal((n, len(moved))) * scale
+        )
+        columns.update({c: shifted[:, j] for j, c in enumerate(moved)})
+    for column in categorical:
+        values = frame[column].to_numpy(dtype=object)
+        present = frame[column].notna().to_numpy()
+        observed = pd.unique(values[present])
+        if observed.size < 2:
+            continue
+        swap = (rng.random(n) < noise) & present  # a missing value stays missing
+        if not swap.any():
+            continue
+        codes = pd.Index(observed).get_indexer(values[swap])
+        shift = rng.integers(1, observed.size, size=codes.size)
+        replaced = values.copy()
+        replaced[swap] = observed[(codes + shift) % observed.size]
+        columns[column] = pd.Series(replaced, index=frame.index).astype(frame[column].dtype)
+    return pd.DataFrame(columns, index=frame.index)
+
+
+def _noise_rows(ctx: Context) -> np.ndarray:
+    rows = np.arange(ctx.y.size)
+    if rows.size > _NOISE_ROWS:
+        rows = np.sort(ctx.rng(_SALT + 4).choice(rows, size=_NOISE_ROWS, replace=False))
+    return rows
+
+
+def _noisy_copies(ctx: Context, rows: np.ndarray, th: RobustnessThresholds) -> list[pd.DataFrame]:
+    rng = ctx.rng(_SALT)
+    frame = ctx.frame.iloc[rows]
+    return [
+        perturb(frame, ctx.numeric, ctx.categorical, ctx.spread, th.noise, rng)
+        for _ in range(th.repeats)
+    ]
+
+
+def _noise_effect(
+    ctx: Context, model: Any, clean: Scored, rows: np.ndarray, copies: list[pd.DataFrame]
+) -> dict[str, float]:
+    """Mean score drop and prediction flip rate over noisy copies of the holdout ``rows``."""
+    drops, flips = [], []
+    y, clean = ctx.y[rows], Scored(clean.pred[rows], None)
+    if ctx.is_classification:
+        clean_score = metric("accuracy", y, clean, ctx.classes)
+    else:
+        clean_score = metric("rmse", y, clean, None)
+    for noisy in copies:
+        scored = ctx.scored(model, noisy)
+        if ctx.is_classification:
+            drops.append(clean_score - metric("accuracy", y, scored, ctx.classes))
+            flips.append(float(np.mean(scored.pred != clean.pred)))
+        else:
+            rmse = metric("rmse", y, scored, None)
+            drops.append((rmse - clean_score) / max(clean_score, 1e-12))
+            change = np.abs(np.asarray(scored.pred, float) - np.asarray(clean.pred, float))
+            flips.append(float(np.mean(change)) / max(clean_score, 1e-12))
+    return {"score_drop": float(np.mean(drops)), "flip_rate": float(np.mean(flips))}
+
+
+def _attack_rows(ctx: Context, th: RobustnessThresholds) -> np.ndarray:
+    correct = ctx.candidate.pred == ctx.y
+    if ctx.production is not None:
+        correct &= ctx.production.pred == ctx.y
+    rows = np.flatnonzero(correct)
+    if rows.size > th.attack_rows:
+        rows = np.sort(ctx.rng(_SALT + 1).choice(rows, size=th.attack_rows, replace=False))
+    return rows
+
+
+def _attack(
+    ctx: Context, model: Any, clean: Scored, rows: np.ndarray, th: RobustnessThresholds
+) -> float:
+    columns = feature_columns(model, ctx.frame, ctx.label)
+    dims = [c for c in ctx.numeric if ctx.spread[c] > 0 and c in columns]
+    inputs = ctx.frame[columns]
+    pool = np.arange(len(inputs))
+    if pool.size > _POOL_ROWS:
+        pool = np.sort(ctx.rng(_SALT + 3).choice(pool, size=_POOL_ROWS, replace=False))
+    outcome = boundary_attack(
+        model.predict,
+        inputs.iloc[rows],
+        clean.pred[rows],
+        inputs.iloc[pool],
+        clean.pred[pool],
+        dims,
+        np.array([ctx.spread[c] for c in dims]),
+        budget=th.attack_budget,
+        radius=th.attack_radius,
+        rng=ctx.rng(_SALT + 2),
+    )
+    return outcome.success_rate(th.attack_radius)
+
+
+def check_robustness(ctx: Context, th: RobustnessThresholds) -> CheckResult:
+    unit = "accuracy drop" if ctx.is_classification else "relative RMSE rise"
+    thresholds: dict[str, float] = {"noise": th.noise, "max_score_drop": th.max_score_drop}
+    noised = _noise_rows(ctx)
+    copies = _noisy_copies(ctx, noised, th)  # the same noisy rows for both models
+    effect = _noise_effect(ctx, ctx.candidate_model, ctx.candidate, noised, copies)
+    metrics: dict[str, MetricValue] = {"measure": unit, "noise_rows": int(noised.size), **effect}
+    if ctx.production is not None:
+        prod = _noise_effect(ctx, ctx.production_model, ctx.production, noised, copies)
+        metrics.update({f"production_{k}": v for k, v in prod.items()})
+    problems = []
+    if effect["score_drop"] > th.max_score_drop:
+        problems.append(
+            f"{unit} {effect['score_drop']:.3f} under {th.noise:.0%}-of-spread noise "
+            f"above {th.max_score_drop:.3f}"
+        )
+    attack_text = "attack not applicable to regression"
+    dims = [c for c in ctx.numeric if ctx.spread[c] > 0]
+    if ctx.is_classification and th.attack_rows > 0 and dims:
+        rows = _attack_rows(ctx, th)
+        thresholds.update(
+            {
+                "attack_radius": th.attack_radius,
+                "attack_budget": th.attack_budget,
+                "max_attack_success": th.max_attack_success,
+                "max_attack_increase": th.max_attack_increase,
+            }
+        )
+        metrics["attack_rows"] = int(rows.size)
+        if rows.size < _MIN_ATTACK_ROWS:
+            attack_text = f"attack skipped: only {rows.size} correctly classified rows"
+        else:
+            rate = _attack(ctx, ctx.candidate_model, ctx.candidate, rows, th)
+            metrics["attack_success"] = rate
+            attack_text = f"attack success {rate:.2f}"
+            if rate > th.max_attack_success:
+                problems.append(f"attack success {rate:.2f} above {th.max_attack_success:.2f}")
+            if ctx.production is not None:
+                assert ctx.production_model is not None
+                prod_rate = _attack(ctx, ctx.production_model, ctx.production, rows, th)
+                metrics["production_attack_success"] = prod_rate
+                attack_text += f" (production {prod_rate:.2f})"
+                if rate > prod_rate + th.max_attack_increase:
+                    problems.append(
+                        f"attack success {rate:.2f} exceeds production's {prod_rate:.2f} "
+                        f"by more than {th.max_attack_increase:.2f}"
+                    )
+    elif ctx.is_classification:
+        attack_text = "attack skipped: no numeric feature to move"
+    if problems:
+        return CheckResult("robustness", False, "; ".join(problems), metrics, thresholds)
+    reason = f"{unit} {effect['score_drop']:.3f} under noise; {attack_text}"
+    return CheckResult("robustness", True, reason, metrics, thresholds)

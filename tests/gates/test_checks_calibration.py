@@ -1,0 +1,47 @@
+"""The calibration check: expected calibration error, by hand and on sampled outcomes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from garrison.gates._context import Scored
+from garrison.gates.checks.calibration import check_calibration, expected_calibration_error
+from garrison.gates.policy import CalibrationThresholds
+from tests.gates.helpers import Fixed, context, frame
+
+
+def test_ece_by_hand() -> None:
+    # Four rows at confidence 0.9 (bin 9), three right: |0.75 - 0.9| over all 4 rows.
+    proba = np.array([[0.1, 0.9]] * 4)
+    y = np.array([1, 1, 1, 0])
+    ece = expected_calibration_error(y, Scored(np.ones(4, int), proba), np.array([0, 1]), 10)
+    assert ece == pytest.approx(0.15)
+
+
+def test_calibrated_passes_and_overconfident_fails() -> None:
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.05, 0.95, size=4000)
+    y = (rng.random(4000) < p).astype(int)  # outcomes drawn from the stated probabilities
+    proba = np.column_stack([1 - p, p])
+    ctx = context(Fixed(proba.argmax(1), proba, [0, 1]), None, frame(y))
+    result = check_calibration(ctx, CalibrationThresholds())
+    assert result.passed and float(result.metrics["ece"]) < 0.03
+    sharp = np.clip((p > 0.5).astype(float), 0.01, 0.99)  # same decisions, claims certainty
+    sharp_proba = np.column_stack([1 - sharp, sharp])
+    ctx = context(Fixed(sharp_proba.argmax(1), sharp_proba, [0, 1]), None, frame(y))
+    result = check_calibration(ctx, CalibrationThresholds())
+    assert not result.passed and "miscalibrated" in result.reason
+
+
+def test_skipped_without_probabilities_and_for_regression() -> None:
+    y = np.array([0, 1] * 10)
+    result = check_calibration(
+        context(Fixed(y, classes=[0, 1]), None, frame(y)), CalibrationThresholds()
+    )
+    assert result.passed and result.skipped and "no probabilities" in result.reason
+    yr = np.linspace(0, 1, 20)
+    result = check_calibration(
+        context(Fixed(yr), None, frame(yr), task="regression"), CalibrationThresholds()
+    )
+    assert result.skipped and "classifiers" in result.reason
