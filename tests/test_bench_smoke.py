@@ -41,3 +41,16 @@ def test_protocol_comparison_runs_and_reports_the_ratios() -> None:
         assert ratio and float(ratio.group(1)) >= 0, run.stdout
     for name in ("rest-json", "rest-binary", "grpc"):
         assert re.search(rf"^{name}\s+[\d,]+\s+[\d,]+", run.stdout, re.M), run.stdout
+
+
+@pytest.mark.slow
+def test_adversarial_quality_benchmark_runs() -> None:
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "detection_quality_adv.py"), "--seeds", "1",
+         "--attacks", "12"],
+        capture_output=True, text=True, timeout=400, cwd=ROOT)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    for target in ("1%", "5%"):
+        assert re.search(rf"^  garrison default\s+{target}\s+\d+/\d+", run.stdout, re.M), \
+            run.stdout
+    assert "(numeric)" in run.stdout and "(mixed)" in run.stdout

@@ -78,7 +78,7 @@ def test_a_stage_set_by_sql_is_not_served_and_other_models_are(inst, tmp_path) -
     builder, table = _table(inst)
     assert "fraud" not in table.entries  # Refused: not served at all.
     assert "churn" in table.entries  # The other model is untouched.
-    assert builder.problems["fraud"].startswith("state-unverified")
+    assert [s.code for s in table.problems()["fraud"]] == ["state-unverified"]
     [refusal] = _refusals(inst, f"model:fraud:{bad.version}")
     assert refusal.outcome == "failed" and refusal.reason == "bad-seal"
     assert any(a.caller == f"model:fraud:{bad.version}" for a in _alerts(inst))
@@ -163,7 +163,8 @@ def test_the_gateway_refuses_a_sql_promotion_and_keeps_serving_the_rest(
     row = json.dumps({"instances": [{f"x{i}": 0.1 for i in range(4)}]})
     headers = {"Authorization": f"Bearer {app_key}", "Content-Type": "application/json"}
     with TestClient(app) as client:
-        assert "fraud" in state.problems and "churn" not in state.problems
+        problems = state.dataplane.table.problems()
+        assert "fraud" in problems and "churn" not in problems
         ok = client.post("/v1/models/churn/predict", content=row, headers=headers)
         refused = client.post("/v1/models/fraud/predict", content=row, headers=headers)
         forged = client.post("/v1/models/churn/predict", content=row, headers={

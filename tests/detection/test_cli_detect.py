@@ -60,8 +60,11 @@ def test_drift_compare_exit_codes_and_json(files: dict[str, Path]) -> None:
     assert body["drifted"] is True and body["drifted_features"] == ["x0"]
     assert {"rows_reference", "rows_current", "alpha", "correction", "features",
             "correlation"} <= set(body)
-    check = body["features"][0]["checks"][-1]
+    checks = body["features"][0]["checks"]
+    check = next(c for c in checks if c["check"] == "distribution")
     assert check["method"] == "ks" and check["drifted"] is True
+    location = next(c for c in checks if c["check"] == "location")
+    assert location["method"] == "rank-location" and location["drifted"] is True
 
 
 def test_detect_inputs_flags_rows(files: dict[str, Path]) -> None:

@@ -206,3 +206,57 @@ def test_a_time_window_filled_by_frames_closes_on_time(profile: Profile) -> None
     clock.advance(20)
     reports = monitor.add_frame(frame.iloc[100:])
     assert len(reports) == 1 and reports[0].drifted_features == ["a"]
+
+
+# Issue 19: a +0.15 standard deviation shift of one feature in a 1,000-row window was
+# missed in about half of the windows (the KS statistic is weak for a pure shift; its
+# effect gate, Wasserstein / IQR = 0.11, sat on its threshold). The rank-location check
+# finds it; the Tarone rule keeps untestable missing-rate checks out of the correction.
+def test_small_shift_of_one_feature_is_found_over_many_seeds(profile: Profile) -> None:
+    found = without = 0
+    for seed in range(20):
+        window = make(np.random.default_rng(700 + seed), 1000, shift=0.15)
+        found += compare(profile, window).drifted_features == ["a"]
+        without += compare(profile, window, DriftConfig(location=False)).drifted_features == ["a"]
+    print(f"\n+0.15 SD shift of one feature, 1000-row windows: found in {found}/20 "
+          f"({without}/20 without the location check)")
+    # z is about 4.5 at this size, so even an ideal test misses a few windows after
+    # the correction; 0.9 is what the bench measures over 150 windows.
+    assert found >= 17 and without <= 14
+
+
+def test_small_shift_check_does_not_raise_false_alarms(profile: Profile) -> None:
+    alarms = sum(compare(profile, make(np.random.default_rng(900 + s), 1000)).drifted
+                 for s in range(40))
+    print(f"\nno-shift 1000-row windows: {alarms}/40 false alarms")
+    assert alarms <= 1
+
+
+def test_location_check_reports_shift_in_standard_deviations(profile: Profile) -> None:
+    report = compare(profile, make(np.random.default_rng(4), 5000, shift=0.3))
+    loc = next(c for f in report.features if f.feature == "a" for c in f.checks
+               if c.check == "location")
+    assert loc.drifted and loc.method == "rank-location" and loc.effect_method == "rank-location"
+    assert 0.2 < loc.effect_size < 0.4  # The shift, estimated from ranks alone.
+    # Outliers do not move a rank statistic: 2% of the values pushed far out.
+    window = make(np.random.default_rng(4), 5000)
+    window.loc[:99, "a"] = 1e6
+    quiet = compare(profile, window)
+    loc = next(c for f in quiet.features if f.feature == "a" for c in f.checks
+               if c.check == "location")
+    assert loc.effect_size < 0.06
+    off = compare(profile, make(np.random.default_rng(4), 5000, shift=0.3),
+                  DriftConfig(location=False))
+    assert all(c.check != "location" for f in off.features for c in f.checks)
+
+
+def test_untestable_missing_rate_checks_do_not_dilute_the_correction(profile: Profile) -> None:
+    report = compare(profile, make(np.random.default_rng(6), 1000, shift=0.15))
+    miss = [c for f in report.features for c in f.checks if c.check == "missing-rate"]
+    assert miss and all(c.p_adjusted == 1.0 and not c.drifted for c in miss)
+    loc = next(c for f in report.features if f.feature == "a" for c in f.checks
+               if c.check == "location")
+    testable = sum(1 for f in report.features for c in f.checks if c.check != "missing-rate"
+                   ) + report.correlation_pairs
+    # BH over the testable checks only: the smallest p-value is scaled by their count.
+    assert loc.p_adjusted <= loc.p_value * testable + 1e-12

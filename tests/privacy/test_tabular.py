@@ -130,6 +130,7 @@ def test_every_public_name_is_exported() -> None:
     public = {n for n in dir(privacy) if not n.startswith("_")}
     modules = {
         "anonymize",
+        "attributes",
         "builtin",
         "classify",
         "detectors",

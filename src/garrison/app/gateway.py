@@ -188,7 +188,6 @@ def build_gateway(services: Services, settings: Settings, *, refresh_interval: f
             writer.start()  # Durably, before the first answer: every answer is numbered.
             started["log"] = True
         plane.table = builder.build()
-        state.problems = dict(builder.problems)  # Every failed role, by model.
         state.ready = True
 
     async def refresh() -> None:
@@ -298,8 +297,7 @@ def _state_reporter(services: Services, telemetry: PrometheusTelemetry,
                          resource=f"model:{state.name}", reason=state.code,
                          payload={**payload, "message": state.message}))
         _alert(services, "model-not-served", f"model:{state.name}",
-               {**payload, "model": state.name,
-                "problem": f"{state.code}: {state.message}"[:300]})
+               {**payload, "code": state.code, "message": state.message})
 
     return report
 

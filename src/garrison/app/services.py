@@ -181,13 +181,13 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     registry.on_download = _download_monitor(alerts, clock)
     deployments.fallback_check = lambda actor, name, version: registry.ensure_servable(
         actor, name, version, purpose="fallback")
-    deployments.serving_events = lambda name: store.query(AuditQuery(
-        action="serve-model-version", resource=f"model:{name}", newest_first=True, limit=50))
     gates, overrides = _gates(settings, store, registry, keyring, guard, clock, shadows,
                               alerts)
     accounts = AccountService(store, guard, clock,
                               allow_never_expiring_keys=settings.allow_never_expiring_keys)
     accounts.on_tamper = _tamper_alarm(alerts)
+    deployments.serving_events = lambda name: store.query(AuditQuery(
+        action="serve-model-version", resource=f"model:{name}", newest_first=True, limit=50))
     sessions = SessionService(
         store, guard, accounts, clock, idle_timeout=settings.console_idle_minutes * 60.0,
         lifetime=settings.console_session_hours * 3600.0,

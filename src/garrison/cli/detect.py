@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from garrison.cli._common import handle_errors
+from garrison.cli._common import CLIState, handle_errors, pass_state
 from garrison.cli._tables import columns_options, leave_out, names, read_table
 from garrison.errors import GarrisonError, InvalidInput
 
@@ -46,10 +46,39 @@ def _profile(frame: Any, path: str) -> Any:
         raise InvalidInput(f"{path}: {exc.message}") from exc
 
 
+_MODEL_FILES = (".skops", ".pkl", ".pickle", ".joblib", ".onnx", ".json", ".ubj", ".txt")
+
+
+def _is_model_file(value: str) -> bool:
+    return Path(value).suffix.lower() in _MODEL_FILES or Path(value).exists()
+
+
+def _registered_model(state: CLIState, ref: str) -> tuple[Any, Any]:
+    """(model, signed reference frame or None) of the registered version ``ref``.
+
+    The registry's loader does what the gateway does: signed manifest, sealed blob,
+    digest, a fresh scan, then the format's restricted loader. The model ends up in
+    this process, so the caller needs the same permission as for a download, and the
+    load is audited under the caller's name.
+    """
+    from garrison.registry import parse_ref
+
+    name, version = parse_ref(ref)
+    if version is None:
+        raise InvalidInput(f"say which version: {name}:N")
+    principal = state.principal()
+    services = state.services
+    services.guard.require(principal, "download-artifact", f"model:{name}:{version}")
+    loaded = services.loader.load(name, version, actor=principal.name)
+    return loaded.model, services.registry.reference_frame(loaded.version)
+
+
 def _load_model(path: str) -> Any:
     if Path(path).suffix.lower() != ".skops":
         raise InvalidInput(
-            f"{path}: only .skops model files are accepted (pickle/joblib files can run code)"
+            f"{path}: only .skops model files are read directly (pickle/joblib files can run "
+            "code); register the model (garrison model register) and pass NAME:VERSION, "
+            "which loads it through the registry's scan and restricted loader"
         )
     try:
         import skops.io as sio
@@ -165,33 +194,61 @@ def detect_group() -> None:
 
 
 @detect_group.command("inputs")
-@click.option("--reference", required=True, help="Reference data (CSV or Parquet).")
-@click.option("--model", "model_file", default=None,
-              help="A .skops model file (skops' default trust list only).")
+@click.option("--model", "model_ref", default=None, metavar="NAME:VERSION",
+              help="A registered model version, loaded through the registry (signature, "
+              "digest, scan, restricted loader; needs download-artifact, audited). A .skops "
+              "file path is also read, with skops' default trust list only.")
+@click.option("--reference", default=None,
+              help="Reference data (CSV or Parquet): rows the model was not trained on. "
+              "Defaults to the registered version's signed reference sample.")
+@click.option("--detectors", default=None, metavar="ID,ID",
+              help="Detector ids to use (garrison.detection.available_detectors); default "
+              "magnitude,mahalanobis and, with a model, perturbation-instability,"
+              "neighbour-disagreement.")
 @click.option("--fpr", default=0.01, show_default=True, type=click.FloatRange(0.0001, 0.5),
               help="Target false-positive rate on data like the reference.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON.")
 @columns_options
 @click.argument("inputs")
+@pass_state
 @handle_errors
-def detect_inputs(reference: str, model_file: str | None, fpr: float, seed: int,
-                  as_json: bool, drop: tuple[str, ...], keep: tuple[str, ...],
-                  encoding: str | None, inputs: str) -> None:
-    """Score every row of INPUTS (CSV or Parquet) against REFERENCE.
+def detect_inputs(state: CLIState, model_ref: str | None, reference: str | None,
+                  detectors: str | None, fpr: float, seed: int, as_json: bool,
+                  drop: tuple[str, ...], keep: tuple[str, ...], encoding: str | None,
+                  inputs: str) -> None:
+    """Score every row of INPUTS (CSV or Parquet) against the reference.
 
     Columns that look like row ids are left out with a warning (--keep to score them).
+    Model-based detectors work through the model's own pipeline, category inputs
+    included.
     """
     from garrison.detection import InputMonitor
 
-    ref, ref_ids = leave_out(read_table(reference, encoding=encoding), drop, keep,
-                             what=reference)
+    model: Any = None
+    signed_reference = None
+    if model_ref and _is_model_file(model_ref):
+        model = _load_model(model_ref)
+    elif model_ref:
+        model, signed_reference = _registered_model(state, model_ref)
+    if reference is not None:
+        ref_table = read_table(reference, encoding=encoding)
+        ref_name = reference
+    elif signed_reference is not None:
+        ref_table, ref_name = signed_reference, f"{model_ref} reference sample"
+    else:
+        raise InvalidInput("give --reference, or --model NAME:VERSION of a version registered "
+                           "with a reference sample")
+    if model is not None and not callable(getattr(model, "predict_proba", None)):
+        raise InvalidInput(f"{model_ref}: the model has no predict_proba, which the "
+                           "model-based detectors need")
+    chosen = [d.strip() for d in detectors.split(",") if d.strip()] if detectors else None
+    ref, ref_ids = leave_out(ref_table, drop, keep, what=ref_name)
     rows, ids = leave_out(read_table(inputs, encoding=encoding), drop, keep, what=inputs)
     ref = ref.drop(columns=[n for n in ids if n in ref.columns])
     rows = rows.drop(columns=[n for n in ref_ids if n in rows.columns])
-    model = _load_model(model_file) if model_file else None
     try:
-        monitor = InputMonitor.fit(ref, model=model, fpr=fpr, rng=seed)
+        monitor = InputMonitor.fit(ref, model=model, fpr=fpr, rng=seed, detectors=chosen)
         verdicts = monitor.score_frame(_coerce_numeric_text(rows, monitor))
     except GarrisonError as exc:
         raise InvalidInput(exc.message) from exc

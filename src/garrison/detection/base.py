@@ -74,12 +74,21 @@ class FitContext:
 
     ``model`` is the deployed model (anything with ``predict_proba``) or ``None``;
     ``rng`` the only source of randomness; ``scale`` the reference standard deviation
-    of each numeric column (never zero).
+    of each numeric column (never zero). Model-based detectors of a model with
+    category inputs get those as integer code columns after the numeric ones:
+    ``categories`` holds the number of codes of each (empty when all inputs are
+    numeric); their ``scale`` entries are 1.
     """
 
     rng: np.random.Generator
     scale: np.ndarray
     model: Any = None
+    categories: tuple[int, ...] = ()
+
+    @property
+    def numeric_width(self) -> int:
+        """How many leading columns are numeric (the rest are category codes)."""
+        return len(self.scale) - len(self.categories)
 
 
 @runtime_checkable
@@ -158,13 +167,17 @@ def make_detector(detector_id: str, **params: Any) -> Detector:
     return info.factory(**merged)
 
 
-def calibrate_union(scores: Mapping[str, np.ndarray], fpr: float) -> dict[str, float]:
+def calibrate_union(scores: Mapping[str, np.ndarray], fpr: float,
+                    weights: Mapping[str, float] | None = None) -> dict[str, float]:
     """Thresholds such that "any detector flags" happens on a share ``fpr`` of held-out rows.
 
-    Each held-out score is turned into its empirical CDF value within its detector;
-    a row's combined level is the largest of them. The level ``L`` exceeded by a share
-    ``fpr`` of rows is found, and each detector's threshold is its own ``L``-quantile.
-    Because detectors are correlated this is tighter than splitting ``fpr`` evenly.
+    Each held-out score is turned into its empirical CDF value ``u`` within its detector.
+    A row is flagged when, for some detector ``j``, ``1 - u_j < w_j * t``: its tail
+    share is below that detector's part of a common budget ``t``, found so that a share
+    ``fpr`` of rows is flagged. Each detector's threshold is its own score at that
+    point. With equal ``weights`` (the default) every detector gets the same part, and
+    because detectors are correlated this is tighter than splitting ``fpr`` evenly; a
+    detector with twice the weight may flag about twice as many rows on its own.
     """
     if not 0.0 < fpr < 1.0:
         raise InvalidInput("fpr must be in (0, 1)")
@@ -175,19 +188,26 @@ def calibrate_union(scores: Mapping[str, np.ndarray], fpr: float) -> dict[str, f
     n = matrix.shape[0]
     if n == 0:
         raise InvalidInput("calibration needs at least one held-out row")
+    w = np.array([float((weights or {}).get(name, 1.0)) for name in names])
+    if not np.all(w > 0):
+        raise InvalidInput("detector weights must be positive")
+    w = w / w.max()
     # The empirical CDF value of each score within its own column (ties share the max).
     ordered = np.sort(matrix, axis=0)
-    levels = np.empty(matrix.shape, dtype=np.int64)
+    ranks = np.empty(matrix.shape, dtype=np.int64)
     for j in range(matrix.shape[1]):
-        levels[:, j] = np.searchsorted(ordered[:, j], matrix[:, j], side="right")
-    combined = np.sort(np.max(levels, axis=1))
-    # The smallest level L (a rank) such that at most fpr * n rows exceed it.
+        ranks[:, j] = np.searchsorted(ordered[:, j], matrix[:, j], side="right")
+    # A row's combined level, in ranks: n - (tail in rows) / weight, largest over detectors.
+    combined = np.sort(np.max(n - (n - ranks) / w, axis=1))
+    # The smallest level such that at most fpr * n rows exceed it.
     allowed = int(np.floor(fpr * n))
-    level = int(combined[n - allowed - 1]) if allowed < n else 0
+    level = float(combined[n - allowed - 1]) if allowed < n else float("-inf")
     out: dict[str, float] = {}
     for j, name in enumerate(names):
-        # Scores with rank <= L pass; the threshold is the largest of them.
-        out[name] = float(ordered[level - 1, j]) if level > 0 else float(ordered[0, j]) - 1.0
+        # Scores whose rank r keeps n - (n - r) / w <= level pass; the threshold is the
+        # largest of them.
+        keep = int(np.floor(n - w[j] * (n - level) + 1e-9)) if np.isfinite(level) else 0
+        out[name] = float(ordered[keep - 1, j]) if keep > 0 else float(ordered[0, j]) - 1.0
     return out
 
 

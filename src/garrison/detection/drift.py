@@ -7,7 +7,9 @@ false alarms on small windows, the second on large ones, where any tiny, harmles
 difference becomes "significant".
 
 Checks per feature: the distribution (numeric: KS + normalized Wasserstein / PSI;
-categorical: chi-square + Jensen-Shannon), the missing rate, and new categories.
+categorical: chi-square + Jensen-Shannon), the location of numeric features (a rank
+test against the profile's CDF, which finds a small shift of the whole distribution
+that the KS statistic misses), the missing rate, and new categories.
 Across features: every pair's Spearman correlation (Fisher z test, effect |delta rho|),
 which catches a change of dependence while every marginal stays the same.
 """
@@ -36,7 +38,8 @@ __all__ = [
 class DriftConfig:
     """Defaults: alpha 0.05 after Benjamini-Hochberg; effect thresholds in ``thresholds``
     override each test's registered default (wasserstein 0.1, psi 0.1, jensenshannon
-    0.1, missing-rate 0.05, new-category 0.01, correlation 0.1)."""
+    0.1, rank-location 0.06 standard deviations, missing-rate 0.05, new-category 0.01,
+    correlation 0.1). ``location`` adds the rank-location check of numeric features."""
 
     alpha: float = 0.05
     correction: str = "bh"
@@ -46,6 +49,7 @@ class DriftConfig:
     categorical_effects: tuple[str, ...] = ("jensenshannon",)
     thresholds: Mapping[str, float] = field(default_factory=dict)
     correlation: bool = True
+    location: bool = True
     min_rows: int = 20
     drift_share: float = 0.0
 
@@ -166,6 +170,11 @@ class _Pending:
     check: str
     sig: StatResult
     effects: list[StatResult]
+    #: False for a test that cannot reject whatever the window holds (a missing rate
+    #: with no missing value on either side). It is reported, but it does not count
+    #: in the multiple-testing correction (Tarone's rule for discrete tests), where it
+    #: would only make the other checks harder to pass.
+    testable: bool = True
 
 
 def compare(
@@ -210,11 +219,17 @@ def compare(
             sig = get_stattest(config.numeric_test)(feat, values)
             effects = [_effect(e, feat, values, config) for e in config.numeric_effects]
             pending.append(_Pending(feat.name, "distribution", sig, effects))
+            if config.location and feat.type in ("float", "int"):
+                test = get_stattest("rank-location")
+                loc = test(feat, values, config.threshold(test.id, test.default_threshold))
+                pending.append(_Pending(feat.name, "location", loc, [loc]))
     n_feature_checks = len(pending)
     if config.correlation:
         pending.extend(_correlation_checks(profile, current, config))
     raw = np.array([p.sig.p_value if p.sig.p_value is not None else 1.0 for p in pending])
-    adjusted = adjust_pvalues(raw, config.correction)
+    testable = np.array([p.testable for p in pending], dtype=bool)
+    adjusted = np.ones(len(pending))
+    adjusted[testable] = adjust_pvalues(raw[testable], config.correction)
     checks = [_decide(p, float(a), config.alpha) for p, a in zip(pending, adjusted, strict=False)]
     by_feature: dict[str, list[DriftCheck]] = {}
     for c in checks[:n_feature_checks]:
@@ -265,7 +280,8 @@ def _missing_check(name: str, ref_missing: int, ref_n: int, cur_missing: int, cu
     threshold = config.threshold("missing-rate", _DEFAULTS["missing-rate"])
     effect = StatResult("missing-rate-delta", abs(p2 - p1), effect_size=abs(p2 - p1),
                         threshold=threshold)
-    return _Pending(name, "missing-rate", StatResult("two-proportion-z", z, p_value=p), [effect])
+    return _Pending(name, "missing-rate", StatResult("two-proportion-z", z, p_value=p), [effect],
+                    testable=ref_missing + cur_missing > 0)
 
 
 def _new_category_check(feat: Any, labels: np.ndarray, config: DriftConfig) -> _Pending:

@@ -28,6 +28,7 @@ from garrison.detection.base import (
     detector_info,
     make_detector,
 )
+from garrison.detection.encoding import CategoryCodes, FrameModel
 from garrison.detection.profile import Profile
 from garrison.detection.rules import RuleChecker
 from garrison.errors import InvalidInput, UnsupportedModel
@@ -36,7 +37,15 @@ from garrison.schema import InputSchema
 __all__ = ["DEFAULT_DETECTORS", "MODEL_DETECTORS", "InputMonitor", "RowVerdict"]
 
 DEFAULT_DETECTORS = ("magnitude", "mahalanobis")
+#: The model-based default, chosen by measurement (docs/detection.md); ``confidence-profile``
+#: is registered and can be named, but in the union it spends the false-positive budget
+#: without catching more minimal-perturbation attacks than these two.
 MODEL_DETECTORS = ("perturbation-instability", "neighbour-disagreement")
+#: Each model-based detector's share of the false-positive budget against one of the others.
+MODEL_WEIGHT = 3.0
+#: Below this many calibration rows the thresholds are set on out-of-fold scores of the
+#: whole reference (cross-fitting) instead of on the holdout alone.
+CROSS_FIT_BELOW = 1000
 _SCORE_CAP = 1e6
 
 
@@ -96,6 +105,8 @@ class InputMonitor:
         fpr: float,
         policy: Policy = Policy.FLAG,
         holdout_rate: float | None = None,
+        codes: CategoryCodes | None = None,
+        full: Iterable[str] = (),
     ) -> None:
         self.profile = profile
         self.checker = checker
@@ -104,16 +115,20 @@ class InputMonitor:
         self.fpr = fpr
         self.policy = Policy(policy)
         self.holdout_rate = holdout_rate
+        # Detectors in ``full`` score [numeric | category codes] rows (a mixed model).
+        self._codes = codes
+        full = set(full)
         self._plan = [
-            (name, det, self.thresholds[name], 1.0 / max(self.thresholds[name], 1e-12))
+            (name, det, self.thresholds[name], 1.0 / max(self.thresholds[name], 1e-12),
+             name in full)
             for name, det in self.detectors.items()
         ]
         self._fast = [
-            (name, getattr(det, "score_one", None) or _first_score(det), t, inv)
-            for name, det, t, inv in self._plan
+            (name, getattr(det, "score_one", None) or _first_score(det), t, inv, wide)
+            for name, det, t, inv, wide in self._plan
         ]
-        self._limits = np.array([t for _, _, t, _ in self._plan])
-        self._inverse = np.array([inv for _, _, _, inv in self._plan])
+        self._limits = np.array([t for _, _, t, _, _ in self._plan])
+        self._inverse = np.array([inv for _, _, _, inv, _ in self._plan])
 
     @property
     def input_schema(self) -> InputSchema:
@@ -137,11 +152,17 @@ class InputMonitor:
         rng: np.random.Generator | int | None = 0,
         profile: Profile | None = None,
         params: Mapping[str, Mapping[str, Any]] | None = None,
+        weights: Mapping[str, float] | None = None,
     ) -> InputMonitor:
         """Fit on ``reference`` (input columns only, or declare outputs in ``profile``).
 
         ``detectors`` defaults to ``DEFAULT_DETECTORS`` plus ``MODEL_DETECTORS`` when a
         model is given. ``params`` overrides a detector's constructor parameters.
+        ``weights`` sets each detector's share of the false-positive budget (see
+        ``calibrate_union``); by default a model-based detector gets ``MODEL_WEIGHT``
+        times the share of the others. Calibration rows are the holdout, or, for a
+        reference with fewer than ``CROSS_FIT_BELOW`` holdout rows, every row scored
+        out of fold.
         """
         if not 0.0 < holdout < 1.0:
             raise InvalidInput("holdout must be in (0, 1)")
@@ -166,48 +187,88 @@ class InputMonitor:
         )
         if chosen and not checker.numeric_names:
             chosen = []
-        if model is not None and hasattr(model, "feature_names_in_"):
-            model = _NamedModel(model, checker.numeric_names)
         needs_model = [d for d in chosen if detector_info(d).needs_model]
-        if needs_model and checker.numeric_names != schema.names:
-            raise UnsupportedModel("model-based detectors need every input feature to be numeric")
+        codes: CategoryCodes | None = None
+        if needs_model:
+            codes = CategoryCodes(schema, profile, reference)
+            if len(checker.numeric_names) + len(codes) != len(schema.names):
+                raise UnsupportedModel("model-based detectors need every input feature to be "
+                                       "numeric or a category")
+            if not len(codes):
+                codes = None
+        if codes is not None:
+            model = FrameModel(model, checker.numeric_names, codes, schema.names)
+            full = np.hstack([numeric, codes.frame(reference[schema.names])])
+        else:
+            if model is not None and hasattr(model, "feature_names_in_"):
+                model = _NamedModel(model, checker.numeric_names)
+            full = numeric
         n = len(numeric)
         n_hold = round(n * holdout)
         if chosen and (n_hold < 20 or n - n_hold < 20):
             raise InvalidInput("the reference is too small to fit and calibrate detectors")
-        order = gen.permutation(n)
-        fit_rows, hold_rows = numeric[order[n_hold:]], numeric[order[:n_hold]]
-        scale = fit_rows.std(axis=0) if len(fit_rows) else np.ones(numeric.shape[1])
+        scale = numeric.std(axis=0) if n else np.ones(numeric.shape[1])
         scale = np.where(scale > 0, scale, 1.0)
-        context = FitContext(rng=gen, scale=scale, model=model)
-        fitted: dict[str, Detector] = {}
-        for name in chosen:
+        sizes = tuple(codes.sizes) if codes is not None else ()
+        contexts = {
+            False: FitContext(rng=gen, scale=scale, model=model),
+            True: FitContext(rng=gen, scale=np.concatenate([scale, np.ones(len(sizes))]),
+                             model=model, categories=sizes),
+        }
+        uses_full = {name: detector_info(name).needs_model for name in chosen}
+
+        def fit_one(name: str, rows: np.ndarray) -> Detector:
             det = make_detector(name, **dict((params or {}).get(name, {})))
-            det.fit(fit_rows, context)
-            fitted[name] = det
-        held = {name: det.score(hold_rows) for name, det in fitted.items()}
-        thresholds = calibrate_union(held, fpr) if fitted else {}
+            det.fit(rows, contexts[uses_full[name]])
+            return det
+
+        matrices = {False: numeric, True: full}
+        order = gen.permutation(n)
+        if chosen and n_hold < CROSS_FIT_BELOW:
+            # A small reference: every row is scored once by detectors fitted on the
+            # other folds, so the thresholds rest on all n rows, not on the holdout alone.
+            folds = np.array_split(order, max(2, round(1 / holdout)))
+            held = {name: np.empty(n) for name in chosen}
+            for part in folds:
+                rest = np.setdiff1d(order, part)
+                for name in chosen:
+                    mat = matrices[uses_full[name]]
+                    held[name][part] = fit_one(name, mat[rest]).score(mat[part])
+            fitted = {name: fit_one(name, matrices[uses_full[name]]) for name in chosen}
+        else:
+            fit_rows, hold_rows = order[n_hold:], order[:n_hold]
+            fitted = {name: fit_one(name, matrices[uses_full[name]][fit_rows])
+                      for name in chosen}
+            held = {name: det.score(matrices[uses_full[name]][hold_rows])
+                    for name, det in fitted.items()}
+        if weights is None:
+            # With a model, most of the false-positive budget goes to the detectors that
+            # look through it: evasion is what only they can see (docs/detection.md).
+            weights = {name: MODEL_WEIGHT if uses_full[name] else 1.0 for name in chosen}
+        thresholds = calibrate_union(held, fpr, weights) if fitted else {}
         rate = None
         if fitted:
-            flagged = np.zeros(n_hold, dtype=bool)
+            flagged = np.zeros(len(next(iter(held.values()))), dtype=bool)
             for name, scores in held.items():
                 flagged |= scores > thresholds[name]
             rate = float(flagged.mean())
         return cls(profile, checker, fitted, thresholds, fpr=fpr, policy=Policy(policy),
-                   holdout_rate=rate)
+                   holdout_rate=rate, codes=codes,
+                   full=[name for name in fitted if uses_full[name] and codes is not None])
 
     def score_row(self, row: Mapping[str, Any]) -> RowVerdict:
         """Verdict on one request given as a mapping of feature name to value."""
         if not isinstance(row, Mapping):
             raise InvalidInput("a row must be a mapping of feature names to values")
         reasons, values = self.checker.check_row(row)
+        wide = values if self._codes is None else np.concatenate([values, self._codes.row(row)])
         results: list[DetectionResult] = []
         if reasons:
             results.append(DetectionResult("rules", float(len(reasons)), True, 0.0,
                                            tuple(reasons)))
         best = 0.0
-        for name, score_one, threshold, inv in self._fast:
-            s = score_one(values)
+        for name, score_one, threshold, inv, uses_wide in self._fast:
+            s = score_one(wide if uses_wide else values)
             flag = s > threshold
             ratio = s * inv
             if ratio > best:
@@ -226,7 +287,10 @@ class InputMonitor:
             # No rule can fire and nothing needs imputing: the detectors score as is.
             return self._score_matrix([[] for _ in range(len(rows))], rows)
         reasons, numeric = self.checker.check_batch(rows)
-        return self._score_matrix(reasons, numeric)
+        codes = None
+        if self._codes is not None:
+            codes = self._codes.batch(np.asarray(rows, dtype=object), self.checker.schema.names)
+        return self._score_matrix(reasons, numeric, codes)
 
     def flags(self, rows: np.ndarray, reasons: int = 5) -> list[dict[str, Any]]:
         """Only the anomalous rows, as ``{"row", "score", "reasons"}`` (at most
@@ -240,12 +304,12 @@ class InputMonitor:
         if not self._plan:
             return []
         if len(rows) == 1:  # The common request: plain floats beat array bookkeeping.
-            values = [float(det.score(rows)[0]) for _, det, _, _ in self._plan]
-            if all(v <= t for v, (_, _, t, _) in zip(values, self._plan, strict=True)):
+            values = [float(det.score(rows)[0]) for _, det, _, _, _ in self._plan]
+            if all(v <= t for v, (_, _, t, _, _) in zip(values, self._plan, strict=True)):
                 return []
             scores = np.array([values])  # The same draws: never scored twice.
         else:
-            scores = np.column_stack([det.score(rows) for _, det, _, _ in self._plan])
+            scores = np.column_stack([det.score(rows) for _, det, _, _, _ in self._plan])
         over = scores > self._limits
         hit = np.flatnonzero(over.any(axis=1))
         if not hit.size:
@@ -254,7 +318,8 @@ class InputMonitor:
         out = []
         for j, i in enumerate(hit):
             why = [f"{name}: {float(s):.4g} > {t:.4g}"
-                   for (name, _, t, _), s, o in zip(self._plan, scores[i], over[i], strict=True)
+                   for (name, _, t, _, _), s, o in zip(self._plan, scores[i], over[i],
+                                                       strict=True)
                    if o]
             out.append({"row": int(i), "score": round(float(best[j]), 4),
                         "reasons": why[:reasons]})
@@ -263,11 +328,15 @@ class InputMonitor:
     def score_frame(self, frame: pd.DataFrame) -> list[RowVerdict]:
         """Verdicts for a DataFrame (extra columns are reported as unknown features)."""
         reasons, numeric = self.checker.check_frame(frame)
-        return self._score_matrix(reasons, numeric)
+        codes = self._codes.frame(frame) if self._codes is not None else None
+        return self._score_matrix(reasons, numeric, codes)
 
-    def _score_matrix(self, reasons: list[list[str]], numeric: np.ndarray) -> list[RowVerdict]:
+    def _score_matrix(self, reasons: list[list[str]], numeric: np.ndarray,
+                      codes: np.ndarray | None = None) -> list[RowVerdict]:
         n = len(reasons)
-        scores = {name: det.score(numeric) for name, det, _, _ in self._plan}
+        wide = numeric if codes is None else np.hstack([numeric, codes])
+        scores = {name: det.score(wide if uses_wide else numeric)
+                  for name, det, _, _, uses_wide in self._plan}
         out = []
         for i in range(n):
             row_reasons = reasons[i]
@@ -276,7 +345,7 @@ class InputMonitor:
                 results.append(DetectionResult("rules", float(len(row_reasons)), True, 0.0,
                                                tuple(row_reasons)))
             best = 0.0
-            for name, _, threshold, inv in self._plan:
+            for name, _, threshold, inv, _ in self._plan:
                 s = float(scores[name][i])
                 best = max(best, s * inv)
                 if s > threshold:

@@ -331,11 +331,16 @@ _DETECTORS = (
         r"[$€£]?[0-9]{1,3}(?:,?[0-9]{3})+(?:\.[0-9]{1,2})?|[0-9]{4,8}(?:\.[0-9]+)?",
         _in_range(1_000, 10_000_000),
         requires_hint=True,
-        name_hints=("salary", "income", "wage", "pay", "compensation", "gehalt"),
+        name_hints=("salary", "income", "wage", "pay", "compensation", "gehalt", "earnings",
+                    "bonus", "pension", "net_worth", "networth", "remuneration"),
     ),
 )
 
-BUILTIN_DETECTOR_IDS: tuple[str, ...] = tuple(d.id for d in _DETECTORS)
-
 for _detector in _DETECTORS:
     register_detector(_detector, replace=True)
+
+# Sensitive attributes and the newer quasi-identifiers register after these.
+from garrison.privacy.attributes import ATTRIBUTE_DETECTOR_IDS  # noqa: E402
+
+BUILTIN_DETECTOR_IDS: tuple[str, ...] = (
+    *(d.id for d in _DETECTORS), *ATTRIBUTE_DETECTOR_IDS)

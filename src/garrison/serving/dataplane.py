@@ -201,7 +201,7 @@ class DataPlane:
         """
         down = self.table.unavailable(name)
         if down is not None and down.config is not None:
-            try:  # Callers allowed to call it learn it cannot serve; others, nothing.
+            try:
                 self._authorize(principal, name, down.version, down.config, request_id)
             except Forbidden:
                 raise ModelNotFound("no such model is being served", name=name) from None
@@ -377,13 +377,22 @@ class DataPlane:
         """Per-row anomaly / adversarial verdicts under the deployment's policy."""
         monitor = deployed.monitor
         policy = deployed.config.detection
-        if monitor is None or policy == "off" or batch.matrix is None:
+        if monitor is None or policy == "off":
             return []
+        rows = batch.matrix
+        if rows is None:
+            if batch.columns is None:
+                return []
+            # Category or text features: one object array in schema order (the monitor
+            # hands the model its category values through the model's own pipeline).
+            rows = np.empty((batch.n_rows, len(batch.names)), dtype=object)
+            for j, name in enumerate(batch.names):
+                rows[:, j] = batch.columns[name]
         if batch.n_rows <= _INLINE_ROWS:
-            flags: list[dict[str, Any]] = monitor.flags(batch.matrix)
+            flags: list[dict[str, Any]] = monitor.flags(rows)
             return flags
         # A large batch must not stall every other request on the event loop.
-        return await call_with_deadline(monitor.flags, batch.matrix,
+        return await call_with_deadline(monitor.flags, rows,
                                         timeout=max(self._timeout, 5.0),
                                         executor=self._executor)
 

@@ -40,11 +40,11 @@ class DeploymentService:
         self._clock = clock
         #: Set by the composition root once the registry exists (it is built after this).
         self.fallback_check = fallback_check
+        #: Hears of a refused policy (``(kind, detail)``): a high alert.
+        self.on_tamper: Callable[[str, dict[str, Any]], None] | None = None
         #: ``name`` -> that model's newest ``serve-model-version`` audit events, newest
         #: first (set by the composition root; the gateways write them).
         self.serving_events: Callable[[str], list[Any]] | None = None
-        #: Hears of a refused policy (``(kind, detail)``): a high alert.
-        self.on_tamper: Callable[[str, dict[str, Any]], None] | None = None
 
     # -- reading ------------------------------------------------------------------
     def get(self, name: str) -> DeploymentConfig:

@@ -1,15 +1,15 @@
 """Build the data plane's model table from the registry, and keep it current.
 
 Only versions in ``production`` (primary), ``shadow`` and the deployment's fallback
-version are loaded, each through the registry's verifying loader. Each model, and
-each role of a model, fails alone (``serving/availability.py``): a version that fails
-to load or to pass its load-time checks is left out with its reason, every other
-model keeps serving, and the failure is tried again with exponential backoff. Each
-change of a version's state is told to ``on_change`` (the gateway logs, audits,
-alerts and exports it). A version is served only when the signed audit trail
-backs its stage and the model's deployment policy (:mod:`garrison.registry.state`):
-state changed by SQL is refused, audited and alerted, and that model alone is
-unavailable.
+version are loaded, each through the registry's verifying loader, and only when the
+signed audit trail backs their stage and the model's deployment policy
+(:mod:`garrison.registry.state`): state changed by SQL is refused, audited and
+alerted. Each model, and each role of a model, fails alone
+(``serving/availability.py``): a version that fails to load, to pass its load-time
+checks or to be backed by the trail is left out with its reason, every other model
+keeps serving, and the failure is tried again with exponential backoff. Each change
+of a version's state is told to ``on_change`` (the gateway logs, audits, alerts and
+exports it).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from garrison.detection import Profile
-from garrison.errors import GarrisonError
+from garrison.errors import GarrisonError, StateUnverified
 from garrison.registry import ModelLoader, ModelVersion, RegistryService
 from garrison.serving.availability import ModelState, ModelTable, retry_delay
 from garrison.serving.compiled import choose_runtime
@@ -166,16 +166,15 @@ class TableBuilder:
         configs = self._deployments.all()
         return listed + tuple(sorted((k, repr(c.to_dict())) for k, c in configs.items()))
 
-    @property
-    def problems(self) -> dict[str, str]:
-        """Every model with a role that cannot serve: ``"code: message"`` of the first
-        (the primary's, when it is the primary)."""
-        out: dict[str, str] = {}
-        for (name, _role), state in sorted(self._states.items(),
-                                           key=lambda kv: kv[0][1] != "primary"):
-            if not state.ready and name not in out:
-                out[name] = f"{state.code}: {state.message}"
-        return out
+    def _backed(self, v: ModelVersion, config: DeploymentConfig,
+                refused: str | None = None) -> Deployed:
+        """Deploy ``v`` only if the signed audit trail backs its stage, its digest and
+        (``refused`` is None) the model's deployment policy."""
+        if refused is not None:
+            raise StateUnverified(f"the deployment policy is not backed: {refused}",
+                                  reason="deployment")
+        self._registry.lifecycle.seals.ensure_backed(v)
+        return self._deploy(v, config)
 
     def retry_due(self) -> bool:
         """A failed version's next try has come (the refresh loop then rebuilds)."""
@@ -184,7 +183,7 @@ class TableBuilder:
 
     def _try(self, v: ModelVersion, config: DeploymentConfig, role: str,
              states: dict[str, ModelState], tried: set[tuple[str, int, str]],
-             ) -> Deployed | None:
+             refused: str | None = None) -> Deployed | None:
         """Deploy ``v`` in ``role``, or record why not; a failure waits out its backoff
         before the next try."""
         key = (v.name, v.version, repr(config.to_dict()))
@@ -197,7 +196,7 @@ class TableBuilder:
                 failed[0], round(failed[1] - self._monotonic(), 1)), config=config)
             return None
         try:
-            deployed = self._backed(v, config)
+            deployed = self._backed(v, config, refused)
         except Exception as exc:  # One version's failure, whatever it is, stays its own.
             attempts = (failed[0] if failed is not None else 0) + 1
             delay = retry_delay(attempts, self._retry_base, self._retry_cap)
@@ -211,23 +210,15 @@ class TableBuilder:
         else:
             self._failed.pop(key, None)
             state = ModelState(v.name, v.version, role, True, config=config)
-        states[role] = self._report(state, previous)
-        return deployed if state.ready else None
-
-    def _report(self, state: ModelState, previous: ModelState | None) -> ModelState:
-        """``state``, told to ``on_change`` when it differs from ``previous``."""
         if state.same_as(previous):  # Unchanged: keep its "since", take the new config.
             assert previous is not None
-            return replace(previous.again(state.attempts, state.retry_in), config=state.config)
-        state = replace(state, since=self._now())
-        if self._on_change is not None:
-            self._on_change(state, previous)
-        return state
-
-    def _backed(self, v: ModelVersion, config: DeploymentConfig) -> Deployed:
-        """Deploy ``v`` only if the signed audit trail backs its stage and digest."""
-        self._registry.lifecycle.seals.ensure_backed(v)
-        return self._deploy(v, config)
+            state = replace(previous.again(state.attempts, state.retry_in), config=config)
+        else:
+            state = replace(state, since=self._now())
+            if self._on_change is not None:
+                self._on_change(state, previous)
+        states[role] = state
+        return deployed if state.ready else None
 
     def build(self) -> ModelTable:
         registry = self._registry
@@ -240,14 +231,9 @@ class TableBuilder:
         # A policy changed outside Garrison takes its model out of service (not others).
         configs, refused = self._deployments.backed([name for name, _ in served])
         for name, prod in served:
-            roles = states[name] = {}
-            if name in refused:  # Checked again at every build; callers: nobody.
-                roles["primary"] = self._report(ModelState(
-                    name, prod.version, "primary", False, "state-unverified", refused[name],
-                    config=DeploymentConfig()), self._states.get((name, "primary")))
-                continue
             config = configs.get(name, DeploymentConfig())
-            primary = self._try(prod, config, "primary", roles, tried)
+            roles = states[name] = {}
+            primary = self._try(prod, config, "primary", roles, tried, refused.get(name))
             if primary is None:
                 continue  # Unavailable on its own; its shadow and fallback wait for it.
             serving = Serving(primary=primary)
