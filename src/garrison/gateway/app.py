@@ -53,8 +53,6 @@ class GatewayState:
     tracer: Any = None
     he_max_body_bytes: int = 64 * 1_048_576
     background: list[Any] = field(default_factory=list)
-    #: Models with a version that cannot serve: ``"code: message"`` (never readiness).
-    problems: dict[str, str] = field(default_factory=dict)
     #: The process terminates TLS itself: every answer carries Strict-Transport-Security.
     hsts: bool = False
 
