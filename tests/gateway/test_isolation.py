@@ -66,8 +66,9 @@ def test_a_model_whose_artifact_is_gone_is_unavailable_alone_and_recovers(
         assert r.status_code == 503
         assert r.json()["error"]["code"] == "model-unavailable"
         assert "artifact" not in r.text
-        # A caller not allowed to call it learns nothing: the unknown-model answer.
+        # A caller not allowed to call it learns nothing: the answer of an unknown name.
         assert _predict(client, demo.keys["carol"], "second", demo.X).status_code == 404
+        assert _predict(client, demo.keys["carol"], "nosuch", demo.X).status_code == 404
         metrics = client.get("/metrics", headers=auth(demo.keys["root"])).text
         assert 'garrison_model_ready{model="second",role="primary"} 0.0' in metrics
         assert f'garrison_model_ready{{model="{demo.model}",role="primary"}} 1.0' in metrics
@@ -214,3 +215,40 @@ def test_a_failing_refresh_keeps_serving_retries_with_backoff_and_alerts(gateway
     assert any("refresh failed (2 in a row" in m for m in caplog.messages)
     [alert] = services.alerts.list(kind="gateway-refresh-failed")
     assert alert.detail["failures"] == 1
+
+
+def test_a_failed_load_waits_out_a_doubling_backoff(two_models) -> None:
+    """The table builder tries a failed version again only once its delay has passed,
+    doubling the delay after each failure; a change of its config tries at once."""
+    from garrison.serving.limits import LimitPolicy, MemoryRateLimiter
+    from garrison.serving.table import TableBuilder
+
+    settings, services, demo, version = two_models
+    artifact_path(settings.home, "second", version).unlink()
+    now = {"t": 100.0}
+    changes: list[tuple[str, bool]] = []
+    builder = TableBuilder(
+        services.registry, services.loader, services.deployments,
+        lambda name, policy: MemoryRateLimiter(policy), max_body_bytes=1 << 20,
+        max_rows=100, defaults=LimitPolicy(rate=10.0, burst=10, daily_quota=None),
+        retry_base=2.0, on_change=lambda s, _: changes.append((s.name, s.ready)),
+        monotonic=lambda: now["t"])
+
+    def attempts() -> int:
+        down = builder.build().unavailable("second")
+        assert down is not None
+        return down.attempts
+
+    assert attempts() == 1 and not builder.retry_due()
+    now["t"] += 1.9
+    assert attempts() == 1  # Not tried again before its delay (2 s).
+    now["t"] += 0.2
+    assert builder.retry_due() and attempts() == 2
+    now["t"] += 3.9
+    assert not builder.retry_due() and attempts() == 2  # The delay doubled (4 s).
+    now["t"] += 0.2
+    assert attempts() == 3
+    services.deployments.configure(demo.extra["people"]["bob"], "second", {"timeout": 3.0})
+    assert attempts() == 1  # A new config is a new try, at once.
+    # One change reported per state, not one per attempt.
+    assert changes.count(("second", False)) == 1 and ("credit-risk", True) in changes

@@ -65,3 +65,29 @@ def test_a_killed_worker_is_replaced_and_the_log_says_why(tmp_path) -> None:
         assert "Child process" not in log.read_text() or "died" not in log.read_text()
     finally:
         stop(proc)
+
+
+def test_a_worker_that_dies_during_the_ping_is_seen_at_once() -> None:
+    """uvicorn waits the whole health-check timeout for a worker killed mid-ping (the
+    parent holds both ends of the pipe); the supervisor looks at the process instead."""
+    from types import SimpleNamespace
+
+    from garrison.app.workers import _answers
+
+    class Silent:
+        sent: list[bytes] = []
+        polls = 0
+
+        def send(self, data: bytes) -> None:
+            self.sent.append(data)
+
+        def poll(self, timeout: float) -> bool:
+            Silent.polls += 1
+            return False
+
+    alive = {"now": True}
+    process = SimpleNamespace(parent_conn=Silent(),
+                              process=SimpleNamespace(is_alive=lambda: alive["now"]))
+    alive["now"] = False  # Killed right after the ping went out.
+    assert _answers(process, 600) is False  # type: ignore[arg-type]
+    assert Silent.sent == [b"ping"] and Silent.polls == 1  # Not 1,200 half-second polls.

@@ -12,7 +12,9 @@ machine must not be mistaken for a hang: issue 11, finding 6).
 from __future__ import annotations
 
 import logging
+import pickle
 import signal
+import time
 
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors.multiprocess import Multiprocess, Process
@@ -41,17 +43,36 @@ def death_reason(exitcode: int | None, timeout: float) -> str:
     return f"it exited with code {exitcode}"
 
 
+def _answers(process: Process, timeout: float) -> bool:
+    """Ping the worker; stop waiting as soon as it is dead. (uvicorn waits the whole
+    timeout for a worker killed mid-ping: the parent holds both ends of the pipe, so the
+    death never reads as end-of-file.)"""
+    conn = process.parent_conn
+    try:
+        conn.send(b"ping")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if conn.poll(0.5):
+                conn.recv()
+                return True
+            if not process.process.is_alive():
+                return False
+    except (OSError, EOFError, pickle.UnpicklingError):
+        return False
+    return False
+
+
 class GatewaySupervisor(Multiprocess):
     def keep_subprocess_alive(self) -> None:
         if self.should_exit.is_set():
             return
         timeout = self.config.timeout_worker_healthcheck
         for idx, process in enumerate(self.processes):
-            running = process.process.is_alive()
-            if running and process.ping(timeout):
+            if process.process.is_alive() and _answers(process, timeout):
                 continue
             pid = process.pid
-            exitcode = None if running else process.exitcode
+            # Dead (perhaps during the ping): its exit code; alive: it did not answer.
+            exitcode = None if process.process.is_alive() else process.exitcode
             process.kill()
             process.join()
             log.error("gateway worker %s stopped: %s", pid,
