@@ -37,7 +37,8 @@ def gateway_env(home: Path, **extra: str) -> dict[str, str]:
 
 def start(argv: list[str], env: dict[str, str], port: int, log: Path, *,
           workers: int = 1, timeout: float = 3 * HANG_GUARD,
-          tls_ca: Path | None = None) -> subprocess.Popen[bytes]:
+          tls_ca: Path | None = None,
+          health: str = "/v2/health/ready") -> subprocess.Popen[bytes]:
     """Run ``python argv`` in its own process group, output to ``log``; return once the
     gateway is ready and all ``workers`` have started (over HTTPS trusting ``tls_ca``
     when given). ``timeout`` is a hang guard: workers load and verify every model first,
@@ -50,7 +51,7 @@ def start(argv: list[str], env: dict[str, str], port: int, log: Path, *,
     deadline = time.time() + timeout
     while True:
         try:
-            ready = httpx.get(f"{scheme}://127.0.0.1:{port}/v2/health/ready",
+            ready = httpx.get(f"{scheme}://127.0.0.1:{port}{health}",
                               timeout=1, verify=verify).status_code == 200
         except httpx.HTTPError:
             ready = False
