@@ -42,7 +42,12 @@ def _choose(est: Any, x: np.ndarray) -> tuple[Any, Any, list[str]]:
 
 
 def _servable_cases() -> list[str]:
-    return sorted(zoo.CASES())
+    """Every zoo case but the estimators that cannot predict at all (transformers,
+    clusterers without ``predict``): no runtime serves those, so they are left out here
+    rather than skipped."""
+    classes = zoo._classes()
+    return sorted(case for case in zoo.CASES()
+                  if case not in classes or callable(getattr(classes[case], "predict", None)))
 
 
 @pytest.mark.parametrize("case", _servable_cases())
