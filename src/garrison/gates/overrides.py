@@ -58,8 +58,8 @@ class OverrideDesk:
 
     def _failing(self, actor: Principal, action: str, resource: str, request_id: str,
                  exc: GarrisonError) -> None:
-        self._guard.record(actor, action, outcome="failed", resource=resource, reason=exc.code,
-                           request_id=request_id, payload={"message": exc.message[:500]})
+        self._guard.record_failure(actor, action, exc, resource=resource,
+                                   request_id=request_id)
 
     def request(self, actor: Principal, name: str, version: int, reason: str, *,
                 request_id: str = "") -> GateOverride:

@@ -98,8 +98,8 @@ class GateService:
 
     def _failing(self, actor: Principal, action: str, resource: str, request_id: str,
                  exc: GarrisonError) -> None:
-        self._guard.record(actor, action, outcome="failed", resource=resource, reason=exc.code,
-                           request_id=request_id, payload={"message": exc.message[:500]})
+        self._guard.record_failure(actor, action, exc, resource=resource,
+                                   request_id=request_id)
 
     # -- policy ---------------------------------------------------------------------
     def _holdout(self, policy: GatePolicy) -> DatasetVersion:

@@ -58,6 +58,13 @@ class Guard:
             )
         )
 
+    def record_failure(self, actor: Subject | str, action: str, exc: GarrisonError, *,
+                       resource: str = "", request_id: str = "") -> None:
+        """Record that ``action`` failed with ``exc``: its code as the reason, the start
+        of its message in the payload."""
+        self.record(actor, action, outcome="failed", resource=resource, reason=exc.code,
+                    request_id=request_id, payload={"message": exc.message[:500]})
+
     def history(self, q: AuditQuery) -> list[AuditRecord]:
         """Events of the signed trail matching ``q`` (unaudited: the rules that depend on
         who did what, such as four eyes, read it)."""
