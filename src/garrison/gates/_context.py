@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from garrison.errors import GarrisonError, InvalidInput, ModelUnavailable, UnsupportedModel
+from garrison.gates._twin import LinearTwin, linear_twin, plain_sklearn_linear
 from garrison.gates.policy import GatePolicy
 
 __all__ = ["Context", "Scored", "build_context", "model_outputs", "spread_of"]
@@ -52,6 +53,9 @@ class Context:
     production: Scored | None
     training: pd.DataFrame | None
     seed: int
+    # Verified numeric twins of linear models (``garrison.gates._twin``), or None.
+    candidate_twin: LinearTwin | None = None
+    production_twin: LinearTwin | None = None
 
     @property
     def is_classification(self) -> bool:
@@ -69,6 +73,48 @@ class Context:
     def scored(self, model: Any, frame: pd.DataFrame) -> Scored:
         """``model``'s outputs on ``frame`` (holdout-shaped rows without the label)."""
         return model_outputs(model, frame[feature_columns(model, frame, self.label)], self.classes)
+
+    def twin(self, model: Any) -> LinearTwin | None:
+        """The verified twin of the candidate or production model, if it has one."""
+        if model is self.candidate_model:
+            return self.candidate_twin
+        if model is self.production_model:
+            return self.production_twin
+        return None
+
+    def _twin_rows(self, model: Any, frame: pd.DataFrame) -> tuple[LinearTwin, np.ndarray] | None:
+        """The twin and ``frame``'s rows as its float matrix, when the twin may answer."""
+        twin = self.twin(model)
+        if twin is None:
+            return None
+        x = frame[feature_columns(model, frame, self.label)].to_numpy(dtype=float, na_value=np.nan)
+        return (twin, x) if np.isfinite(x).all() else None
+
+    def probabilities(self, model: Any, frame: pd.DataFrame) -> Scored:
+        """``model``'s probabilities on ``frame`` in one call (decisions only when it has
+        none): for measures of the probabilities alone, such as per-row losses."""
+        if self.classes is None or not hasattr(model, "predict_proba"):
+            return self.scored(model, frame)
+        fast = self._twin_rows(model, frame)
+        if fast is not None:
+            proba = fast[0].proba(fast[1])
+            return Scored(self.classes[np.argmax(proba, axis=1)], proba)
+        x = frame[feature_columns(model, frame, self.label)]
+        raw = np.asarray(model.predict_proba(x), dtype=float)
+        if raw.ndim != 2 or raw.shape[0] != len(x):
+            raise UnsupportedModel("the model's predict_proba returned an unexpected shape")
+        proba = _align_proba(model, raw, self.classes)
+        return Scored(self.classes[np.argmax(proba, axis=1)], proba)
+
+    def decisions(self, model: Any, frame: pd.DataFrame) -> np.ndarray:
+        """``model``'s decisions on ``frame``: its own ``predict`` (one call), or its twin's."""
+        fast = self._twin_rows(model, frame)
+        if fast is not None:
+            return fast[0].labels(fast[1])
+        pred = model.predict(frame[feature_columns(model, frame, self.label)])
+        if self.classes is None:
+            return np.asarray(pred, dtype=float).ravel()
+        return np.asarray(pred).ravel()
 
 
 def _is_categorical(series: pd.Series) -> bool:
@@ -187,6 +233,24 @@ def _positive_class(policy: GatePolicy, classes: np.ndarray) -> Any:
     )
 
 
+def _verified_twin(
+    model: Any,
+    scored: Scored | None,
+    frame: pd.DataFrame,
+    label: str,
+    classes: np.ndarray | None,
+    numeric: tuple[str, ...],
+) -> LinearTwin | None:
+    """``model``'s linear twin, checked against its outputs on every holdout row."""
+    if model is None or scored is None or not plain_sklearn_linear(model):
+        return None
+    columns = feature_columns(model, frame, label)
+    if not set(columns) <= set(numeric):
+        return None
+    x = frame[columns].to_numpy(dtype=float, na_value=np.nan)
+    return linear_twin(model, x, scored.pred, scored.proba, classes)
+
+
 def build_context(
     candidate: Any,
     production: Any | None,
@@ -246,7 +310,13 @@ def build_context(
     prod = None
     if production is not None:
         prod = _score("production version", production, frame, policy.label, classes)
+    twins = [
+        _verified_twin(model, scored, frame, policy.label, classes, numeric)
+        for model, scored in ((candidate, cand), (production, prod))
+    ]
     return Context(
+        candidate_twin=twins[0],
+        production_twin=twins[1],
         policy=policy,
         frame=frame,
         y=y,

@@ -20,37 +20,47 @@ _BINS = 20
 _SMOOTHING = 1.0
 
 
-def _row_keys(holdout: pd.DataFrame, training: pd.DataFrame, columns: list[Any]) -> np.ndarray:
-    """One comparable key per row, holdout rows first.
+def _row_ids(holdout: pd.DataFrame, training: pd.DataFrame, columns: list[Any]) -> np.ndarray:
+    """One integer per row, holdout rows first: equal rows over ``columns``, equal integers.
 
     Rows are compared by their normalized bytes: numbers as float32 (so int/float storage
     and float64 noise below float32 precision, as from a CSV round trip, do not hide a
     copy), other values by their text, encoded jointly over both frames.
     """
+
+    def numeric(s: pd.Series) -> bool:
+        return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+
+    numbers = [c for c in columns if numeric(holdout[c]) and numeric(training[c])]
+    texts = [c for c in columns if c not in set(numbers)]
     parts = []
-    for column in columns:
-        a, b = holdout[column], training[column]
-        if all(
-            pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) for s in (a, b)
-        ):
-            values = np.concatenate(
-                [a.to_numpy(dtype=float, na_value=np.nan), b.to_numpy(dtype=float, na_value=np.nan)]
-            )
-            parts.append(values.astype(np.float32).view(np.int32))
-        else:
-            text = np.concatenate([a.astype(str).to_numpy(), b.astype(str).to_numpy()])
-            parts.append(pd.factorize(text)[0].astype(np.int32))
-    keys = np.ascontiguousarray(np.stack(parts, axis=1))
-    rows: np.ndarray = keys.view(np.dtype((np.void, keys.itemsize * keys.shape[1]))).ravel()
-    return rows
+    if numbers:  # one block: a conversion per frame, not per column
+        values = np.concatenate(
+            [
+                holdout[numbers].to_numpy(dtype=float, na_value=np.nan),
+                training[numbers].to_numpy(dtype=float, na_value=np.nan),
+            ]
+        )
+        parts.append(values.astype(np.float32).view(np.int32))
+    for column in texts:
+        text = pd.concat([holdout[column], training[column]], ignore_index=True).astype(str)
+        parts.append(pd.factorize(text, use_na_sentinel=False)[0].astype(np.int32)[:, None])
+    if not parts:
+        return np.zeros(len(holdout) + len(training), dtype=np.intp)
+    keys = np.ascontiguousarray(np.concatenate(parts, axis=1))
+    rows = keys.view(np.dtype((np.void, keys.itemsize * keys.shape[1]))).ravel()
+    # The rows' bytes, hashed exactly (no digest collision can merge two different rows).
+    ids: np.ndarray = pd.factorize(np.array(rows.tolist(), dtype=object))[0]
+    return ids
 
 
 def row_overlap(holdout: pd.DataFrame, training: pd.DataFrame, columns: list[Any]) -> np.ndarray:
     """Which holdout rows also appear in ``training`` over ``columns``."""
-    n = len(holdout)
-    rows = _row_keys(holdout, training, columns)
-    seen = set(rows[n:].tolist())
-    return np.fromiter((r in seen for r in rows[:n].tolist()), dtype=bool, count=n)
+    return _overlap_of_ids(_row_ids(holdout, training, columns), len(holdout))
+
+
+def _overlap_of_ids(ids: np.ndarray, n: int) -> np.ndarray:
+    return np.isin(ids[:n], ids[n:])
 
 
 def natural_overlap(holdout: pd.DataFrame, training_rows: int, columns: list[Any]) -> float:
@@ -62,12 +72,16 @@ def natural_overlap(holdout: pd.DataFrame, training_rows: int, columns: list[Any
     repeats all the time (near 1). Copies of distinct training rows do not repeat within
     the holdout, so contamination does not raise this estimate.
     """
-    n = len(holdout)
+    return _natural_of_ids(_row_ids(holdout, holdout.iloc[:0], columns), training_rows)
+
+
+def _natural_of_ids(ids: np.ndarray, training_rows: int) -> float:
+    """``natural_overlap`` from the holdout rows' identities (equal rows, equal ids)."""
+    n = ids.size
     if n < 2:
         return 0.0
-    rows = _row_keys(holdout, holdout.iloc[:0], columns)
-    _, inverse, counts = np.unique(rows, return_inverse=True, return_counts=True)
-    share = (counts[inverse] - 1) / (n - 1)
+    counts = np.bincount(ids)
+    share = (counts[ids] - 1) / (n - 1)
     return float(np.mean(1.0 - (1.0 - share) ** training_rows))
 
 
@@ -160,9 +174,10 @@ def check_leakage(ctx: Context, th: LeakageThresholds) -> CheckResult:
     else:
         shared = [c for c in ctx.frame.columns if c in ctx.training.columns] + [ctx.label]
         holdout = ctx.frame.assign(**{ctx.label: ctx.y})
-        repeated = row_overlap(holdout, ctx.training, shared)
+        ids = _row_ids(holdout, ctx.training, shared)  # once for both measures
+        repeated = _overlap_of_ids(ids, len(holdout))
         overlap = float(repeated.mean())
-        natural = natural_overlap(holdout, len(ctx.training), shared)
+        natural = _natural_of_ids(ids[: len(holdout)], len(ctx.training))
         metrics.update(
             {
                 "overlap_fraction": overlap,

@@ -55,7 +55,7 @@ def check_privacy(ctx: Context, th: PrivacyThresholds) -> CheckResult:
     if ctx.classes is None:
         member_y = member_y.astype(float)
     member_frame = members.drop(columns=[ctx.label])
-    member_loss = row_losses(ctx, member_y, ctx.scored(ctx.candidate_model, member_frame))
+    member_loss = row_losses(ctx, member_y, ctx.probabilities(ctx.candidate_model, member_frame))
     holdout_scored = Scored(
         ctx.candidate.pred[holdout_rows],
         None if ctx.candidate.proba is None else ctx.candidate.proba[holdout_rows],
