@@ -7,7 +7,7 @@ attack, training rows).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -56,6 +56,8 @@ class Context:
     # Verified numeric twins of linear models (``garrison.gates._twin``), or None.
     candidate_twin: LinearTwin | None = None
     production_twin: LinearTwin | None = None
+    # Each model's holdout feature frame, selected once (a column selection is not free).
+    inputs: dict[int, pd.DataFrame] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def is_classification(self) -> bool:
@@ -73,6 +75,14 @@ class Context:
     def scored(self, model: Any, frame: pd.DataFrame) -> Scored:
         """``model``'s outputs on ``frame`` (holdout-shaped rows without the label)."""
         return model_outputs(model, frame[feature_columns(model, frame, self.label)], self.classes)
+
+    def holdout_inputs(self, model: Any) -> pd.DataFrame:
+        """The holdout rows as ``model`` reads them (its feature columns, in its order)."""
+        cached = self.inputs.get(id(model))
+        if cached is None:
+            cached = self.frame[feature_columns(model, self.frame, self.label)]
+            self.inputs[id(model)] = cached
+        return cached
 
     def twin(self, model: Any) -> LinearTwin | None:
         """The verified twin of the candidate or production model, if it has one."""
@@ -198,11 +208,8 @@ def model_outputs(model: Any, frame: pd.DataFrame, classes: np.ndarray | None) -
     return Scored(pred, proba)
 
 
-def _score(
-    which: str, model: Any, frame: pd.DataFrame, label: str, classes: np.ndarray | None
-) -> Scored:
+def _score(which: str, model: Any, inputs: pd.DataFrame, classes: np.ndarray | None) -> Scored:
     """``model``'s outputs on the holdout rows; a model that fails says which one did."""
-    inputs = frame[feature_columns(model, frame, label)]
     try:
         return model_outputs(model, inputs, classes)
     except UnsupportedModel as exc:
@@ -236,18 +243,16 @@ def _positive_class(policy: GatePolicy, classes: np.ndarray) -> Any:
 def _verified_twin(
     model: Any,
     scored: Scored | None,
-    frame: pd.DataFrame,
-    label: str,
-    classes: np.ndarray | None,
+    inputs: pd.DataFrame,
     numeric: tuple[str, ...],
+    classes: np.ndarray | None,
 ) -> LinearTwin | None:
     """``model``'s linear twin, checked against its outputs on every holdout row."""
-    if model is None or scored is None or not plain_sklearn_linear(model):
+    if scored is None or not plain_sklearn_linear(model):
         return None
-    columns = feature_columns(model, frame, label)
-    if not set(columns) <= set(numeric):
+    if not set(inputs.columns) <= set(numeric):
         return None
-    x = frame[columns].to_numpy(dtype=float, na_value=np.nan)
+    x = inputs.to_numpy(dtype=float, na_value=np.nan)
     return linear_twin(model, x, scored.pred, scored.proba, classes)
 
 
@@ -306,15 +311,22 @@ def build_context(
     numeric = tuple(c for c in columns if not _is_categorical(frame[c]))
     categorical = tuple(c for c in columns if c not in numeric)
     spread = spreads_of(frame, numeric)
-    cand = _score("candidate", candidate, frame, policy.label, classes)
+    inputs = {id(candidate): frame[feature_columns(candidate, frame, policy.label)]}
+    cand = _score("candidate", candidate, inputs[id(candidate)], classes)
     prod = None
     if production is not None:
-        prod = _score("production version", production, frame, policy.label, classes)
+        columns = feature_columns(production, frame, policy.label)
+        same = list(inputs[id(candidate)].columns) == columns
+        inputs[id(production)] = inputs[id(candidate)] if same else frame[columns]
+        prod = _score("production version", production, inputs[id(production)], classes)
     twins = [
-        _verified_twin(model, scored, frame, policy.label, classes, numeric)
+        _verified_twin(model, scored, inputs[id(model)], numeric, classes)
+        if model is not None
+        else None
         for model, scored in ((candidate, cand), (production, prod))
     ]
     return Context(
+        inputs=inputs,
         candidate_twin=twins[0],
         production_twin=twins[1],
         policy=policy,

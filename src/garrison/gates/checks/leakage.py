@@ -18,6 +18,8 @@ __all__ = ["check_leakage", "feature_label_strength", "natural_overlap", "row_ov
 _SALT = 5
 _BINS = 20
 _SMOOTHING = 1.0
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
 
 
 def _row_ids(holdout: pd.DataFrame, training: pd.DataFrame, columns: list[Any]) -> np.ndarray:
@@ -48,9 +50,26 @@ def _row_ids(holdout: pd.DataFrame, training: pd.DataFrame, columns: list[Any]) 
     if not parts:
         return np.zeros(len(holdout) + len(training), dtype=np.intp)
     keys = np.ascontiguousarray(np.concatenate(parts, axis=1))
-    rows = keys.view(np.dtype((np.void, keys.itemsize * keys.shape[1]))).ravel()
-    # The rows' bytes, hashed exactly (no digest collision can merge two different rows).
-    ids: np.ndarray = pd.factorize(np.array(rows.tolist(), dtype=object))[0]
+    ids = _ids_by_hash(keys)
+    if ids is None:  # two different rows share a hash: compare the rows' bytes instead
+        rows = keys.view(np.dtype((np.void, keys.itemsize * keys.shape[1]))).ravel()
+        ids = pd.factorize(np.array(rows.tolist(), dtype=object))[0]
+    return ids
+
+
+def _ids_by_hash(keys: np.ndarray) -> np.ndarray | None:
+    """Row ids from a 64-bit FNV-1a hash of each row's 32-bit words, or ``None`` when the
+    hash merged two different rows (checked row against row: the ids are exact)."""
+    words = keys.view(np.uint32).astype(np.uint64)
+    digest = np.full(keys.shape[0], _FNV_OFFSET, dtype=np.uint64)
+    for j in range(words.shape[1]):
+        digest ^= words[:, j]
+        digest *= _FNV_PRIME
+    ids: np.ndarray = pd.factorize(digest)[0]
+    order = np.argsort(ids, kind="stable")
+    grouped, same_id = keys[order], ids[order][1:] == ids[order][:-1]
+    if (same_id & (grouped[1:] != grouped[:-1]).any(axis=1)).any():
+        return None
     return ids
 
 

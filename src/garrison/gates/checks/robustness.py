@@ -126,9 +126,10 @@ def _attack_rows(ctx: Context, th: RobustnessThresholds) -> np.ndarray:
 def _attack(
     ctx: Context, model: Any, clean: Scored, rows: np.ndarray, th: RobustnessThresholds
 ) -> AttackOutcome:
-    columns = feature_columns(model, ctx.frame, ctx.label)
-    dims = [c for c in ctx.numeric if ctx.spread[c] > 0 and c in columns]
-    inputs = ctx.frame[columns]
+    inputs = ctx.holdout_inputs(model)
+    columns = list(inputs.columns)
+    known = set(columns)
+    dims = [c for c in ctx.numeric if ctx.spread[c] > 0 and c in known]
     pool = np.arange(len(inputs))
     if pool.size > _POOL_ROWS:
         pool = np.sort(ctx.rng(_SALT + 3).choice(pool, size=_POOL_ROWS, replace=False))
