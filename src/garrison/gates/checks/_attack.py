@@ -75,16 +75,18 @@ class _Oracle:
         twin: MatrixPredict | None = None,
     ):
         self.predict = predict
-        # Extension arrays keep each column's type (categorical, dates, nullable, strings).
-        self.columns = {c: rows[c].array for c in rows.columns}
         self.dims = {d: j for j, d in enumerate(dims)}
         self.spread = spread
-        self.origin = rows[dims].to_numpy(dtype=float, na_value=np.nan)
         self.twin = twin
-        if twin is not None:
+        if twin is not None:  # every column numeric: rows are rebuilt from one float matrix
             self.base = rows.to_numpy(dtype=float, na_value=np.nan)
             self.names = rows.columns
             self.moved = np.array([rows.columns.get_loc(d) for d in dims], dtype=np.intp)
+            self.origin = self.base[:, self.moved]
+        else:
+            # Extension arrays keep each column's type (categorical, dates, nullable, strings).
+            self.columns = {c: rows[c].array for c in rows.columns}
+            self.origin = rows[dims].to_numpy(dtype=float, na_value=np.nan)
         self.queries = 0
         self.calls = 0
         self.model_calls = 0

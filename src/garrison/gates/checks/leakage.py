@@ -30,10 +30,11 @@ def _row_ids(holdout: pd.DataFrame, training: pd.DataFrame, columns: list[Any]) 
     copy), other values by their text, encoded jointly over both frames.
     """
 
-    def numeric(s: pd.Series) -> bool:
-        return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+    def numeric(dtype: Any) -> bool:
+        return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
 
-    numbers = [c for c in columns if numeric(holdout[c]) and numeric(training[c])]
+    ours, theirs = holdout.dtypes, training.dtypes  # not a Series per column
+    numbers = [c for c in columns if numeric(ours[c]) and numeric(theirs[c])]
     texts = [c for c in columns if c not in set(numbers)]
     parts = []
     if numbers:  # one block: a conversion per frame, not per column
