@@ -8,6 +8,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
@@ -223,6 +224,7 @@ def _scaler(name: str) -> Any:
 
 BOOSTER_ZOO = {
     "xgb-native-binary": lambda: _native_xgb("binary:logistic", "binary"),
+    "xgb-native-logitraw": lambda: _native_xgb("binary:logitraw", "binary"),
     "xgb-native-softprob": lambda: _native_xgb("multi:softprob", "multi", num_class=3),
     "xgb-native-softmax": lambda: _native_xgb("multi:softmax", "multi", num_class=3),
     "xgb-native-regression": lambda: _native_xgb("reg:squarederror", "value"),
@@ -359,3 +361,22 @@ def test_a_wrong_missing_direction_sends_missing_values_to_the_original(monkeypa
     assert isinstance(chosen, CompiledRuntime) and not chosen.missing_ok
     with threadpool_limits(1):
         _agree(original.predict(X[:100]), chosen.predict(X[:100]))
+
+
+def test_a_compiled_native_booster_feeds_the_model_based_detectors() -> None:
+    """``BoosterRuntime`` has no ``predict_proba``, so the perturbation detector could not
+    run on a native booster; the compiled runtime has one, NaN rows included."""
+    from garrison.detection import InputMonitor, Policy
+    from garrison.serving.table import GATEWAY_DETECTORS
+
+    model, fmt = BOOSTER_ZOO["lgb-native-multiclass"]()
+    X, _ = _booster_data()
+    _, chosen, compilation = _served(model, fmt, X[:200])
+    assert compilation.compiled
+    reference = pd.DataFrame(X[:300], columns=NAMES)
+    with threadpool_limits(1):
+        monitor = InputMonitor.fit(reference, model=chosen, fpr=0.05, policy=Policy("flag"),
+                                   detectors=GATEWAY_DETECTORS)
+        flagged = monitor.flags(X[300:500])
+    assert "perturbation-instability" in monitor.detectors
+    assert all(0 <= f["row"] < 200 for f in flagged)

@@ -43,6 +43,8 @@ Link = Callable[[np.ndarray], np.ndarray]
 #: XGBoost objective -> (base_score to margin, margin to prediction).
 _XGB_OBJECTIVES = {
     "binary:logistic": ("logit", "sigmoid"), "reg:logistic": ("logit", "sigmoid"),
+    # Margins; the gateway serves a native booster's as probabilities (BoosterRuntime).
+    "binary:logitraw": ("none", "sigmoid"),
     "multi:softprob": ("none", "softmax"), "multi:softmax": ("none", "softmax"),
     "reg:squarederror": ("none", "none"), "reg:squaredlogerror": ("none", "none"),
     "reg:pseudohubererror": ("none", "none"), "reg:absoluteerror": ("none", "none"),
@@ -63,9 +65,9 @@ _LGBM_OBJECTIVES = {
                      "mean_absolute_percentage_error", "lambdarank", "rank_xendcg"), "none"),
 }
 #: Objectives whose native booster the gateway serves as a classifier (``BoosterRuntime``).
-_NATIVE_CLASSIFIERS = {"binary:logistic", "multi:softprob", "multi:softmax", "binary",
-                       "cross_entropy", "xentropy", "multiclass", "softmax", "multiclassova",
-                       "multiclass_ova", "ova", "ovr"}
+_NATIVE_CLASSIFIERS = {"binary:logistic", "binary:logitraw", "multi:softprob", "multi:softmax",
+                       "binary", "cross_entropy", "xentropy", "multiclass", "softmax",
+                       "multiclassova", "multiclass_ova", "ova", "ovr"}
 
 
 def _link(kind: str, scale: float, classifier: bool) -> Link | None:
