@@ -69,14 +69,19 @@ def counting(model: Any) -> tuple[Any, dict[str, int]]:
     (for the untimed run). The copy is still the same estimator class, so the gate treats
     it as it treats the model (a linear twin included)."""
     twin = copy.deepcopy(model)
-    counts = {"calls": 0, "rows": 0}
+    counts = {"calls": 0, "rows": 0, "depth": 0}
     for name in ("predict", "predict_proba"):
         method = getattr(twin, name)
 
         def wrapped(x: Any, _method: Callable[[Any], Any] = method) -> Any:
-            counts["calls"] += 1
-            counts["rows"] += len(x)
-            return _method(x)
+            if counts["depth"] == 0:  # a forest's predict calls its predict_proba: one call
+                counts["calls"] += 1
+                counts["rows"] += len(x)
+            counts["depth"] += 1
+            try:
+                return _method(x)
+            finally:
+                counts["depth"] -= 1
 
         setattr(twin, name, wrapped)
     return twin, counts
