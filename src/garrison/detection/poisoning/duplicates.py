@@ -59,7 +59,7 @@ def _near_pairs(matrix: np.ndarray, radius: float, seed: int) -> tuple[np.ndarra
     # copy may come back in its place, at distance 0), so these rows hold every pair.
     # (The bound is widened a hair: the query keeps only distances below it, the ball <=.)
     distance, _ = tree.query(projected, k=2, distance_upper_bound=radius * (1.0 + 1e-6))
-    rows = np.flatnonzero(np.isfinite(distance[:, 1]))
+    rows = np.flatnonzero(np.isfinite(np.asarray(distance)[:, 1]))
     found = tree.query_ball_point(projected[rows], radius, return_sorted=False)
     lengths = np.fromiter((len(item) for item in found), dtype=np.int64, count=len(rows))
     left = np.repeat(rows, lengths)
