@@ -148,6 +148,21 @@ def test_clean_sets_are_not_flagged(make: object) -> None:
     assert _hole_rows(frame) == set()
 
 
+def test_ties_in_a_file_sorted_by_label_are_not_holes() -> None:
+    # Categorical columns only: thousands of rows share a handful of projections. Ordered
+    # by position inside a tie, a file sorted by label would show long runs of one label
+    # between runs of the other; the check breaks ties at random instead.
+    rng = np.random.default_rng(0)
+    n = 2000
+    colour = rng.choice(["red", "green", "blue"], n)
+    size = rng.choice(["s", "m", "l"], n)
+    signal = (colour == "red").astype(float) + 0.5 * (size == "l")
+    labels = (rng.random(n) < 0.2 + 0.5 * signal / 1.5).astype(int)
+    frame = pd.DataFrame({"colour": colour, "size": size, "y": labels})
+    frame = frame.sort_values("y", kind="stable").reset_index(drop=True)
+    assert _hole_rows(frame) == set()
+
+
 # --- random flips are still handled ----------------------------------------------------
 
 

@@ -77,13 +77,18 @@ def _log_all_outside(flank: np.ndarray, in_flank: np.ndarray, run: np.ndarray) -
     )
 
 
-def scan_holes(values: np.ndarray, is_class: np.ndarray) -> tuple[np.ndarray, list[HoleScan]]:
+def scan_holes(
+    values: np.ndarray, is_class: np.ndarray, tie_break: np.ndarray | None = None
+) -> tuple[np.ndarray, list[HoleScan]]:
     """Every run of at least ``_MIN_RUN`` rows without the class, with its p-value.
 
+    Rows with equal ``values`` are ordered by ``tie_break`` (random keys), never by their
+    position: a file sorted by label would otherwise turn every tie into a run.
     Returns the sort order of ``values`` and one :class:`HoleScan` per run (``runs`` is
     the same for all: their number). Vectorized: O(n log n) for the sort, O(n) after.
     """
-    order = np.argsort(values, kind="stable")
+    keys = np.zeros(len(values)) if tie_break is None else tie_break
+    order = np.lexsort((keys, values))
     marks = is_class[order].astype(np.int64)
     positions = np.flatnonzero(marks)
     if len(positions) < 2:
@@ -142,7 +147,11 @@ def _direction(matrix: np.ndarray, is_source: np.ndarray) -> np.ndarray:
 
 
 def _scan_pair(
-    matrix: np.ndarray, labels: np.ndarray, pair: tuple[int, int], log_alpha: float
+    matrix: np.ndarray,
+    labels: np.ndarray,
+    pair: tuple[int, int],
+    log_alpha: float,
+    tie_break: np.ndarray,
 ) -> dict[int, tuple[int, float]]:
     """Positions (in ``matrix``) flagged in this pair: ``{position: (source, log_p)}``."""
     first = labels == pair[0]
@@ -152,7 +161,7 @@ def _scan_pair(
         values = _direction(matrix, hypothesis)
         flagged: dict[int, tuple[int, float]] = {}
         for source, is_source in ((pair[0], first), (pair[1], ~first)):
-            order, holes = scan_holes(values, is_source)
+            order, holes = scan_holes(values, is_source, tie_break)
             for hole in holes:
                 if hole.log_p + np.log(hole.runs) > log_alpha:
                     continue
@@ -178,10 +187,13 @@ def _boundary_hole(ctx: CheckContext, threshold: float) -> CheckOutcome:
         return CheckOutcome(method=method, flags=(), detail={"pairs": len(pairs), "holes": 0})
     # The per-run level: the family-wise rate split over pairs, orientations and rounds.
     log_alpha = float(np.log(threshold) - np.log(len(pairs) * 2 * _ROUNDS))
+    tie_break = ctx.rng(19).random(len(labels))
     best: dict[int, tuple[float, str]] = {}
     for pair in pairs:
         rows = np.flatnonzero((labels == pair[0]) | (labels == pair[1]))
-        found = _scan_pair(ctx.prepared.matrix[rows], labels[rows], pair, log_alpha)
+        found = _scan_pair(
+            ctx.prepared.matrix[rows], labels[rows], pair, log_alpha, tie_break[rows]
+        )
         for position, (source, log_p) in found.items():
             row = int(rows[position])
             adjusted = float(np.exp(log_p + np.log(len(pairs) * 2 * _ROUNDS)))
