@@ -168,6 +168,8 @@ def _forest(model: Any, classifier: bool) -> TreeGraph:
     if getattr(model, "n_outputs_", 1) != 1:
         raise ValueError("multi-output forests are not compiled")
     n = len(trees)
+    # Trees fitted by scikit-learn >= 1.3 record each split's side for NaN.
+    missing = all(hasattr(tree.tree_, "missing_go_to_left") for tree in trees)
     if classifier:
         k = len(model.classes_)
         for tree in trees:
@@ -177,11 +179,11 @@ def _forest(model: Any, classifier: bool) -> TreeGraph:
             for c in range(k):
                 _sk_tree(nodes, tree, fractions[:, c] / n, c)
         return TreeGraph(type(model).__name__, nodes.model_bytes(model.n_features_in_, k), k,
-                         np.zeros(k), None, True, True)
+                         np.zeros(k), None, True, True, missing=missing)
     for tree in trees:
         _sk_tree(nodes, tree, tree.tree_.value[:, 0, 0] / n, 0)
     return TreeGraph(type(model).__name__, nodes.model_bytes(model.n_features_in_, 1), 1,
-                     np.zeros(1), None, True, False)
+                     np.zeros(1), None, True, False, missing=missing)
 
 
 def _gradient_boosting(model: Any, classifier: bool) -> TreeGraph:
@@ -220,7 +222,7 @@ def _hist_gradient_boosting(model: Any, classifier: bool) -> TreeGraph:
     base = np.asarray(model._baseline_prediction, dtype=np.float64).reshape(-1)
     link = model._loss.predict_proba if classifier else model._loss.link.inverse
     return TreeGraph(type(model).__name__, nodes.model_bytes(model.n_features_in_, k), k,
-                     base, link, False, classifier)
+                     base, link, False, classifier, missing=True)
 
 
 def build_graph(model: Any) -> TreeGraph | None:
