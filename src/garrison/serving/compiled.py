@@ -380,7 +380,8 @@ def choose_runtime(runtime: ModelRuntime, model: Any, feature_names: list[str],
         expected = original.predict(reference)
         got = candidate.predict(reference)  # Also warms it: the first call allocates.
         diff = _difference(expected, got)
-        # Timed on rows the graph itself scores (the others went to the original).
+        # Timed on finite rows: a candidate that takes no NaN hands the others to the
+        # original, whose cost is not the graph's.
         finite = reference[~np.isnan(np.asarray(reference, dtype=np.float64)).any(axis=1)]
         timing = finite if len(finite) else reference
         timed = time.perf_counter()
