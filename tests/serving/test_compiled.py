@@ -20,7 +20,8 @@ from ..scanning import sklearn_zoo as zoo
 
 #: The families the issue promises, as zoo case ids: each must compile.
 MUST_COMPILE = ("RandomForestClassifier", "RandomForestRegressor", "ExtraTreesClassifier",
-                "ExtraTreesRegressor", "GradientBoostingClassifier",
+                "ExtraTreesRegressor", "DecisionTreeClassifier", "DecisionTreeRegressor",
+                "GradientBoostingClassifier",
                 "GradientBoostingRegressor", "HistGradientBoostingClassifier",
                 "HistGradientBoostingRegressor")
 
@@ -146,13 +147,16 @@ def _holey(seed: int, n: int = 600, missing: float = 0.1) -> tuple[np.ndarray, n
 
 
 def _sk_holey(kind: str) -> Any:
-    from sklearn import ensemble
+    from sklearn import ensemble, tree
 
     X, y = _holey(20)
     params: dict[str, Any] = ({"max_iter": 30} if kind.startswith("Hist")
+                              else {"max_depth": 6, "random_state": 0}
+                              if kind.startswith("Decision")
                               else {"n_estimators": 15, "random_state": 0})
     target = y if kind.endswith("Classifier") else np.nan_to_num(X[:, 0]) + y
-    return getattr(ensemble, kind)(**params).fit(X, target)
+    module = tree if kind.startswith("Decision") else ensemble
+    return getattr(module, kind)(**params).fit(X, target)
 
 
 def _expected(est: Any, rows: np.ndarray) -> np.ndarray:
@@ -174,7 +178,8 @@ class _Refuse:
 
 @pytest.mark.parametrize("kind", ["HistGradientBoostingClassifier", "RandomForestClassifier",
                                   "ExtraTreesClassifier", "HistGradientBoostingRegressor",
-                                  "RandomForestRegressor"])
+                                  "RandomForestRegressor", "DecisionTreeClassifier",
+                                  "DecisionTreeRegressor"])
 def test_sklearn_trees_fitted_on_missing_values_score_them_compiled(kind: str) -> None:
     est = _sk_holey(kind)
     reference, _ = _holey(21, n=200)

@@ -5,8 +5,9 @@ thread-pool set-up, not on arithmetic; the gateway has already validated every v
 against the schema. :func:`choose_runtime` therefore tries, when a version is loaded
 for serving, to build a native evaluator of the same model:
 
-* scikit-learn ``RandomForest*``, ``ExtraTrees*``, ``GradientBoosting*`` and
-  ``HistGradientBoosting*`` (``compiled_trees.py``: float64 ONNX tree graphs),
+* scikit-learn ``RandomForest*``, ``ExtraTrees*``, ``DecisionTree*``,
+  ``GradientBoosting*`` and ``HistGradientBoosting*`` (``compiled_trees.py``: float64
+  ONNX tree graphs),
 * XGBoost and LightGBM boosters, native or in their scikit-learn wrappers
   (``compiled_boosters.py``: the same graphs, read from the libraries' own model dumps),
 * any of them behind ``StandardScaler``, ``MinMaxScaler``, ``MaxAbsScaler``,

@@ -4,9 +4,11 @@ Each supported estimator is read into flat node arrays and written as one
 ``ai.onnx.ml`` opset 5 ``TreeEnsemble`` node whose thresholds and leaf weights are
 float64, so the graph compares and sums exactly as scikit-learn does:
 
-* ``RandomForest*`` / ``ExtraTrees*`` (single output): scikit-learn casts rows to
-  float32 before it walks a tree, so :class:`TreeGraph` does the same (``cast32``) and
-  compares the float32 value, widened, with the float64 threshold. A classifier's
+* ``RandomForest*`` / ``ExtraTrees*`` and ``DecisionTree*`` (a forest of one tree;
+  single output): scikit-learn casts rows to float32 before it walks a tree, so
+  :class:`TreeGraph` does the same (``cast32``) and compares the float32 value, widened,
+  with the float64 threshold; NaN goes to each split's ``missing_go_to_left``. A
+  classifier's
   leaves are class fractions; one copy of every tree per class (an opset 5 leaf feeds
   one target) averages them exactly as ``predict_proba`` does.
 * ``GradientBoosting*``: the same float32 walk; raw score = the prior (only the default
@@ -162,8 +164,9 @@ def _sk_tree(nodes: _Nodes, tree: Any, weight: np.ndarray, target: int) -> None:
                    weight, target)
 
 
-def _forest(model: Any, classifier: bool) -> TreeGraph:
-    trees = model.estimators_
+def _forest(model: Any, classifier: bool, trees: list[Any] | None = None) -> TreeGraph:
+    """A forest's trees averaged (``trees``: ``[model]`` for a single decision tree)."""
+    trees = model.estimators_ if trees is None else trees
     nodes = _Nodes()
     if getattr(model, "n_outputs_", 1) != 1:
         raise ValueError("multi-output forests are not compiled")
@@ -242,8 +245,11 @@ def build_graph(model: Any) -> TreeGraph | None:
         RandomForestClassifier,
         RandomForestRegressor,
     )
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
     kind = type(model)
+    if kind in (DecisionTreeClassifier, DecisionTreeRegressor):
+        return _forest(model, kind is DecisionTreeClassifier, [model])
     if kind in (RandomForestClassifier, ExtraTreesClassifier):
         return _forest(model, True)
     if kind in (RandomForestRegressor, ExtraTreesRegressor):
