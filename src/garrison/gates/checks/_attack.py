@@ -86,7 +86,8 @@ class _Oracle:
         else:
             # Extension arrays keep each column's type (categorical, dates, nullable, strings).
             self.columns = {c: rows[c].array for c in rows.columns}
-            self.origin = rows[dims].to_numpy(dtype=float, na_value=np.nan)
+            block = rows if list(rows.columns) == dims else rows[dims]
+            self.origin = block.to_numpy(dtype=float, na_value=np.nan)
         self.queries = 0
         self.calls = 0
         self.model_calls = 0
@@ -204,7 +205,8 @@ def boundary_attack(
     distances = np.full(n, np.inf)
     if n == 0 or d == 0:
         return AttackOutcome(distances, 0, 0)
-    pool_z = pool[dims].to_numpy(dtype=float, na_value=np.nan) / spread
+    pool_block = pool if list(pool.columns) == dims else pool[dims]
+    pool_z = pool_block.to_numpy(dtype=float, na_value=np.nan) / spread
     origin_z = oracle.origin / spread
     missing = ~np.isfinite(origin_z)
     z_best = np.zeros((n, d))
