@@ -152,6 +152,16 @@ def spread_of(values: np.ndarray) -> float:
     return robust if robust > 0 else float(np.std(finite))
 
 
+def _interpolated(ordered: np.ndarray, q: float) -> np.ndarray:
+    """The ``q`` quantile of each row of the row-sorted ``ordered`` (linear interpolation)."""
+    position = q * (ordered.shape[1] - 1)
+    low = int(np.floor(position))
+    high = min(low + 1, ordered.shape[1] - 1)
+    fraction = position - low
+    result: np.ndarray = ordered[:, low] + fraction * (ordered[:, high] - ordered[:, low])
+    return result
+
+
 def spreads_of(frame: pd.DataFrame, columns: tuple[str, ...]) -> dict[str, float]:
     """``spread_of`` every column, in one pass when no value is missing or infinite."""
     if not columns:
@@ -161,7 +171,10 @@ def spreads_of(frame: pd.DataFrame, columns: tuple[str, ...]) -> dict[str, float
     values = np.ascontiguousarray(block.to_numpy(dtype=float, na_value=np.nan).T)
     if not np.isfinite(values).all() or values.shape[1] < 2:
         return {c: spread_of(values[j]) for j, c in enumerate(columns)}
-    q1, q3 = np.percentile(values, [25, 75], axis=1)
+    # Quartiles by linear interpolation, as np.percentile's default, from one full sort
+    # (vectorized sorting is cheaper than the selection np.percentile runs).
+    ordered = np.sort(values, axis=1)
+    q1, q3 = (_interpolated(ordered, q) for q in (0.25, 0.75))
     robust = (q3 - q1) / 1.349
     spread = np.where(robust > 0, robust, values.std(axis=1))
     return {c: float(spread[j]) for j, c in enumerate(columns)}

@@ -99,10 +99,11 @@ def _matrix_stack(
     x = ctx.holdout_matrix(ctx.candidate_model)
     if not np.isfinite(x).all():
         return None
-    tiled = x[np.tile(rows, th.repeats)]
+    picked = x[rows]
     scale = th.noise * np.array([ctx.spread[c] for c in columns])
-    rng = ctx.rng(_SALT)
-    shifted: np.ndarray = tiled + rng.standard_normal(tiled.shape) * scale
+    # Single-precision draws (twice as fast; ample for noise), copy k of the rows at a time.
+    draws = ctx.rng(_SALT).standard_normal((th.repeats, *picked.shape), dtype=np.float32)
+    shifted: np.ndarray = (picked[None] + draws * scale).reshape(-1, picked.shape[1])
     return shifted
 
 
