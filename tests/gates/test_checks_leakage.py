@@ -95,6 +95,16 @@ def test_a_near_copy_hidden_among_10000_rows_and_many_columns_is_found() -> None
     assert not result.passed and "'near' alone predicts the label" in result.reason
     assert result.metrics["strongest_feature"] == "near"
     assert result.metrics["leaked_features"] == 1
+    # The columns are screened on a sample; the strongest is still measured on every row.
+    folds = np.zeros(n, dtype=int)
+    exact = feature_label_strength(holdout["near"], y, np.array([0, 1]), folds)
+    assert result.metrics["strongest_feature_auc"] == pytest.approx(exact, abs=1e-12)
+    # A weaker copy, just above the threshold, is found too, among the same noise columns.
+    weak = np.where(rng.random(n) < 0.12, 1 - y, y) + rng.normal(scale=0.01, size=n)
+    assert 0.87 < feature_label_strength(pd.Series(weak), y, np.array([0, 1]), folds) < 0.89
+    ctx = context(Fixed(y, classes=[0, 1]), None, frame(y, **columns, weak=weak))
+    result = check_leakage(ctx, LeakageThresholds(max_feature_auc=0.86))
+    assert not result.passed and result.metrics["strongest_feature"] == "weak"
 
 
 def test_strengths_of_all_columns_at_once_equal_one_column_at_a_time() -> None:
