@@ -315,6 +315,9 @@ def build_context(
     if y_series.isna().any():
         raise InvalidInput("the holdout set has rows without a label", column=policy.label)
     frame = holdout.drop(columns=[policy.label])
+    # Plain object column labels: pandas 3's Arrow-backed string index costs on every
+    # iteration and selection, and every check selects and lists columns.
+    frame.columns = pd.Index(list(frame.columns), dtype=object)
     columns = list(frame.columns)
     classes: np.ndarray | None = None
     if policy.task == "classification":

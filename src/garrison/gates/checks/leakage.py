@@ -186,10 +186,10 @@ def _screened_strengths(
     sample of m rows of the rarer class misses the exact AUC by ``t`` or more with
     probability at most exp(-2 m t^2); ``t`` is set so that this is ``_SCREEN_MISS``. A
     column is ranked again on every row when its sampled strength is within ``t`` of the
-    threshold or above it, or within ``2 t`` of the strongest sampled column: so a
-    near-copy is still found on every row, and the strongest column reported is exact.
-    The other columns keep their sampled strength, which is below the threshold by more
-    than ``t``.
+    threshold or above it, and so is the strongest sampled column: a near-copy is still
+    found on every row, and the strongest column's strength is exact. The other columns
+    keep their sampled strength, which is below the threshold by more than ``t`` (among
+    columns of nearly equal strength, the one reported strongest is the sample's choice).
     """
     rows = np.concatenate(
         [
@@ -205,7 +205,8 @@ def _screened_strengths(
     strength = np.maximum(sampled, 1 - sampled)
     rarer = min(int(positive[rows].sum()), int((~positive[rows]).sum()))
     t = float(np.sqrt(np.log(1 / _SCREEN_MISS) / (2 * rarer)))
-    unclear = (strength + t > threshold) | (strength >= strength.max() - 2 * t)
+    unclear = strength + t > threshold
+    unclear[np.argmax(strength)] = True
     if unclear.any():
         exact = auc_columns(positive, values[:, unclear])
         strength[unclear] = np.maximum(exact, 1 - exact)
