@@ -7,7 +7,18 @@ exhaust ``limit_concurrency`` and every other caller gets 503. This protocol:
 
 * closes a connection whose request headers are not complete ``header_timeout`` seconds
   after the connection opened or the request began (``408``, then close);
-* refuses request headers larger than ``max_header_bytes`` (``431``, then close).
+* refuses request headers larger than ``max_header_bytes`` (``431``, then close);
+* sheds a request at its first bytes (``503`` with ``Retry-After``, then close) while
+  ``max_in_flight`` requests of this worker are already being worked on.
+
+Shedding happens here, not in the application, because under overload the work that
+piles up is not the application's: a request the application refuses has still been
+accepted, parsed, authenticated and read, and every connection the event loop has not
+reached yet waits unseen in the kernel's accept queue, where no limiter can count it.
+A refusal written before anything is parsed costs a few microseconds, so the loop keeps
+accepting and every caller hears back within the deadline. "Being worked on" means the
+whole request has arrived and its answer has not been sent: a client trickling its body
+holds no slot (``GARRISON_BODY_TIMEOUT`` bounds it). Health probes are never shed.
 
 The body has its own deadline in the application (``GARRISON_BODY_TIMEOUT``).
 :func:`tls_files` checks a certificate pair for uvicorn. The gateway and the admin API
@@ -17,6 +28,7 @@ are both served this way.
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -36,15 +48,34 @@ _REFUSALS = {
 }
 
 
+#: The friendly API's error shape and the Open Inference Protocol's (gateway/errors.py).
+_SHED_BODY = {
+    True: b'{"error":{"code":"overloaded","message":"server at capacity","request_id":"%s"}}',
+    False: b'{"error":"server at capacity","code":"overloaded","request_id":"%s"}',
+}
+_SHED_HEAD = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
+              b"retry-after: %d\r\nx-request-id: %s\r\ncache-control: no-store\r\n"
+              b"x-content-type-options: nosniff\r\ncontent-length: %d\r\n")
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     header_timeout: ClassVar[float] = 10.0
     max_header_bytes: ClassVar[int] = 65_536
+    #: Requests of this worker being worked on at once; more are shed (None: no limit).
+    max_in_flight: ClassVar[int | None] = None
+    retry_after: ClassVar[int] = 1
+    #: This worker's count of requests being worked on, and of requests shed.
+    working: ClassVar[int] = 0
+    shed: ClassVar[int] = 0
 
     @classmethod
-    def configure(cls, *, header_timeout: float, max_header_bytes: int) -> None:
+    def configure(cls, *, header_timeout: float, max_header_bytes: int,
+                  max_in_flight: int | None = None, retry_after: int = 1) -> None:
         """Set the limits for every connection of this process (one call per worker)."""
         cls.header_timeout = header_timeout
         cls.max_header_bytes = max_header_bytes
+        cls.max_in_flight = max_in_flight
+        cls.retry_after = retry_after
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -53,6 +84,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._header_bytes = 0
         self._tail = b""  # The last bytes seen, to find a header end split across reads.
         self._discarding = False  # Refused: what the client still sends is dropped.
+        self._working = False  # This connection's request counts in ``working``.
 
     def _arm(self) -> None:
         # The byte count is not reset here: this runs while the request's first read is
@@ -67,11 +99,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._header_timer.cancel()
             self._header_timer = None
 
-    def _refuse(self, status: int) -> None:
+    def _refuse(self, status: int, answer: bytes = b"") -> None:
         self._disarm()
         if self.transport.is_closing():
             return
-        self.transport.write(_REFUSALS[status] + b"content-length: 0\r\n"
+        self.transport.write(answer or _REFUSALS[status] + b"content-length: 0\r\n"
                              b"connection: close\r\n\r\n")
         self._discarding = True
         if self.transport.can_write_eof():
@@ -82,6 +114,27 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.loop.call_later(1.0, self.transport.close)
         else:
             self.transport.close()
+
+    def _overloaded(self, data: bytes) -> bool:
+        """Whether the request starting with ``data`` must be shed: the worker is at its
+        limit, this connection has no answer in progress (a pipelined request waits for
+        its turn instead), and it is not a health probe."""
+        limit = self.max_in_flight
+        return (limit is not None and GuardedHttpToolsProtocol.working >= limit
+                and (self.cycle is None or self.cycle.response_complete)
+                and b" /v2/health/" not in data[:24])
+
+    def _shed(self, data: bytes) -> None:
+        GuardedHttpToolsProtocol.shed += 1
+        rid = os.urandom(16).hex().encode()
+        body = _SHED_BODY[b" /v1/" in data[:16]] % rid
+        self._refuse(503, _SHED_HEAD % (self.retry_after, rid, len(body))
+                     + b"connection: close\r\n\r\n" + body)
+
+    def _done_working(self) -> None:
+        if self._working:
+            self._working = False
+            GuardedHttpToolsProtocol.working -= 1
 
     def _too_slow(self) -> None:
         self._header_timer = None
@@ -95,12 +148,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        self._done_working()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         if self._discarding:
             return
         if self._in_headers:
+            if not self._header_bytes and self._overloaded(data):
+                self._shed(data)  # The first bytes of a request: nothing parsed yet.
+                return
             # Count only the bytes up to the blank line that ends the headers: the body
             # often arrives in the same read.
             window = self._tail + data
@@ -120,7 +177,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._disarm()
         super().on_headers_complete()
 
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        if self.cycle is not None and not self.cycle.response_complete and not self._working:
+            self._working = True  # The whole request is in; its answer is not yet out.
+            GuardedHttpToolsProtocol.working += 1
+
     def on_response_complete(self) -> None:
+        self._done_working()
         super().on_response_complete()
         # The next request's first bytes count against its header limit; uvicorn's
         # keep-alive timer covers the idle time until they come.

@@ -5,6 +5,13 @@ thread lingers until a batch has gathered, then feeds, per caller and model vers
 the extraction monitor (PRADA distances, input-space coverage, volume, share of
 anomalous inputs) in one vectorized step, and, per model version, the live drift
 window. The alerts they raise are counted in metrics and stored by the alert writer.
+
+A batch feeds its version's drift window at most one window of rows: beyond that, a
+uniform sample of them. A drift comparison costs tens of milliseconds, so without the
+cap a flood of large requests would close a window every few requests and the monitor
+would take the CPU the event loop needs to accept and shed (docs/limits.md, Overload).
+A batch gathers for ``linger`` seconds, so below ``drift_window / linger`` rows a
+second every row is seen.
 """
 
 from __future__ import annotations
@@ -47,6 +54,9 @@ class Watch:
         self._access: dict[tuple[str, int], AccessMonitor] = {}
         self._drift: dict[tuple[str, int], DriftMonitor] = {}
         self._drift_off: set[tuple[str, int]] = set()
+        self._sample = np.random.default_rng()
+        #: Rows left out of drift windows by the per-batch cap.
+        self.drift_sampled_out = 0
         self.writer: BatchWriter[tuple[Any, ...]] = BatchWriter(
             self._sink, name="watch", batch_size=2_000, linger=linger,
             on_error=lambda exc: log.error("monitoring failed: %s", exc))
@@ -114,6 +124,10 @@ class Watch:
                 raise
             drift = self._drift[key] = DriftMonitor(
                 profile, DriftWindow(size=self._drift_window, clock=self._clock))
+        if len(matrix) > self._drift_window:
+            keep = np.sort(self._sample.choice(len(matrix), self._drift_window, replace=False))
+            self.drift_sampled_out += len(matrix) - len(keep)
+            matrix, labels = matrix[keep], labels[keep]
         frame = pd.DataFrame(matrix, columns=deployed.version.metadata.input_schema.names)
         frame["prediction"] = labels.astype(str)
         for report in drift.add_frame(frame):
