@@ -332,7 +332,8 @@ def gateway_app() -> Starlette:
     limit_native_threads(settings.native_threads)
     GuardedHttpToolsProtocol.configure(header_timeout=settings.header_timeout,
                                        max_header_bytes=settings.max_header_bytes,
-                                       max_in_flight=settings.max_concurrency)
+                                       max_in_flight=settings.max_concurrency,
+                                       max_queue_wait=settings.max_queue_wait)
     app, _ = build_gateway(build_services(settings), settings)
     return app
 

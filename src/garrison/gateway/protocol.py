@@ -9,14 +9,18 @@ exhaust ``limit_concurrency`` and every other caller gets 503. This protocol:
   after the connection opened or the request began (``408``, then close);
 * refuses request headers larger than ``max_header_bytes`` (``431``, then close);
 * sheds a request at its first bytes (``503`` with ``Retry-After``, then close) while
-  ``max_in_flight`` requests of this worker are already being worked on.
+  ``max_in_flight`` requests of this worker are already being worked on, or when its
+  bytes have waited in the kernel longer than ``max_queue_wait`` seconds.
 
 Shedding happens here, not in the application, because under overload the work that
 piles up is not the application's: a request the application refuses has still been
 accepted, parsed, authenticated and read, and every connection the event loop has not
 reached yet waits unseen in the kernel's accept queue, where no limiter can count it.
-A refusal written before anything is parsed costs a few microseconds, so the loop keeps
-accepting and every caller hears back within the deadline. "Being worked on" means the
+Its age can be read, though (``TCP_INFO``: milliseconds since the connection's last
+bytes arrived): a request that waited past ``max_queue_wait`` would be answered late,
+so it is refused instead. A refusal written before anything is parsed costs a few
+microseconds, so a worker that fell behind (a CPU it shares, a burst) drains its
+queue at once and every caller hears back within the deadline. "Being worked on" means the
 whole request has arrived and its answer has not been sent: a client trickling its body
 holds no slot (``GARRISON_BODY_TIMEOUT`` bounds it). Health probes are never shed.
 
@@ -29,6 +33,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
+import struct
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -53,6 +59,11 @@ _SHED_BODY = {
     True: b'{"error":{"code":"overloaded","message":"server at capacity","request_id":"%s"}}',
     False: b'{"error":"server at capacity","code":"overloaded","request_id":"%s"}',
 }
+#: ``tcpi_last_data_recv`` of Linux's ``struct tcp_info``: milliseconds since data came.
+_TCP_INFO = getattr(socket, "TCP_INFO", None)
+_LAST_DATA_RECV = struct.Struct("=I")
+_LAST_DATA_RECV_AT = 52
+
 _SHED_HEAD = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
               b"retry-after: %d\r\nx-request-id: %s\r\ncache-control: no-store\r\n"
               b"x-content-type-options: nosniff\r\ncontent-length: %d\r\n")
@@ -64,17 +75,22 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     #: Requests of this worker being worked on at once; more are shed (None: no limit).
     max_in_flight: ClassVar[int | None] = None
     retry_after: ClassVar[int] = 1
+    #: Milliseconds a request's bytes may have waited in the kernel (None: no limit).
+    max_queue_wait_ms: ClassVar[int | None] = None
     #: This worker's count of requests being worked on, and of requests shed.
     working: ClassVar[int] = 0
     shed: ClassVar[int] = 0
 
     @classmethod
     def configure(cls, *, header_timeout: float, max_header_bytes: int,
-                  max_in_flight: int | None = None, retry_after: int = 1) -> None:
+                  max_in_flight: int | None = None, max_queue_wait: float = 0.0,
+                  retry_after: int = 1) -> None:
         """Set the limits for every connection of this process (one call per worker)."""
         cls.header_timeout = header_timeout
         cls.max_header_bytes = max_header_bytes
         cls.max_in_flight = max_in_flight
+        cls.max_queue_wait_ms = int(max_queue_wait * 1000) if max_queue_wait and _TCP_INFO \
+            else None
         cls.retry_after = retry_after
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -119,13 +135,30 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         """Whether the request starting with ``data`` must be shed: the worker is at its
         limit, this connection has no answer in progress (a pipelined request waits for
         its turn instead), and it is not a health probe."""
+        if b" /v2/health/" in data[:24] or not (self.cycle is None
+                                                 or self.cycle.response_complete):
+            return False
         limit = self.max_in_flight
-        return (limit is not None and GuardedHttpToolsProtocol.working >= limit
-                and (self.cycle is None or self.cycle.response_complete)
-                and b" /v2/health/" not in data[:24])
+        if limit is not None and GuardedHttpToolsProtocol.working >= limit:
+            return True
+        cap = self.limit_concurrency  # uvicorn's own limit, whose 503 has no Retry-After.
+        if cap is not None and (len(self.connections) >= cap or len(self.tasks) >= cap):
+            return True
+        return self.max_queue_wait_ms is not None and self._waited_ms() > self.max_queue_wait_ms
+
+    def _waited_ms(self) -> int:
+        """Milliseconds since this connection's last bytes arrived (0 when unknown)."""
+        try:
+            sock = self.transport.get_extra_info("socket")
+            info = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, _LAST_DATA_RECV_AT + 4)
+            return int(_LAST_DATA_RECV.unpack_from(info, _LAST_DATA_RECV_AT)[0])
+        except (AttributeError, OSError, TypeError, struct.error):
+            return 0
 
     def _shed(self, data: bytes) -> None:
         GuardedHttpToolsProtocol.shed += 1
+        # Answered: while it lingers it is no connection uvicorn's limit should count.
+        self.connections.discard(self)
         rid = os.urandom(16).hex().encode()
         body = _SHED_BODY[b" /v1/" in data[:16]] % rid
         self._refuse(503, _SHED_HEAD % (self.retry_after, rid, len(body))
