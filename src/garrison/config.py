@@ -291,7 +291,7 @@ class Settings(BaseSettings):
         "connection or the request's first byte (408 and close after; stops slowloris).",
     )
     max_queue_wait: float = Field(
-        default=0.5, ge=0, le=300,
+        default=1.0, ge=0, le=300,
         description="Seconds a request may have waited in the kernel before a gateway worker "
         "reads it; an older one is shed at once (503 + Retry-After) so that a worker behind "
         "its load catches up instead of answering late (0: never; Linux only).",
