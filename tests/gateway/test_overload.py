@@ -109,7 +109,7 @@ def test_three_times_capacity_is_shed_not_queued(tmp_path) -> None:
     port, log = free_port(), tmp_path / "server.log"
     env = gateway_env(home, GARRISON_MAX_CONCURRENCY="4",
                       GARRISON_REQUEST_TIMEOUT=str(DEADLINE),
-                      GARRISON_MAX_QUEUE_WAIT=str(DEADLINE / 2))
+                      GARRISON_MAX_QUEUE_WAIT=str(DEADLINE / 4))
     proc = start(["-m", "garrison", "serve", "--port", str(port)], env, port, log)
     try:
         wire = _request(port, demo.keys["scoring-app"], demo.model, demo.X)
