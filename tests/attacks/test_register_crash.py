@@ -28,18 +28,18 @@ from tests.web.helpers import model_bytes
 CHILD = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    import garrison.registry.service as service
+    import garrison.registry.registration as registration
     from garrison.app import build_services
     from garrison.config import load_settings
 
-    real_scan = service.scan_path
+    real_scan = registration.scan_path
 
     def stalled(path, policy):
         print("SCANNING", path, flush=True)
         time.sleep(120)
         return real_scan(path, policy)
 
-    service.scan_path = stalled
+    registration.scan_path = stalled
     services = build_services(load_settings())
     alice = services.accounts.get("alice")
     services.registry.register(alice, "victim", Path(sys.argv[1]))

@@ -8,6 +8,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
@@ -76,8 +77,7 @@ def test_chosen_runtime_agrees_with_the_model_on_its_reference_sample(case: str)
         else:
             assert isinstance(chosen, SklearnRuntime)
             assert compilation.reason
-    if case in MUST_COMPILE or case in ("xgboost.XGBClassifier", "xgboost.XGBRegressor",
-                                        "lightgbm.LGBMClassifier", "lightgbm.LGBMRegressor"):
+    if case in MUST_COMPILE or case.startswith(("xgboost.", "lightgbm.")):
         assert compilation.compiled, compilation
 
 
@@ -141,3 +141,242 @@ def test_a_pipeline_with_a_scaler_in_front_compiles_and_agrees() -> None:
     assert compilation.compiled and compilation.family == "Pipeline"
     fresh = rng.normal(size=(50, 5)) * 10 + 3
     assert np.max(np.abs(chosen.predict_proba(fresh) - est.predict_proba(fresh))) < TOLERANCE
+
+
+# --- XGBoost and LightGBM: native boosters (loaded as the gateway loads them) and wrappers,
+# trained and checked on rows with missing values (serving/compiled_boosters.py).
+
+NAMES = [f"f{i}" for i in range(6)]
+
+
+def _booster_data(seed: int = 5) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(600, 6))
+    X[rng.random(X.shape) < 0.08] = np.nan
+    Z = np.nan_to_num(X)
+    score = Z[:, 0] - Z[:, 1] + 0.5 * Z[:, 2] * Z[:, 3]
+    return X, {"binary": (score > 0).astype(int), "multi": np.digitize(score, [-0.7, 0.7]),
+               "value": 3 * score + Z[:, 4] ** 2, "count": np.exp(0.4 * score).round()}
+
+
+def _native_xgb(objective: str, y: str, **params: Any) -> Any:
+    from garrison.registry.loader import loader_for
+    from garrison.scanning import DEFAULT_POLICY
+
+    xgboost = pytest.importorskip("xgboost")
+    X, ys = _booster_data()
+    booster = xgboost.train({"objective": objective, "max_depth": 4, "nthread": 1, **params},
+                            xgboost.DMatrix(X, label=ys[y], feature_names=NAMES),
+                            num_boost_round=40)
+    load = loader_for("xgboost-json")
+    assert load is not None
+    return load(bytes(booster.save_raw(raw_format="json")), DEFAULT_POLICY), "xgboost-json"
+
+
+def _native_lgb(objective: str, y: str, **params: Any) -> Any:
+    from garrison.registry.loader import loader_for
+    from garrison.scanning import DEFAULT_POLICY
+
+    lightgbm = pytest.importorskip("lightgbm")
+    X, ys = _booster_data()
+    booster = lightgbm.train({"objective": objective, "verbose": -1, "num_threads": 1,
+                              **params}, lightgbm.Dataset(X, label=ys[y], feature_name=NAMES),
+                             num_boost_round=40)
+    load = loader_for("lightgbm")
+    assert load is not None
+    return load(booster.model_to_string().encode(), DEFAULT_POLICY), "lightgbm"
+
+
+def _wrapper(library: str, kind: str, y: str, scaler: Any = None, early: bool = False,
+             **params: Any) -> Any:
+    from sklearn.pipeline import make_pipeline
+
+    module = pytest.importorskip(library)
+    X, ys = _booster_data()
+    common = ({"n_jobs": 1, "max_depth": 4} if library == "xgboost"
+              else {"n_jobs": 1, "verbose": -1, "num_leaves": 15})
+    est = getattr(module, kind)(n_estimators=200 if early else 40, **common, **params)
+    fit: dict[str, Any] = {}
+    if early and library == "xgboost":
+        est.set_params(early_stopping_rounds=3)
+        fit = {"eval_set": [(X[400:], ys[y][400:])], "verbose": False}
+    elif early:
+        fit = {"eval_set": [(X[400:], ys[y][400:])],
+               "callbacks": [module.early_stopping(3, verbose=False)]}
+    model = est if scaler is None else make_pipeline(scaler, est)
+    if scaler is not None:
+        fit = {f"{type(est).__name__.lower()}__{k}": v for k, v in fit.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X[:400] if early else X, ys[y][:400] if early else ys[y], **fit)
+    if early and library == "xgboost":  # predict uses fewer trees than the booster holds.
+        assert 0 < est.best_iteration + 1 < est.get_booster().num_boosted_rounds()
+    elif early:  # LightGBM keeps the trees up to its best iteration.
+        assert 0 < est.best_iteration_ < 200
+    return model, "pickle"
+
+
+def _scaler(name: str) -> Any:
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+    return {"standard": StandardScaler(), "minmax": MinMaxScaler()}[name]
+
+
+BOOSTER_ZOO = {
+    "xgb-native-binary": lambda: _native_xgb("binary:logistic", "binary"),
+    "xgb-native-logitraw": lambda: _native_xgb("binary:logitraw", "binary"),
+    "xgb-native-softprob": lambda: _native_xgb("multi:softprob", "multi", num_class=3),
+    "xgb-native-softmax": lambda: _native_xgb("multi:softmax", "multi", num_class=3),
+    "xgb-native-regression": lambda: _native_xgb("reg:squarederror", "value"),
+    "xgb-native-poisson": lambda: _native_xgb("count:poisson", "count"),
+    "xgb-native-dart": lambda: _native_xgb("binary:logistic", "binary", booster="dart",
+                                           rate_drop=0.1),
+    "XGBClassifier-binary": lambda: _wrapper("xgboost", "XGBClassifier", "binary"),
+    "XGBClassifier-multi": lambda: _wrapper("xgboost", "XGBClassifier", "multi"),
+    "XGBClassifier-early-stopping": lambda: _wrapper("xgboost", "XGBClassifier", "binary",
+                                                     early=True),
+    "XGBRegressor": lambda: _wrapper("xgboost", "XGBRegressor", "value"),
+    "XGBRFClassifier": lambda: _wrapper("xgboost", "XGBRFClassifier", "binary"),
+    "pipeline-XGBClassifier": lambda: _wrapper("xgboost", "XGBClassifier", "multi",
+                                               scaler=_scaler("standard")),
+    "lgb-native-binary": lambda: _native_lgb("binary", "binary"),
+    "lgb-native-multiclass": lambda: _native_lgb("multiclass", "multi", num_class=3),
+    "lgb-native-multiclassova": lambda: _native_lgb("multiclassova", "multi", num_class=3),
+    "lgb-native-regression": lambda: _native_lgb("regression", "value"),
+    "lgb-native-poisson": lambda: _native_lgb("poisson", "count"),
+    "LGBMClassifier-binary": lambda: _wrapper("lightgbm", "LGBMClassifier", "binary"),
+    "LGBMClassifier-multi": lambda: _wrapper("lightgbm", "LGBMClassifier", "multi"),
+    "LGBMClassifier-early-stopping": lambda: _wrapper("lightgbm", "LGBMClassifier", "multi",
+                                                      early=True),
+    "LGBMClassifier-random-forest": lambda: _wrapper(
+        "lightgbm", "LGBMClassifier", "binary", boosting_type="rf", bagging_freq=1,
+        bagging_fraction=0.6),
+    "LGBMRegressor": lambda: _wrapper("lightgbm", "LGBMRegressor", "value"),
+    "pipeline-LGBMRegressor": lambda: _wrapper("lightgbm", "LGBMRegressor", "value",
+                                               scaler=_scaler("minmax")),
+}
+
+
+def _served(model: Any, fmt: str, reference: np.ndarray) -> tuple[Any, Any, Any]:
+    """(original runtime, chosen runtime, compilation), as ``table.py`` chooses them."""
+    with warnings.catch_warnings(), threadpool_limits(1):
+        warnings.simplefilter("ignore")
+        original = runtime_for(model, fmt, NAMES)
+        chosen, compilation = choose_runtime(original, model, NAMES, reference)
+    return original, chosen, compilation
+
+
+def _agree(expected: Any, got: Any) -> None:
+    if expected.scores is not None:
+        assert got.scores is not None
+        assert np.max(np.abs(got.scores - expected.scores)) < TOLERANCE
+        np.testing.assert_array_equal(got.classes, expected.classes)
+        np.testing.assert_array_equal(got.labels, expected.labels)
+    else:
+        assert got.scores is None
+        np.testing.assert_allclose(got.labels, np.asarray(expected.labels, dtype=np.float64),
+                                   rtol=TOLERANCE, atol=0)
+
+
+@pytest.mark.parametrize("case", sorted(BOOSTER_ZOO))
+def test_boosters_compile_and_agree_with_missing_values(case: str) -> None:
+    model, fmt = BOOSTER_ZOO[case]()
+    X, _ = _booster_data()
+    original, chosen, compilation = _served(model, fmt, X[:200])
+    assert compilation.compiled, compilation
+    assert isinstance(chosen, CompiledRuntime) and compilation.max_abs_diff < TOLERANCE
+    # The graph itself answers rows with missing values: it was checked on them.
+    assert compilation.missing_values == "compiled" and chosen.missing_ok
+    fresh, _ = _booster_data(seed=11)  # Rows the check never saw, NaN included.
+    with warnings.catch_warnings(), threadpool_limits(1):
+        warnings.simplefilter("ignore")
+        _agree(original.predict(fresh), chosen.predict(fresh))
+        _agree(original.predict(fresh[:1]), chosen.predict(fresh[:1]))
+
+
+def test_categorical_splits_are_not_compiled_and_the_original_serves() -> None:
+    lightgbm = pytest.importorskip("lightgbm")
+    xgboost = pytest.importorskip("xgboost")
+    X, ys = _booster_data()
+    codes = np.abs(np.nan_to_num(X)).round().clip(0, 3)  # Feature 0 holds category codes.
+    lgb = lightgbm.LGBMClassifier(n_estimators=10, verbose=-1, n_jobs=1, min_child_samples=5)
+    lgb.fit(codes, ys["binary"], categorical_feature=[0])
+    xgb = xgboost.XGBClassifier(n_estimators=10, n_jobs=1, enable_categorical=True,
+                                feature_types=["c"] + ["q"] * 5, tree_method="hist")
+    xgb.fit(codes, (codes[:, 0] == 2).astype(int))
+    for model in (lgb, xgb):
+        original, chosen, compilation = _served(model, "pickle", codes[:100])
+        assert chosen is original and isinstance(chosen, SklearnRuntime)
+        assert not compilation.compiled
+        assert "categorical splits are not compiled" in compilation.reason
+
+
+def test_a_custom_missing_value_is_not_compiled() -> None:
+    xgboost = pytest.importorskip("xgboost")
+    X, ys = _booster_data()
+    est = xgboost.XGBClassifier(n_estimators=5, n_jobs=1, missing=-999.0)
+    est.fit(np.nan_to_num(X, nan=-999.0), ys["binary"])
+    original, chosen, compilation = _served(est, "pickle", np.nan_to_num(X[:50], nan=-999.0))
+    assert chosen is original and "custom missing value" in compilation.reason
+
+
+def test_a_tampered_xgboost_dump_is_not_served(monkeypatch) -> None:
+    from garrison.serving import compiled_boosters
+
+    model, fmt = BOOSTER_ZOO["xgb-native-binary"]()
+    X, _ = _booster_data()
+    real = compiled_boosters._xgb_trees
+
+    def tampered(booster: Any) -> Any:
+        learner, trees, groups, weights = real(booster)
+        leaf = trees[0]["left_children"].index(-1)
+        trees[0]["split_conditions"][leaf] += 1e-3  # One leaf, slightly off.
+        return learner, trees, groups, weights
+
+    monkeypatch.setattr(compiled_boosters, "_xgb_trees", tampered)
+    original, chosen, compilation = _served(model, fmt, X[:200])
+    assert chosen is original and not compilation.compiled
+    assert "disagrees" in compilation.reason and compilation.max_abs_diff >= TOLERANCE
+
+
+def test_a_wrong_missing_direction_sends_missing_values_to_the_original(monkeypatch) -> None:
+    """A dump whose missing-value sides are flipped agrees on finite reference rows; the
+    check on rows with holes catches it, and rows with a NaN go to the original."""
+    model, fmt = BOOSTER_ZOO["lgb-native-binary"]()
+    X, _ = _booster_data()
+    finite = X[~np.isnan(X).any(axis=1)][:150]
+    dump = model.dump_model()
+
+    def flip(node: dict[str, Any]) -> None:
+        if "leaf_value" not in node:
+            node["default_left"] = not node["default_left"]
+            flip(node["left_child"])
+            flip(node["right_child"])
+
+    for tree in dump["tree_info"]:
+        flip(tree["tree_structure"])
+    monkeypatch.setattr(model, "dump_model", lambda: dump)
+    original, chosen, compilation = _served(model, fmt, finite)
+    assert compilation.compiled and compilation.missing_values == "original"
+    assert isinstance(chosen, CompiledRuntime) and not chosen.missing_ok
+    with threadpool_limits(1):
+        _agree(original.predict(X[:100]), chosen.predict(X[:100]))
+
+
+def test_a_compiled_native_booster_feeds_the_model_based_detectors() -> None:
+    """``BoosterRuntime`` has no ``predict_proba``, so the perturbation detector could not
+    run on a native booster; the compiled runtime has one, NaN rows included."""
+    from garrison.detection import InputMonitor, Policy
+    from garrison.serving.table import GATEWAY_DETECTORS
+
+    model, fmt = BOOSTER_ZOO["lgb-native-multiclass"]()
+    X, _ = _booster_data()
+    _, chosen, compilation = _served(model, fmt, X[:200])
+    assert compilation.compiled
+    reference = pd.DataFrame(X[:300], columns=NAMES)
+    with threadpool_limits(1):
+        monitor = InputMonitor.fit(reference, model=chosen, fpr=0.05, policy=Policy("flag"),
+                                   detectors=GATEWAY_DETECTORS)
+        flagged = monitor.flags(X[300:500])
+    assert "perturbation-instability" in monitor.detectors
+    assert all(0 <= f["row"] < 200 for f in flagged)

@@ -20,6 +20,7 @@ from garrison.registry.models import (
 )
 from garrison.registry.ports import ArtifactStore, BlobStore, ModelRepository, RegistryStore
 from garrison.registry.provenance import Provenance
+from garrison.registry.registration import Registration, artifact_context
 from garrison.registry.review import (
     CheckResult,
     DatasetChange,
@@ -30,7 +31,7 @@ from garrison.registry.review import (
     approval_blocker,
     ensure_approvable,
 )
-from garrison.registry.service import RegistryService, artifact_context, parse_ref
+from garrison.registry.service import RegistryService, parse_ref
 
 __all__ = [
     "BOM_MEDIA_TYPE",
@@ -51,6 +52,7 @@ __all__ = [
     "ModelVersion",
     "OnnxModel",
     "Provenance",
+    "Registration",
     "RegistryService",
     "RegistryStore",
     "Review",

@@ -2,7 +2,9 @@
 
 :class:`Lifecycle` is a part of :class:`~garrison.registry.service.RegistryService`
 (``registry.lifecycle``; the service forwards its transition methods to it): it changes
-for lifecycle rules, the service for registration and integrity. Every transition is
+for lifecycle rules, :class:`~garrison.registry.registration.Registration` for
+admitting new versions, the service for reading versions back and checking their
+integrity. Every transition is
 checked against the table in :mod:`garrison.registry.lifecycle`, recorded with its actor
 and reason, and audited in the same transaction.
 

@@ -14,6 +14,9 @@ would otherwise be the first code to touch hostile bytes:
 
 Every address is bounds-checked, every object visited once (cycles end the walk), and
 counts are capped; anything the walker cannot follow raises :class:`HDF5Error`.
+
+This module finds things in the file; what one header message says (a link, an
+attribute, a filter pipeline) is decoded in :mod:`garrison.scanning._hdf5_messages`.
 """
 
 from __future__ import annotations
@@ -22,19 +25,30 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from garrison.scanning._hdf5_messages import (
+    MSG_ATTRIBUTE,
+    MSG_ATTRIBUTE_INFO,
+    MSG_CONTINUATION,
+    MSG_EXTERNAL,
+    MSG_FILTERS,
+    MSG_LAYOUT,
+    MSG_LINK,
+    MSG_LINK_INFO,
+    MSG_SYMBOL_TABLE,
+    HDF5Error,
+    attribute_message,
+    filter_pipeline,
+    link_message,
+    uint,
+    undefined,
+)
+
 __all__ = ["SIGNATURE", "HDF5Error", "HDF5File", "HDF5Object", "find_superblock"]
 
 SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _MAX_OBJECTS = 200_000
 _MAX_MESSAGES = 100_000
 _MAX_STRING = 64 << 20
-_MSG_LINK, _MSG_LINK_INFO, _MSG_EXTERNAL, _MSG_LAYOUT = 0x06, 0x02, 0x07, 0x08
-_MSG_FILTERS, _MSG_ATTRIBUTE, _MSG_CONTINUATION = 0x0B, 0x0C, 0x10
-_MSG_SYMBOL_TABLE, _MSG_ATTRIBUTE_INFO = 0x11, 0x15
-
-
-class HDF5Error(Exception):
-    """The structure cannot be walked (malformed, unsupported or over a cap)."""
 
 
 @dataclass
@@ -84,14 +98,6 @@ class HDF5File:
             raise HDF5Error("the structure reads far more bytes than the file holds")
         return bytes(self.data[begin:begin + n])
 
-    def _uint(self, raw: bytes, pos: int, size: int) -> int:
-        if pos + size > len(raw):
-            raise HDF5Error("a structure is truncated")
-        return int.from_bytes(raw[pos:pos + size], "little")
-
-    def _undefined(self, value: int, size: int) -> bool:
-        return value == (1 << (8 * size)) - 1
-
     # -- superblock ------------------------------------------------------------------------
 
     def _superblock(self, start: int) -> None:
@@ -110,19 +116,19 @@ class HDF5File:
         if self.osize not in (2, 4, 8) or self.lsize not in (2, 4, 8):
             raise HDF5Error("unsupported size of offsets or lengths")
         raw = bytes(self.data[start:start + pos + 6 * self.osize + 64])
-        base = self._uint(raw, pos, self.osize)
+        base = uint(raw, pos, self.osize)
         if base != start:
             raise HDF5Error("the superblock's base address disagrees with its location")
         self.base = base
         if version in (0, 1):
             # base, free-space, end of file, driver block, then the root symbol table entry.
             entry = pos + 4 * self.osize
-            self.root = self._uint(raw, entry + self.osize, self.osize)
+            self.root = uint(raw, entry + self.osize, self.osize)
         else:
-            self.root = self._uint(raw, pos + 3 * self.osize, self.osize)
+            self.root = uint(raw, pos + 3 * self.osize, self.osize)
         # Both layouts keep the end-of-file address third (h5py writes it as the absolute
         # file size, user block included): a shorter file was cut off.
-        end = self._uint(raw, pos + 2 * self.osize, self.osize)
+        end = uint(raw, pos + 2 * self.osize, self.osize)
         if end > len(self.data):
             raise HDF5Error(f"the file is truncated: it ends at {len(self.data)}, the "
                             f"superblock says {end}")
@@ -138,8 +144,8 @@ class HDF5File:
         if first[0] != 1:
             raise HDF5Error(f"object header version {first[0]} at {address}")
         head = self._bytes(address, 16)
-        count = self._uint(head, 2, 2)
-        size = self._uint(head, 8, 4)
+        count = uint(head, 2, 2)
+        size = uint(head, 8, 4)
         out: list[tuple[int, int, bytes]] = []
         blocks = [(address + 16, size)]
         seen: set[int] = set()
@@ -151,13 +157,13 @@ class HDF5File:
             raw = self._bytes(start, length)
             pos = 0
             while pos + 8 <= length and len(out) < count:
-                mtype, msize = self._uint(raw, pos, 2), self._uint(raw, pos + 2, 2)
+                mtype, msize = uint(raw, pos, 2), uint(raw, pos + 2, 2)
                 flags = raw[pos + 4]
                 body = raw[pos + 8:pos + 8 + msize]
                 if len(body) != msize:
                     raise HDF5Error("a header message runs past its block")
                 out.append((mtype, flags, body))
-                if mtype == _MSG_CONTINUATION:
+                if mtype == MSG_CONTINUATION:
                     blocks.append(self._continuation(body))
                 pos += 8 + msize
             if len(out) > _MAX_MESSAGES:
@@ -165,7 +171,7 @@ class HDF5File:
         return out
 
     def _continuation(self, body: bytes) -> tuple[int, int]:
-        return (self._uint(body, 0, self.osize), self._uint(body, self.osize, self.lsize))
+        return (uint(body, 0, self.osize), uint(body, self.osize, self.lsize))
 
     def _messages_v2(self, address: int) -> list[tuple[int, int, bytes]]:
         head = self._bytes(address, 6)
@@ -174,7 +180,7 @@ class HDF5File:
         flags = head[5]
         pos = 6 + (16 if flags & 0x20 else 0) + (4 if flags & 0x10 else 0)
         width = 1 << (flags & 0x03)
-        size = self._uint(self._bytes(address + pos, width), 0, width)
+        size = uint(self._bytes(address + pos, width), 0, width)
         track_order = bool(flags & 0x04)
         out: list[tuple[int, int, bytes]] = []
         blocks = [(address + pos + width, size)]
@@ -188,13 +194,13 @@ class HDF5File:
             cursor = 0
             header = 6 if track_order else 4
             while cursor + header <= length:
-                mtype, msize, mflags = raw[cursor], self._uint(raw, cursor + 1, 2), raw[cursor + 3]
+                mtype, msize, mflags = raw[cursor], uint(raw, cursor + 1, 2), raw[cursor + 3]
                 cursor += header
                 body = raw[cursor:cursor + msize]
                 if len(body) != msize:
                     raise HDF5Error("a header message runs past its block")
                 out.append((mtype, mflags, body))
-                if mtype == _MSG_CONTINUATION:
+                if mtype == MSG_CONTINUATION:
                     cont, clen = self._continuation(body)
                     if self._bytes(cont, 4) != b"OCHK":
                         raise HDF5Error("continuation block without OCHK signature")
@@ -210,8 +216,8 @@ class HDF5File:
         raw = self._bytes(heap, 8 + 2 * self.lsize + self.osize)
         if raw[:4] != b"HEAP":
             raise HDF5Error("local heap signature missing")
-        segment_size = self._uint(raw, 8, self.lsize)
-        segment = self._uint(raw, 8 + 2 * self.lsize, self.osize)
+        segment_size = uint(raw, 8, self.lsize)
+        segment = uint(raw, 8 + 2 * self.lsize, self.osize)
         if offset >= segment_size:
             raise HDF5Error("link name offset outside the local heap")
         chunk = self._bytes(segment + offset, min(segment_size - offset, 4096))
@@ -228,10 +234,10 @@ class HDF5File:
             raw = self._bytes(node, 8 + 2 * self.osize)
             if raw[:4] != b"TREE" or raw[4] != 0:
                 raise HDF5Error("group B-tree node signature missing")
-            level, used = raw[5], self._uint(raw, 6, 2)
+            level, used = raw[5], uint(raw, 6, 2)
             step = self.lsize + self.osize
             body = self._bytes(node + 8 + 2 * self.osize, used * step + self.lsize)
-            children = [self._uint(body, self.lsize + i * step, self.osize) for i in range(used)]
+            children = [uint(body, self.lsize + i * step, self.osize) for i in range(used)]
             if level > 0:
                 stack.extend(children)
                 continue
@@ -242,100 +248,18 @@ class HDF5File:
         raw = self._bytes(address, 8)
         if raw[:4] != b"SNOD":
             raise HDF5Error("symbol table node signature missing")
-        count = self._uint(raw, 6, 2)
+        count = uint(raw, 6, 2)
         size = 2 * self.osize + 24
         body = self._bytes(address + 8, count * size)
         for i in range(count):
             entry = body[i * size:(i + 1) * size]
-            name = self._heap_name(heap, self._uint(entry, 0, self.osize))
-            target = self._uint(entry, self.osize, self.osize)
-            cache = self._uint(entry, 2 * self.osize, 4)
+            name = self._heap_name(heap, uint(entry, 0, self.osize))
+            target = uint(entry, self.osize, self.osize)
+            cache = uint(entry, 2 * self.osize, 4)
             if cache == 2:
                 yield name, "soft", ""
             else:
                 yield name, "hard", str(target)
-
-    def _link_message(self, body: bytes) -> tuple[str, str, str]:
-        if not body or body[0] != 1:
-            raise HDF5Error("link message version is not 1")
-        flags, pos = body[1], 2
-        kind = 0
-        if flags & 0x08:
-            kind, pos = body[pos], pos + 1
-        if flags & 0x04:
-            pos += 8
-        if flags & 0x10:
-            pos += 1
-        width = 1 << (flags & 0x03)
-        length = self._uint(body, pos, width)
-        pos += width
-        name = body[pos:pos + length].decode("utf-8", "replace")
-        pos += length
-        if kind == 0:
-            return name, "hard", str(self._uint(body, pos, self.osize))
-        if kind == 1:
-            return name, "soft", ""
-        info = body[pos + 2:pos + 2 + self._uint(body, pos, 2)]
-        if kind == 64:
-            return name, "external", info[1:].split(b"\x00", 1)[0].decode("utf-8", "replace")
-        return name, f"user-defined link type {kind}", ""
-
-    # -- attributes ----------------------------------------------------------------------------
-
-    def _attribute(self, body: bytes) -> tuple[str, Any]:
-        version = body[0] if body else 0
-        if version not in (1, 2, 3):
-            raise HDF5Error(f"attribute message version {version}")
-        flags = body[1]
-        name_size, type_size, space_size = (self._uint(body, p, 2) for p in (2, 4, 6))
-        pos = 8 + (1 if version == 3 else 0)
-
-        def take(n: int) -> bytes:
-            nonlocal pos
-            chunk = body[pos:pos + n]
-            pos += (n + 7) // 8 * 8 if version == 1 else n
-            return chunk
-
-        name = take(name_size).split(b"\x00", 1)[0].decode("utf-8", "replace")
-        dtype, space = take(type_size), take(space_size)
-        if flags & 0x03:
-            return name, None  # A shared (committed) datatype or dataspace: not decoded.
-        return name, self._strings(dtype, space, body[pos:])
-
-    def _count(self, space: bytes) -> int:
-        version, rank, _flags = space[0], space[1], space[2]
-        if version == 2 and space[3] == 0:
-            return 1
-        if version == 2 and space[3] == 2:
-            return 0
-        pos = 8 if version == 1 else 4
-        total = 1
-        for i in range(rank):
-            total *= self._uint(space, pos + i * self.lsize, self.lsize)
-        return total if rank else 1
-
-    def _strings(self, dtype: bytes, space: bytes, data: bytes) -> Any:
-        """A string attribute's value (str, or list of str); other types give ``None``."""
-        cls, size = dtype[0] & 0x0F, self._uint(dtype, 4, 4)
-        count = self._count(space)
-        if count > 1_000_000:
-            raise HDF5Error("attribute has too many elements")
-        values: list[str] = []
-        if cls == 3:
-            for i in range(count):
-                raw = data[i * size:(i + 1) * size]
-                values.append(raw.split(b"\x00", 1)[0].decode("utf-8", "replace"))
-        elif cls == 9 and (self._uint(dtype, 1, 1) & 0x0F) == 1:
-            step = 4 + self.osize + 4
-            for i in range(count):
-                item = data[i * step:(i + 1) * step]
-                length = self._uint(item, 0, 4)
-                values.append(self._global_heap(self._uint(item, 4, self.osize),
-                                                self._uint(item, 4 + self.osize, 4),
-                                                length).decode("utf-8", "replace"))
-        else:
-            return None
-        return values[0] if count == 1 and space[1] == 0 else values
 
     def _global_heap(self, collection: int, index: int, length: int) -> bytes:
         if length > _MAX_STRING:
@@ -343,12 +267,12 @@ class HDF5File:
         head = self._bytes(collection, 8 + self.lsize)
         if head[:4] != b"GCOL":
             raise HDF5Error("global heap signature missing")
-        size = self._uint(head, 8, self.lsize)
+        size = uint(head, 8, self.lsize)
         raw = self._bytes(collection, size)
         pos = 8 + self.lsize
         while pos + 8 + self.lsize <= size:
-            obj_index = self._uint(raw, pos, 2)
-            obj_size = self._uint(raw, pos + 8, self.lsize)
+            obj_index = uint(raw, pos, 2)
+            obj_size = uint(raw, pos + 8, self.lsize)
             if obj_index == 0:
                 break
             start = pos + 8 + self.lsize
@@ -365,46 +289,30 @@ class HDF5File:
         """Read one object's header: links, attributes, storage and filters."""
         obj = HDF5Object(path, address)
         for mtype, _flags, body in self.messages(address):
-            if mtype == _MSG_SYMBOL_TABLE:
-                btree = self._uint(body, 0, self.osize)
-                heap = self._uint(body, self.osize, self.osize)
+            if mtype == MSG_SYMBOL_TABLE:
+                btree = uint(body, 0, self.osize)
+                heap = uint(body, self.osize, self.osize)
                 obj.links.extend(self._symbol_table(btree, heap))
-            elif mtype == _MSG_LINK:
-                obj.links.append(self._link_message(body))
-            elif mtype in (_MSG_LINK_INFO, _MSG_ATTRIBUTE_INFO):
-                offset = 2 + (8 if mtype == _MSG_LINK_INFO and body[1] & 0x01 else 0)
-                offset += 2 if mtype == _MSG_ATTRIBUTE_INFO and body[1] & 0x01 else 0
-                if not self._undefined(self._uint(body, offset, self.osize), self.osize):
+            elif mtype == MSG_LINK:
+                obj.links.append(link_message(body, self.osize))
+            elif mtype in (MSG_LINK_INFO, MSG_ATTRIBUTE_INFO):
+                offset = 2 + (8 if mtype == MSG_LINK_INFO and body[1] & 0x01 else 0)
+                offset += 2 if mtype == MSG_ATTRIBUTE_INFO and body[1] & 0x01 else 0
+                if not undefined(uint(body, offset, self.osize), self.osize):
                     raise HDF5Error("dense link or attribute storage (a fractal heap, from "
                                     "libver='latest') is not supported")
-            elif mtype == _MSG_ATTRIBUTE:
-                name, value = self._attribute(body)
+            elif mtype == MSG_ATTRIBUTE:
+                name, value = attribute_message(body, self.osize, self.lsize, self._global_heap)
                 obj.attributes[name] = value
-            elif mtype == _MSG_EXTERNAL:
+            elif mtype == MSG_EXTERNAL:
                 obj.external_storage = True
-            elif mtype == _MSG_LAYOUT:
+            elif mtype == MSG_LAYOUT:
                 # Layout class 3 (version 4 and later) is a virtual dataset: its data lives
                 # in other files.
                 obj.virtual = obj.virtual or (len(body) > 1 and body[0] >= 4 and body[1] == 3)
-            elif mtype == _MSG_FILTERS:
-                obj.filters.extend(self._filters(body))
+            elif mtype == MSG_FILTERS:
+                obj.filters.extend(filter_pipeline(body))
         return obj
-
-    def _filters(self, body: bytes) -> list[int]:
-        version, count = body[0], body[1]
-        pos = 8 if version == 1 else 2
-        ids = []
-        for _ in range(count):
-            fid = self._uint(body, pos, 2)
-            named = version == 1 or fid >= 256
-            name_len = self._uint(body, pos + 2, 2) if named else 0
-            pos += 4 if named else 2
-            values = self._uint(body, pos + 2, 2)
-            pos += 4
-            pos += ((name_len + 7) // 8 * 8 if version == 1 else name_len)
-            pos += 4 * values + (4 if version == 1 and values % 2 else 0)
-            ids.append(fid)
-        return ids
 
     def walk(self) -> Iterator[HDF5Object]:
         """Every object reachable from the root through hard links, each once."""

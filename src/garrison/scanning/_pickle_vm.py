@@ -8,7 +8,8 @@ BYTEARRAY8, long strings) are skipped by length without copying, which is what m
 scanner fast on multi-gigabyte pickles.
 
 The caller supplies :class:`Hooks`: import decisions, findings, persistent ids and what
-happens after BUILD (joblib reads array bytes there).
+happens after BUILD (joblib reads array bytes there). How arguments are encoded, and what
+the rarer literal opcodes decode to, is :mod:`garrison.scanning._pickle_args`'s concern.
 """
 
 from __future__ import annotations
@@ -16,23 +17,21 @@ from __future__ import annotations
 from typing import Any
 
 from garrison.scanning._pickle_args import (
-    _TEXT_LIMIT,
+    LITERAL_OPCODES,
     _f64,
     _i32,
     _int_line,
     _line,
     _need,
-    _quoted,
     _text,
     _u16,
     _u32,
     _u64,
+    literal,
 )
 from garrison.scanning._pickle_values import (
-    BIGINT,
     BUFFER,
     SET,
-    TEXT,
     Blob,
     Global,
     Hooks,
@@ -329,49 +328,10 @@ def run(
                 if live:
                     escaped(items, start, hooks)
                 stack.append(SET)
-            elif op == 0x8A:  # LONG1
-                stop = _need(pos + 1, data[pos], end)
-                push(int.from_bytes(data[pos + 1 : stop], "little", signed=True))
-                pos = stop
-            elif op == 0x8B:  # LONG4
-                _need(pos, 4, end)
-                n = _i32(data, pos)[0]
-                stop = _need(pos + 4, n, end)
-                if n > 64:
-                    push(BIGINT)
-                else:
-                    push(int.from_bytes(data[pos + 4 : stop], "little", signed=True))
-                pos = stop
-            elif op == 0x49 or op == 0x4C:  # INT, LONG
-                raw, pos = _line(data, pos, end)
-                if op == 0x49 and raw in (b"00", b"01"):
-                    push(raw == b"01")
-                else:
-                    push(_int_line(raw, start, 0))
-            elif op == 0x46:  # FLOAT
-                raw, pos = _line(data, pos, end)
-                try:
-                    push(float(raw))
-                except ValueError as exc:
-                    raise Malformed("bad float literal", start) from exc
-            elif op == 0x53:  # STRING
-                raw, pos = _line(data, pos, end)
-                push(_quoted(raw, start))
-            elif op == 0x54 or op == 0x55:  # BINSTRING, SHORT_BINSTRING
-                if op == 0x54:
-                    _need(pos, 4, end)
-                    n, pos = _i32(data, pos)[0], pos + 4
-                else:
-                    n, pos = data[pos], pos + 1
-                stop = _need(pos, n, end)
-                push(TEXT if n > _TEXT_LIMIT else bytes(data[pos:stop]).decode("latin-1"))
-                pos = stop
-            elif op == 0x56:  # UNICODE
-                raw, pos = _line(data, pos, end)
-                try:
-                    push(raw.decode("raw-unicode-escape"))
-                except UnicodeDecodeError as exc:
-                    raise Malformed("bad UNICODE escape", start) from exc
+            elif op in LITERAL_OPCODES:  # LONG1, LONG4, INT, LONG, FLOAT, STRING, ...
+                # The text protocol's literals and the long integers, decoded apart.
+                value, pos = literal(op, data, pos, end, start)
+                push(value)
             elif op == 0x70 or op == 0x67:  # PUT, GET
                 raw, pos = _line(data, pos, end)
                 idx = _int_line(raw, start)

@@ -7,7 +7,8 @@ for serving, to build a native evaluator of the same model:
 
 * scikit-learn ``RandomForest*``, ``ExtraTrees*``, ``GradientBoosting*`` and
   ``HistGradientBoosting*`` (``compiled_trees.py``: float64 ONNX tree graphs),
-* XGBoost and LightGBM scikit-learn wrappers (onnxmltools),
+* XGBoost and LightGBM boosters, native or in their scikit-learn wrappers
+  (``compiled_boosters.py``: the same graphs, read from the libraries' own model dumps),
 * any of them behind ``StandardScaler``, ``MinMaxScaler``, ``MaxAbsScaler`` or
   ``RobustScaler`` steps of a ``Pipeline`` (the same numpy operations scikit-learn runs),
 * and the linear fast path the runtime module already picks (``LinearRuntime``).
@@ -18,6 +19,10 @@ regressor within :data:`TOLERANCE` relative). Otherwise, or when there is no ref
 sample, the original serves. Either way the outcome is a :class:`Compilation` that the
 table builder records in the audit trail (``compile-model-version``). The signed artifact
 stays the source of truth: nothing compiled is stored, it is rebuilt at every load.
+
+A graph that sends missing values (NaN) where the model does (the boosters) is also
+checked on reference rows with holes punched in them, one feature at a time; if it
+disagrees there, rows with a missing value go to the original model.
 """
 
 from __future__ import annotations
@@ -29,7 +34,13 @@ from typing import Any
 
 import numpy as np
 
-from garrison.serving.runtime import LinearRuntime, ModelRuntime, RuntimeOutput, SklearnRuntime
+from garrison.serving.runtime import (
+    BoosterRuntime,
+    LinearRuntime,
+    ModelRuntime,
+    RuntimeOutput,
+    SklearnRuntime,
+)
 
 __all__ = [
     "TOLERANCE", "Compilation", "CompiledLinear", "CompiledRuntime", "choose_runtime",
@@ -55,12 +66,15 @@ class Compilation:
     rows: int = 0
     max_abs_diff: float | None = None
     seconds: float = 0.0
+    #: Who scores rows with a missing value: "compiled" (checked on rows with holes) or
+    #: "original"; empty when nothing was compiled.
+    missing_values: str = ""
 
     def to_payload(self) -> dict[str, Any]:
         return {"compiled": self.compiled, "runtime": self.runtime, "family": self.family,
                 "reason": self.reason, "reference_rows": self.rows,
                 "max_abs_diff": self.max_abs_diff, "tolerance": TOLERANCE,
-                "seconds": round(self.seconds, 3)}
+                "seconds": round(self.seconds, 3), "missing_values": self.missing_values}
 
 
 class CompiledLinear(LinearRuntime):
@@ -170,29 +184,13 @@ def _session(onnx_bytes: bytes) -> Any:
     return ort.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
 
 
-def _boosting_wrapper(estimator: Any, n_features: int) -> tuple[bytes, str] | None:
-    """ONNX bytes of an XGBoost / LightGBM scikit-learn wrapper (float32), or None."""
-    module = type(estimator).__module__.split(".", 1)[0]
-    if module not in ("xgboost", "lightgbm"):
-        return None
-    import onnxmltools
-    from onnxmltools.convert.common.data_types import FloatTensorType
-
-    types = [("X", FloatTensorType([None, n_features]))]
-    if module == "xgboost":
-        onx = onnxmltools.convert_xgboost(estimator, initial_types=types)
-    else:
-        onx = onnxmltools.convert_lightgbm(estimator, initial_types=types,
-                                           zipmap=False)
-    return onx.SerializeToString(), type(estimator).__name__
-
-
 class CompiledRuntime:
     """A tree ensemble evaluated by ONNX Runtime, scalers applied in numpy first.
 
     ``inline``: the cost is bounded by the trees' depth, so the data plane may score
-    small batches on the event loop. Rows with a missing value (NaN) go to the original
-    model: the reference sample vouches for finite rows only.
+    small batches on the event loop. A batch with a missing value (NaN) goes to the
+    original model unless ``missing_ok``: the graph sends NaN where the model does and
+    :func:`choose_runtime` checked it on rows with missing values.
     """
 
     inline = True
@@ -200,7 +198,8 @@ class CompiledRuntime:
 
     def __init__(self, model: Any, session: Any, *, prep: list[Callable[[np.ndarray], None]],
                  classes: np.ndarray | None, base: np.ndarray, link: Any, cast32: bool,
-                 wide: bool, family: str, fallback: ModelRuntime) -> None:
+                 family: str, fallback: ModelRuntime, missing_ok: bool = False,
+                 single: bool = False) -> None:
         self.model = model
         self.kind = f"compiled:{family}"
         self._session = session
@@ -210,8 +209,9 @@ class CompiledRuntime:
         self._base = base
         self._link = link
         self._cast32 = cast32
-        self._wide = wide  # The graph takes float64; otherwise float32 (XGBoost, LightGBM).
+        self._single = single  # The graph takes float32 rows (XGBoost); else float64.
         self._fallback = fallback
+        self.missing_ok = missing_ok
 
     def _rows(self, X: Any) -> np.ndarray:
         if isinstance(X, Mapping):
@@ -221,18 +221,19 @@ class CompiledRuntime:
         Z = np.array(X, dtype=np.float64)
         for step in self._prep:
             step(Z)
+        if self._single:
+            return Z.astype(np.float32)
         if self._cast32:
             Z = Z.astype(np.float32).astype(np.float64)
-        return Z if self._wide else Z.astype(np.float32)
+        return Z
 
     def _raw(self, Z: np.ndarray) -> np.ndarray:
-        results = self._session.run(None, {self._input: Z})
-        if self._wide:
-            raw = np.asarray(results[0], dtype=np.float64)
-            raw += self._base
-            return raw
-        out = results[1] if self._classes is not None else results[0]
-        return np.asarray(out, dtype=np.float64)
+        raw = np.asarray(self._session.run(None, {self._input: Z})[0], dtype=np.float64)
+        raw += self._base
+        return raw
+
+    def _to_original(self, Z: np.ndarray) -> bool:
+        return not self.missing_ok and bool(np.isnan(Z).any())
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """The original's ``predict_proba`` for validated numeric rows (classifiers)."""
@@ -241,11 +242,11 @@ class CompiledRuntime:
 
             raise UnsupportedModel("a regressor has no predict_proba")
         Z = self._rows(X)
-        if np.isnan(Z).any():
+        if self._to_original(Z):
             proba: np.ndarray = self._fallback.predict(X).scores  # type: ignore[assignment]
             return proba
         raw = self._raw(Z)
-        if self._link is None or not self._wide:
+        if self._link is None:
             return raw
         return np.asarray(self._link(raw[:, 0] if raw.shape[1] == 1 else raw),
                           dtype=np.float64)
@@ -255,10 +256,10 @@ class CompiledRuntime:
             proba = self.predict_proba(X)
             return RuntimeOutput(self._classes[proba.argmax(axis=1)], proba, self._classes)
         Z = self._rows(X)
-        if np.isnan(Z).any():
+        if self._to_original(Z):
             return self._fallback.predict(X)
         raw = self._raw(Z)[:, 0]
-        values = raw if self._link is None or not self._wide else self._link(raw)
+        values = raw if self._link is None else self._link(raw)
         return RuntimeOutput(np.asarray(values, dtype=np.float64))
 
 
@@ -274,24 +275,17 @@ def compile_model(model: Any, feature_names: list[str],
     if split is None:
         return None
     prep, estimator = split
-    n_features = len(feature_names)
-    classes = getattr(estimator, "classes_", None)
     graph = build_graph(estimator)
-    if graph is not None:
-        return CompiledRuntime(
-            model, _session(graph.onnx), prep=prep,
-            classes=np.asarray(classes) if graph.classifier else None, base=graph.base,
-            link=graph.link, cast32=graph.cast32, wide=True, family=graph.family,
-            fallback=fallback)
-    wrapper = _boosting_wrapper(estimator, n_features)
-    if wrapper is None:
+    if graph is None:
         return None
-    onnx_bytes, family = wrapper
-    classifier = hasattr(estimator, "predict_proba") and classes is not None
-    return CompiledRuntime(model, _session(onnx_bytes), prep=prep,
-                           classes=np.asarray(classes) if classifier else None,
-                           base=np.zeros(1), link=None, cast32=False, wide=False,
-                           family=family, fallback=fallback)
+    classes = getattr(estimator, "classes_", None) if graph.classifier else None
+    if graph.classifier and classes is None:  # A native booster: its outputs' indices.
+        classes = np.arange(max(2, graph.n_targets))
+    return CompiledRuntime(model, _session(graph.onnx), prep=prep,
+                           classes=None if classes is None else np.asarray(classes),
+                           base=graph.base, link=graph.link, cast32=graph.cast32,
+                           family=graph.family, fallback=fallback, missing_ok=graph.missing,
+                           single=graph.single)
 
 
 def _difference(original: RuntimeOutput, candidate: RuntimeOutput) -> float:
@@ -318,11 +312,11 @@ def _difference(original: RuntimeOutput, candidate: RuntimeOutput) -> float:
 def choose_runtime(runtime: ModelRuntime, model: Any, feature_names: list[str],
                    reference: np.ndarray | None) -> tuple[ModelRuntime, Compilation]:
     """The runtime to serve with: a compiled one that reproduces ``model`` on the
-    reference sample, else the original scikit-learn runtime (``runtime`` itself when
-    ``runtime_for`` picked no fast path)."""
+    reference sample, else the original runtime (``runtime`` itself when ``runtime_for``
+    picked no fast path: scikit-learn, or a native booster's own)."""
     started = time.perf_counter()
     fast = isinstance(runtime, LinearRuntime)
-    if not fast and not isinstance(runtime, SklearnRuntime):
+    if not fast and not isinstance(runtime, SklearnRuntime | BoosterRuntime):
         return runtime, Compilation(False, runtime.kind, type(model).__name__,
                                     "served by its own runtime")
     original: ModelRuntime = SklearnRuntime(model, feature_names) if fast else runtime
@@ -359,5 +353,28 @@ def choose_runtime(runtime: ModelRuntime, model: Any, feature_names: list[str],
     # thread hop costs more than that); larger ones go to the bounded executor.
     candidate.inline_rows = int(min(_MAX_INLINE_ROWS, max(1, INLINE_BUDGET / max(per_row,
                                                                                   1e-9))))
+    missing = "original"
+    if getattr(candidate, "missing_ok", False):
+        holes = _holes(reference)
+        try:
+            agrees = _difference(original.predict(holes), candidate.predict(holes)) < TOLERANCE
+        except Exception:
+            agrees = False
+        candidate.missing_ok = agrees
+        missing = "compiled" if agrees else "original"
     return candidate, Compilation(True, candidate.kind, family, "", len(reference), diff,
-                                  time.perf_counter() - started)
+                                  time.perf_counter() - started, missing)
+
+
+def _holes(reference: np.ndarray, budget: int = 256) -> np.ndarray:
+    """Reference rows with one feature missing at a time, and a row of missing values:
+    where the model sends NaN is checked like the rest."""
+    n = reference.shape[1]
+    rows = reference[:max(1, budget // max(1, n))]
+    blocks = []
+    for j in range(n):
+        block = np.array(rows, dtype=np.float64)
+        block[:, j] = np.nan
+        blocks.append(block)
+    blocks.append(np.full((1, n), np.nan))
+    return np.vstack(blocks)

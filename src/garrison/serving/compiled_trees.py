@@ -14,8 +14,8 @@ float64, so the graph compares and sums exactly as scikit-learn does:
 * ``HistGradientBoosting*``: float64 rows, the predictors' numeric thresholds and
   their missing-value side; categorical splits are refused (served by the original).
 
-XGBoost and LightGBM scikit-learn wrappers go through onnxmltools instead (float32
-graphs, as XGBoost itself computes). Whatever is built here is only a candidate:
+XGBoost and LightGBM boosters are read from their own model dumps into the same node
+arrays (``compiled_boosters.py``). Whatever is built here is only a candidate:
 ``compiled.py`` serves it only if it reproduces the original on the sealed reference
 sample.
 """
@@ -27,10 +27,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["TreeGraph", "build_graph"]
+__all__ = ["BRANCH_LEQ", "BRANCH_LT", "TreeGraph", "build_graph"]
 
 #: A split that every finite value and NaN takes to its true side (single-leaf trees).
 _ALWAYS = np.inf
+#: ``TreeEnsemble`` node modes: ``x <= split`` (scikit-learn, LightGBM), ``x < split``
+#: (XGBoost).
+BRANCH_LEQ, BRANCH_LT = 0, 1
 
 
 @dataclass
@@ -45,14 +48,16 @@ class _Nodes:
     false_ids: list[int] = field(default_factory=list)
     false_leaf: list[int] = field(default_factory=list)
     missing_true: list[int] = field(default_factory=list)
+    modes: list[int] = field(default_factory=list)
     leaf_targets: list[int] = field(default_factory=list)
     leaf_weights: list[float] = field(default_factory=list)
 
     def add_tree(self, feature: np.ndarray, threshold: np.ndarray, left: np.ndarray,
                  right: np.ndarray, is_leaf: np.ndarray, missing_left: np.ndarray,
-                 weight: np.ndarray, target: int) -> None:
-        """One binary tree: ``x[feature] <= threshold`` (or NaN with ``missing_left``)
-        goes to ``left``; ``weight[j]`` is leaf ``j``'s contribution to ``target``."""
+                 weight: np.ndarray, target: int, mode: int = BRANCH_LEQ) -> None:
+        """One binary tree: ``x[feature] <= threshold`` (``<`` with ``mode=BRANCH_LT``,
+        or NaN with ``missing_left``) goes to ``left``; ``weight[j]`` is leaf ``j``'s
+        contribution to ``target``."""
         leaf_index: dict[int, int] = {}
         node_index: dict[int, int] = {}
         for j in range(len(feature)):
@@ -62,7 +67,7 @@ class _Nodes:
                 self.leaf_weights.append(float(weight[j]))
         if is_leaf[0]:  # A tree with no split: one always-true split to its only leaf.
             self.roots.append(len(self.features))
-            self._node(0, _ALWAYS, leaf_index[0], 1, leaf_index[0], 1, 1)
+            self._node(0, _ALWAYS, leaf_index[0], 1, leaf_index[0], 1, 1, BRANCH_LEQ)
             return
         base = len(self.features)
         for j in range(len(feature)):
@@ -76,10 +81,10 @@ class _Nodes:
             self._node(int(feature[j]), float(threshold[j]),
                        leaf_index[lo] if is_leaf[lo] else node_index[lo], int(is_leaf[lo]),
                        leaf_index[hi] if is_leaf[hi] else node_index[hi], int(is_leaf[hi]),
-                       int(bool(missing_left[j])))
+                       int(bool(missing_left[j])), mode)
 
     def _node(self, feature: int, split: float, true_id: int, true_leaf: int, false_id: int,
-              false_leaf: int, missing_true: int) -> None:
+              false_leaf: int, missing_true: int, mode: int) -> None:
         self.features.append(feature)
         self.splits.append(split)
         self.true_ids.append(true_id)
@@ -87,9 +92,21 @@ class _Nodes:
         self.false_ids.append(false_id)
         self.false_leaf.append(false_leaf)
         self.missing_true.append(missing_true)
+        self.modes.append(mode)
 
-    def model_bytes(self, n_features: int, n_targets: int) -> bytes:
+    def add_constant(self, value: float, target: int) -> None:
+        """A tree with no split whose one leaf adds ``value`` to ``target``."""
+        one = np.ones(1, dtype=bool)
+        self.add_tree(np.zeros(1, dtype=np.int64), np.zeros(1), -one.astype(np.int64),
+                      -one.astype(np.int64), one, one, np.array([value]), target)
+
+    def model_bytes(self, n_features: int, n_targets: int, *, single: bool = False) -> bytes:
+        """The ``TreeEnsemble`` model: float64 rows, thresholds, leaves and sums, or float32
+        throughout with ``single`` (the trees are then summed in float32, in order)."""
         from onnx import TensorProto, helper, numpy_helper
+
+        real = np.float32 if single else np.float64
+        io = TensorProto.FLOAT if single else TensorProto.DOUBLE
 
         def tensor(values: list[float] | list[int], dtype: Any) -> Any:
             return numpy_helper.from_array(np.asarray(values, dtype=dtype))
@@ -98,16 +115,16 @@ class _Nodes:
             "TreeEnsemble", ["X"], ["Y"], domain="ai.onnx.ml", n_targets=n_targets,
             aggregate_function=1, post_transform=0, tree_roots=self.roots,
             nodes_featureids=self.features,
-            nodes_modes=tensor([0] * len(self.features), np.uint8),  # BRANCH_LEQ
-            nodes_splits=tensor(self.splits, np.float64),
+            nodes_modes=tensor(self.modes, np.uint8),
+            nodes_splits=tensor(self.splits, real),
             nodes_truenodeids=self.true_ids, nodes_trueleafs=self.true_leaf,
             nodes_falsenodeids=self.false_ids, nodes_falseleafs=self.false_leaf,
             nodes_missing_value_tracks_true=self.missing_true,
-            leaf_targetids=self.leaf_targets, leaf_weights=tensor(self.leaf_weights, np.float64))
+            leaf_targetids=self.leaf_targets, leaf_weights=tensor(self.leaf_weights, real))
         graph = helper.make_graph(
             [node], "garrison-trees",
-            [helper.make_tensor_value_info("X", TensorProto.DOUBLE, [None, n_features])],
-            [helper.make_tensor_value_info("Y", TensorProto.DOUBLE, [None, n_targets])])
+            [helper.make_tensor_value_info("X", io, [None, n_features])],
+            [helper.make_tensor_value_info("Y", io, [None, n_targets])])
         model = helper.make_model(graph, opset_imports=[
             helper.make_opsetid("", 21), helper.make_opsetid("ai.onnx.ml", 5)])
         return bytes(model.SerializeToString())
@@ -119,7 +136,11 @@ class TreeGraph:
 
     ``base``: added to the raw sums (the boosting prior); ``link``: raw -> probabilities
     (classifiers) or values (regressors), the estimator's own function; ``cast32``: walk
-    the trees on float32-rounded rows, as scikit-learn's trees do.
+    the trees on float32-rounded rows, as scikit-learn's trees do; ``single``: the graph
+    is float32 throughout (rows are rounded to float32 and summed so, as XGBoost does);
+    ``missing``: the
+    graph sends NaN where the model does, so rows with missing values need not go to the
+    original (still checked, see ``compiled.py``).
     """
 
     family: str
@@ -129,6 +150,8 @@ class TreeGraph:
     link: Any
     cast32: bool
     classifier: bool
+    missing: bool = False
+    single: bool = False
 
 
 def _sk_tree(nodes: _Nodes, tree: Any, weight: np.ndarray, target: int) -> None:
@@ -201,10 +224,11 @@ def _hist_gradient_boosting(model: Any, classifier: bool) -> TreeGraph:
 
 
 def build_graph(model: Any) -> TreeGraph | None:
-    """The graph of a supported scikit-learn ensemble, or ``None`` for any other model.
+    """The graph of a supported scikit-learn ensemble or XGBoost / LightGBM booster (native
+    or its scikit-learn wrapper), or ``None`` for any other model.
 
     Raises ``ValueError`` for a supported family in a configuration not compiled
-    (multi-output, custom ``init``, categorical splits).
+    (multi-output, custom ``init``, categorical splits, an objective not known here).
     """
     from sklearn.ensemble import (
         ExtraTreesClassifier,
@@ -226,4 +250,6 @@ def build_graph(model: Any) -> TreeGraph | None:
         return _gradient_boosting(model, kind is GradientBoostingClassifier)
     if kind in (HistGradientBoostingClassifier, HistGradientBoostingRegressor):
         return _hist_gradient_boosting(model, kind is HistGradientBoostingClassifier)
-    return None
+    from garrison.serving.compiled_boosters import booster_graph
+
+    return booster_graph(model)
