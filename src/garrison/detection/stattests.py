@@ -9,6 +9,7 @@ drift can be checked where only the registry's profile is available.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -104,17 +105,28 @@ def available_stattests() -> list[StatTest]:
     return [_TESTS[k] for k in sorted(_TESTS)]
 
 
+@functools.lru_cache(maxsize=1024)
+def _steps(quantiles: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct stored quantiles with the lowest and highest level of each (the
+    CDF's left and right values there), per profile: a drift window asks for them once
+    per test and feature, and ``np.unique`` cost more than the test. Read-only arrays."""
+    q = np.asarray(quantiles)
+    uniq, first = np.unique(q, return_index=True)
+    last = len(q) - 1 - np.unique(q[::-1], return_index=True)[1]
+    f_left, f_right = _LEVELS[first], _LEVELS[last]
+    f_left[0] = 0.0
+    for array in (uniq, f_left, f_right):
+        array.flags.writeable = False
+    return uniq, f_left, f_right
+
+
 def reference_cdf(ref: FeatureProfile, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Right-continuous CDF and its left limit at ``points``, from the stored quantiles.
 
     Between stored quantiles the CDF is linear; a value repeated over several
     quantile levels is an atom (a jump from its lowest to its highest level).
     """
-    q = np.asarray(ref.quantiles)
-    uniq, first = np.unique(q, return_index=True)
-    last = len(q) - 1 - np.unique(q[::-1], return_index=True)[1]
-    f_left, f_right = _LEVELS[first], _LEVELS[last]
-    f_left[0] = 0.0
+    uniq, f_left, f_right = _steps(tuple(ref.quantiles))
     j = np.searchsorted(uniq, points, side="right") - 1
     right = np.empty(len(points))
     left = np.empty(len(points))
