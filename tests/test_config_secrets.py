@@ -61,7 +61,7 @@ def test_only_secret_settings_are_read_and_a_missing_directory_is_refused(
 def test_a_malformed_secret_value_is_reported_by_name(secrets_dir, tmp_path) -> None:
     _write(secrets_dir / "master_key", "not base64!")
     settings = load_settings(home=tmp_path)  # Read now, decoded where it is used.
-    from garrison.app.services import _master_keys
+    from garrison.app.keys import master_keys
 
     with pytest.raises(ConfigurationError, match="GARRISON_MASTER_KEY"):
-        _master_keys(settings)
+        master_keys(settings)

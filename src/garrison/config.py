@@ -8,70 +8,33 @@ the environment. Every field has a
 description; ``docs/reference/settings.md`` is generated from them and a test
 checks it is current. The core never reads settings: the composition root
 (``garrison.app``) passes plain values to constructors.
+
+This module holds what the settings are (fields and their checks). Where values come
+from and how a bad one is reported live in ``garrison._config_sources``; the paths derived
+from them (``database``, ``artifacts``, ``keys_dir``, ...) in ``garrison._config_layout``.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from garrison.errors import ConfigurationError
+from garrison._config_layout import HomeLayout
+from garrison._config_sources import (
+    SECRET_FILE_SETTINGS,
+    config_file_path,
+    invalid_configuration,
+    settings_sources,
+)
+from garrison._config_sources import default_home as _default_home
 
 __all__ = ["SECRET_FILE_SETTINGS", "Settings", "config_file_path", "load_settings"]
 
 
-def _default_home() -> Path:
-    return Path(os.environ.get("GARRISON_HOME", "~/.garrison")).expanduser()
-
-
-def config_file_path(home: Path | str | None = None) -> Path:
-    """``$GARRISON_CONFIG``, else ``garrison.toml`` in the home (``--home`` wins over env)."""
-    explicit = os.environ.get("GARRISON_CONFIG")
-    if explicit:
-        return Path(explicit).expanduser()
-    return (Path(home).expanduser() if home else _default_home()) / "garrison.toml"
-
-
-#: The settings that may be read from ``$GARRISON_SECRETS_DIR``.
-SECRET_FILE_SETTINGS = ("database_url", "redis_url", "master_key", "alert_webhook_secret")
-
-
-class _SecretFiles(PydanticBaseSettingsSource):
-    """Secret settings from one file each in a directory, held to the key-file rule."""
-
-    def __init__(self, settings_cls: type[BaseSettings], directory: Path) -> None:
-        super().__init__(settings_cls)
-        self.directory = directory
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False  # Unused: __call__ reads every file at once.
-
-    def __call__(self) -> dict[str, Any]:
-        from garrison.signing import read_key_file
-
-        if not self.directory.is_dir():
-            raise ConfigurationError(f"GARRISON_SECRETS_DIR {self.directory} is not a directory")
-        values: dict[str, Any] = {}
-        for name in SECRET_FILE_SETTINGS:
-            path = self.directory / name
-            if path.exists():
-                try:
-                    values[name] = read_key_file(path).decode("utf-8").strip()
-                except UnicodeDecodeError:
-                    raise ConfigurationError(f"the secret file {path} is not UTF-8") from None
-        return values
-
-
-class Settings(BaseSettings):
+class Settings(HomeLayout, BaseSettings):
     """Every setting of a Garrison installation."""
 
     model_config = SettingsConfigDict(
@@ -468,47 +431,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        secrets_dir = os.environ.get("GARRISON_SECRETS_DIR")
-        if secrets_dir:
-            sources.append(_SecretFiles(settings_cls, Path(secrets_dir)))
-        home = getattr(init_settings, "init_kwargs", {}).get("home")
-        path = config_file_path(home)
-        if path.is_file():
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
-        return tuple(sources)
-
-    # -- derived values -------------------------------------------------------
-    @property
-    def database(self) -> str:
-        """The database URL in clear (for the engine only; never log it)."""
-        if self.database_url is not None:
-            return self.database_url.get_secret_value()
-        return f"sqlite:///{self.home / 'garrison.db'}"
-
-    @property
-    def artifacts(self) -> Path:
-        return self.artifact_dir or self.home / "artifacts"
-
-    @property
-    def artifact_cache(self) -> Path:
-        return self.artifact_cache_dir or self.home / "cache" / "artifacts"
-
-    @property
-    def keys_dir(self) -> Path:
-        return self.key_dir or self.home / "keys"
-
-    @property
-    def signing_keys(self) -> Path:
-        return self.signing_key_dir or self.keys_dir / "signing"
-
-    @property
-    def model_signing_keys(self) -> Path:
-        return self.model_signing_key_dir or self.keys_dir / "model-signing"
-
-    @property
-    def witness_file(self) -> Path:
-        return self.audit_witness_file or self.home / "audit" / "witness.jsonl"
+        return settings_sources(settings_cls, init_settings, env_settings)
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -516,9 +439,4 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"GARRISON_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
-            if err["loc"] else str(err["msg"]).removeprefix("Value error, ")
-            for err in exc.errors()
-        )
-        raise ConfigurationError(f"invalid configuration: {problems}") from None
+        raise invalid_configuration(exc) from None

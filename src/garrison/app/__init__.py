@@ -5,7 +5,9 @@ home into one :class:`Services`; the CLI, the admin API and the gateway all go
 through it. ``build_gateway`` and ``serve_admin`` wire the two servers over those
 services. Modules:
 
-* ``services``: :class:`Services`, ``build_services``, ``initialize``, ``db`` helpers;
+* ``services``: :class:`Services` and ``build_services``;
+* ``home``: ``initialize`` (``garrison init``) and the ``garrison db`` helpers;
+* ``keys``: the key material of a home and the sealed artifact store;
 * ``process``: logging and native thread pools;
 * ``secrets``: the key directory a deployment mounts from a Secret;
 * ``gateway``: the gateway's object graph, its uvicorn factory and runner;
@@ -19,16 +21,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from garrison.app.home import database_revisions, initialize, upgrade_database
+from garrison.app.keys import artifact_store
 from garrison.app.process import configure_logging, limit_native_threads
-from garrison.app.services import (
-    Services,
-    artifact_store,
-    build_services,
-    database_revisions,
-    initialize,
-    read_witness,
-    upgrade_database,
-)
+from garrison.app.services import Services, build_services
+from garrison.storage.audit_log import read_witness
 
 if TYPE_CHECKING:
     from garrison.app.admin import build_console_oidc, serve_admin, tls_options

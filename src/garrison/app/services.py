@@ -1,25 +1,24 @@
 """The services: storage, keys and workflows wired for one initialized home.
 
 ``build_services(settings)`` returns the :class:`Services` every adapter goes
-through; ``initialize(settings, admin)`` creates a home; ``upgrade_database`` and
-``database_revisions`` serve ``garrison db``.
+through. Creating and upgrading a home is ``home.py``; the key material and the
+sealed artifact store are built by ``keys.py``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, insert, select
 
-from garrison.audit import AuditDraft, AuditQuery, Checkpoint
+from garrison.app.keys import artifact_store, master_keys, provenance, pseudonym_keys
+from garrison.audit import AuditDraft, AuditQuery
 from garrison.config import Settings
-from garrison.errors import AlreadyInitialized, ConfigurationError, IntegrityFailure
+from garrison.errors import ConfigurationError
 from garrison.gates.enforce import ReleaseGateCheck, ShadowAgreementCheck
 from garrison.gates.overrides import OverrideDesk
 from garrison.gates.review import review_checks
@@ -31,13 +30,11 @@ from garrison.governance import (
     AuditService,
     Guard,
     LoginThrottle,
-    NewKey,
     SessionService,
 )
 from garrison.governance.state import StateAudit
-from garrison.identity import Principal
 from garrison.lineage import LineageRecorder
-from garrison.registry import ApprovalDesk, ModelLoader, Provenance, RegistryService
+from garrison.registry import ApprovalDesk, ModelLoader, RegistryService
 from garrison.registry.scratch import sweep_at_start
 from garrison.scanning import DEFAULT_POLICY, ScanPolicy
 from garrison.serving.alerts import AlertService
@@ -46,31 +43,22 @@ from garrison.serving.deployment_service import DeploymentService
 from garrison.serving.monitoring import MonitoringService
 from garrison.serving.shadow_service import ShadowService
 from garrison.serving.smoke import SubprocessProbe
-from garrison.signing import Keyring, MasterKeys, ModelSigningKey, TrustedSigners
-from garrison.storage import LocalArtifactStore, Store, is_sqlite, make_engine
+from garrison.signing import Keyring
+from garrison.storage import Store, is_sqlite
 from garrison.storage.alerts_repo import SQLAlertStore
-from garrison.storage.artifacts import BlobCache, SealedArtifactStore
+from garrison.storage.audit_log import read_witness
 from garrison.storage.datasets_repo import SQLLineageStore
 from garrison.storage.decisions_repo import SQLDecisionStore
 from garrison.storage.gates_repo import SQLGateStore
-from garrison.storage.migrate import current_revision, head_revision
 from garrison.storage.monitoring_repo import SQLMonitoringStore
 from garrison.storage.shadow_repo import SQLShadowStore
 from garrison.storage.tables import meta
 from garrison.types import Clock, SystemClock
 
 if TYPE_CHECKING:  # pandas and pyarrow come with these: built on first use.
-    from garrison.datasets import DatasetService, PseudonymizationService, PseudonymKeys
+    from garrison.datasets import DatasetService, PseudonymizationService
 
-__all__ = [
-    "Services",
-    "artifact_store",
-    "build_services",
-    "database_revisions",
-    "initialize",
-    "read_witness",
-    "upgrade_database",
-]
+__all__ = ["Services", "build_services", "make_store"]
 
 
 @dataclass
@@ -123,33 +111,14 @@ class Services:
     def pseudonyms(self) -> PseudonymizationService:
         from garrison.datasets import PseudonymizationService
 
-        return PseudonymizationService(_pseudonym_keys(self.settings), self.guard)
+        return PseudonymizationService(pseudonym_keys(self.settings), self.guard)
 
     def close(self) -> None:
         self.alerts.close()  # Delivers what is queued (at most a few seconds), then stops.
         self.store.dispose()
 
 
-def read_witness(path: Path) -> list[Checkpoint]:
-    """Checkpoints mirrored to the witness file (missing file: none)."""
-    if not path.is_file():
-        return []
-    out = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            out.append(Checkpoint.from_dict(json.loads(line)))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise IntegrityFailure(f"witness file line {number} is malformed") from exc
-    return out
-
-
-def _signing_dir(settings: Settings) -> Path:
-    return settings.signing_keys
-
-
-def _make_store(settings: Settings, keyring: Keyring, clock: Clock) -> Store:
+def make_store(settings: Settings, keyring: Keyring, clock: Clock) -> Store:
     return Store(
         settings.database, signer=keyring, clock=clock,
         checkpoint_every=settings.audit_checkpoint_every, witness=settings.witness_file,
@@ -158,8 +127,8 @@ def _make_store(settings: Settings, keyring: Keyring, clock: Clock) -> Store:
 
 def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
-    keyring = Keyring.load(_signing_dir(settings))
-    store = _make_store(settings, keyring, clock)
+    keyring = Keyring.load(settings.signing_keys)
+    store = make_store(settings, keyring, clock)
     if is_sqlite(store.engine) and store.revision() is None:
         raise ConfigurationError("this home has no database yet; run `garrison init`")
     store.ensure_current()
@@ -170,10 +139,10 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     deployments = DeploymentService(store, guard, clock)
     shadows = ShadowService(SQLShadowStore(store), deployments, guard)
     registry = RegistryService(
-        store, artifact_store(settings, _master_keys(settings)), keyring, guard,
+        store, artifact_store(settings, master_keys(settings)), keyring, guard,
         clock, servability=SubprocessProbe(settings.smoke_test_timeout), policy=policy,
         lineage=LineageRecorder(lineage_store), promotion_gate=shadows.ensure_gate,
-        provenance=_provenance(settings),
+        provenance=provenance(settings),
     )
     webhook = _alert_webhook(settings)
     alerts = AlertService(SQLAlertStore(store), notifier=webhook, clock=clock)
@@ -215,7 +184,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         shadows=shadows,
         decisions=DecisionService(
             SQLDecisionStore(store), guard,
-            input_hasher=lambda: _pseudonym_keys(settings).hasher(
+            input_hasher=lambda: pseudonym_keys(settings).hasher(
                 DECISION_INPUTS_PURPOSE).hexdigest),
         gates=gates,
         gate_overrides=overrides,
@@ -262,21 +231,6 @@ def _tamper_alarm(alerts: AlertService) -> Any:
     return alarm
 
 
-def _provenance(settings: Settings) -> Provenance:
-    """Garrison's OpenSSF model-signing key (created on first use) and the trusted signers."""
-    trusted = TrustedSigners.from_files(settings.model_signing_trusted_keys,
-                                        identity=settings.model_signing_identity or "",
-                                        issuer=settings.model_signing_oidc_issuer or "")
-    return Provenance(ModelSigningKey.load_or_create(settings.model_signing_keys),
-                      trusted, require_signature=settings.require_model_signature)
-
-
-def _pseudonym_keys(settings: Settings) -> PseudonymKeys:
-    from garrison.datasets import PseudonymKeys
-
-    return PseudonymKeys(settings.keys_dir)
-
-
 def _download_monitor(alerts: AlertService, clock: Clock) -> Any:
     """Model-theft monitoring of downloads; the detector (scipy) is built on first use."""
     monitor: list[Any] = []
@@ -298,28 +252,6 @@ def _alert_webhook(settings: Settings) -> WebhookNotifier | None:
         raise ConfigurationError("alert_webhook_url is set but alert_webhook_secret is not")
     return WebhookNotifier(settings.alert_webhook_url,
                            settings.alert_webhook_secret.get_secret_value().encode("utf-8"))
-
-
-def artifact_store(settings: Settings, keys: MasterKeys) -> SealedArtifactStore:
-    """The sealed artifact store on the configured backend (local directory or S3)."""
-    if settings.artifact_store == "s3":
-        from garrison.storage.s3 import S3BlobStore
-
-        assert settings.s3_bucket is not None  # Settings refuse s3 without a bucket.
-        blobs = S3BlobStore(
-            settings.s3_bucket, prefix=settings.s3_prefix,
-            endpoint_url=settings.s3_endpoint_url, region=settings.s3_region,
-            addressing_style=settings.s3_addressing_style, ca_bundle=settings.s3_ca_bundle,
-            credentials_file=settings.s3_credentials_file)
-        cache = BlobCache(settings.artifact_cache, settings.artifact_cache_max_bytes)
-        return SealedArtifactStore(blobs, keys, cache=cache)
-    return LocalArtifactStore(settings.artifacts, keys)
-
-
-def _master_keys(settings: Settings) -> MasterKeys:
-    if settings.master_key is not None:
-        return MasterKeys.from_base64(settings.master_key.get_secret_value())
-    return MasterKeys.load_or_create(settings.keys_dir)
 
 
 def _scan_policy(settings: Settings, store: Store, guard: Guard) -> ScanPolicy:
@@ -348,78 +280,3 @@ def _scan_policy(settings: Settings, store: Store, guard: Guard) -> ScanPolicy:
     return policy
 
 
-def initialize(
-    settings: Settings, admin: str = "admin", *, clock: Clock | None = None,
-    key_days: int | None = 90,
-) -> tuple[Services, Principal, NewKey]:
-    """Create the home (0700), the signing keyring (0600 files), the schema and the first admin."""
-    home = settings.home
-    home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(home, 0o700)
-    signing = _signing_dir(settings)
-    if (signing / "active").exists():
-        keyring = Keyring.load(signing)
-    else:
-        settings.keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(settings.keys_dir, 0o700)
-        keyring = Keyring.create(signing)
-    store = _make_store(settings, keyring, clock or SystemClock())
-    store.upgrade()
-    store.dispose()
-    services = build_services(settings, clock=clock)
-    try:
-        principal, key = services.accounts.bootstrap_admin(admin, key_days=key_days)
-    except AlreadyInitialized:
-        services.close()
-        raise
-    # Born sealed: every power-granting row is sealed as it is written, so there is
-    # nothing to adopt, and no later start or upgrade ever seals unsigned rows.
-    services.state.adopt(fresh=True)
-    # The genesis checkpoint: the first events signed into the witness file. From now on
-    # an empty or restarted chain is detected (`truncated`, `rewritten`) and refused.
-    services.store.checkpoint()
-    return services, principal, key
-
-
-def upgrade_database(settings: Settings) -> str | None:
-    """Apply migrations (``garrison db upgrade``); returns the new revision.
-
-    Migrating needs only the database URL, so a migration Job mounts no key; it is safe
-    when several run at once (an advisory lock on PostgreSQL, ``storage/migrations/env.py``).
-    When the signing keys are at hand, an installation made before genesis checkpoints
-    existed also gets one now, so that a wipe of its audit trail is detected from here on,
-    and one made before state seals has its governance state sealed, once (without keys
-    those steps wait for an upgrade run with them; until then unsealed state is refused).
-    """
-    from garrison.storage.migrate import upgrade_url
-
-    revision = upgrade_url(settings.database)
-    if not (_signing_dir(settings) / "active").exists():
-        return revision
-    store = _make_store(settings, Keyring.load(_signing_dir(settings)), SystemClock())
-    try:
-        if store.head() is not None and not read_witness(settings.witness_file):
-            store.checkpoint()
-        revision = store.revision()
-        initialized = store.head() is not None
-    finally:
-        store.dispose()
-    if initialized:
-        # An installation made before state seals: seal its current state, once, over a
-        # chain that verifies (the governance state is trusted as it stands now).
-        services = build_services(settings)
-        try:
-            services.state.adopt()
-        finally:
-            services.close()
-    return revision
-
-
-def database_revisions(settings: Settings) -> tuple[str | None, str]:
-    """The database's revision and the newest one this release knows (``garrison db
-    current``); needs no keys, so it works on a home that is not initialized."""
-    engine = make_engine(settings.database)
-    try:
-        return current_revision(engine), head_revision()
-    finally:
-        engine.dispose()

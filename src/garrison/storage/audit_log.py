@@ -5,7 +5,8 @@ PostgreSQL (``SELECT ... FOR UPDATE``) and the database write lock in SQLite
 (``BEGIN IMMEDIATE``). Several processes therefore extend one chain without gaps
 or forks. The chain head is re-signed on every append (one Ed25519 signature,
 tens of microseconds), and a checkpoint is kept every ``checkpoint_every`` events
-and mirrored to an optional witness file outside the database.
+and mirrored to an optional witness file outside the database (one JSON checkpoint a
+line, read back by ``read_witness``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from garrison.audit import (
 )
 from garrison.audit.chain import GENESIS
 from garrison.audit.incidents import QUARANTINE_ACTION
-from garrison.errors import AuditChainBroken, Conflict
+from garrison.errors import AuditChainBroken, Conflict, IntegrityFailure
 from garrison.storage.engine import dbapi_cursor
 from garrison.storage.tables import audit_checkpoints, audit_events, audit_head, audit_quarantine
 from garrison.types import Clock, utc_iso
@@ -43,6 +44,7 @@ __all__ = [
     "read_head",
     "read_quarantine",
     "read_records",
+    "read_witness",
 ]
 
 #: Quarantined records described one by one in that event's payload (the rest are counted).
@@ -340,3 +342,18 @@ def read_quarantine(conn: Connection) -> list[tuple[int, AuditRecord]]:
     rows = conn.execute(select(audit_quarantine.c.quarantined_at_seq, *cols).order_by(
         audit_quarantine.c.id)).all()
     return [(int(r[0]), AuditRecord(*r[1:])) for r in rows]
+
+
+def read_witness(path: Path) -> list[Checkpoint]:
+    """Checkpoints mirrored to the witness file (missing file: none)."""
+    if not path.is_file():
+        return []
+    out = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            out.append(Checkpoint.from_dict(json.loads(line)))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise IntegrityFailure(f"witness file line {number} is malformed") from exc
+    return out

@@ -55,7 +55,7 @@ class CheckContext:
 
     @property
     def model_description(self) -> str:
-        return f"{self.model_choice.name}, {self.config.folds}-fold out-of-fold"
+        return f"{self.model_choice.name}, {self.model_choice.folds}-fold out-of-fold"
 
     @property
     def oof_proba(self) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from garrison.detection.poisoning._context import CheckContext
 from garrison.detection.poisoning._prepare import prepare
@@ -23,6 +24,10 @@ __all__ = ["poison_check"]
 _DEFAULT_CONFIG = PoisonCheckConfig()
 
 
+# One native (BLAS / OpenMP) thread for the whole check: its native calls are many and
+# small, and on a shared machine their thread start-up and spin-waiting made the check about
+# four times slower than one thread (bench/data_poison.py, load average 7 on 2 cores).
+@threadpool_limits.wrap(limits=1)
 def poison_check(
     df: pd.DataFrame,
     target: str,

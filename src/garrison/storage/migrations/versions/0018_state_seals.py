@@ -5,7 +5,7 @@ Revises: 0003_gateway
 Create Date: 2026-12-07
 
 ``garrison db upgrade`` then seals the rows that predate this table, once, when the
-signing keys are at hand (``garrison.app.services.adopt_state_seals``).
+signing keys are at hand (``garrison.app.home.upgrade_database``).
 """
 
 import sqlalchemy as sa
