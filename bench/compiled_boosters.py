@@ -1,16 +1,19 @@
-"""Compiled XGBoost and LightGBM evaluation against the libraries' own predict.
+"""Compiled boosters (XGBoost, LightGBM, HistGradientBoosting) against their own predict.
 
 Run: ``python bench/compiled_boosters.py [--strict]``
 
 For each booster (binary classifier, 20 features, 100 trees, trained on rows with 5%
-missing values) the script builds the runtime the gateway would serve
-(``serving/compiled.py``, checked on a 200-row reference sample) and times, in the same
-run, one row and a batch of 100 rows (10% missing values) through:
+missing values; XGBoost and LightGBM native and wrapped, and scikit-learn's
+``HistGradientBoostingClassifier``, which also sends NaN down its trees) the script
+builds the runtime the gateway would serve (``serving/compiled.py``, checked on a
+200-row reference sample) and times, in the same run, one row and a batch of 100 rows
+(10% missing values) through:
 
 * the library's own call (``Booster.predict`` on a ``DMatrix`` / on the array,
   ``predict_proba`` of a wrapper), one thread, as a gateway worker runs it;
 * the runtime Garrison served before (``BoosterRuntime`` for a native booster,
-  ``SklearnRuntime`` for a wrapper);
+  ``SklearnRuntime`` for a wrapper; for ``HistGradientBoosting`` this is also what
+  served a batch with a missing value before its graph was checked on holes);
 * the compiled runtime (ONNX ``TreeEnsemble``, one thread).
 
 Each figure is the best of several repeats (the machine is shared and noisy); the ratio
@@ -74,6 +77,11 @@ def _models() -> list[tuple[str, Any, str, Callable[[np.ndarray], Any]]]:
     lwrap = lightgbm.LGBMClassifier(n_estimators=N_TREES, num_leaves=31, n_jobs=1,
                                     verbose=-1).fit(X, y)
     out.append(("LGBMClassifier (31 leaves)", lwrap, "pickle", lwrap.predict_proba))
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    hgb = HistGradientBoostingClassifier(max_iter=N_TREES, random_state=0).fit(X, y)
+    out.append(("scikit-learn HistGradientBoostingClassifier", hgb, "pickle",
+                hgb.predict_proba))
     return out
 
 

@@ -300,7 +300,7 @@ def _summary(rows: list[Row]) -> list[str]:
     ours_s = sum(r.ours_s for r in rows)
     theirs_s = sum(r.theirs_s for r in rows)
     print(f"  total time: poison_check {ours_s:.1f} s, cleanlab + its model {theirs_s:.1f} s "
-          f"(ratio {ours_s / max(theirs_s, 1e-9):.2f}; poison_check also runs four more checks)")
+          f"(ratio {ours_s / max(theirs_s, 1e-9):.2f}; poison_check also runs five more checks)")
     return missed
 
 

@@ -10,7 +10,9 @@ For each model (StandardScaler + LogisticRegression, and a RandomForestClassifie
   a production model of the same family to compare with, the training set from lineage
   (for the privacy and leakage checks) and a sensitive column (for fairness).
 
-Goal: the full gate within 30x the prediction pass (``--strict`` exits 1 above it). Each
+Goal: the full gate within 30x the prediction pass (``--strict`` exits 1 above it). Both
+wall-clock and this process's CPU time are printed; ``--clock cpu`` judges the goal on CPU
+time, which other processes on a busy host do not inflate. Each
 figure is the best of ``--repeat`` runs (noise on a shared machine only slows a run
 down). Timings run with the BLAS and OpenMP pools limited to one thread (threadpoolctl),
 as in the gate's sandboxed subprocess, so a busy host's thread start-up does not swamp
@@ -20,6 +22,7 @@ the small calls the checks make. The per-check times of the last run are printed
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import time
 from collections.abc import Callable
@@ -40,13 +43,15 @@ from garrison.gates.evaluate import evaluate
 GOAL_RATIO = 30.0
 
 
-def best_seconds(fn: Callable[[], Any], repeat: int) -> float:
-    best = float("inf")
+def best_seconds(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
+    """The best wall-clock and the best CPU time (this process) of ``repeat`` runs."""
+    wall = cpu = float("inf")
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+        wall = min(wall, time.perf_counter() - start)
+        cpu = min(cpu, time.process_time() - start_cpu)
+    return wall, cpu
 
 
 def data(rows: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -59,30 +64,31 @@ def data(rows: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     return frame.iloc[:rows], frame.iloc[rows : 2 * rows], frame.iloc[2 * rows :]
 
 
-class Counting:
-    """The same model, counting its calls and the rows it scored (for the untimed run)."""
+def counting(model: Any) -> tuple[Any, dict[str, int]]:
+    """A copy of ``model`` whose ``predict`` and ``predict_proba`` count their calls and rows
+    (for the untimed run). The copy is still the same estimator class, so the gate treats
+    it as it treats the model (a linear twin included)."""
+    twin = copy.deepcopy(model)
+    counts = {"calls": 0, "rows": 0, "depth": 0}
+    for name in ("predict", "predict_proba"):
+        method = getattr(twin, name)
 
-    def __init__(self, model: Any) -> None:
-        self.model = model
-        self.calls = 0
-        self.rows = 0
-        self.classes_ = model.classes_
-        self.feature_names_in_ = model.feature_names_in_
+        def wrapped(x: Any, _method: Callable[[Any], Any] = method) -> Any:
+            if counts["depth"] == 0:  # a forest's predict calls its predict_proba: one call
+                counts["calls"] += 1
+                counts["rows"] += len(x)
+            counts["depth"] += 1
+            try:
+                return _method(x)
+            finally:
+                counts["depth"] -= 1
 
-    def _count(self, x: Any) -> Any:
-        self.calls += 1
-        self.rows += len(x)
-        return x
-
-    def predict(self, x: Any) -> Any:
-        return self.model.predict(self._count(x))
-
-    def predict_proba(self, x: Any) -> Any:
-        return self.model.predict_proba(self._count(x))
+        setattr(twin, name, wrapped)
+    return twin, counts
 
 
 def bench_model(
-    label: str, make: Callable[[], Any], rows: int, repeat: int
+    label: str, make: Callable[[], Any], rows: int, repeat: int, cpu_clock: bool
 ) -> tuple[float, float, float]:
     train, prod_train, holdout = data(rows)
     features = [f"f{i}" for i in range(20)]
@@ -92,7 +98,9 @@ def bench_model(
         {"holdout_dataset": "bench-holdout:1", "label": "y", "sensitive": "region"}
     )
     x_holdout = holdout[features]
-    baseline = best_seconds(lambda: candidate.predict_proba(x_holdout), max(repeat, 5))
+    baseline, baseline_cpu = best_seconds(
+        lambda: candidate.predict_proba(x_holdout), max(repeat, 5)
+    )
     timings: dict[str, float] = {}
     verdict: list[Any] = []
     last = [time.perf_counter()]
@@ -106,23 +114,33 @@ def bench_model(
         last[0] = time.perf_counter()
         verdict.append(evaluate(candidate, production, holdout, policy, train, progress=progress))
 
-    gate = best_seconds(run, repeat)
-    ratio = gate / baseline
+    gate, gate_cpu = best_seconds(run, repeat)
+    ratio, ratio_cpu = gate / baseline, gate_cpu / baseline_cpu
     print(f"{label}: {rows:,} holdout rows, 20 features")
-    print(f"  {'baseline: one predict_proba pass':<40} {baseline * 1000:10.1f} ms")
-    print(f"  {'full default gate':<40} {gate * 1000:10.1f} ms   {ratio:6.1f}x baseline")
+    print(f"  {'':<40} {'wall':>10}        {'':>6}            {'CPU':>10}")
+    print(
+        f"  {'baseline: one predict_proba pass':<40} {baseline * 1000:10.1f} ms"
+        f"{'':<21} {baseline_cpu * 1000:10.1f} ms"
+    )
+    print(
+        f"  {'full default gate':<40} {gate * 1000:10.1f} ms   {ratio:6.1f}x baseline"
+        f"   {gate_cpu * 1000:10.1f} ms   {ratio_cpu:6.1f}x baseline"
+    )
     checks = {c.name: c for c in verdict[-1].checks}
     for check, seconds in timings.items():
         state = "passed" if checks[check].passed else "FAILED"
         print(f"    {check:<38} {seconds * 1000:10.1f} ms   {state}: {checks[check].reason[:60]}")
-    counted = [Counting(candidate), Counting(production)]
-    evaluate(counted[0], counted[1], holdout, policy, train)  # untimed: what the gate asked
-    calls, scored = sum(c.calls for c in counted), sum(c.rows for c in counted)
+    (cand, cand_counts), (prod, prod_counts) = counting(candidate), counting(production)
+    evaluate(cand, prod, holdout, policy, train)  # untimed: what the gate asked the models
+    calls = cand_counts["calls"] + prod_counts["calls"]
+    scored = cand_counts["rows"] + prod_counts["rows"]
+    oracle = verdict[-1].checks[[c.name for c in verdict[-1].checks].index("robustness")]
+    print(f"  attack answered by: {oracle.metrics.get('attack_oracle', 'n/a')}")
     print(
         f"  model calls by the gate (both models): {calls}, scoring {scored:,} rows "
         f"= {scored / rows:.1f} passes over the holdout set"
     )
-    return gate, baseline, ratio
+    return gate, baseline, ratio_cpu if cpu_clock else ratio
 
 
 def main() -> int:
@@ -131,6 +149,13 @@ def main() -> int:
     parser.add_argument("--trees", type=int, default=200, help="random forest trees (default 200)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per figure (best kept)")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a goal is missed")
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="the ratio judged against the goal: wall-clock (default) or this process's CPU "
+        "time, which other processes on a busy host do not inflate (both are printed)",
+    )
     args = parser.parse_args()
     models: dict[str, Callable[[], Any]] = {
         "LogisticRegression": lambda: make_pipeline(
@@ -143,8 +168,8 @@ def main() -> int:
     missed = []
     with threadpool_limits(limits=1):
         for label, make in models.items():
-            _, _, ratio = bench_model(label, make, args.rows, args.repeat)
-            print(f"ratio full gate/predict_proba {label}: {ratio:.2f}")
+            _, _, ratio = bench_model(label, make, args.rows, args.repeat, args.clock == "cpu")
+            print(f"ratio full gate/predict_proba {label} ({args.clock}): {ratio:.2f}")
             if ratio > GOAL_RATIO:
                 missed.append(f"{label}: {ratio:.1f}x")
     print(

@@ -48,6 +48,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import pickle
@@ -410,7 +411,10 @@ def detector_costs(demo: Any, repeat: int = 200) -> list[tuple[str, str, int, fl
         monitor = InputMonitor.fit(reference, model=runtime, detectors=GATEWAY_DETECTORS)
         for rows in (1, BATCH):
             X = demo.X[:rows].copy()
-            named = [(name, det.score) for name, det, *_ in monitor._plan]
+            # As ``flags`` calls them: perturbation-instability with its early stop.
+            named = [(name, functools.partial(decide, threshold=t))
+                     for (name, *_), (decide, t) in zip(monitor._plan, monitor._decide,
+                                                         strict=True)]
             for name, fn in [("rules (passes_all)", monitor.checker.passes_all), *named,
                              ("all (flags)", monitor.flags), ("model itself", runtime.predict)]:
                 fn(X)

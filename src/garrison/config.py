@@ -307,6 +307,13 @@ class Settings(HomeLayout, BaseSettings):
         description="Live input rows per drift window; each full window is compared with the "
         "version's reference profile and a drifted window raises an alert.",
     )
+    drift_sample: int = Field(
+        default=1000, ge=100, le=1_000_000,
+        description="Rows of each drift window the drift tests see: a uniform random sample "
+        "(reservoir sampling) of the window's rows, so that a window costs the same CPU "
+        "whatever the traffic and the statistics stay unbiased. At or above drift_window, "
+        "every row.",
+    )
     oidc_issuer: str | None = Field(default=None,
                                     description="OIDC issuer URL; enables JWT bearer tokens.")
     oidc_audience: str | None = Field(default=None, description="Expected JWT audience.")

@@ -18,7 +18,7 @@ FEATURES = ["age", "income", "debt"]
 def run(*args, key=None, code=0):
     result = CliRunner().invoke(cli, list(args), env={"GARRISON_API_KEY": key} if key else {},
                                 catch_exceptions=False)
-    assert result.exit_code == code, (result.output, result.stderr)
+    assert code is None or result.exit_code == code, (result.output, result.stderr)
     return result
 
 
@@ -85,3 +85,39 @@ def test_deploy_configure_sets_the_shadow_agreement_gate(tmp_path, monkeypatch) 
                          "--shadow-min-requests", "500", "--json", key=root).stdout)
     assert (out["shadow_min_agreement"], out["shadow_min_requests"]) == (0.97, 500)
     run("deploy", "configure", "credit", "--shadow-min-agreement", "1.5", key=root, code=2)
+
+
+def test_policy_set_takes_the_positive_label(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("GARRISON_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("GARRISON_DATABASE_URL", raising=False)
+    root = json.loads(run("init", "--json").stdout)["api_key"]
+    keys = {name: json.loads(run("user", "add", name, "--role", role, "--with-key", "--json",
+                                 key=root).stdout)["api_key"]
+            for name, role in (("alice", "data-scientist"), ("bob", "approver"))}
+    HOLDOUT.to_csv(tmp_path / "holdout.csv", index=False)
+    run("data", "register", str(tmp_path / "holdout.csv"), "--name", "holdout",
+        "--target", "label", key=keys["alice"])
+    (tmp_path / "m.pkl").write_bytes(pickle.dumps(
+        LogisticRegression(max_iter=1000).fit(TRAIN[FEATURES], TRAIN["label"]), protocol=5))
+    (tmp_path / "meta.json").write_text(json.dumps({"input_schema": {"features": [
+        {"name": n, "type": "float"} for n in FEATURES]}}))
+    run("model", "register", "credit", str(tmp_path / "m.pkl"), "--metadata",
+        str(tmp_path / "meta.json"), key=keys["alice"])
+    (tmp_path / "gate.toml").write_text('holdout_dataset = "holdout:1"\npositive_label = 0\n')
+    # The option wins over the file, as every option does.
+    run("gate", "policy", "set", "credit", "--file", str(tmp_path / "gate.toml"),
+        "--positive-label", "1", key=keys["bob"])
+    shown = json.loads(run("gate", "policy", "show", "credit", "--json", key=keys["bob"]).stdout)
+    assert shown["policy"]["positive_label"] == "1"
+    # Matched by text against the CSV's integer labels: the gate runs with it.
+    report = json.loads(run("gate", "run", "credit:1", "--json", key=keys["alice"],
+                            code=None).stdout)
+    performance = next(c for c in report["checks"] if c["name"] == "performance")
+    assert "could not run" not in performance["reason"] and performance["passed"]
+    assert report["policy"]["positive_label"] == "1"
+    # A positive label makes no sense for a regression policy: refused, nothing stored.
+    refused = run("gate", "policy", "set", "credit", "--holdout", "holdout:1", "--task",
+                  "regression", "--positive-label", "1", key=keys["bob"], code=2)
+    assert "positive_label" in refused.stderr
+    again = json.loads(run("gate", "policy", "show", "credit", "--json", key=keys["bob"]).stdout)
+    assert again["revision"] == shown["revision"]

@@ -32,7 +32,8 @@ def test_gate_benchmark_runs_and_reports_both_ratios() -> None:
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     for model in ("LogisticRegression", r"RandomForest \(10 trees\)"):
-        ratio = re.search(rf"ratio full gate/predict_proba {model}: (\d+\.\d+)", run.stdout)
+        pattern = rf"ratio full gate/predict_proba {model} \(wall\): (\d+\.\d+)"
+        ratio = re.search(pattern, run.stdout)
         assert ratio and float(ratio.group(1)) > 0, run.stdout
     for check in ("performance", "fairness", "robustness", "privacy", "leakage", "calibration"):
         assert re.search(rf"^\s+{check}\s+[\d.]+ ms\s+(passed|FAILED)", run.stdout, re.M), (

@@ -45,3 +45,26 @@ def test_skipped_without_probabilities_and_for_regression() -> None:
         context(Fixed(yr), None, frame(yr), task="regression"), CalibrationThresholds()
     )
     assert result.skipped and "classifiers" in result.reason
+
+
+def test_underconfidence_passes_and_few_rows_are_judged_net_of_noise() -> None:
+    rng = np.random.default_rng(1)
+    p = rng.uniform(0.02, 0.98, size=4000)
+    y = (rng.random(4000) < p).astype(int)
+    # Pulled halfway to 0.5, as a forest averaging its trees' votes: right more often than
+    # it claims. The ECE is large, the overconfidence nil.
+    shy = 0.5 + 0.5 * (p - 0.5)
+    proba = np.column_stack([1 - shy, shy])
+    result = check_calibration(
+        context(Fixed(proba.argmax(1), proba, [0, 1]), None, frame(y)), CalibrationThresholds()
+    )
+    assert result.passed, result.reason
+    assert float(result.metrics["ece"]) > 0.1 and float(result.metrics["overconfidence"]) < 0.01
+    # Forty rows from a perfectly calibrated model: a raw ECE that would fail a 0.05 limit,
+    # but within the noise of forty rows.
+    few_p, few_y = p[:40], y[:40]
+    few = np.column_stack([1 - few_p, few_p])
+    ctx = context(Fixed(few.argmax(1), few, [0, 1]), None, frame(few_y))
+    result = check_calibration(ctx, CalibrationThresholds(max_ece=0.05, max_overconfidence=0.02))
+    assert float(result.metrics["ece"]) > 0.05
+    assert result.passed, result.reason

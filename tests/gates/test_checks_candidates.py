@@ -1,6 +1,6 @@
 """Every defect is blocked for the right reason; no good candidate is blocked.
 
-Candidates come from scikit-learn's bundled datasets (breast cancer, diabetes) and
+Candidates come from scikit-learn's bundled datasets (breast cancer, wine, diabetes) and
 seeded synthetic data (``tests/gates/candidates.py``), each judged by the default policy
 (only the holdout set, the label and, for fairness, the sensitive column are named).
 """

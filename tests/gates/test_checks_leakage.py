@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from garrison.gates.checks import leakage
 from garrison.gates.checks.leakage import (
     check_leakage,
     feature_label_strength,
@@ -99,3 +100,14 @@ def test_natural_overlap_is_zero_for_continuous_rows_and_high_for_few_categories
     # About 300 possible rows, drawn 300 times: well between the two.
     some = pd.DataFrame({"c": RNG.integers(0, 100, 300), "y": RNG.integers(0, 3, 300)})
     assert 0.3 < natural_overlap(some, 300, ["c", "y"]) < 0.9
+
+
+def test_row_ids_are_exact_with_or_without_the_hash(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(5)
+    train = pd.DataFrame({"a": rng.normal(size=300), "b": rng.choice(["x", "y"], 300)})
+    holdout = pd.concat([train.iloc[:7], train.iloc[:7].assign(a=lambda f: f["a"] + 1)])
+    hashed = leakage.row_overlap(holdout, train, ["a", "b"])
+    assert hashed.tolist() == [True] * 7 + [False] * 7
+    # Were two different rows ever to share a hash, the rows' bytes decide instead.
+    monkeypatch.setattr(leakage, "_ids_by_hash", lambda keys: None)
+    assert leakage.row_overlap(holdout, train, ["a", "b"]).tolist() == hashed.tolist()

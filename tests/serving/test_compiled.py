@@ -20,7 +20,8 @@ from ..scanning import sklearn_zoo as zoo
 
 #: The families the issue promises, as zoo case ids: each must compile.
 MUST_COMPILE = ("RandomForestClassifier", "RandomForestRegressor", "ExtraTreesClassifier",
-                "ExtraTreesRegressor", "GradientBoostingClassifier",
+                "ExtraTreesRegressor", "DecisionTreeClassifier", "DecisionTreeRegressor",
+                "GradientBoostingClassifier",
                 "GradientBoostingRegressor", "HistGradientBoostingClassifier",
                 "HistGradientBoostingRegressor")
 
@@ -114,17 +115,203 @@ def test_without_a_reference_sample_the_original_serves() -> None:
     assert "reference" in compilation.reason
 
 
-def test_rows_with_missing_values_go_to_the_original_model() -> None:
-    from sklearn.ensemble import HistGradientBoostingClassifier
+def test_rows_with_missing_values_go_to_the_original_when_the_model_refuses_them() -> None:
+    """``GradientBoosting*`` has no side for NaN: its graph is not checked on holes, and a
+    row with a missing value gets the original's own answer (here, its refusal)."""
+    from sklearn.ensemble import GradientBoostingClassifier
 
     rng = np.random.default_rng(2)
     X = rng.normal(size=(300, 3))
-    est = HistGradientBoostingClassifier(max_iter=10).fit(X, (X[:, 1] > 0).astype(int))
-    chosen, compilation, _ = _choose(est, X[:50])
-    assert compilation.compiled
+    est = GradientBoostingClassifier(n_estimators=10).fit(X, (X[:, 1] > 0).astype(int))
+    chosen, compilation, names = _choose(est, X[:50])
+    assert compilation.compiled and compilation.missing_values == "original"
+    assert isinstance(chosen, CompiledRuntime) and not chosen.missing_ok
     rows = X[:5].copy()
     rows[2, 1] = np.nan
-    np.testing.assert_allclose(chosen.predict_proba(rows), est.predict_proba(rows), atol=1e-12)
+    with pytest.raises(ValueError, match="NaN"):
+        SklearnRuntime(est, names).predict(rows)
+    with pytest.raises(ValueError, match="NaN"):
+        chosen.predict(rows)
+
+
+# --- scikit-learn ensembles that send NaN to a side of each split (HistGradientBoosting*,
+# forests since scikit-learn 1.4), and imputers in front: rows with holes.
+
+
+def _holey(seed: int, n: int = 600, missing: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5))
+    y = (X[:, 0] - X[:, 1] + 0.5 * X[:, 2] * X[:, 3] > 0).astype(int)
+    X[rng.random(X.shape) < missing] = np.nan
+    return X, y
+
+
+def _sk_holey(kind: str) -> Any:
+    from sklearn import ensemble, tree
+
+    X, y = _holey(20)
+    params: dict[str, Any] = ({"max_iter": 30} if kind.startswith("Hist")
+                              else {"max_depth": 6, "random_state": 0}
+                              if kind.startswith("Decision")
+                              else {"n_estimators": 15, "random_state": 0})
+    target = y if kind.endswith("Classifier") else np.nan_to_num(X[:, 0]) + y
+    module = tree if kind.startswith("Decision") else ensemble
+    return getattr(module, kind)(**params).fit(X, target)
+
+
+def _expected(est: Any, rows: np.ndarray) -> np.ndarray:
+    with warnings.catch_warnings(), threadpool_limits(1):
+        warnings.simplefilter("ignore")
+        if hasattr(est, "predict_proba"):
+            return np.asarray(est.predict_proba(rows), dtype=np.float64)
+        return np.asarray(est.predict(rows), dtype=np.float64)
+
+
+class _Refuse:
+    """A fallback that fails the test if the compiled runtime hands it a batch."""
+
+    kind = "refuse"
+
+    def predict(self, X: Any) -> Any:
+        raise AssertionError("a batch went to the original model")
+
+
+@pytest.mark.parametrize("kind", ["HistGradientBoostingClassifier", "RandomForestClassifier",
+                                  "ExtraTreesClassifier", "HistGradientBoostingRegressor",
+                                  "RandomForestRegressor", "DecisionTreeClassifier",
+                                  "DecisionTreeRegressor"])
+def test_sklearn_trees_fitted_on_missing_values_score_them_compiled(kind: str) -> None:
+    est = _sk_holey(kind)
+    reference, _ = _holey(21, n=200)
+    chosen, compilation, _ = _choose(est, reference)
+    assert compilation.compiled and isinstance(chosen, CompiledRuntime), compilation
+    assert compilation.missing_values == "compiled" and chosen.missing_ok
+    assert compilation.to_payload()["missing_values"] == "compiled"
+    fresh, _ = _holey(22, n=300)  # Rows the check never saw: ~41% have a hole.
+    assert np.isnan(fresh).any(axis=1).mean() > 0.3
+    chosen._fallback = _Refuse()  # Every row below is scored by the graph itself.
+    with threadpool_limits(1):
+        got = chosen.predict(fresh)
+        one = chosen.predict(fresh[np.isnan(fresh).any(axis=1)][:1])
+    expected = _expected(est, fresh)
+    if got.scores is not None:
+        assert np.max(np.abs(got.scores - expected)) < TOLERANCE
+        np.testing.assert_array_equal(got.labels, est.classes_[expected.argmax(axis=1)])
+        assert one.scores is not None
+    else:
+        np.testing.assert_allclose(got.labels, expected, rtol=TOLERANCE, atol=0)
+    assert np.isfinite(np.asarray(one.labels, dtype=np.float64)).all()
+
+
+def _flip_root_missing_side(graph: Any) -> Any:
+    """The built graph with the first tree's root sending NaN to its other side."""
+    from dataclasses import replace
+
+    import onnx
+
+    model = onnx.load_from_string(graph.onnx)
+    for attribute in model.graph.node[0].attribute:
+        if attribute.name == "nodes_missing_value_tracks_true":
+            attribute.ints[0] = 1 - attribute.ints[0]
+    return replace(graph, onnx=model.SerializeToString())
+
+
+@pytest.mark.parametrize("kind", ["HistGradientBoostingClassifier", "RandomForestClassifier"])
+def test_a_flipped_missing_side_is_caught_and_rows_with_holes_go_to_the_original(
+        monkeypatch, kind: str) -> None:
+    """One node of the built graph sends NaN the wrong way: every finite row still
+    agrees, so the graph serves those; the check on rows with holes catches the flip and
+    the audit payload says the original answers rows with a missing value. A reference
+    sample with missing values of its own catches it sooner: nothing is compiled."""
+    est = _sk_holey(kind)
+    real = compiled_trees.build_graph
+    monkeypatch.setattr(compiled_trees, "build_graph",
+                        lambda model: _flip_root_missing_side(real(model)))
+    sample, _ = _holey(21, n=400)
+    chosen, compilation, _ = _choose(est, sample[:200])
+    assert isinstance(chosen, SklearnRuntime) and not compilation.compiled
+    assert "disagrees" in compilation.reason
+    reference = sample[~np.isnan(sample).any(axis=1)]  # Finite rows only: they agree.
+    chosen, compilation, _ = _choose(est, reference)
+    assert compilation.compiled and isinstance(chosen, CompiledRuntime)
+    assert compilation.missing_values == "original" and not chosen.missing_ok
+    assert compilation.to_payload()["missing_values"] == "original"
+    fresh, _ = _holey(22, n=300)
+    holey = np.isnan(fresh).any(axis=1)
+    with threadpool_limits(1):
+        np.testing.assert_array_equal(chosen.predict_proba(fresh[holey]),
+                                      _expected(est, fresh[holey]))
+        finite = chosen.predict_proba(fresh[~holey])
+        chosen.missing_ok = True  # What the flipped graph would have answered.
+        wrong = chosen.predict_proba(fresh[holey])
+    assert np.max(np.abs(finite - _expected(est, fresh[~holey]))) < TOLERANCE
+    assert np.max(np.abs(wrong - _expected(est, fresh[holey]))) >= TOLERANCE
+
+
+def test_a_pipeline_with_an_imputer_in_front_compiles_and_scores_holes_compiled() -> None:
+    """``SimpleImputer`` (numeric fill) is run in numpy before the graph, which then sees
+    no NaN; the holes check proves the fill. An imputer that adds indicator columns, or
+    drops an all-missing feature, is not compiled: the original serves."""
+    from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = _holey(30)
+    reference, _ = _holey(31, n=200)
+    fresh, _ = _holey(32, n=300)
+    for est in (make_pipeline(SimpleImputer(), GradientBoostingClassifier(n_estimators=15)),
+                make_pipeline(StandardScaler(), SimpleImputer(strategy="median"),
+                              HistGradientBoostingClassifier(max_iter=15))):
+        est.fit(X, y)
+        chosen, compilation, _ = _choose(est, reference)
+        assert compilation.compiled and compilation.missing_values == "compiled"
+        chosen._fallback = _Refuse()
+        with threadpool_limits(1):
+            got = chosen.predict_proba(fresh)
+        assert np.max(np.abs(got - _expected(est, fresh))) < TOLERANCE
+    empty = X.copy()
+    empty[:, 3] = np.nan
+    dropping = make_pipeline(SimpleImputer(), HistGradientBoostingClassifier(max_iter=5))
+    with pytest.warns(UserWarning, match="without any observed values"):
+        dropping.fit(empty, y)
+    for est in (make_pipeline(SimpleImputer(add_indicator=True),
+                              HistGradientBoostingClassifier(max_iter=5)).fit(X, y),
+                dropping):
+        chosen, compilation, _ = _choose(est, reference)
+        assert isinstance(chosen, SklearnRuntime) and not compilation.compiled
+        assert compilation.reason == "no compiled runtime for this model"
+
+
+def test_a_wrong_imputer_fill_is_caught_and_rows_with_holes_go_to_the_original(
+        monkeypatch) -> None:
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+
+    from garrison.serving import compiled
+
+    X, y = _holey(30)
+    est = make_pipeline(SimpleImputer(), GradientBoostingClassifier(n_estimators=15)).fit(X, y)
+    real = compiled._imputer
+
+    def off(step: Any) -> Any:
+        if real(step) is None:
+            return None
+
+        def wrong(Z: np.ndarray) -> None:
+            Z[np.isnan(Z)] = 0.5  # Not the fitted means.
+        return wrong
+
+    monkeypatch.setattr(compiled, "_imputer", off)
+    sample, _ = _holey(31, n=400)
+    chosen, compilation, _ = _choose(est, sample[:200])  # Its NaN rows disagree.
+    assert isinstance(chosen, SklearnRuntime) and not compilation.compiled
+    chosen, compilation, _ = _choose(est, sample[~np.isnan(sample).any(axis=1)])
+    assert compilation.compiled and compilation.missing_values == "original"
+    fresh, _ = _holey(32, n=300)
+    with threadpool_limits(1):
+        np.testing.assert_array_equal(chosen.predict_proba(fresh), _expected(est, fresh))
 
 
 def test_a_pipeline_with_a_scaler_in_front_compiles_and_agrees() -> None:

@@ -118,6 +118,7 @@ def build_gateway(services: Services, settings: Settings, *, refresh_interval: f
     alert_writer = BatchWriter(services.alerts.raise_all, name="alerts", batch_size=50,
                                on_error=lambda exc: log.error("alert write failed: %s", exc))
     watch = Watch(clock=services.clock, drift_window=settings.drift_window,
+                  drift_sample=settings.drift_sample,
                   drift_profile=functools.partial(drift_profile, services.registry),
                   alerts=services.alerts, raise_alert=alert_writer.submit,
                   count=telemetry.rejected, drift_history=services.monitoring.record_drift)

@@ -61,6 +61,8 @@ def _read_policy(path: Path) -> dict[str, Any]:
 @click.option("--metric", help="The primary metric (accuracy, roc_auc, f1, log_loss, rmse, "
               "mae, r2).")
 @click.option("--sensitive", help="A sensitive column for the fairness check.")
+@click.option("--positive-label", help="Binary labels: the class F1 and equal opportunity are "
+              "about, matched by value or text (default: the second in sorted order).")
 @click.option("--floor", type=float, help="The primary metric's floor (a ceiling for rmse, "
               "mae and log_loss).")
 @json_option
@@ -68,12 +70,14 @@ def _read_policy(path: Path) -> dict[str, Any]:
 @handle_errors
 def policy_set(state: CLIState, name: str, path: Path | None, holdout: str | None,
                task: str | None, label: str | None, metric: str | None,
-               sensitive: str | None, floor: float | None, as_json: bool) -> None:
+               sensitive: str | None, positive_label: str | None, floor: float | None,
+               as_json: bool) -> None:
     """Set NAME's gate policy from a file and/or options (options win); naming only a
     holdout set gives the default gate. Signed and audited; the approver role."""
     data = _read_policy(path) if path is not None else {}
     for key, value in (("holdout_dataset", holdout), ("task", task), ("label", label),
-                       ("primary_metric", metric), ("sensitive", sensitive)):
+                       ("primary_metric", metric), ("sensitive", sensitive),
+                       ("positive_label", positive_label)):
         if value is not None:
             data[key] = value
     if floor is not None:

@@ -137,7 +137,7 @@ def _print_comparison(comparison: ComparisonReport) -> None:
     "checks",
     multiple=True,
     metavar="CHECK",
-    help="Run only this check (repeatable): label-issue, boundary-flip, "
+    help="Run only this check (repeatable): label-issue, boundary-flip, boundary-hole, "
     "conflicting-duplicates, outlier, backdoor-trigger or a plug-in's id.",
 )
 @click.option(
@@ -170,8 +170,9 @@ def poison_check_command(
 ) -> None:
     """Find suspicious rows in the training table FILE (CSV or Parquet).
 
-    Runs confident learning on out-of-fold predictions, a boundary-flip check, exact and
-    near duplicates with conflicting labels, outliers and a backdoor-trigger search.
+    Runs confident learning on out-of-fold predictions, two checks for targeted flips near
+    the boundary (boundary-flip, boundary-hole), exact and near duplicates with
+    conflicting labels, outliers and a backdoor-trigger search.
     Rows a mechanism (a trigger, a conflicting copy) explains are listed first as
     confirmed. Columns that look like row ids are left out with a warning (--keep to use
     them).

@@ -7,13 +7,14 @@ attack, training rows).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from garrison.errors import GarrisonError, InvalidInput, ModelUnavailable, UnsupportedModel
+from garrison.gates._twin import LinearTwin, linear_twin, plain_sklearn_linear
 from garrison.gates.policy import GatePolicy
 
 __all__ = ["Context", "Scored", "build_context", "model_outputs", "spread_of"]
@@ -52,6 +53,11 @@ class Context:
     production: Scored | None
     training: pd.DataFrame | None
     seed: int
+    # Verified numeric twins of linear models (``garrison.gates._twin``), or None.
+    candidate_twin: LinearTwin | None = None
+    production_twin: LinearTwin | None = None
+    # Each model's holdout feature frame, selected once (a column selection is not free).
+    inputs: dict[int, pd.DataFrame] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def is_classification(self) -> bool:
@@ -69,6 +75,56 @@ class Context:
     def scored(self, model: Any, frame: pd.DataFrame) -> Scored:
         """``model``'s outputs on ``frame`` (holdout-shaped rows without the label)."""
         return model_outputs(model, frame[feature_columns(model, frame, self.label)], self.classes)
+
+    def holdout_inputs(self, model: Any) -> pd.DataFrame:
+        """The holdout rows as ``model`` reads them (its feature columns, in its order)."""
+        cached = self.inputs.get(id(model))
+        if cached is None:
+            cached = self.frame[feature_columns(model, self.frame, self.label)]
+            self.inputs[id(model)] = cached
+        return cached
+
+    def twin(self, model: Any) -> LinearTwin | None:
+        """The verified twin of the candidate or production model, if it has one."""
+        if model is self.candidate_model:
+            return self.candidate_twin
+        if model is self.production_model:
+            return self.production_twin
+        return None
+
+    def _twin_rows(self, model: Any, frame: pd.DataFrame) -> tuple[LinearTwin, np.ndarray] | None:
+        """The twin and ``frame``'s rows as its float matrix, when the twin may answer."""
+        twin = self.twin(model)
+        if twin is None:
+            return None
+        x = frame[feature_columns(model, frame, self.label)].to_numpy(dtype=float, na_value=np.nan)
+        return (twin, x) if np.isfinite(x).all() else None
+
+    def probabilities(self, model: Any, frame: pd.DataFrame) -> Scored:
+        """``model``'s probabilities on ``frame`` in one call (decisions only when it has
+        none): for measures of the probabilities alone, such as per-row losses."""
+        if self.classes is None or not hasattr(model, "predict_proba"):
+            return self.scored(model, frame)
+        fast = self._twin_rows(model, frame)
+        if fast is not None:
+            proba = fast[0].proba(fast[1])
+            return Scored(self.classes[np.argmax(proba, axis=1)], proba)
+        x = frame[feature_columns(model, frame, self.label)]
+        raw = np.asarray(model.predict_proba(x), dtype=float)
+        if raw.ndim != 2 or raw.shape[0] != len(x):
+            raise UnsupportedModel("the model's predict_proba returned an unexpected shape")
+        proba = _align_proba(model, raw, self.classes)
+        return Scored(self.classes[np.argmax(proba, axis=1)], proba)
+
+    def decisions(self, model: Any, frame: pd.DataFrame) -> np.ndarray:
+        """``model``'s decisions on ``frame``: its own ``predict`` (one call), or its twin's."""
+        fast = self._twin_rows(model, frame)
+        if fast is not None:
+            return fast[0].labels(fast[1])
+        pred = model.predict(frame[feature_columns(model, frame, self.label)])
+        if self.classes is None:
+            return np.asarray(pred, dtype=float).ravel()
+        return np.asarray(pred).ravel()
 
 
 def _is_categorical(series: pd.Series) -> bool:
@@ -152,11 +208,8 @@ def model_outputs(model: Any, frame: pd.DataFrame, classes: np.ndarray | None) -
     return Scored(pred, proba)
 
 
-def _score(
-    which: str, model: Any, frame: pd.DataFrame, label: str, classes: np.ndarray | None
-) -> Scored:
+def _score(which: str, model: Any, inputs: pd.DataFrame, classes: np.ndarray | None) -> Scored:
     """``model``'s outputs on the holdout rows; a model that fails says which one did."""
-    inputs = frame[feature_columns(model, frame, label)]
     try:
         return model_outputs(model, inputs, classes)
     except UnsupportedModel as exc:
@@ -185,6 +238,22 @@ def _positive_class(policy: GatePolicy, classes: np.ndarray) -> Any:
     raise InvalidInput(
         "gate policy positive_label is not one of the holdout's classes", key="positive_label"
     )
+
+
+def _verified_twin(
+    model: Any,
+    scored: Scored | None,
+    inputs: pd.DataFrame,
+    numeric: tuple[str, ...],
+    classes: np.ndarray | None,
+) -> LinearTwin | None:
+    """``model``'s linear twin, checked against its outputs on every holdout row."""
+    if scored is None or not plain_sklearn_linear(model):
+        return None
+    if not set(inputs.columns) <= set(numeric):
+        return None
+    x = inputs.to_numpy(dtype=float, na_value=np.nan)
+    return linear_twin(model, x, scored.pred, scored.proba, classes)
 
 
 def build_context(
@@ -242,11 +311,24 @@ def build_context(
     numeric = tuple(c for c in columns if not _is_categorical(frame[c]))
     categorical = tuple(c for c in columns if c not in numeric)
     spread = spreads_of(frame, numeric)
-    cand = _score("candidate", candidate, frame, policy.label, classes)
+    inputs = {id(candidate): frame[feature_columns(candidate, frame, policy.label)]}
+    cand = _score("candidate", candidate, inputs[id(candidate)], classes)
     prod = None
     if production is not None:
-        prod = _score("production version", production, frame, policy.label, classes)
+        columns = feature_columns(production, frame, policy.label)
+        same = list(inputs[id(candidate)].columns) == columns
+        inputs[id(production)] = inputs[id(candidate)] if same else frame[columns]
+        prod = _score("production version", production, inputs[id(production)], classes)
+    twins = [
+        _verified_twin(model, scored, inputs[id(model)], numeric, classes)
+        if model is not None
+        else None
+        for model, scored in ((candidate, cand), (production, prod))
+    ]
     return Context(
+        inputs=inputs,
+        candidate_twin=twins[0],
+        production_twin=twins[1],
         policy=policy,
         frame=frame,
         y=y,

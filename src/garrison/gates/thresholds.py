@@ -171,14 +171,15 @@ class RobustnessThresholds(Section):
 class PrivacyThresholds(Section):
     """Membership inference: can a loss-threshold attacker tell training rows from holdout rows?
 
-    ``max_membership_auc``: the largest acceptable ROC AUC of that attack (0.5 is chance).
+    ``max_membership_auc``: the largest acceptable ROC AUC of that attack (0.5 is chance),
+    judged by the AUC's one-sided 95% lower confidence bound (Hanley and McNeil).
     ``sample_rows``: rows drawn from each side. Needs the training set recorded in the
     model's lineage; without it the check is skipped, or fails when ``require_training``.
     """
 
     section: ClassVar[str] = "privacy"
     enabled: bool = True
-    max_membership_auc: float = 0.7
+    max_membership_auc: float = 0.8
     sample_rows: int = 2000
     require_training: bool = False
 
@@ -222,18 +223,22 @@ class LeakageThresholds(Section):
 
 @dataclass(frozen=True)
 class CalibrationThresholds(Section):
-    """Expected calibration error of the predicted probabilities (classifiers with predict_proba).
+    """Calibration of the predicted probabilities (classifiers with predict_proba).
 
-    ``max_ece``: the largest acceptable top-label ECE over ``bins`` equal-width
-    confidence bins.
+    ``max_overconfidence``: the largest acceptable overconfident part of the top-label
+    ECE (bins more confident than accurate). ``max_ece``: the largest acceptable top-label
+    ECE, both directions. Both over ``bins`` equal-width confidence bins, and both judged
+    net of the noise a perfectly calibrated model shows on the same number of rows.
     """
 
     section: ClassVar[str] = "calibration"
     enabled: bool = True
-    max_ece: float = 0.1
+    max_overconfidence: float = 0.08
+    max_ece: float = 0.2
     bins: int = 10
 
     def __post_init__(self) -> None:
+        _fraction(self.section, "max_overconfidence", self.max_overconfidence)
         _fraction(self.section, "max_ece", self.max_ece)
         if not 2 <= self.bins <= 100:
             raise InvalidInput(

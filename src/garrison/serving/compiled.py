@@ -5,12 +5,14 @@ thread-pool set-up, not on arithmetic; the gateway has already validated every v
 against the schema. :func:`choose_runtime` therefore tries, when a version is loaded
 for serving, to build a native evaluator of the same model:
 
-* scikit-learn ``RandomForest*``, ``ExtraTrees*``, ``GradientBoosting*`` and
-  ``HistGradientBoosting*`` (``compiled_trees.py``: float64 ONNX tree graphs),
+* scikit-learn ``RandomForest*``, ``ExtraTrees*``, ``DecisionTree*``,
+  ``GradientBoosting*`` and ``HistGradientBoosting*`` (``compiled_trees.py``: float64
+  ONNX tree graphs),
 * XGBoost and LightGBM boosters, native or in their scikit-learn wrappers
   (``compiled_boosters.py``: the same graphs, read from the libraries' own model dumps),
-* any of them behind ``StandardScaler``, ``MinMaxScaler``, ``MaxAbsScaler`` or
-  ``RobustScaler`` steps of a ``Pipeline`` (the same numpy operations scikit-learn runs),
+* any of them behind ``StandardScaler``, ``MinMaxScaler``, ``MaxAbsScaler``,
+  ``RobustScaler`` or numeric ``SimpleImputer`` steps of a ``Pipeline`` (the same numpy
+  operations scikit-learn runs),
 * and the linear fast path the runtime module already picks (``LinearRuntime``).
 
 A candidate serves only if it reproduces the original on the version's sealed reference
@@ -20,9 +22,13 @@ sample, the original serves. Either way the outcome is a :class:`Compilation` th
 table builder records in the audit trail (``compile-model-version``). The signed artifact
 stays the source of truth: nothing compiled is stored, it is rebuilt at every load.
 
-A graph that sends missing values (NaN) where the model does (the boosters) is also
-checked on reference rows with holes punched in them, one feature at a time; if it
-disagrees there, rows with a missing value go to the original model.
+A graph that sends missing values (NaN) where the model does (the boosters, and
+scikit-learn's ``HistGradientBoosting*`` and forests, whose trees record a side for NaN),
+or whose pipeline fills them with a ``SimpleImputer`` first, scores the reference rows
+that have a missing value in the check above, and is then also checked on reference rows
+with holes punched in them, one feature at a time, then all. If it disagrees there, rows
+with a missing value go to the original model (``missing_values`` in the audit payload
+says which).
 """
 
 from __future__ import annotations
@@ -155,22 +161,51 @@ def _scaler(step: Any) -> Callable[[np.ndarray], None] | None:
     return None
 
 
-def _split_pipeline(model: Any) -> tuple[list[Callable[[np.ndarray], None]], Any] | None:
-    """(scalers in order, final estimator), or None if a step cannot be compiled."""
+def _imputer(step: Any) -> Callable[[np.ndarray], None] | None:
+    """An in-place numpy twin of a fitted ``SimpleImputer`` that fills NaN with one
+    number per feature, or None (an indicator, a custom missing marker, a feature the
+    imputer drops or a non-numeric fill change the columns or their meaning)."""
+    from sklearn.impute import SimpleImputer
+
+    if type(step) is not SimpleImputer or step.add_indicator:
+        return None
+    marker = step.missing_values
+    if not (isinstance(marker, float) and np.isnan(marker)):
+        return None
+    try:
+        fill = np.asarray(step.statistics_, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if fill.ndim != 1 or not np.isfinite(fill).all():
+        return None
+
+    def impute(Z: np.ndarray) -> None:
+        rows, cols = np.nonzero(np.isnan(Z))
+        Z[rows, cols] = fill[cols]
+    return impute
+
+
+def _split_pipeline(model: Any) -> tuple[list[Callable[[np.ndarray], None]], Any, bool] | None:
+    """(scalers and imputers in order, final estimator, whether an imputer fills NaN), or
+    None if a step cannot be compiled."""
     from sklearn.pipeline import Pipeline
 
     if not isinstance(model, Pipeline):
-        return [], model
+        return [], model, False
     steps = [step for _, step in model.steps if step not in (None, "passthrough")]
     if not steps:
         return None
     prep = []
+    fills = False
     for step in steps[:-1]:
         twin = _scaler(step)
         if twin is None:
+            twin = _imputer(step)
+            fills = fills or twin is not None
+        if twin is None:
             return None
         prep.append(twin)
-    return prep, steps[-1]
+    return prep, steps[-1], fills
 
 
 def _session(onnx_bytes: bytes) -> Any:
@@ -189,8 +224,9 @@ class CompiledRuntime:
 
     ``inline``: the cost is bounded by the trees' depth, so the data plane may score
     small batches on the event loop. A batch with a missing value (NaN) goes to the
-    original model unless ``missing_ok``: the graph sends NaN where the model does and
-    :func:`choose_runtime` checked it on rows with missing values.
+    original model unless ``missing_ok``: the graph sends NaN where the model does (or an
+    imputer in front fills it) and :func:`choose_runtime` checked it on rows with missing
+    values.
     """
 
     inline = True
@@ -213,12 +249,15 @@ class CompiledRuntime:
         self._fallback = fallback
         self.missing_ok = missing_ok
 
-    def _rows(self, X: Any) -> np.ndarray:
+    def _array(self, X: Any) -> np.ndarray:
         if isinstance(X, Mapping):
             from garrison.errors import UnsupportedModel
 
             raise UnsupportedModel("the compiled runtime takes numeric features only")
-        Z = np.array(X, dtype=np.float64)
+        return np.array(X, dtype=np.float64)
+
+    def _rows(self, Z: np.ndarray) -> np.ndarray:
+        """Rows as the graph takes them (``Z`` is a copy, prepared in place)."""
         for step in self._prep:
             step(Z)
         if self._single:
@@ -233,6 +272,7 @@ class CompiledRuntime:
         return raw
 
     def _to_original(self, Z: np.ndarray) -> bool:
+        """Whether the input rows (before any imputer) go to the original model."""
         return not self.missing_ok and bool(np.isnan(Z).any())
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -241,11 +281,11 @@ class CompiledRuntime:
             from garrison.errors import UnsupportedModel
 
             raise UnsupportedModel("a regressor has no predict_proba")
-        Z = self._rows(X)
+        Z = self._array(X)
         if self._to_original(Z):
             proba: np.ndarray = self._fallback.predict(X).scores  # type: ignore[assignment]
             return proba
-        raw = self._raw(Z)
+        raw = self._raw(self._rows(Z))
         if self._link is None:
             return raw
         return np.asarray(self._link(raw[:, 0] if raw.shape[1] == 1 else raw),
@@ -255,10 +295,10 @@ class CompiledRuntime:
         if self._classes is not None:
             proba = self.predict_proba(X)
             return RuntimeOutput(self._classes[proba.argmax(axis=1)], proba, self._classes)
-        Z = self._rows(X)
+        Z = self._array(X)
         if self._to_original(Z):
             return self._fallback.predict(X)
-        raw = self._raw(Z)[:, 0]
+        raw = self._raw(self._rows(Z))[:, 0]
         values = raw if self._link is None else self._link(raw)
         return RuntimeOutput(np.asarray(values, dtype=np.float64))
 
@@ -274,7 +314,7 @@ def compile_model(model: Any, feature_names: list[str],
     split = _split_pipeline(model)
     if split is None:
         return None
-    prep, estimator = split
+    prep, estimator, fills = split
     graph = build_graph(estimator)
     if graph is None:
         return None
@@ -284,7 +324,8 @@ def compile_model(model: Any, feature_names: list[str],
     return CompiledRuntime(model, _session(graph.onnx), prep=prep,
                            classes=None if classes is None else np.asarray(classes),
                            base=graph.base, link=graph.link, cast32=graph.cast32,
-                           family=graph.family, fallback=fallback, missing_ok=graph.missing,
+                           family=graph.family, fallback=fallback,
+                           missing_ok=graph.missing or fills,
                            single=graph.single)
 
 
@@ -338,11 +379,15 @@ def choose_runtime(runtime: ModelRuntime, model: Any, feature_names: list[str],
         return keep("no reference sample to check the compiled runtime against")
     try:
         expected = original.predict(reference)
-        candidate.predict(reference[:1])  # Warm: the first call allocates.
-        timed = time.perf_counter()
-        got = candidate.predict(reference)
-        per_row = (time.perf_counter() - timed) / len(reference)
+        got = candidate.predict(reference)  # Also warms it: the first call allocates.
         diff = _difference(expected, got)
+        # Timed on finite rows: a candidate that takes no NaN hands the others to the
+        # original, whose cost is not the graph's.
+        finite = reference[~np.isnan(np.asarray(reference, dtype=np.float64)).any(axis=1)]
+        timing = finite if len(finite) else reference
+        timed = time.perf_counter()
+        candidate.predict(timing)
+        per_row = (time.perf_counter() - timed) / len(timing)
     except Exception as exc:
         return keep(f"the compiled runtime failed on the reference sample: "
                     f"{type(exc).__name__}", len(reference))
@@ -358,7 +403,7 @@ def choose_runtime(runtime: ModelRuntime, model: Any, feature_names: list[str],
         holes = _holes(reference)
         try:
             agrees = _difference(original.predict(holes), candidate.predict(holes)) < TOLERANCE
-        except Exception:
+        except Exception:  # The original refuses NaN, say: so will the served runtime.
             agrees = False
         candidate.missing_ok = agrees
         missing = "compiled" if agrees else "original"

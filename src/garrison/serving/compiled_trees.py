@@ -4,9 +4,11 @@ Each supported estimator is read into flat node arrays and written as one
 ``ai.onnx.ml`` opset 5 ``TreeEnsemble`` node whose thresholds and leaf weights are
 float64, so the graph compares and sums exactly as scikit-learn does:
 
-* ``RandomForest*`` / ``ExtraTrees*`` (single output): scikit-learn casts rows to
-  float32 before it walks a tree, so :class:`TreeGraph` does the same (``cast32``) and
-  compares the float32 value, widened, with the float64 threshold. A classifier's
+* ``RandomForest*`` / ``ExtraTrees*`` and ``DecisionTree*`` (a forest of one tree;
+  single output): scikit-learn casts rows to float32 before it walks a tree, so
+  :class:`TreeGraph` does the same (``cast32``) and compares the float32 value, widened,
+  with the float64 threshold; NaN goes to each split's ``missing_go_to_left``. A
+  classifier's
   leaves are class fractions; one copy of every tree per class (an opset 5 leaf feeds
   one target) averages them exactly as ``predict_proba`` does.
 * ``GradientBoosting*``: the same float32 walk; raw score = the prior (only the default
@@ -162,12 +164,15 @@ def _sk_tree(nodes: _Nodes, tree: Any, weight: np.ndarray, target: int) -> None:
                    weight, target)
 
 
-def _forest(model: Any, classifier: bool) -> TreeGraph:
-    trees = model.estimators_
+def _forest(model: Any, classifier: bool, trees: list[Any] | None = None) -> TreeGraph:
+    """A forest's trees averaged (``trees``: ``[model]`` for a single decision tree)."""
+    trees = model.estimators_ if trees is None else trees
     nodes = _Nodes()
     if getattr(model, "n_outputs_", 1) != 1:
         raise ValueError("multi-output forests are not compiled")
     n = len(trees)
+    # Trees fitted by scikit-learn >= 1.3 record each split's side for NaN.
+    missing = all(hasattr(tree.tree_, "missing_go_to_left") for tree in trees)
     if classifier:
         k = len(model.classes_)
         for tree in trees:
@@ -177,11 +182,11 @@ def _forest(model: Any, classifier: bool) -> TreeGraph:
             for c in range(k):
                 _sk_tree(nodes, tree, fractions[:, c] / n, c)
         return TreeGraph(type(model).__name__, nodes.model_bytes(model.n_features_in_, k), k,
-                         np.zeros(k), None, True, True)
+                         np.zeros(k), None, True, True, missing=missing)
     for tree in trees:
         _sk_tree(nodes, tree, tree.tree_.value[:, 0, 0] / n, 0)
     return TreeGraph(type(model).__name__, nodes.model_bytes(model.n_features_in_, 1), 1,
-                     np.zeros(1), None, True, False)
+                     np.zeros(1), None, True, False, missing=missing)
 
 
 def _gradient_boosting(model: Any, classifier: bool) -> TreeGraph:
@@ -220,7 +225,7 @@ def _hist_gradient_boosting(model: Any, classifier: bool) -> TreeGraph:
     base = np.asarray(model._baseline_prediction, dtype=np.float64).reshape(-1)
     link = model._loss.predict_proba if classifier else model._loss.link.inverse
     return TreeGraph(type(model).__name__, nodes.model_bytes(model.n_features_in_, k), k,
-                     base, link, False, classifier)
+                     base, link, False, classifier, missing=True)
 
 
 def build_graph(model: Any) -> TreeGraph | None:
@@ -240,8 +245,11 @@ def build_graph(model: Any) -> TreeGraph | None:
         RandomForestClassifier,
         RandomForestRegressor,
     )
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
     kind = type(model)
+    if kind in (DecisionTreeClassifier, DecisionTreeRegressor):
+        return _forest(model, kind is DecisionTreeClassifier, [model])
     if kind in (RandomForestClassifier, ExtraTreesClassifier):
         return _forest(model, True)
     if kind in (RandomForestRegressor, ExtraTreesRegressor):

@@ -51,10 +51,11 @@ def test_confident_learning_matches_cleanlab(name: str) -> None:
 
 def test_builtin_detectors_are_registered_with_metadata() -> None:
     ids = [detector.id for detector in detectors()]
-    assert ids[:5] == [d.id for d in BUILTIN_DETECTORS]
-    assert ids[:5] == [
+    assert ids[:6] == [d.id for d in BUILTIN_DETECTORS]
+    assert ids[:6] == [
         "label-issue",
         "boundary-flip",
+        "boundary-hole",
         "conflicting-duplicates",
         "outlier",
         "backdoor-trigger",

@@ -1,8 +1,8 @@
 """Training-data poisoning detection: suspicious rows, their scores and the reasons.
 
 Importing the package registers the built-in detectors (``label-issue``,
-``boundary-flip``, ``conflicting-duplicates``, ``outlier``, ``backdoor-trigger``) through
-the same ``register_detector`` a plug-in would use.
+``boundary-flip``, ``boundary-hole``, ``conflicting-duplicates``, ``outlier``,
+``backdoor-trigger``) through the same ``register_detector`` a plug-in would use.
 """
 
 from garrison.detection.poisoning._builtin import BUILTIN_DETECTORS

@@ -31,8 +31,11 @@ _PROBES = 16
 _PROBE_REACH = 4.0
 _STEPS = (1.0, 0.5, 0.25)  # geometric step sizes tried at once
 _INIT_CANDIDATES = 4
+_DISTANCE_CELLS = 1_000_000  # largest attacked-rows x pool distance matrix at once
 
 Predict = Callable[[pd.DataFrame], np.ndarray]
+#: Labels of rows given as a float matrix of the model's features, in order.
+MatrixPredict = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,10 @@ class AttackOutcome:
     distances: np.ndarray
     queries: int
     calls: int
+    #: What answered the search: ``"model"``, or ``"linear-twin"`` (then every adversarial
+    #: point was confirmed by the model, and ``unconfirmed`` counts those it refused).
+    oracle: str = "model"
+    unconfirmed: int = 0
 
     def success_rate(self, radius: float) -> float:
         return float(np.mean(self.distances <= radius)) if self.distances.size else 0.0
@@ -53,29 +60,61 @@ class AttackOutcome:
 
 
 class _Oracle:
-    """Turns points of the standardized numeric space back into model inputs and counts queries."""
+    """Turns points of the standardized numeric space back into model inputs and counts queries.
 
-    def __init__(self, predict: Predict, rows: pd.DataFrame, dims: list[str], spread: np.ndarray):
+    With a ``twin`` (a verified numeric twin of the model taking the feature matrix),
+    the search asks the twin and :meth:`confirm` asks the model itself.
+    """
+
+    def __init__(
+        self,
+        predict: Predict,
+        rows: pd.DataFrame,
+        dims: list[str],
+        spread: np.ndarray,
+        twin: MatrixPredict | None = None,
+    ):
         self.predict = predict
-        # Extension arrays keep each column's type (categorical, dates, nullable, strings).
-        self.columns = {c: rows[c].array for c in rows.columns}
         self.dims = {d: j for j, d in enumerate(dims)}
         self.spread = spread
-        self.origin = rows[dims].to_numpy(dtype=float, na_value=np.nan)
+        self.twin = twin
+        if twin is not None:  # every column numeric: rows are rebuilt from one float matrix
+            self.base = rows.to_numpy(dtype=float, na_value=np.nan)
+            self.names = rows.columns
+            self.moved = np.array([rows.columns.get_loc(d) for d in dims], dtype=np.intp)
+            self.origin = self.base[:, self.moved]
+        else:
+            # Extension arrays keep each column's type (categorical, dates, nullable, strings).
+            self.columns = {c: rows[c].array for c in rows.columns}
+            self.origin = rows[dims].to_numpy(dtype=float, na_value=np.nan)
         self.queries = 0
         self.calls = 0
+        self.model_calls = 0
 
     def labels(self, which: np.ndarray, z: np.ndarray) -> np.ndarray:
         """Predicted labels of row ``which[k]`` moved by ``z[k]`` (standardized units)."""
+        self.queries += int(which.size)
+        self.calls += 1
+        if self.twin is None:
+            return self.confirm(which, z)
+        full = self.base[which]
+        full[:, self.moved] = self.origin[which] + z * self.spread
+        return np.asarray(self.twin(full)).ravel()
+
+    def confirm(self, which: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """The model's own labels of row ``which[k]`` moved by ``z[k]``."""
         values = self.origin[which] + z * self.spread
+        self.model_calls += 1
+        if self.twin is not None:  # every column numeric: one float block
+            full = self.base[which]
+            full[:, self.moved] = values
+            return np.asarray(self.predict(pd.DataFrame(full, columns=self.names))).ravel()
         frame = pd.DataFrame(
             {
                 c: values[:, self.dims[c]] if c in self.dims else column.take(which)
                 for c, column in self.columns.items()
             }
         )
-        self.queries += int(which.size)
-        self.calls += 1
         return np.asarray(self.predict(frame)).ravel()
 
 
@@ -106,6 +145,38 @@ def _search(
     return z_adv * hi[:, None]
 
 
+def _starts(
+    origin_z: np.ndarray, labels: np.ndarray, pool_z: np.ndarray, pool_labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Up to ``_INIT_CANDIDATES`` starting points per row: the moves (in standardized units)
+    to the nearest pool rows labelled differently, as (row index, move) pairs.
+
+    A missing value stays missing: that feature is not moved and does not count in the
+    distance. The squared distances of every row to every pool row come from three matrix
+    products (the expansion of the square over the features both rows have).
+    """
+    take = min(_INIT_CANDIDATES, pool_z.shape[0])
+    if take == 0:
+        return np.zeros(0, dtype=np.intp), np.zeros((0, origin_z.shape[1]))
+    a_known, b_known = np.isfinite(origin_z), np.isfinite(pool_z)
+    a, b = np.where(a_known, origin_z, 0.0), np.where(b_known, pool_z, 0.0)
+    b_squared = (b**2).T
+    rows, picks = [], []
+    chunk = max(1, _DISTANCE_CELLS // pool_z.shape[0])  # bounds the rows x pool matrix
+    for start in range(0, origin_z.shape[0], chunk):
+        part = slice(start, start + chunk)
+        squared = (a[part] ** 2) @ b_known.T + a_known[part] @ b_squared - 2.0 * (a[part] @ b.T)
+        squared[labels[part, None] == pool_labels[None, :]] = np.inf
+        nearest = np.argpartition(squared, take - 1, axis=1)[:, :take]
+        usable = np.isfinite(np.take_along_axis(squared, nearest, axis=1))
+        index = np.arange(start, start + nearest.shape[0])
+        rows.append(np.repeat(index, take).reshape(-1, take)[usable])
+        picks.append(nearest[usable])
+    which, picked = np.concatenate(rows), np.concatenate(picks)
+    gap = np.nan_to_num(pool_z[picked] - origin_z[which], nan=0.0)
+    return which, gap
+
+
 def boundary_attack(
     predict: Predict,
     rows: pd.DataFrame,
@@ -118,14 +189,18 @@ def boundary_attack(
     budget: int,
     radius: float,
     rng: np.random.Generator,
+    twin: MatrixPredict | None = None,
 ) -> AttackOutcome:
     """Attack every row of ``rows`` (predicted ``labels``) with ``budget`` queries per row.
 
     ``pool`` (with its predicted ``pool_labels``) supplies the starting points. A row
     stops once it is within ``radius``: the check only needs to know whether it can be.
+    ``twin`` (labels of a float matrix of ``rows``' columns, verified against the model by
+    the caller) answers the search in place of ``predict``; the model then confirms, in
+    one call, every adversarial point found, and a point it does not confirm is no success.
     """
     n, d = len(rows), len(dims)
-    oracle = _Oracle(predict, rows, dims, spread)
+    oracle = _Oracle(predict, rows, dims, spread, twin)
     distances = np.full(n, np.inf)
     if n == 0 or d == 0:
         return AttackOutcome(distances, 0, 0)
@@ -135,26 +210,17 @@ def boundary_attack(
     z_best = np.zeros((n, d))
     found = np.zeros(n, dtype=bool)
     # Start: the nearest pool rows labelled differently, a few per row, in one batch.
-    tries_row, tries_z = [], []
-    for i in range(n):
-        other = np.flatnonzero(pool_labels != labels[i])
-        if other.size == 0:
-            continue
-        # A missing value stays missing: that feature is not moved for this row.
-        gap = np.nan_to_num(pool_z[other] - origin_z[i], nan=0.0)
-        far = _rms(gap)
-        take = min(_INIT_CANDIDATES, far.size)
-        order = np.argpartition(far, take - 1)[:take]
-        tries_row.extend([i] * order.size)
-        tries_z.extend(gap[order])
-    if tries_row:
-        which = np.asarray(tries_row)
-        z_try = np.asarray(tries_z)
+    which, z_try = _starts(origin_z, labels, pool_z, pool_labels)
+    if which.size:
         flipped = oracle.labels(which, z_try) != labels[which]
-        for k in np.flatnonzero(flipped):
-            i = which[k]
-            if not found[i] or _rms(z_try[k]) < _rms(z_best[i]):
-                z_best[i], found[i] = z_try[k], True
+        size = np.where(flipped, _rms(z_try), np.inf)
+        best = np.full(n, np.inf)
+        np.minimum.at(best, which, size)
+        # Per row, the first of its closest starting points the model labels differently.
+        chosen = np.flatnonzero(np.isfinite(size) & (size == best[which]))
+        chosen = chosen[np.unique(which[chosen], return_index=True)[1]]
+        z_best[which[chosen]] = z_try[chosen]
+        found[which[chosen]] = True
     active = np.flatnonzero(found)
     if active.size:
         z_best[active] = _search(oracle, active, z_best[active], labels)
@@ -202,4 +268,11 @@ def boundary_attack(
             closer = _rms(z_new) < distances[moved]
             z_best[moved[closer]] = z_new[closer]
             distances[moved[closer]] = _rms(z_new[closer])
-    return AttackOutcome(distances, oracle.queries, oracle.calls)
+    if twin is None:
+        return AttackOutcome(distances, oracle.queries, oracle.calls)
+    hits = np.flatnonzero(np.isfinite(distances))
+    refused = np.zeros(0, dtype=np.intp)
+    if hits.size:
+        refused = hits[oracle.confirm(hits, z_best[hits]) == labels[hits]]
+        distances[refused] = np.inf
+    return AttackOutcome(distances, oracle.queries, oracle.calls, "linear-twin", int(refused.size))

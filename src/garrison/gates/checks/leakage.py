@@ -18,39 +18,69 @@ __all__ = ["check_leakage", "feature_label_strength", "natural_overlap", "row_ov
 _SALT = 5
 _BINS = 20
 _SMOOTHING = 1.0
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
 
 
-def _row_keys(holdout: pd.DataFrame, training: pd.DataFrame, columns: list[Any]) -> np.ndarray:
-    """One comparable key per row, holdout rows first.
+def _row_ids(holdout: pd.DataFrame, training: pd.DataFrame, columns: list[Any]) -> np.ndarray:
+    """One integer per row, holdout rows first: equal rows over ``columns``, equal integers.
 
     Rows are compared by their normalized bytes: numbers as float32 (so int/float storage
     and float64 noise below float32 precision, as from a CSV round trip, do not hide a
     copy), other values by their text, encoded jointly over both frames.
     """
+
+    def numeric(dtype: Any) -> bool:
+        return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+
+    ours, theirs = holdout.dtypes, training.dtypes  # not a Series per column
+    numbers = [c for c in columns if numeric(ours[c]) and numeric(theirs[c])]
+    texts = [c for c in columns if c not in set(numbers)]
     parts = []
-    for column in columns:
-        a, b = holdout[column], training[column]
-        if all(
-            pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) for s in (a, b)
-        ):
-            values = np.concatenate(
-                [a.to_numpy(dtype=float, na_value=np.nan), b.to_numpy(dtype=float, na_value=np.nan)]
-            )
-            parts.append(values.astype(np.float32).view(np.int32))
-        else:
-            text = np.concatenate([a.astype(str).to_numpy(), b.astype(str).to_numpy()])
-            parts.append(pd.factorize(text)[0].astype(np.int32))
-    keys = np.ascontiguousarray(np.stack(parts, axis=1))
-    rows: np.ndarray = keys.view(np.dtype((np.void, keys.itemsize * keys.shape[1]))).ravel()
-    return rows
+    if numbers:  # one block: a conversion per frame, not per column
+        values = np.concatenate(
+            [
+                holdout[numbers].to_numpy(dtype=float, na_value=np.nan),
+                training[numbers].to_numpy(dtype=float, na_value=np.nan),
+            ]
+        )
+        parts.append(values.astype(np.float32).view(np.int32))
+    for column in texts:
+        text = pd.concat([holdout[column], training[column]], ignore_index=True).astype(str)
+        parts.append(pd.factorize(text, use_na_sentinel=False)[0].astype(np.int32)[:, None])
+    if not parts:
+        return np.zeros(len(holdout) + len(training), dtype=np.intp)
+    keys = np.ascontiguousarray(np.concatenate(parts, axis=1))
+    ids = _ids_by_hash(keys)
+    if ids is None:  # two different rows share a hash: compare the rows' bytes instead
+        rows = keys.view(np.dtype((np.void, keys.itemsize * keys.shape[1]))).ravel()
+        ids = pd.factorize(np.array(rows.tolist(), dtype=object))[0]
+    return ids
+
+
+def _ids_by_hash(keys: np.ndarray) -> np.ndarray | None:
+    """Row ids from a 64-bit FNV-1a hash of each row's 32-bit words, or ``None`` when the
+    hash merged two different rows (checked row against row: the ids are exact)."""
+    words = keys.view(np.uint32).astype(np.uint64)
+    digest = np.full(keys.shape[0], _FNV_OFFSET, dtype=np.uint64)
+    for j in range(words.shape[1]):
+        digest ^= words[:, j]
+        digest *= _FNV_PRIME
+    ids: np.ndarray = pd.factorize(digest)[0]
+    order = np.argsort(ids, kind="stable")
+    grouped, same_id = keys[order], ids[order][1:] == ids[order][:-1]
+    if (same_id & (grouped[1:] != grouped[:-1]).any(axis=1)).any():
+        return None
+    return ids
 
 
 def row_overlap(holdout: pd.DataFrame, training: pd.DataFrame, columns: list[Any]) -> np.ndarray:
     """Which holdout rows also appear in ``training`` over ``columns``."""
-    n = len(holdout)
-    rows = _row_keys(holdout, training, columns)
-    seen = set(rows[n:].tolist())
-    return np.fromiter((r in seen for r in rows[:n].tolist()), dtype=bool, count=n)
+    return _overlap_of_ids(_row_ids(holdout, training, columns), len(holdout))
+
+
+def _overlap_of_ids(ids: np.ndarray, n: int) -> np.ndarray:
+    return np.isin(ids[:n], ids[n:])
 
 
 def natural_overlap(holdout: pd.DataFrame, training_rows: int, columns: list[Any]) -> float:
@@ -62,12 +92,16 @@ def natural_overlap(holdout: pd.DataFrame, training_rows: int, columns: list[Any
     repeats all the time (near 1). Copies of distinct training rows do not repeat within
     the holdout, so contamination does not raise this estimate.
     """
-    n = len(holdout)
+    return _natural_of_ids(_row_ids(holdout, holdout.iloc[:0], columns), training_rows)
+
+
+def _natural_of_ids(ids: np.ndarray, training_rows: int) -> float:
+    """``natural_overlap`` from the holdout rows' identities (equal rows, equal ids)."""
+    n = ids.size
     if n < 2:
         return 0.0
-    rows = _row_keys(holdout, holdout.iloc[:0], columns)
-    _, inverse, counts = np.unique(rows, return_inverse=True, return_counts=True)
-    share = (counts[inverse] - 1) / (n - 1)
+    counts = np.bincount(ids)
+    share = (counts[ids] - 1) / (n - 1)
     return float(np.mean(1.0 - (1.0 - share) ** training_rows))
 
 
@@ -160,9 +194,10 @@ def check_leakage(ctx: Context, th: LeakageThresholds) -> CheckResult:
     else:
         shared = [c for c in ctx.frame.columns if c in ctx.training.columns] + [ctx.label]
         holdout = ctx.frame.assign(**{ctx.label: ctx.y})
-        repeated = row_overlap(holdout, ctx.training, shared)
+        ids = _row_ids(holdout, ctx.training, shared)  # once for both measures
+        repeated = _overlap_of_ids(ids, len(holdout))
         overlap = float(repeated.mean())
-        natural = natural_overlap(holdout, len(ctx.training), shared)
+        natural = _natural_of_ids(ids[: len(holdout)], len(ctx.training))
         metrics.update(
             {
                 "overlap_fraction": overlap,

@@ -35,16 +35,20 @@ def perturb(
 ) -> pd.DataFrame:
     """Gaussian noise of ``noise`` x spread on numeric columns; categorical values swapped
     to another observed category with probability ``noise``. Missing values stay missing."""
-    columns: dict[str, Any] = {c: frame[c] for c in frame.columns}
     n = len(frame)
     moved = [c for c in numeric if spread[c] > 0]
+    shifted = np.empty((n, 0))
     if moved:
         scale = noise * np.array([spread[c] for c in moved])
         shifted = (
             frame[moved].to_numpy(dtype=float, na_value=np.nan)
             + rng.standard_normal((n, len(moved))) * scale
         )
-        columns.update({c: shifted[:, j] for j, c in enumerate(moved)})
+    if moved == list(frame.columns):  # all moved: one float block, built without a copy
+        return pd.DataFrame(shifted, columns=frame.columns, index=frame.index, copy=False)
+    # Column arrays, not Series: no index alignment (stacked copies repeat index labels).
+    columns: dict[str, Any] = {c: frame[c].array for c in frame.columns}
+    columns.update({c: shifted[:, j] for j, c in enumerate(moved)})
     for column in categorical:
         values = frame[column].to_numpy(dtype=object)
         present = frame[column].notna().to_numpy()
@@ -58,7 +62,7 @@ def perturb(
         shift = rng.integers(1, observed.size, size=codes.size)
         replaced = values.copy()
         replaced[swap] = observed[(codes + shift) % observed.size]
-        columns[column] = pd.Series(replaced, index=frame.index).astype(frame[column].dtype)
+        columns[column] = pd.Series(replaced).astype(frame[column].dtype).array
     return pd.DataFrame(columns, index=frame.index)
 
 
@@ -69,27 +73,35 @@ def _noise_rows(ctx: Context) -> np.ndarray:
     return rows
 
 
-def _noisy_copies(ctx: Context, rows: np.ndarray, th: RobustnessThresholds) -> list[pd.DataFrame]:
-    rng = ctx.rng(_SALT)
-    frame = ctx.frame.iloc[rows]
-    return [
-        perturb(frame, ctx.numeric, ctx.categorical, ctx.spread, th.noise, rng)
-        for _ in range(th.repeats)
-    ]
+def _noisy_stack(ctx: Context, rows: np.ndarray, th: RobustnessThresholds) -> pd.DataFrame:
+    """``th.repeats`` noisy copies of the holdout ``rows`` stacked in one frame (copy k is
+    rows ``k*n .. (k+1)*n``), so that each model scores all of them in one call. Only the
+    columns a model reads are copied."""
+    columns = feature_columns(ctx.candidate_model, ctx.frame, ctx.label)
+    if ctx.production_model is not None:
+        seen = set(columns)
+        extra = feature_columns(ctx.production_model, ctx.frame, ctx.label)
+        columns += [c for c in extra if c not in seen]
+    used = set(columns)
+    frame = ctx.frame[columns].iloc[np.tile(rows, th.repeats)]
+    numeric = tuple(c for c in ctx.numeric if c in used)
+    categorical = tuple(c for c in ctx.categorical if c in used)
+    return perturb(frame, numeric, categorical, ctx.spread, th.noise, ctx.rng(_SALT))
 
 
 def _noise_effect(
-    ctx: Context, model: Any, clean: Scored, rows: np.ndarray, copies: list[pd.DataFrame]
+    ctx: Context, model: Any, clean: Scored, rows: np.ndarray, stack: pd.DataFrame, repeats: int
 ) -> dict[str, float]:
-    """Mean score drop and prediction flip rate over noisy copies of the holdout ``rows``."""
+    """Mean score drop and prediction flip rate over the noisy copies of the holdout ``rows``."""
     drops, flips = [], []
     y, clean = ctx.y[rows], Scored(clean.pred[rows], None)
     if ctx.is_classification:
         clean_score = metric("accuracy", y, clean, ctx.classes)
     else:
         clean_score = metric("rmse", y, clean, None)
-    for noisy in copies:
-        scored = ctx.scored(model, noisy)
+    noisy = ctx.decisions(model, stack)
+    for k in range(repeats):
+        scored = Scored(noisy[k * rows.size : (k + 1) * rows.size], None)
         if ctx.is_classification:
             drops.append(clean_score - metric("accuracy", y, scored, ctx.classes))
             flips.append(float(np.mean(scored.pred != clean.pred)))
@@ -114,12 +126,15 @@ def _attack_rows(ctx: Context, th: RobustnessThresholds) -> np.ndarray:
 def _attack(
     ctx: Context, model: Any, clean: Scored, rows: np.ndarray, th: RobustnessThresholds
 ) -> AttackOutcome:
-    columns = feature_columns(model, ctx.frame, ctx.label)
-    dims = [c for c in ctx.numeric if ctx.spread[c] > 0 and c in columns]
-    inputs = ctx.frame[columns]
+    inputs = ctx.holdout_inputs(model)
+    columns = list(inputs.columns)
+    known = set(columns)
+    dims = [c for c in ctx.numeric if ctx.spread[c] > 0 and c in known]
     pool = np.arange(len(inputs))
     if pool.size > _POOL_ROWS:
         pool = np.sort(ctx.rng(_SALT + 3).choice(pool, size=_POOL_ROWS, replace=False))
+    # Every feature numeric (the holdout's are finite when a twin exists): the twin may answer.
+    twin = ctx.twin(model) if set(columns) <= set(ctx.numeric) else None
     outcome = boundary_attack(
         model.predict,
         inputs.iloc[rows],
@@ -131,6 +146,7 @@ def _attack(
         budget=th.attack_budget,
         radius=th.attack_radius,
         rng=ctx.rng(_SALT + 2),
+        twin=twin,
     )
     return outcome
 
@@ -139,11 +155,11 @@ def check_robustness(ctx: Context, th: RobustnessThresholds) -> CheckResult:
     unit = "accuracy drop" if ctx.is_classification else "relative RMSE rise"
     thresholds: dict[str, float] = {"noise": th.noise, "max_score_drop": th.max_score_drop}
     noised = _noise_rows(ctx)
-    copies = _noisy_copies(ctx, noised, th)  # the same noisy rows for both models
-    effect = _noise_effect(ctx, ctx.candidate_model, ctx.candidate, noised, copies)
+    stack = _noisy_stack(ctx, noised, th)  # the same noisy rows for both models
+    effect = _noise_effect(ctx, ctx.candidate_model, ctx.candidate, noised, stack, th.repeats)
     metrics: dict[str, MetricValue] = {"measure": unit, "noise_rows": int(noised.size), **effect}
     if ctx.production is not None:
-        prod = _noise_effect(ctx, ctx.production_model, ctx.production, noised, copies)
+        prod = _noise_effect(ctx, ctx.production_model, ctx.production, noised, stack, th.repeats)
         metrics.update({f"production_{k}": v for k, v in prod.items()})
     problems = []
     if effect["score_drop"] > th.max_score_drop:
@@ -171,6 +187,7 @@ def check_robustness(ctx: Context, th: RobustnessThresholds) -> CheckResult:
             rate = outcome.success_rate(th.attack_radius)
             metrics["attack_median_distance"] = outcome.median_distance
             metrics["attack_queries"] = outcome.queries
+            metrics["attack_oracle"] = outcome.oracle
             metrics["attack_success"] = rate
             attack_text = f"attack success {rate:.2f}"
             if rate > th.max_attack_success:
