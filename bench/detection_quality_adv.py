@@ -20,7 +20,12 @@ Rows, per model and target FPR, all measured in the same run:
 * ``before (issue 19)``: the previous defaults (noise 0.1 SD, equal budget shares); on the
   mixed model the model-based detectors refused to run then, so only magnitude and
   mahalanobis;
-* ``isolation forest``: scikit-learn's IsolationForest alone, the usual stand-in.
+* ``isolation forest``: scikit-learn's IsolationForest alone, the usual stand-in;
+* numeric model only, the gateway's own path: its detectors (magnitude, mahalanobis,
+  perturbation-instability) through ``InputMonitor.flags`` on 100-row requests, with
+  every perturbed copy scored (``gateway, every copy``) and with perturbation-instability's
+  sequential early stop, as served (``gateway, as served``). ``normal`` and ``+rules``
+  both count flagged rows there.
 
 ``caught`` is the share of attacked rows flagged; ``normal`` the share of fresh normal
 rows flagged by the calibrated detectors (``+rules``: with rule violations such as a
@@ -44,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.detection.attacks import AttackCase, mixed_case, numeric_case
 
 from garrison.detection import InputMonitor
+from garrison.serving.table import GATEWAY_DETECTORS
 
 MODEL_ONLY = ["perturbation-instability", "neighbour-disagreement"]
 
@@ -74,6 +80,25 @@ def _measure(case: AttackCase, setup: dict[str, Any], fpr: float,
     by_detectors = sum(any(r.flagged for r in v.results if r.method != "rules") for v in normal)
     with_rules = sum(v.anomalous for v in normal)
     return caught, len(case.adversarial), by_detectors, with_rules, len(normal)
+
+
+def _measure_flags(case: AttackCase, fpr: float, seed: int,
+                   sequential: bool) -> tuple[int, int, int, int, int]:
+    """The gateway's path: its detectors, ``flags`` on 100-row requests (``sequential``:
+    with perturbation-instability's early stop, as served; else every copy scored)."""
+    monitor = InputMonitor.fit(case.reference, model=case.model, fpr=fpr, rng=seed,
+                               detectors=GATEWAY_DETECTORS)
+    if not sequential:
+        monitor._decide = [(lambda rows, t, d=det: d.score(rows), t)
+                           for _, det, t, _, _ in monitor._plan]
+    names = monitor.input_schema.names
+
+    def flagged(frame: Any) -> int:
+        X = frame[names].to_numpy(dtype=float)
+        return sum(len(monitor.flags(X[i:i + 100])) for i in range(0, len(X), 100))
+
+    normal = flagged(case.normal)
+    return flagged(case.adversarial), len(case.adversarial), normal, normal, len(case.normal)
 
 
 def main() -> int:
@@ -113,6 +138,17 @@ def main() -> int:
                       f"{by_det / normal:>8.1%} {with_rules / normal:>8.1%}")
                 if name == "garrison default" and fpr == 0.05 and rate < 0.8:
                     failed = True
+        if mixed:
+            continue  # Category inputs reach the gateway's detectors through score_batch.
+        for name, sequential in (("gateway, every copy", False), ("gateway, as served", True)):
+            for fpr in (0.01, 0.05):
+                totals = np.zeros(5, dtype=int)
+                for seed, case in enumerate(cases):
+                    totals += _measure_flags(case, fpr, seed, sequential)
+                caught, attacked, by_det, with_rules, normal = totals
+                print(f"  {name:<22} {fpr:>6.0%} {caught:>5}/{attacked:<4} "
+                      f"{caught / attacked:>5.0%} {by_det / normal:>8.1%} "
+                      f"{with_rules / normal:>8.1%}")
     if failed:
         print("\nGOAL MISSED: the default caught under 80% at the 5% target")
     return 1 if failed and args.strict else 0

@@ -48,6 +48,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import pickle
@@ -279,13 +280,17 @@ async def _connection(port: int, requests: list[bytes], first: int, count: int,
             writer.write(requests[i % len(requests)])
             head = await reader.readuntil(b"\r\n\r\n")
             status = int(head[9:12])
-            length = 0
+            length, close = 0, False
             for line in head.split(b"\r\n")[1:]:
                 if line[:15].lower() == b"content-length:":
                     length = int(line[15:])
+                close = close or line.lower() == b"connection: close"
             await reader.readexactly(length)
             latencies.append(time.perf_counter() - started)
             statuses[status] = statuses.get(status, 0) + 1
+            if close:  # A shed answer (503) closes its connection: open another.
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
     finally:
         writer.close()
 
@@ -406,7 +411,10 @@ def detector_costs(demo: Any, repeat: int = 200) -> list[tuple[str, str, int, fl
         monitor = InputMonitor.fit(reference, model=runtime, detectors=GATEWAY_DETECTORS)
         for rows in (1, BATCH):
             X = demo.X[:rows].copy()
-            named = [(name, det.score) for name, det, *_ in monitor._plan]
+            # As ``flags`` calls them: perturbation-instability with its early stop.
+            named = [(name, functools.partial(decide, threshold=t))
+                     for (name, *_), (decide, t) in zip(monitor._plan, monitor._decide,
+                                                         strict=True)]
             for name, fn in [("rules (passes_all)", monitor.checker.passes_all), *named,
                              ("all (flags)", monitor.flags), ("model itself", runtime.predict)]:
                 fn(X)

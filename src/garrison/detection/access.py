@@ -287,7 +287,9 @@ class AccessMonitor:
             # edges <= value is searchsorted(side="right"), for every value at once; the
             # +inf padding of shorter edge lists adds nothing.
             index = (self._edge_matrix[None, :, :] <= raw[:, :, None]).sum(axis=2)
-            np.add.at(state.bins, (np.broadcast_to(np.arange(d), index.shape), index), 1)
+            width = state.bins.shape[1]
+            cells = (index + width * np.arange(d)[None, :]).ravel()
+            state.bins += np.bincount(cells, minlength=d * width).reshape(d, width)
 
     def _pattern_checks(self, caller: str, state: _Caller, t: float,
                         now: dt.datetime) -> list[Alert]:

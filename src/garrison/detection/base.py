@@ -99,7 +99,10 @@ class Detector(Protocol):
     ``score`` returns one score per row, higher meaning more anomalous, computed in a
     vectorized way. The threshold is set afterwards by calibration on held-out rows.
     A detector may also define ``score_one(x) -> float`` for a single 1-D row; the
-    monitor uses it on the per-request path when present.
+    monitor uses it on the per-request path when present. It may define
+    ``decide(rows, threshold) -> scores``, which the monitor's ``flags`` uses instead of
+    ``score``: every row it scores above ``threshold`` carries its exact score, and it
+    may stop early on rows that are clearly below (documented by the detector).
     """
 
     id: str

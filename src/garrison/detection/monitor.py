@@ -81,6 +81,13 @@ def _first_score(det: Detector) -> Any:
     return score_one
 
 
+def _ignore_threshold(score: Any) -> Any:
+    def decide(rows: np.ndarray, threshold: float) -> np.ndarray:
+        return np.asarray(score(rows))
+
+    return decide
+
+
 class _NamedModel:
     """Passes a DataFrame to models fitted with feature names (avoids their warning)."""
 
@@ -126,6 +133,12 @@ class InputMonitor:
         self._fast = [
             (name, getattr(det, "score_one", None) or _first_score(det), t, inv, wide)
             for name, det, t, inv, wide in self._plan
+        ]
+        # What ``flags`` calls: a detector's ``decide`` (exact above the threshold, may
+        # stop early below it), else its ``score``.
+        self._decide = [
+            (getattr(det, "decide", None) or _ignore_threshold(det.score), t)
+            for _, det, t, _, _ in self._plan
         ]
         self._limits = np.array([t for _, _, t, _, _ in self._plan])
         self._inverse = np.array([inv for _, _, _, inv, _ in self._plan])
@@ -294,9 +307,11 @@ class InputMonitor:
 
     def flags(self, rows: np.ndarray, reasons: int = 5) -> list[dict[str, Any]]:
         """Only the anomalous rows, as ``{"row", "score", "reasons"}`` (at most
-        ``reasons`` reasons each): what the gateway reports. The same verdicts as
+        ``reasons`` reasons each): what the gateway reports. The verdicts of
         :meth:`score_batch`, computed column-wise, with no per-row Python work unless a
-        row is flagged."""
+        row is flagged; a detector with ``decide`` may stop early on a row that is
+        clearly below its threshold (``perturbation-instability``: a sequential test,
+        see its ``decide``), and scores every flagged row in full."""
         if not self.checker.passes_all(rows):
             return [{"row": i, "score": round(float(v.score), 4),
                      "reasons": list(v.reasons)[:reasons]}
@@ -304,12 +319,12 @@ class InputMonitor:
         if not self._plan:
             return []
         if len(rows) == 1:  # The common request: plain floats beat array bookkeeping.
-            values = [float(det.score(rows)[0]) for _, det, _, _, _ in self._plan]
+            values = [float(decide(rows, t)[0]) for decide, t in self._decide]
             if all(v <= t for v, (_, _, t, _, _) in zip(values, self._plan, strict=True)):
                 return []
             scores = np.array([values])  # The same draws: never scored twice.
         else:
-            scores = np.column_stack([det.score(rows) for _, det, _, _, _ in self._plan])
+            scores = np.column_stack([decide(rows, t) for decide, t in self._decide])
         over = scores > self._limits
         hit = np.flatnonzero(over.any(axis=1))
         if not hit.size:

@@ -1,5 +1,8 @@
 """Windows of live rows (inputs and, as extra columns, outputs) for drift checks.
 
+:class:`RowReservoir` is the gateway's: a count window over numeric rows and their
+predicted labels that keeps a uniform sample of bounded size, in numpy, vectorized.
+
 A window closes after ``size`` rows (count window) or ``seconds`` after its first row
 (time window, read from the injected ``Clock``), whichever is configured; a time
 window that closes with fewer than ``min_rows`` rows is carried over. At most
@@ -21,7 +24,7 @@ from garrison.detection.profile import Profile
 from garrison.errors import InvalidInput
 from garrison.types import Clock, SystemClock
 
-__all__ = ["DriftMonitor", "DriftWindow"]
+__all__ = ["DriftMonitor", "DriftWindow", "RowReservoir"]
 
 
 class DriftWindow:
@@ -148,3 +151,75 @@ class DriftMonitor:
             return None
         self.last_report = compare(self.profile, self.window.take(), self.config)
         return self.last_report
+
+
+class RowReservoir:
+    """A count window of ``size`` numeric rows (with one output label each) that keeps
+    a uniform sample of at most ``capacity`` of them.
+
+    The sample is reservoir sampling (Vitter's algorithm R) applied a block of rows at
+    a time: the ``t``-th row of the window (0-based) replaces a random slot when a
+    draw from ``0..t`` falls inside the reservoir, so every row of the window is kept
+    with the same probability ``capacity / size`` and the closed window is a simple
+    random sample of its rows: the drift tests see unbiased statistics, at the cost of
+    ``capacity`` rows per window, whatever the traffic. ``capacity >= size`` keeps
+    every row.
+    """
+
+    def __init__(self, size: int, capacity: int, columns: list[str], output: str,
+                 rng: np.random.Generator | int | None = 0) -> None:
+        if size < 1 or capacity < 1:
+            raise InvalidInput("window size and capacity must be positive")
+        self.size = size
+        self.capacity = min(capacity, size)
+        self.columns = list(columns)
+        self.output = output
+        self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        self._rows = np.empty((self.capacity, len(self.columns)))
+        self._labels = np.empty(self.capacity, dtype=object)
+        self._seen = 0
+
+    @property
+    def seen(self) -> int:
+        """Rows offered to the current window."""
+        return self._seen
+
+    def offer(self, matrix: np.ndarray, labels: np.ndarray) -> list[pd.DataFrame]:
+        """Offer rows (and their labels); returns each window they closed, as a frame of
+        its sampled rows with the output as its last column."""
+        closed = []
+        start = 0
+        while start < len(matrix):
+            stop = start + min(len(matrix) - start, self.size - self._seen)
+            self._add(matrix[start:stop], labels[start:stop])
+            start = stop
+            if self._seen >= self.size:
+                closed.append(self._take())
+        return closed
+
+    def _add(self, matrix: np.ndarray, labels: np.ndarray) -> None:
+        fill = min(len(matrix), max(self.capacity - self._seen, 0))
+        if fill:
+            self._rows[self._seen:self._seen + fill] = matrix[:fill]
+            self._labels[self._seen:self._seen + fill] = labels[:fill]
+        rest = len(matrix) - fill
+        if rest:
+            # Row t (0-based in the window) draws from 0..t; a draw inside the reservoir
+            # is the slot it takes. Several rows of one block may draw the same slot:
+            # the last of them holds it, as one row at a time would leave it.
+            t = np.arange(self._seen + fill, self._seen + fill + rest)
+            slot = self.rng.integers(0, t + 1)
+            keep = np.flatnonzero(slot < self.capacity)
+            if len(keep):
+                slots = slot[keep]
+                last = len(slots) - 1 - np.unique(slots[::-1], return_index=True)[1]
+                self._rows[slots[last]] = matrix[fill:][keep[last]]
+                self._labels[slots[last]] = labels[fill:][keep[last]]
+        self._seen += len(matrix)
+
+    def _take(self) -> pd.DataFrame:
+        kept = min(self._seen, self.capacity)
+        frame = pd.DataFrame(self._rows[:kept].copy(), columns=self.columns)
+        frame[self.output] = self._labels[:kept].astype(str)
+        self._seen = 0
+        return frame

@@ -4,7 +4,9 @@ A request hands its numeric rows to :meth:`Watch.submit` (a queue put); a writer
 thread lingers until a batch has gathered, then feeds, per caller and model version,
 the extraction monitor (PRADA distances, input-space coverage, volume, share of
 anomalous inputs) in one vectorized step, and, per model version, the live drift
-window. The alerts they raise are counted in metrics and stored by the alert writer.
+window (every ``drift_window`` rows; the tests see a uniform sample of
+``drift_sample`` of them, so a window costs the same whatever the traffic). The
+alerts they raise are counted in metrics and stored by the alert writer.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from garrison.detection import AccessMonitor, DriftMonitor, DriftWindow, Profile
+from garrison.detection import AccessMonitor, Profile
+from garrison.detection.drift import compare
+from garrison.detection.window import RowReservoir
 from garrison.serving.decisions import BatchWriter
 
 __all__ = ["Watch"]
@@ -35,7 +38,9 @@ class Watch:
                  alerts: Any, raise_alert: Callable[[Any], None],
                  count: Callable[[str], None], linger: float = 0.3,
                  drift_history: Callable[[str, int, dict[str, Any]], None] | None = None,
-                 ) -> None:
+                 drift_sample: int | None = None) -> None:
+        #: Rows of each drift window the tests see: a uniform sample (None: every row).
+        self._drift_sample = drift_sample or drift_window
         #: Told every closed drift window, drifted or not (the console's drift charts).
         self._drift_history = drift_history
         self._clock = clock
@@ -45,7 +50,7 @@ class Watch:
         self._raise = raise_alert
         self._count = count
         self._access: dict[tuple[str, int], AccessMonitor] = {}
-        self._drift: dict[tuple[str, int], DriftMonitor] = {}
+        self._drift: dict[tuple[str, int], tuple[Profile, RowReservoir]] = {}
         self._drift_off: set[tuple[str, int]] = set()
         self.writer: BatchWriter[tuple[Any, ...]] = BatchWriter(
             self._sink, name="watch", batch_size=2_000, linger=linger,
@@ -102,7 +107,8 @@ class Watch:
 
     def _feed_drift(self, key: tuple[str, int], deployed: Any, matrix: np.ndarray,
                     labels: np.ndarray) -> None:
-        """Live inputs and outputs into the version's drift window; drift raises an alert."""
+        """Live inputs and outputs into the version's drift window (a uniform sample of
+        ``drift_sample`` of its rows); drift raises an alert."""
         if key in self._drift_off:
             return
         drift = self._drift.get(key)
@@ -112,12 +118,14 @@ class Watch:
             except Exception:
                 self._drift_off.add(key)  # Not retried on every batch; logged once.
                 raise
-            drift = self._drift[key] = DriftMonitor(
-                profile, DriftWindow(size=self._drift_window, clock=self._clock))
-        frame = pd.DataFrame(matrix, columns=deployed.version.metadata.input_schema.names)
-        frame["prediction"] = labels.astype(str)
-        for report in drift.add_frame(frame):
+            drift = self._drift[key] = (profile, RowReservoir(
+                self._drift_window, self._drift_sample,
+                list(deployed.version.metadata.input_schema.names), "prediction"))
+        profile, window = drift
+        for frame in window.offer(matrix, labels):
+            report = compare(profile, frame)
             summary = report.to_dict()
+            summary["rows_window"] = self._drift_window
             if self._drift_history is not None:
                 try:
                     self._drift_history(key[0], key[1], summary)

@@ -246,7 +246,8 @@ class AlertService:
             "drifted_features": [str(n) for n in drifted[:_MAX_LISTED_FEATURES]],
             "drifted_count": len(drifted), "features_tested": len(features),
             "drifted_share": round(share, 4), "correlation_drifted_pairs": len(pairs),
-            **{k: report[k] for k in ("rows_reference", "rows_current", "alpha", "correction")
+            **{k: report[k] for k in ("rows_reference", "rows_current", "rows_window", "alpha",
+                                         "correction")
                if k in report},
         }
         severity = "high" if share >= 0.5 else "medium"
