@@ -54,9 +54,9 @@ def _row_ids(holdout: pd.DataFrame, training: pd.DataFrame, columns: list[Any]) 
     keys = np.empty((n + len(training), len(columns)), dtype=np.int32)
     if numbers:  # one block: a conversion per frame, not per column
         bits = keys[:, :m].view(np.float32)
-        for rows, frame in ((slice(0, n), holdout), (slice(n, None), training)):
+        for part, frame in ((slice(0, n), holdout), (slice(n, None), training)):
             block = frame[numbers].to_numpy(dtype=float, na_value=np.nan)
-            np.copyto(bits[rows], block, casting="same_kind")
+            np.copyto(bits[part], block, casting="same_kind")
     for j, column in enumerate(texts, start=m):
         text = pd.concat([holdout[column], training[column]], ignore_index=True).astype(str)
         keys[:, j] = pd.factorize(text, use_na_sentinel=False)[0]
