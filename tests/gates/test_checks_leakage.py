@@ -12,6 +12,7 @@ from garrison.gates.checks import leakage
 from garrison.gates.checks.leakage import (
     check_leakage,
     feature_label_strength,
+    feature_label_strengths,
     natural_overlap,
     row_overlap,
 )
@@ -77,6 +78,59 @@ def test_check_fails_for_a_leaked_column_and_for_a_contaminated_holdout() -> Non
     assert not result.passed and "10.0% of holdout rows" in result.reason
     assert result.metrics["overlap_rows"] == 30
     assert check_leakage(ctx, LeakageThresholds(max_overlap_fraction=0.2)).passed
+
+
+def test_a_near_copy_hidden_among_10000_rows_and_many_columns_is_found() -> None:
+    rng = np.random.default_rng(16)
+    n = 10_000
+    y = rng.integers(0, 2, size=n)
+    columns = {f"f{j}": rng.normal(size=n) for j in range(30)}
+    # The label with noise, rounded (many ties), and with 3% of its values flipped.
+    near = np.round(y + rng.normal(scale=0.2, size=n), 1)
+    flip = rng.random(n) < 0.03
+    near[flip] = 1 - near[flip]
+    holdout = frame(y, **columns, near=near)
+    ctx = context(Fixed(y, classes=[0, 1]), None, holdout)
+    result = check_leakage(ctx, LeakageThresholds(max_feature_auc=0.9))
+    assert not result.passed and "'near' alone predicts the label" in result.reason
+    assert result.metrics["strongest_feature"] == "near"
+    assert result.metrics["leaked_features"] == 1
+    # The columns are screened on a sample; the strongest is still measured on every row.
+    folds = np.zeros(n, dtype=int)
+    exact = feature_label_strength(holdout["near"], y, np.array([0, 1]), folds)
+    assert result.metrics["strongest_feature_auc"] == pytest.approx(exact, abs=1e-12)
+    # A weaker copy, just above the threshold, is found too, among the same noise columns.
+    weak = np.where(rng.random(n) < 0.12, 1 - y, y) + rng.normal(scale=0.01, size=n)
+    assert 0.87 < feature_label_strength(pd.Series(weak), y, np.array([0, 1]), folds) < 0.89
+    ctx = context(Fixed(y, classes=[0, 1]), None, frame(y, **columns, weak=weak))
+    result = check_leakage(ctx, LeakageThresholds(max_feature_auc=0.86))
+    assert not result.passed and result.metrics["strongest_feature"] == "weak"
+
+
+def test_strengths_of_all_columns_at_once_equal_one_column_at_a_time() -> None:
+    rng = np.random.default_rng(3)
+    n = 2000
+    y = rng.integers(0, 2, size=n)
+    holes = rng.normal(size=n)
+    holes[::7] = np.nan
+    data = pd.DataFrame(
+        {
+            "plain": rng.normal(size=n),
+            "ties": rng.integers(0, 4, size=n),
+            "copy": y * 2.0,
+            "constant": np.zeros(n),
+            "holes": holes,
+            "text": rng.choice(["a", "b", "c"], size=n),
+            "flag": rng.random(n) < 0.5,
+        }
+    )
+    folds = rng.integers(0, 2, size=n)
+    for classes in (np.array([0, 1]), np.array([0, 1, 2])):
+        together = feature_label_strengths(data, y, classes, folds)
+        assert list(together) == list(data.columns)
+        for column in data.columns:
+            alone = feature_label_strength(data[column], y, classes, folds)
+            assert together[column] == pytest.approx(alone, abs=1e-12), column
 
 
 def test_without_training_the_overlap_is_skipped_or_required() -> None:

@@ -20,6 +20,7 @@ from garrison.gates.policy import higher_is_better
 __all__ = [
     "PairedTest",
     "auc",
+    "auc_columns",
     "baseline_score",
     "metric",
     "paired_test",
@@ -51,6 +52,31 @@ def auc(positive: np.ndarray, score: np.ndarray) -> float:
     mean_rank = (bounds[:-1] + bounds[1:] + 1) / 2.0
     rank_sum = float(mean_rank[np.cumsum(starts) - 1][positive[order]].sum())
     return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
+def auc_columns(positive: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """``auc`` of every column of the finite float matrix ``scores`` (rows x columns).
+
+    Mann-Whitney from sorted values, no ranks: each positive counts the negatives below it
+    and half those equal to it (two binary searches of the sorted positives among the
+    sorted negatives). Sorting values is several times cheaper than sorting indices.
+    """
+    positive = np.asarray(positive, dtype=bool)
+    n_pos = int(positive.sum())
+    n_neg = positive.size - n_pos
+    k = scores.shape[1]
+    if n_pos == 0 or n_neg == 0 or k == 0:
+        return np.full(k, np.nan)
+    # One row per column, so that each sort runs over contiguous memory.
+    pos = np.sort(np.ascontiguousarray(scores[positive].T), axis=1)
+    neg = np.sort(np.ascontiguousarray(scores[~positive].T), axis=1)
+    below = np.empty(k)
+    for j in range(k):
+        left = np.searchsorted(neg[j], pos[j], side="left")
+        right = np.searchsorted(neg[j], pos[j], side="right")
+        below[j] = (left.sum() + right.sum()) / 2.0
+    result: np.ndarray = below / (n_pos * n_neg)
+    return result
 
 
 def _true_class_proba(y: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> np.ndarray:

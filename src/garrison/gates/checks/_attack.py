@@ -82,11 +82,13 @@ class _Oracle:
             self.base = rows.to_numpy(dtype=float, na_value=np.nan)
             self.names = rows.columns
             self.moved = np.array([rows.columns.get_loc(d) for d in dims], dtype=np.intp)
+            self.every_column_moves = np.array_equal(self.moved, np.arange(self.base.shape[1]))
             self.origin = self.base[:, self.moved]
         else:
             # Extension arrays keep each column's type (categorical, dates, nullable, strings).
             self.columns = {c: rows[c].array for c in rows.columns}
-            self.origin = rows[dims].to_numpy(dtype=float, na_value=np.nan)
+            block = rows if list(rows.columns) == dims else rows[dims]
+            self.origin = block.to_numpy(dtype=float, na_value=np.nan)
         self.queries = 0
         self.calls = 0
         self.model_calls = 0
@@ -97,8 +99,11 @@ class _Oracle:
         self.calls += 1
         if self.twin is None:
             return self.confirm(which, z)
+        moved = self.origin[which] + z * self.spread
+        if self.every_column_moves:  # the moved columns are the row: no copy to patch
+            return np.asarray(self.twin(moved)).ravel()
         full = self.base[which]
-        full[:, self.moved] = self.origin[which] + z * self.spread
+        full[:, self.moved] = moved
         return np.asarray(self.twin(full)).ravel()
 
     def confirm(self, which: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -155,24 +160,35 @@ def _starts(
     distance. The squared distances of every row to every pool row come from three matrix
     products (the expansion of the square over the features both rows have).
     """
-    take = min(_INIT_CANDIDATES, pool_z.shape[0])
-    if take == 0:
+    if pool_z.shape[0] == 0:
         return np.zeros(0, dtype=np.intp), np.zeros((0, origin_z.shape[1]))
     a_known, b_known = np.isfinite(origin_z), np.isfinite(pool_z)
     a, b = np.where(a_known, origin_z, 0.0), np.where(b_known, pool_z, 0.0)
-    b_squared = (b**2).T
     rows, picks = [], []
-    chunk = max(1, _DISTANCE_CELLS // pool_z.shape[0])  # bounds the rows x pool matrix
-    for start in range(0, origin_z.shape[0], chunk):
-        part = slice(start, start + chunk)
-        squared = (a[part] ** 2) @ b_known.T + a_known[part] @ b_squared - 2.0 * (a[part] @ b.T)
-        squared[labels[part, None] == pool_labels[None, :]] = np.inf
-        nearest = np.argpartition(squared, take - 1, axis=1)[:, :take]
-        usable = np.isfinite(np.take_along_axis(squared, nearest, axis=1))
-        index = np.arange(start, start + nearest.shape[0])
-        rows.append(np.repeat(index, take).reshape(-1, take)[usable])
-        picks.append(nearest[usable])
+    # Rows of one label at a time, against only the pool rows labelled otherwise.
+    for label in np.unique(labels):
+        mine, other = np.flatnonzero(labels == label), np.flatnonzero(pool_labels != label)
+        take = min(_INIT_CANDIDATES, other.size)
+        if take == 0:
+            continue
+        b_other, known_other = b[other], b_known[other]
+        b_squared = (b_other**2).T
+        chunk = max(1, _DISTANCE_CELLS // other.size)  # bounds the rows x pool matrix
+        for start in range(0, mine.size, chunk):
+            part = mine[start : start + chunk]
+            squared = (
+                (a[part] ** 2) @ known_other.T
+                + a_known[part] @ b_squared
+                - 2.0 * (a[part] @ b_other.T)
+            )
+            nearest = np.argpartition(squared, take - 1, axis=1)[:, :take]
+            rows.append(np.repeat(part, take))
+            picks.append(other[nearest].ravel())
+    if not rows:
+        return np.zeros(0, dtype=np.intp), np.zeros((0, origin_z.shape[1]))
     which, picked = np.concatenate(rows), np.concatenate(picks)
+    order = np.argsort(which, kind="stable")  # each row's starting points together, in order
+    which, picked = which[order], picked[order]
     gap = np.nan_to_num(pool_z[picked] - origin_z[which], nan=0.0)
     return which, gap
 
@@ -204,7 +220,8 @@ def boundary_attack(
     distances = np.full(n, np.inf)
     if n == 0 or d == 0:
         return AttackOutcome(distances, 0, 0)
-    pool_z = pool[dims].to_numpy(dtype=float, na_value=np.nan) / spread
+    pool_block = pool if list(pool.columns) == dims else pool[dims]
+    pool_z = pool_block.to_numpy(dtype=float, na_value=np.nan) / spread
     origin_z = oracle.origin / spread
     missing = ~np.isfinite(origin_z)
     z_best = np.zeros((n, d))

@@ -8,16 +8,27 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from garrison.gates._context import Context, feature_columns
-from garrison.gates._stats import auc
+from garrison.gates._context import Context
+from garrison.gates._stats import auc, auc_columns
 from garrison.gates.policy import LeakageThresholds
 from garrison.gates.results import CheckResult, MetricValue
 
-__all__ = ["check_leakage", "feature_label_strength", "natural_overlap", "row_overlap"]
+__all__ = [
+    "check_leakage",
+    "feature_label_strength",
+    "feature_label_strengths",
+    "natural_overlap",
+    "row_overlap",
+]
 
 _SALT = 5
 _BINS = 20
 _SMOOTHING = 1.0
+# The single-feature screen: above this many rows, every numeric column is first ranked on
+# a seeded stratified sample of _SCREEN_ROWS rows, and only the columns the sample cannot
+# clear are ranked on every row (see _screened_strengths).
+_SCREEN_ROWS = 2000
+_SCREEN_MISS = 1e-6  # chance, per column, that the sample clears a column it should not
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
 
@@ -36,21 +47,19 @@ def _row_ids(holdout: pd.DataFrame, training: pd.DataFrame, columns: list[Any]) 
     ours, theirs = holdout.dtypes, training.dtypes  # not a Series per column
     numbers = [c for c in columns if numeric(ours[c]) and numeric(theirs[c])]
     texts = [c for c in columns if c not in set(numbers)]
-    parts = []
-    if numbers:  # one block: a conversion per frame, not per column
-        values = np.concatenate(
-            [
-                holdout[numbers].to_numpy(dtype=float, na_value=np.nan),
-                training[numbers].to_numpy(dtype=float, na_value=np.nan),
-            ]
-        )
-        parts.append(values.astype(np.float32).view(np.int32))
-    for column in texts:
-        text = pd.concat([holdout[column], training[column]], ignore_index=True).astype(str)
-        parts.append(pd.factorize(text, use_na_sentinel=False)[0].astype(np.int32)[:, None])
-    if not parts:
+    if not columns:
         return np.zeros(len(holdout) + len(training), dtype=np.intp)
-    keys = np.ascontiguousarray(np.concatenate(parts, axis=1))
+    # One int32 matrix, filled in place: numbers as float32 bits, then one code per text.
+    n, m = len(holdout), len(numbers)
+    keys = np.empty((n + len(training), len(columns)), dtype=np.int32)
+    if numbers:  # one block: a conversion per frame, not per column
+        bits = keys[:, :m].view(np.float32)
+        for part, frame in ((slice(0, n), holdout), (slice(n, None), training)):
+            block = frame[numbers].to_numpy(dtype=float, na_value=np.nan)
+            np.copyto(bits[part], block, casting="same_kind")
+    for j, column in enumerate(texts, start=m):
+        text = pd.concat([holdout[column], training[column]], ignore_index=True).astype(str)
+        keys[:, j] = pd.factorize(text, use_na_sentinel=False)[0]
     ids = _ids_by_hash(keys)
     if ids is None:  # two different rows share a hash: compare the rows' bytes instead
         rows = keys.view(np.dtype((np.void, keys.itemsize * keys.shape[1]))).ravel()
@@ -61,13 +70,14 @@ def _row_ids(holdout: pd.DataFrame, training: pd.DataFrame, columns: list[Any]) 
 def _ids_by_hash(keys: np.ndarray) -> np.ndarray | None:
     """Row ids from a 64-bit FNV-1a hash of each row's 32-bit words, or ``None`` when the
     hash merged two different rows (checked row against row: the ids are exact)."""
-    words = keys.view(np.uint32).astype(np.uint64)
     digest = np.full(keys.shape[0], _FNV_OFFSET, dtype=np.uint64)
-    for j in range(words.shape[1]):
-        digest ^= words[:, j]
+    for word in np.ascontiguousarray(keys.view(np.uint32).T):  # one column at a time
+        digest ^= word
         digest *= _FNV_PRIME
     ids: np.ndarray = pd.factorize(digest)[0]
-    order = np.argsort(ids, kind="stable")
+    # Only rows sharing a hash can have been merged: compare those (usually few) rows.
+    shared = np.flatnonzero(np.bincount(ids)[ids] > 1)
+    order = shared[np.argsort(ids[shared], kind="stable")]
     grouped, same_id = keys[order], ids[order][1:] == ids[order][:-1]
     if (same_id & (grouped[1:] != grouped[:-1]).any(axis=1)).any():
         return None
@@ -162,6 +172,82 @@ def feature_label_strength(
     return float(np.mean(scores)) if scores else 0.5
 
 
+def _plain_number(dtype: Any) -> bool:
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+
+
+def _screened_strengths(
+    positive: np.ndarray, values: np.ndarray, rng: np.random.Generator, threshold: float
+) -> np.ndarray:
+    """Each column's strength (oriented AUC), exact where it matters.
+
+    Every column is ranked on a stratified sample of ``_SCREEN_ROWS`` rows (the classes in
+    their holdout proportions). By Hoeffding's bound for this two-sample U-statistic, a
+    sample of m rows of the rarer class misses the exact AUC by ``t`` or more with
+    probability at most exp(-2 m t^2); ``t`` is set so that this is ``_SCREEN_MISS``. A
+    column is ranked again on every row when its sampled strength is within ``t`` of the
+    threshold or above it, and so is the strongest sampled column: a near-copy is still
+    found on every row, and the strongest column's strength is exact. The other columns
+    keep their sampled strength, which is below the threshold by more than ``t`` (among
+    columns of nearly equal strength, the one reported strongest is the sample's choice).
+    """
+    rows = np.concatenate(
+        [
+            rng.choice(
+                np.flatnonzero(positive == side),
+                size=max(1, round(_SCREEN_ROWS * float(np.mean(positive == side)))),
+                replace=False,
+            )
+            for side in (False, True)
+        ]
+    )
+    sampled = auc_columns(positive[rows], values[rows])
+    strength = np.maximum(sampled, 1 - sampled)
+    rarer = min(int(positive[rows].sum()), int((~positive[rows]).sum()))
+    t = float(np.sqrt(np.log(1 / _SCREEN_MISS) / (2 * rarer)))
+    unclear = strength + t > threshold
+    unclear[np.argmax(strength)] = True
+    if unclear.any():
+        exact = auc_columns(positive, values[:, unclear])
+        strength[unclear] = np.maximum(exact, 1 - exact)
+    return strength
+
+
+def feature_label_strengths(
+    frame: pd.DataFrame,
+    y: np.ndarray,
+    classes: np.ndarray | None,
+    folds: np.ndarray,
+    screen: tuple[np.random.Generator, float] | None = None,
+) -> dict[Any, float]:
+    """``feature_label_strength`` of every column of ``frame``. For a binary label, the
+    columns of finite numbers are ranked together (sorts of the float matrix, the exact
+    AUC on every row); the others go one by one. With ``screen`` (a generator and the
+    threshold that matters) and more than twice ``_SCREEN_ROWS`` rows, the numeric columns
+    are screened on a sample first (``_screened_strengths``)."""
+    strengths: dict[Any, float] = {}
+    columns = list(frame.columns)
+    if classes is not None and classes.size == 2:
+        dtypes = frame.dtypes
+        numbers = [c for c in columns if _plain_number(dtypes[c])]
+        if numbers:
+            block = frame if len(numbers) == len(columns) else frame[numbers]
+            values = block.to_numpy(dtype=float, na_value=np.nan)
+            finite = np.isfinite(values).all(axis=0)
+            positive = y == classes[1]
+            if screen is None or positive.size <= 2 * _SCREEN_ROWS:
+                scores = auc_columns(positive, values[:, finite])
+                found = np.maximum(scores, 1 - scores)
+            else:
+                found = _screened_strengths(positive, values[:, finite], *screen)
+            ranked = [c for c, ok in zip(numbers, finite, strict=True) if ok]
+            strengths = {c: float(a) for c, a in zip(ranked, found, strict=True)}
+    for column in columns:
+        if column not in strengths:
+            strengths[column] = feature_label_strength(frame[column], y, classes, folds)
+    return {c: strengths[c] for c in columns}
+
+
 def check_leakage(ctx: Context, th: LeakageThresholds) -> CheckResult:
     thresholds = {
         "max_overlap_fraction": th.max_overlap_fraction,
@@ -170,11 +256,11 @@ def check_leakage(ctx: Context, th: LeakageThresholds) -> CheckResult:
     metrics: dict[str, MetricValue] = {}
     problems: list[str] = []
     notes: list[str] = []
-    columns = feature_columns(ctx.candidate_model, ctx.frame, ctx.label)
     folds = ctx.rng(_SALT).integers(0, 2, size=ctx.y.size)
-    strengths = {
-        c: feature_label_strength(ctx.frame[c], ctx.y, ctx.classes, folds) for c in columns
-    }
+    # The candidate's feature columns, as selected once for it.
+    inputs = ctx.holdout_inputs(ctx.candidate_model)
+    screen = (ctx.rng(_SALT + 1), th.max_feature_auc)
+    strengths = feature_label_strengths(inputs, ctx.y, ctx.classes, folds, screen)
     if strengths:
         worst = max(strengths, key=lambda c: strengths[c])
         metrics.update({"strongest_feature": worst, "strongest_feature_auc": strengths[worst]})
