@@ -280,13 +280,17 @@ async def _connection(port: int, requests: list[bytes], first: int, count: int,
             writer.write(requests[i % len(requests)])
             head = await reader.readuntil(b"\r\n\r\n")
             status = int(head[9:12])
-            length = 0
+            length, close = 0, False
             for line in head.split(b"\r\n")[1:]:
                 if line[:15].lower() == b"content-length:":
                     length = int(line[15:])
+                close = close or line.lower() == b"connection: close"
             await reader.readexactly(length)
             latencies.append(time.perf_counter() - started)
             statuses[status] = statuses.get(status, 0) + 1
+            if close:  # A shed answer (503) closes its connection: open another.
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
     finally:
         writer.close()
 

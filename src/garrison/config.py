@@ -253,6 +253,12 @@ class Settings(HomeLayout, BaseSettings):
         description="Seconds a client may take to send a request's headers, counted from the "
         "connection or the request's first byte (408 and close after; stops slowloris).",
     )
+    max_queue_wait: float = Field(
+        default=1.0, ge=0, le=300,
+        description="Seconds a request may have waited in the kernel before a gateway worker "
+        "reads it; an older one is shed at once (503 + Retry-After) so that a worker behind "
+        "its load catches up instead of answering late (0: never; Linux only).",
+    )
     max_header_bytes: int = Field(
         default=65_536, ge=4096, le=1_048_576,
         description="Largest request header section in bytes (431 and close above it).",

@@ -402,13 +402,27 @@ def test_overload_is_shed_with_503_and_retry_after(live: Live) -> None:
     _fault(live, "hang")  # Each request holds its slot for the 2 s deadline.
     try:
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
-            answers = list(pool.map(lambda _: live.post("flaky", [live.row()]), range(8)))
+            calls = [pool.submit(live.post, "flaky", [live.row()]) for _ in range(8)]
+            first = next(concurrent.futures.as_completed(calls)).result()
+            # While the two slots are held: health probes still pass (a liveness probe
+            # failing under load would restart the pod), and an OIP caller is shed in
+            # the OIP error shape.
+            health = httpx.get(f"{live.base}/v2/health/live", timeout=10)
+            oip = httpx.post(f"{live.base}/v2/models/flaky/infer", timeout=10, json={
+                "inputs": [{"name": "input", "shape": [1, len(live.row())],
+                            "datatype": "FP64", "data": list(live.row().values())}]},
+                headers={"authorization": f"Bearer {live.keys['scoring-app']}"})
+            answers = [call.result() for call in calls]
     finally:
         _release(live)
     codes = [r.status_code for r in answers]
-    assert 503 in codes and 200 in codes, codes
+    assert first.status_code == 503 and 200 in codes, codes
     shed = next(r for r in answers if r.status_code == 503)
     assert int(shed.headers["retry-after"]) >= 1 and _error(shed)["code"] == "overloaded"
+    assert shed.headers["x-request-id"] == _error(shed)["request_id"]
+    assert health.status_code == 200
+    assert oip.status_code == 503 and oip.json()["code"] == "overloaded", oip.text
+    assert isinstance(oip.json()["error"], str) and int(oip.headers["retry-after"]) >= 1
 
 
 # -- responses ------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import statistics
 import time
 
@@ -25,10 +27,10 @@ HANG = DEADLINE + 10.0  # Anything unanswered this long after it was sent is han
 ROWS = 500  # Rows per request: a few milliseconds of work, so 3x stays within the client.
 
 
-def _request(port: int, key: str, model: str, X: np.ndarray) -> bytes:
+def _request(port: int, key: str, model: str, X: np.ndarray, rows: int = ROWS) -> bytes:
     """One OIP v2 request with the binary tensor extension (cheap for the client)."""
-    raw = np.resize(X, (ROWS, X.shape[1])).astype(np.float64).tobytes()
-    header = json.dumps({"inputs": [{"name": "input", "shape": [ROWS, X.shape[1]],
+    raw = np.resize(X, (rows, X.shape[1])).astype(np.float64).tobytes()
+    header = json.dumps({"inputs": [{"name": "input", "shape": [rows, X.shape[1]],
                                      "datatype": "FP64",
                                      "parameters": {"binary_data_size": len(raw)}}]}).encode()
     body = header + raw
@@ -98,10 +100,11 @@ async def _offer(port: int, wire: bytes, rate: float, seconds: float) -> list[tu
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=False, reason=(
-    "issue 18, open: at 3x capacity the excess waits in the kernel's accept queue (the "
-    "listener's Recv-Q grew to ~1,100 in 6 s while the worker held under 16 connections), "
-    "so neither uvicorn's limit_concurrency nor the ConcurrencyLimiter sees it to shed; "
-    "see docs/limits.md, Performance"))
+    "issue 18: the gateway now sheds at accept (tests below and in test_live_http check "
+    "it deterministically) and this passed 9 of 11 runs on the shared 2-core machine; the "
+    "2 failures came when the measured capacity was high (240-257 requests/s): the "
+    "server-side p99 of the 200s was 46 ms but the client-measured p99 1.25-1.45 s, the "
+    "one-process client's own lag at ~770 requests/s; see docs/limits.md, Overload"))
 def test_three_times_capacity_is_shed_not_queued(tmp_path) -> None:
     home = tmp_path / "home"
     settings = load_settings(home=home, database_url=None)
@@ -111,7 +114,8 @@ def test_three_times_capacity_is_shed_not_queued(tmp_path) -> None:
     services.close()
     port, log = free_port(), tmp_path / "server.log"
     env = gateway_env(home, GARRISON_MAX_CONCURRENCY="4",
-                      GARRISON_REQUEST_TIMEOUT=str(DEADLINE))
+                      GARRISON_REQUEST_TIMEOUT=str(DEADLINE),
+                      GARRISON_MAX_QUEUE_WAIT=str(DEADLINE / 4))
     proc = start(["-m", "garrison", "serve", "--port", str(port)], env, port, log)
     try:
         wire = _request(port, demo.keys["scoring-app"], demo.model, demo.X)
@@ -132,3 +136,35 @@ def test_three_times_capacity_is_shed_not_queued(tmp_path) -> None:
         if len(latencies) > 1 else latencies[0]
     assert p99 < DEADLINE, (p99, counts, capacity)
     assert max(seconds for _, seconds, _ in results) < HANG
+
+
+@pytest.mark.slow
+def test_a_request_that_waited_in_the_kernel_is_shed_not_served_late(tmp_path) -> None:
+    """A worker that falls behind (here: stopped) sheds what waited past max_queue_wait
+    at once, with Retry-After, and serves what arrives after it caught up."""
+    home = tmp_path / "home"
+    settings = load_settings(home=home, database_url=None)
+    services, admin, _ = initialize(settings, "root")
+    demo = setup_demo(services, admin)
+    services.close()
+    port, log = free_port(), tmp_path / "server.log"
+    env = gateway_env(home, GARRISON_MAX_QUEUE_WAIT="0.2")
+    proc = start(["-m", "garrison", "serve", "--port", str(port)], env, port, log)
+    wire = _request(port, demo.keys["scoring-app"], demo.model, demo.X, rows=1)
+
+    async def waited() -> tuple[int, float, bool]:
+        os.killpg(proc.pid, signal.SIGSTOP)  # The worker falls behind: it runs no code.
+        try:
+            call = asyncio.create_task(_one(port, wire))  # The kernel accepts and queues it.
+            await asyncio.sleep(1.0)
+        finally:
+            os.killpg(proc.pid, signal.SIGCONT)
+        return await asyncio.wait_for(call, HANG)
+
+    try:
+        status, _, retry = asyncio.run(waited())
+        fresh = asyncio.run(_one(port, wire))
+    finally:
+        stop(proc)
+    assert (status, retry) == (503, True), log.read_text()[-2000:]
+    assert fresh[0] == 200, log.read_text()[-2000:]

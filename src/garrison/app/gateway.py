@@ -223,7 +223,11 @@ def build_gateway(services: Services, settings: Settings, *, refresh_interval: f
     telemetry.track_in_flight(shutdown)
 
     async def sample() -> None:
+        shed = GuardedHttpToolsProtocol.shed
         while True:  # Multiprocess metrics: this worker's state into the shared gauges.
+            if GuardedHttpToolsProtocol.shed > shed:  # Shed before the app saw them.
+                telemetry.shed_at_accept(GuardedHttpToolsProtocol.shed - shed)
+                shed = GuardedHttpToolsProtocol.shed
             telemetry.sample()
             await asyncio.sleep(1.0)
 
@@ -328,7 +332,9 @@ def gateway_app() -> Starlette:
     configure_logging(settings, stdlib=True)
     limit_native_threads(settings.native_threads)
     GuardedHttpToolsProtocol.configure(header_timeout=settings.header_timeout,
-                                       max_header_bytes=settings.max_header_bytes)
+                                       max_header_bytes=settings.max_header_bytes,
+                                       max_in_flight=settings.max_concurrency,
+                                       max_queue_wait=settings.max_queue_wait)
     app, _ = build_gateway(build_services(settings), settings)
     return app
 

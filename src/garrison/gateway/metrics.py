@@ -188,6 +188,11 @@ class PrometheusTelemetry:
         # history (``serving.traffic``) keeps the per-model counts.
         self.rejections.labels(reason).inc()
 
+    def shed_at_accept(self, count: int) -> None:
+        """Requests the HTTP protocol shed (503) before the application saw them."""
+        self.rejections.labels("overloaded").inc(count)
+        self.http.labels("503").inc(count)
+
     def fallback(self, model: str, reason: str) -> None:
         self.fallbacks.labels(model, reason.split(";", 1)[0]).inc()
 
