@@ -66,36 +66,36 @@ def test_the_bound_is_the_zero_event_clopper_pearson_bound() -> None:
     assert zero_event_bound(1000) == pytest.approx(3.0 / 1000, rel=0.01)
 
 
-def test_the_screen_sits_above_every_row_the_full_test_flags() -> None:
+def test_derive_screen_sits_above_every_event() -> None:
     margins = np.concatenate([np.linspace(0.0, 0.5, 100), np.linspace(0.6, 1.0, 300)])
-    flagged = np.zeros(400, dtype=bool)
-    flagged[:50] = True
-    flagged[99] = True  # The full test flagged the row at margin 0.5.
-    screen = derive_screen(margins, flagged, EARLY_STOP_MISS)
+    events = np.zeros(400, dtype=bool)
+    events[:50] = True
+    events[99] = True  # The row at margin 0.5 is an event (it flipped).
+    screen = derive_screen(margins, events, EARLY_STOP_MISS)
     assert screen is not None
     assert screen.margin == pytest.approx(0.6) and screen.rows == 300
     assert screen.bound == zero_event_bound(300) <= EARLY_STOP_MISS
-    # A clean row tied with a flagged one is not above it.
-    flagged[100] = True
-    tied = derive_screen(np.where(np.arange(400) == 101, 0.6, margins), flagged,
+    # A clean row tied with an event is not above it.
+    events[100] = True
+    tied = derive_screen(np.where(np.arange(400) == 101, 0.6, margins), events,
                          EARLY_STOP_MISS)
     assert tied is not None and tied.margin > 0.6 and tied.rows == 298
 
 
 def test_no_screen_when_too_few_rows_support_it() -> None:
     margins = np.linspace(0.0, 1.0, 400)
-    flagged = np.zeros(400, dtype=bool)
-    flagged[:202] = True  # 198 clean rows above the last flagged one: one short.
-    assert derive_screen(margins, flagged, EARLY_STOP_MISS) is None
-    flagged[201] = False
-    assert derive_screen(margins, flagged, EARLY_STOP_MISS) is not None
-    assert derive_screen(margins, np.ones(400), EARLY_STOP_MISS) is None  # All flagged.
-    assert derive_screen(margins[:0], flagged[:0], EARLY_STOP_MISS) is None
+    events = np.zeros(400, dtype=bool)
+    events[:202] = True  # 198 clean rows above the last event: one short.
+    assert derive_screen(margins, events, EARLY_STOP_MISS) is None
+    events[201] = False
+    assert derive_screen(margins, events, EARLY_STOP_MISS) is not None
+    assert derive_screen(margins, np.ones(400), EARLY_STOP_MISS) is None  # All flipped.
+    assert derive_screen(margins[:0], events[:0], EARLY_STOP_MISS) is None
     # A detector fitted on a small reference has no screen and scores every copy it
     # would without one.
     model = Step()
     det = _detector(model, n=150)
-    assert det.screen_for(0.116) is None
+    assert det.screen is None
     model.rows_scored = 0
     det.decide(_far(40), 0.116)
     assert model.rows_scored == 40 * (1 + adversarial._first_look(16)[2])
@@ -104,7 +104,7 @@ def test_no_screen_when_too_few_rows_support_it() -> None:
 def test_rows_above_the_screen_skip_their_copies(monkeypatch: pytest.MonkeyPatch) -> None:
     model = Step()
     det = _detector(model)
-    screen = det.screen_for(0.116)
+    screen = det.screen
     assert screen is not None and screen.rows >= 199
     assert screen.margin < 0.98  # Far rows (margin 0.98) are above it.
     rows = _far(64)
@@ -127,7 +127,7 @@ def test_rows_above_the_screen_skip_their_copies(monkeypatch: pytest.MonkeyPatch
 def test_a_minimal_perturbation_below_the_screen_is_scored_in_full_and_flagged() -> None:
     model = Step()
     det = _detector(model)
-    assert det.screen_for(0.116) is not None
+    assert det.screen is not None
     # An evasion: pushed just past the boundary (x0 = 0.001), with stable rows around it.
     attack = np.array([[0.001, 0.3, -0.2]])
     rows = np.vstack([_far(31), attack])
@@ -142,14 +142,14 @@ def test_the_audit_catches_a_sure_but_unstable_row_and_turns_the_screen_off(
         caplog: pytest.LogCaptureFixture) -> None:
     model = Trap()
     det = _detector(model)
-    screen = det.screen_for(0.116)
+    screen = det.screen
     assert screen is not None and screen.margin < 0.98
     rng = np.random.default_rng(7)
     crafted = np.column_stack([np.full(64, 6.0), np.full(64, 9.0), rng.uniform(0, 1, 64)])
     threshold = 0.116
     with caplog.at_level(logging.WARNING, logger="garrison.detection"):
         first = det.decide(crafted, threshold)
-    assert det.screen_off and det.screen_for(threshold) is None
+    assert det.screen_off and det.screen is None
     assert det.screen_stats["tripped"] > 0
     assert sum("screen is off" in r.getMessage() for r in caplog.records) == 1
     # The audited rows that flipped were scored in full, hence flagged.
@@ -170,18 +170,16 @@ def test_linear_models_keep_their_exact_path() -> None:
             return noise[:, :1]
 
     det = _detector(Linear())
-    assert det._shift is not None and det.screen_for(0.116) is None
+    assert det._shift is not None and det.screen is None
 
 
-def test_the_screen_is_derived_from_the_rows_the_full_test_flags() -> None:
+def test_the_screen_sits_above_every_reference_row_that_flipped() -> None:
     model = Step()
     det = _detector(model)
     assert det._calibration is not None
     margins, flips = det._calibration
-    for threshold in (0.05, 0.116, 0.4):
-        screen = det.screen_for(threshold)
-        assert screen is not None
-        flagged = flips / det.k + 0.5 * (1 - margins) > threshold
-        assert screen.margin > margins[flagged].max()
-        assert screen.rows == int((margins >= screen.margin).sum())
-        assert not flagged[margins >= screen.margin].any()
+    screen = det.screen
+    assert screen is not None
+    assert screen.margin > margins[flips > 0].max()
+    assert screen.rows == int((margins >= screen.margin).sum())
+    assert not flips[margins >= screen.margin].any()

@@ -63,13 +63,13 @@ class PerturbationInstabilityDetector:
         self.max_batch = max_batch
         self.pool = pool
         self.screen_rows = screen_rows
-        #: Set when the audit caught a screened row the full test flags: no more screen.
+        #: Set when the audit caught a screened row that flipped: no more screen.
         self.screen_off = False
         #: Rows the screen let skip their copies (audited ones included), rows it
-        #: audited, audited rows the full test flagged (each turns the screen off).
+        #: audited, audited rows that flipped (the first turns the screen off).
         self.screen_stats = {"screened": 0, "audited": 0, "tripped": 0}
         self._calibration: tuple[np.ndarray, np.ndarray] | None = None
-        self._screens: dict[float, Screen | None] = {}
+        self._screen: Screen | None = None
 
     def fit(self, reference: np.ndarray, context: FitContext) -> None:
         self.model = _require_proba(context.model)
@@ -96,12 +96,13 @@ class PerturbationInstabilityDetector:
         # The screen's draws (calibration offsets, audit picks) come from their own
         # generator, seeded alike, so the request-time offsets are those without it.
         self._audit = np.random.default_rng(seed)
-        self._screens = {}
         self._calibration = self._fit_screen(reference) if self._shift is None else None
+        self._screen = None if self._calibration is None else derive_screen(
+            self._calibration[0], self._calibration[1] > 0, EARLY_STOP_MISS)
 
     def _fit_screen(self, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """Margins and flip counts of (up to ``screen_rows``) reference rows, scored in
-        full: what :meth:`screen_for` derives a screen from."""
+        full: what the :attr:`screen` is derived from."""
         rows = reference
         if len(rows) > self.screen_rows:
             rows = rows[self._audit.choice(len(rows), self.screen_rows, replace=False)]
@@ -115,18 +116,12 @@ class PerturbationInstabilityDetector:
             return None
         return np.concatenate(margins), np.concatenate(flips)
 
-    def screen_for(self, threshold: float) -> Screen | None:
-        """The confidence screen at ``threshold`` (``garrison.detection.screen``):
-        ``None`` for a linear model, a reference that cannot support one, or once the
-        audit turned it off. The events it bounds are the reference rows the full test
-        scores above ``threshold``."""
-        if self.screen_off or self._calibration is None:
-            return None
-        if threshold not in self._screens:
-            margins, flips = self._calibration
-            flagged = flips / self.k + 0.5 * (1.0 - margins) > threshold
-            self._screens[threshold] = derive_screen(margins, flagged, EARLY_STOP_MISS)
-        return self._screens[threshold]
+    @property
+    def screen(self) -> Screen | None:
+        """The confidence screen (``garrison.detection.screen``): ``None`` for a linear
+        model, a reference that cannot support one, or once the audit turned it off.
+        Its events are the reference rows with any flip among their copies."""
+        return None if self.screen_off else self._screen
 
     def score(self, rows: np.ndarray) -> np.ndarray:
         step = max(1, self.max_batch // (self.k + 1))
@@ -195,12 +190,12 @@ class PerturbationInstabilityDetector:
         copies cost additions, and a request of fewer than ``DECIDE_MIN_ROWS`` rows
         costs more in model calls than in rows: both are scored in full.
 
-        With a confidence screen (:meth:`screen_for`, from the reference; see
+        With a confidence screen (:attr:`screen`, from the reference; see
         ``garrison.detection.screen``), a row whose margin is at least the screen's
         looks at no copy and scores its margin term, except a seeded ``SCREEN_AUDIT``
-        share of them, scored in full. An audited row the full test flags (sure and yet
-        unstable, which the reference said should not happen) turns the screen off for
-        this detector, logged once and counted in :attr:`screen_stats`.
+        share of them, scored in full. A flip on an audited row (sure and yet unstable,
+        which the reference said should not happen) turns the screen off for this
+        detector, logged once and counted in :attr:`screen_stats`.
         """
         if self._shift is not None or len(rows) < DECIDE_MIN_ROWS:
             return self.score(rows)
@@ -223,7 +218,7 @@ class PerturbationInstabilityDetector:
         needed = np.floor((threshold - base) * k).astype(np.int64) + 1
         first = _first_look(k)[np.clip(needed, 0, k + 1)]
         audit = None
-        screen = self.screen_for(threshold)
+        screen = self.screen
         if screen is not None:
             skip = (margin >= screen.margin) & (needed >= 1)
             if skip.any():
@@ -237,17 +232,17 @@ class PerturbationInstabilityDetector:
         if rest.any():
             flips += self._flips(copies, rest, own, n)
         if audit is not None:
-            caught = audit & (flips >= needed)
+            caught = audit & (flips > 0)
             if caught.any():
                 self._trip(int(caught.sum()), float(margin[caught].min()))
         return flips / k + base
 
     def _trip(self, rows: int, margin: float) -> None:
-        """Audited screened rows scored above the threshold: no more screen."""
+        """Audited screened rows flipped: no more screen."""
         self.screen_stats["tripped"] += rows
         if not self.screen_off:
             log.warning("perturbation-instability: %d audited row(s) above the confidence "
-                        "screen (margin %.4g) scored above the threshold; the screen is "
+                        "screen (margin %.4g) flipped under noise; the screen is "
                         "off for this detector", rows, margin)
             self.screen_off = True
 

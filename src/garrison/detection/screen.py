@@ -3,28 +3,34 @@
 A row whose two largest class probabilities are far apart almost never changes class
 under noise of a few hundredths of a standard deviation. At fit, the detector scores
 reference rows in full and records, per row, its margin and how many of its ``k``
-noisy copies flipped. Given the calibrated threshold, an *event* is a reference row
-the full test scores above it (its flips plus its margin term), and
-:func:`derive_screen` picks the margin ``m*`` above which the copies can be skipped:
+noisy copies flipped. An *event* is a reference row with any flip among its copies,
+and :func:`derive_screen` picks the margin ``m*`` above which the copies can be skipped:
 
 * ``m*`` is the smallest reference margin above every event's margin, so none of the
   ``R`` reference rows with a margin at or above ``m*`` is an event;
 * with no event among ``R`` rows, the chance ``q`` that a row drawn like the reference
-  rows above ``m*`` would be flagged by the full test is at most ``1 - alpha ** (1 / R)``
+  rows above ``m*`` shows any flip among its copies is at most ``1 - alpha ** (1 / R)``
   with confidence ``1 - alpha`` (the exact one-sided Clopper-Pearson bound for zero
   events, about ``3 / R`` at 95%);
-* a screened row is scored by its margin term alone, below the threshold, so the chance
-  the screen misses a row the full test would flag is at most ``q``. The screen exists
+* a screened row is scored by its margin term alone. The full test flags it only with
+  at least one flip (a screened row's margin term is below the threshold, or it is not
+  screened), so the chance the screen misses a row the full test would flag is at most
+  ``q``. The screen exists
   only when that bound is at most ``EARLY_STOP_MISS`` (the sequential stop's miss rate),
   which takes ``R >= 199`` rows at 95%; with fewer, there is no screen and the detector
   behaves as without one.
+
+Flags are not the events: at a high threshold (a forest at 1%: 0.785) almost no
+reference row is flagged, so a screen above the flagged rows alone sat at margin 0.08
+and let through minimal-perturbation attacks with margins of 0.08 to 0.12 (measured on
+``bench/detection_quality_adv.py``). Any flip is the stricter, threshold-free event.
 
 The bound is a row-level one: it makes no assumption about how flips spread between
 the copies of one row, only that a request row above ``m*`` is drawn like the
 reference rows above it. An attacker can break that assumption (a row crafted to sit
 where the model is sure and yet unstable), so a seeded share ``SCREEN_AUDIT`` of the
-screened rows is still scored in full; an audited row the full test flags turns the
-screen off for good (see ``PerturbationInstabilityDetector.decide``).
+screened rows is still scored in full; a flip on an audited row turns the screen off
+for good (see ``PerturbationInstabilityDetector.decide``).
 """
 
 from __future__ import annotations
@@ -46,8 +52,8 @@ SCREEN_AUDIT = 1.0 / 16.0
 class Screen:
     """Rows with a margin at or above ``margin`` skip their copies.
 
-    ``rows`` reference rows supported it (none flagged by the full test); ``bound`` is
-    the upper confidence bound on the chance that the full test flags such a row.
+    ``rows`` reference rows supported it (none flipped); ``bound`` is the upper
+    confidence bound on the chance that such a row shows any flip among its copies.
     """
 
     margin: float
@@ -67,7 +73,7 @@ def derive_screen(margins: np.ndarray, events: np.ndarray, miss: float,
     """The lowest margin screen whose bound is at most ``miss``, or ``None``.
 
     ``margins`` and ``events`` are per reference row: the gap between its two largest
-    class probabilities, and whether the full test flags it (nonzero: it does).
+    class probabilities, and whether it is an event (nonzero: any flip).
     """
     margins = np.asarray(margins, dtype=float)
     events = np.asarray(events)
