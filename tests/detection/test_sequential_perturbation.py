@@ -65,6 +65,8 @@ def test_every_row_that_could_flag_gets_the_full_score(threshold: float) -> None
 
 def test_stable_rows_cost_fewer_model_calls() -> None:
     det, model = _detector()
+    det.screen_off = True  # The sequential stop alone (the screen: test_perturbation_screen).
+    model.rows_scored = 0  # Not the fit's calibration.
     rows = _rows()[:60]  # Far from the boundary.
     det.score(rows)
     assert model.rows_scored == 60 * 17

@@ -15,6 +15,7 @@ different category counts as one standard deviation in the neighbour distance.
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import random
 from typing import Any
@@ -22,7 +23,10 @@ from typing import Any
 import numpy as np
 
 from garrison.detection.base import DetectorInfo, FitContext, register_detector
+from garrison.detection.screen import SCREEN_AUDIT, Screen, derive_screen
 from garrison.errors import UnsupportedModel
+
+log = logging.getLogger("garrison.detection")
 
 __all__ = [
     "DECIDE_MIN_ROWS",
@@ -53,11 +57,19 @@ class PerturbationInstabilityDetector:
     id = "perturbation-instability"
 
     def __init__(self, k: int = 16, noise: float = 0.05, max_batch: int = 4096,
-                 pool: int = 4096) -> None:
+                 pool: int = 4096, screen_rows: int = 2000) -> None:
         self.k = k
         self.noise = noise
         self.max_batch = max_batch
         self.pool = pool
+        self.screen_rows = screen_rows
+        #: Set when the audit caught a screened row that flipped: no more screen.
+        self.screen_off = False
+        #: Rows the screen let skip their copies (audited ones included), rows it
+        #: audited, audited rows that flipped (the first turns the screen off).
+        self.screen_stats = {"screened": 0, "audited": 0, "tripped": 0}
+        self._calibration: tuple[np.ndarray, np.ndarray] | None = None
+        self._screen: Screen | None = None
 
     def fit(self, reference: np.ndarray, context: FitContext) -> None:
         self.model = _require_proba(context.model)
@@ -79,7 +91,37 @@ class PerturbationInstabilityDetector:
         # Offsets into the pool: a stdlib generator seeded from the detector's own (a numpy
         # draw costs more than the rest of a one-row linear score). Neither is a
         # cryptographic generator, and neither was before.
-        self._offsets = random.Random(int(self.rng.integers(2**63)))  # noqa: S311
+        seed = int(self.rng.integers(2**63))
+        self._offsets = random.Random(seed)  # noqa: S311
+        # The screen's draws (calibration offsets, audit picks) come from their own
+        # generator, seeded alike, so the request-time offsets are those without it.
+        self._audit = np.random.default_rng(seed)
+        self._calibration = self._fit_screen(reference) if self._shift is None else None
+        self._screen = None if self._calibration is None else derive_screen(
+            self._calibration[0], self._calibration[1] > 0, EARLY_STOP_MISS)
+
+    def _fit_screen(self, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Margins and flip counts of (up to ``screen_rows``) reference rows, scored in
+        full: what the :attr:`screen` is derived from."""
+        rows = reference
+        if len(rows) > self.screen_rows:
+            rows = rows[self._audit.choice(len(rows), self.screen_rows, replace=False)]
+        step = max(1, self.max_batch // (self.k + 1))
+        flips, margins = [], []
+        for i in range(0, len(rows), step):
+            f, m = self._full(rows[i:i + step], int(self._audit.integers(len(self._noise))))
+            flips.append(f)
+            margins.append(m)
+        if not flips:
+            return None
+        return np.concatenate(margins), np.concatenate(flips)
+
+    @property
+    def screen(self) -> Screen | None:
+        """The confidence screen (``garrison.detection.screen``): ``None`` for a linear
+        model, a reference that cannot support one, or once the audit turned it off.
+        Its events are the reference rows with any flip among their copies."""
+        return None if self.screen_off else self._screen
 
     def score(self, rows: np.ndarray) -> np.ndarray:
         step = max(1, self.max_batch // (self.k + 1))
@@ -88,10 +130,16 @@ class PerturbationInstabilityDetector:
         ]) if len(rows) else np.zeros(0)
 
     def _score(self, rows: np.ndarray) -> np.ndarray:
-        n, d = rows.shape
         start = self._offsets.randrange(len(self._noise))
         if self._shift is not None:
             return self._score_linear(rows, start)
+        flips, margin = self._full(rows, start)
+        return flips / self.k + 0.5 * (1.0 - margin)
+
+    def _full(self, rows: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per row, how many of its ``k`` copies (from ``start`` in the pool) flip, and
+        its margin; originals and copies in one model call."""
+        n, d = rows.shape
         noise = np.take(self._noise, range(start, start + n * self.k), axis=0, mode="wrap")
         batch = np.empty((n, self.k + 1, d))
         batch[:, 0, :] = rows
@@ -100,7 +148,7 @@ class PerturbationInstabilityDetector:
         proba = proba.reshape(n, self.k + 1, -1)
         own = proba[:, 0, :].argmax(axis=1)
         flipped = proba[:, 1:, :].argmax(axis=2) != own[:, None]
-        return flipped.sum(axis=1) / self.k + 0.5 * (1.0 - _margin(proba[:, 0, :]))
+        return flipped.sum(axis=1), _margin(proba[:, 0, :])
 
     def _score_linear(self, rows: np.ndarray, start: int) -> np.ndarray:
         assert self._shift is not None
@@ -141,6 +189,13 @@ class PerturbationInstabilityDetector:
         the same copies :meth:`score` draws, hence the same score. A linear model's
         copies cost additions, and a request of fewer than ``DECIDE_MIN_ROWS`` rows
         costs more in model calls than in rows: both are scored in full.
+
+        With a confidence screen (:attr:`screen`, from the reference; see
+        ``garrison.detection.screen``), a row whose margin is at least the screen's
+        looks at no copy and scores its margin term, except a seeded ``SCREEN_AUDIT``
+        share of them, scored in full. A flip on an audited row (sure and yet unstable,
+        which the reference said should not happen) turns the screen off for this
+        detector, logged once and counted in :attr:`screen_stats`.
         """
         if self._shift is not None or len(rows) < DECIDE_MIN_ROWS:
             return self.score(rows)
@@ -157,16 +212,39 @@ class PerturbationInstabilityDetector:
                                             mode="wrap").reshape(n, k, d)
         proba = np.asarray(self.model.predict_proba(rows))
         own = proba.argmax(axis=1)
-        base = 0.5 * (1.0 - _margin(proba))
+        margin = _margin(proba)
+        base = 0.5 * (1.0 - margin)
         # The fewest flips of all k copies that would put the row above the threshold.
         needed = np.floor((threshold - base) * k).astype(np.int64) + 1
         first = _first_look(k)[np.clip(needed, 0, k + 1)]
+        audit = None
+        screen = self.screen
+        if screen is not None:
+            skip = (margin >= screen.margin) & (needed >= 1)
+            if skip.any():
+                audit = skip & (self._audit.random(n) < SCREEN_AUDIT)
+                first = np.where(audit, k, np.where(skip, 0, first))
+                self.screen_stats["screened"] += int(skip.sum())
+                self.screen_stats["audited"] += int(audit.sum())
         seen = np.arange(k)[None, :] < first[:, None]
         flips = self._flips(copies, seen, own, n)
         rest = (flips > 0)[:, None] & ~seen
         if rest.any():
             flips += self._flips(copies, rest, own, n)
+        if audit is not None:
+            caught = audit & (flips > 0)
+            if caught.any():
+                self._trip(int(caught.sum()), float(margin[caught].min()))
         return flips / k + base
+
+    def _trip(self, rows: int, margin: float) -> None:
+        """Audited screened rows flipped: no more screen."""
+        self.screen_stats["tripped"] += rows
+        if not self.screen_off:
+            log.warning("perturbation-instability: %d audited row(s) above the confidence "
+                        "screen (margin %.4g) flipped under noise; the screen is "
+                        "off for this detector", rows, margin)
+            self.screen_off = True
 
     def _flips(self, copies: np.ndarray, mask: np.ndarray, own: np.ndarray,
                n: int) -> np.ndarray:
