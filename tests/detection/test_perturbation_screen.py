@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from garrison.detection import adversarial
+from garrison.detection import perturbation
 from garrison.detection.adversarial import EARLY_STOP_MISS, PerturbationInstabilityDetector
 from garrison.detection.base import FitContext
 from garrison.detection.screen import (
@@ -98,7 +98,7 @@ def test_no_screen_when_too_few_rows_support_it() -> None:
     assert det.screen is None
     model.rows_scored = 0
     det.decide(_far(40), 0.116)
-    assert model.rows_scored == 40 * (1 + adversarial._first_look(16)[2])
+    assert model.rows_scored == 40 * (1 + perturbation._first_look(16)[2])
 
 
 def test_rows_above_the_screen_skip_their_copies(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -108,14 +108,14 @@ def test_rows_above_the_screen_skip_their_copies(monkeypatch: pytest.MonkeyPatch
     assert screen is not None and screen.rows >= 199
     assert screen.margin < 0.98  # Far rows (margin 0.98) are above it.
     rows = _far(64)
-    monkeypatch.setattr(adversarial, "SCREEN_AUDIT", 0.0)
+    monkeypatch.setattr(perturbation, "SCREEN_AUDIT", 0.0)
     model.rows_scored = 0
     scores = det.decide(rows, 0.116)
     assert model.rows_scored == 64  # The originals, no copy.
     assert np.allclose(scores, 0.5 * (1 - 0.98))
     assert det.screen_stats == {"screened": 64, "audited": 0, "tripped": 0}
     # With the audit, a share of them is scored in full, and only those.
-    monkeypatch.setattr(adversarial, "SCREEN_AUDIT", 0.25)
+    monkeypatch.setattr(perturbation, "SCREEN_AUDIT", 0.25)
     model.rows_scored = 0
     det.decide(rows, 0.116)
     audited = det.screen_stats["audited"]

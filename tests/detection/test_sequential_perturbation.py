@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from garrison.detection.adversarial import (
+from garrison.detection.perturbation import (
     DECIDE_MIN_ROWS,
     EARLY_STOP_MISS,
     PerturbationInstabilityDetector,

@@ -289,11 +289,11 @@ def test_a_wrong_imputer_fill_is_caught_and_rows_with_holes_go_to_the_original(
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
 
-    from garrison.serving import compiled
+    from garrison.serving import compiled_prep
 
     X, y = _holey(30)
     est = make_pipeline(SimpleImputer(), GradientBoostingClassifier(n_estimators=15)).fit(X, y)
-    real = compiled._imputer
+    real = compiled_prep.imputer_twin
 
     def off(step: Any) -> Any:
         if real(step) is None:
@@ -303,7 +303,7 @@ def test_a_wrong_imputer_fill_is_caught_and_rows_with_holes_go_to_the_original(
             Z[np.isnan(Z)] = 0.5  # Not the fitted means.
         return wrong
 
-    monkeypatch.setattr(compiled, "_imputer", off)
+    monkeypatch.setattr(compiled_prep, "imputer_twin", off)
     sample, _ = _holey(31, n=400)
     chosen, compilation, _ = _choose(est, sample[:200])  # Its NaN rows disagree.
     assert isinstance(chosen, SklearnRuntime) and not compilation.compiled

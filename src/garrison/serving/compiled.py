@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from garrison.serving.compiled_prep import split_pipeline
 from garrison.serving.runtime import (
     BoosterRuntime,
     LinearRuntime,
@@ -118,94 +119,6 @@ class CompiledLinear(LinearRuntime):
             return proba
         softmax: np.ndarray = self._softmax(decision, axis=1)
         return softmax
-
-
-def _scaler(step: Any) -> Callable[[np.ndarray], None] | None:
-    """An in-place numpy twin of a fitted numeric scaler's ``transform``, or None."""
-    from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
-
-    kind = type(step)
-    if kind is StandardScaler:
-        mean, scale = step.mean_ if step.with_mean else None, step.scale_
-
-        def standard(Z: np.ndarray) -> None:
-            if mean is not None:
-                Z -= mean
-            if scale is not None:
-                Z /= scale
-        return standard
-    if kind is MinMaxScaler:
-        lo, hi = step.feature_range
-        clip = step.clip
-
-        def minmax(Z: np.ndarray) -> None:
-            Z *= step.scale_
-            Z += step.min_
-            if clip:
-                np.clip(Z, lo, hi, out=Z)
-        return minmax
-    if kind is MaxAbsScaler:
-        def maxabs(Z: np.ndarray) -> None:
-            Z /= step.scale_
-        return maxabs
-    if kind is RobustScaler:
-        center = step.center_ if step.with_centering else None
-        scale = step.scale_ if step.with_scaling else None
-
-        def robust(Z: np.ndarray) -> None:
-            if center is not None:
-                Z -= center
-            if scale is not None:
-                Z /= scale
-        return robust
-    return None
-
-
-def _imputer(step: Any) -> Callable[[np.ndarray], None] | None:
-    """An in-place numpy twin of a fitted ``SimpleImputer`` that fills NaN with one
-    number per feature, or None (an indicator, a custom missing marker, a feature the
-    imputer drops or a non-numeric fill change the columns or their meaning)."""
-    from sklearn.impute import SimpleImputer
-
-    if type(step) is not SimpleImputer or step.add_indicator:
-        return None
-    marker = step.missing_values
-    if not (isinstance(marker, float) and np.isnan(marker)):
-        return None
-    try:
-        fill = np.asarray(step.statistics_, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
-    if fill.ndim != 1 or not np.isfinite(fill).all():
-        return None
-
-    def impute(Z: np.ndarray) -> None:
-        rows, cols = np.nonzero(np.isnan(Z))
-        Z[rows, cols] = fill[cols]
-    return impute
-
-
-def _split_pipeline(model: Any) -> tuple[list[Callable[[np.ndarray], None]], Any, bool] | None:
-    """(scalers and imputers in order, final estimator, whether an imputer fills NaN), or
-    None if a step cannot be compiled."""
-    from sklearn.pipeline import Pipeline
-
-    if not isinstance(model, Pipeline):
-        return [], model, False
-    steps = [step for _, step in model.steps if step not in (None, "passthrough")]
-    if not steps:
-        return None
-    prep = []
-    fills = False
-    for step in steps[:-1]:
-        twin = _scaler(step)
-        if twin is None:
-            twin = _imputer(step)
-            fills = fills or twin is not None
-        if twin is None:
-            return None
-        prep.append(twin)
-    return prep, steps[-1], fills
 
 
 def _session(onnx_bytes: bytes) -> Any:
@@ -311,7 +224,7 @@ def compile_model(model: Any, feature_names: list[str],
     """
     from garrison.serving.compiled_trees import build_graph
 
-    split = _split_pipeline(model)
+    split = split_pipeline(model)
     if split is None:
         return None
     prep, estimator, fills = split
