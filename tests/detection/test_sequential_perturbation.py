@@ -8,13 +8,13 @@ import random
 import numpy as np
 import pytest
 
+from garrison.detection.base import FitContext
 from garrison.detection.perturbation import (
     DECIDE_MIN_ROWS,
     EARLY_STOP_MISS,
     PerturbationInstabilityDetector,
     _first_look,
 )
-from garrison.detection.base import FitContext
 
 
 class Step:
