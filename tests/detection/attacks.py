@@ -216,3 +216,17 @@ def mixed_case(attacks: int = 80, seed: int = 0, rows: int = 4000) -> AttackCase
     sources, adversarial = _attack(model, normal.iloc[:attacks], reference, numeric, rng)
     return AttackCase("gradient boosting pipeline, mixed loan data", model, reference, normal,
                       adversarial, sources)
+
+
+class Step:
+    """A non-linear two-class model for the perturbation tests: class 1 when x0 > 0, surer
+    farther away (margin 2 min(|x0|, 0.49)); it counts the rows it scores."""
+
+    def __init__(self) -> None:
+        self.rows_scored = 0
+
+    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
+        self.rows_scored += len(rows)
+        p1 = np.where(rows[:, 0] > 0, 0.5 + np.minimum(np.abs(rows[:, 0]), 0.49),
+                      0.5 - np.minimum(np.abs(rows[:, 0]), 0.49))
+        return np.column_stack([1 - p1, p1])

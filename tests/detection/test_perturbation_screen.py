@@ -17,18 +17,7 @@ from garrison.detection.screen import (
     zero_event_bound,
 )
 
-
-class Step:
-    """Two classes: class 1 when x0 > 0, surer farther away (margin 2 min(|x0|, 0.49))."""
-
-    def __init__(self) -> None:
-        self.rows_scored = 0
-
-    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
-        self.rows_scored += len(rows)
-        p1 = np.where(rows[:, 0] > 0, 0.5 + np.minimum(np.abs(rows[:, 0]), 0.49),
-                      0.5 - np.minimum(np.abs(rows[:, 0]), 0.49))
-        return np.column_stack([1 - p1, p1])
+from .attacks import Step
 
 
 class Trap(Step):

@@ -16,18 +16,7 @@ from garrison.detection.perturbation import (
     _first_look,
 )
 
-
-class Step:
-    """A non-linear two-class model: class 1 when x0 > 0, surer farther away."""
-
-    def __init__(self) -> None:
-        self.rows_scored = 0
-
-    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
-        self.rows_scored += len(rows)
-        p1 = np.where(rows[:, 0] > 0, 0.5 + np.minimum(np.abs(rows[:, 0]), 0.49),
-                      0.5 - np.minimum(np.abs(rows[:, 0]), 0.49))
-        return np.column_stack([1 - p1, p1])
+from .attacks import Step
 
 
 def _detector(seed: int = 0) -> tuple[PerturbationInstabilityDetector, Step]:

@@ -15,7 +15,7 @@ import orjson
 from garrison.errors import MalformedRequest
 from garrison.gateway.grpc_v2 import grpc_predict_v2_pb2 as pb
 from garrison.serving._checks import ValidationLimits, violation
-from garrison.serving.dataplane import InferenceResult
+from garrison.serving.deployed import InferenceResult
 from garrison.serving.oip import OIPInput
 from garrison.serving.oip_outputs import select_outputs
 

@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from garrison import __version__
 from garrison.gateway._http import BINARY_MEDIA_TYPE, HEADERS, JSON_MEDIA_TYPE, client_request_id
-from garrison.serving.dataplane import InferenceResult
+from garrison.serving.deployed import InferenceResult
 from garrison.serving.oip import HEADER_LENGTH, KServeV1Input, OIPInput
 from garrison.serving.oip_outputs import model_metadata, select_outputs
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from garrison.errors import ModelNotFound, ModelVersionNotFound
 
 if TYPE_CHECKING:
-    from garrison.serving.dataplane import Deployed, Serving
+    from garrison.serving.deployed import Deployed, Serving
     from garrison.serving.deployment import DeploymentConfig
 
 __all__ = ["ModelState", "ModelTable", "retry_delay"]

@@ -33,7 +33,7 @@ from garrison.serving._checks import ValidationLimits, parse_json, violation
 from garrison.serving.validation import ValidatedBatch
 
 if TYPE_CHECKING:
-    from garrison.serving.dataplane import Deployed
+    from garrison.serving.deployed import Deployed
 
 __all__ = ["HEADER_LENGTH", "OIPInput", "RequestedOutput"]
 

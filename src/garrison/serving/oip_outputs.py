@@ -22,7 +22,7 @@ from garrison.serving.oip import RequestedOutput
 from garrison.serving.output import HardenedOutput, OIPTensor
 
 if TYPE_CHECKING:
-    from garrison.serving.dataplane import Deployed
+    from garrison.serving.deployed import Deployed
 
 __all__ = ["TensorSpec", "model_metadata", "probe_outputs", "select_outputs"]
 
@@ -70,7 +70,7 @@ def probe_outputs(deployed: Deployed) -> tuple[TensorSpec, ...]:
     Empty when the model cannot score that row (then no requested output is refused
     for being unknown, and the metadata lists ``label`` alone).
     """
-    from garrison.serving.dataplane import harden
+    from garrison.serving.deployed import harden
 
     schema = deployed.version.metadata.input_schema
     assert schema is not None

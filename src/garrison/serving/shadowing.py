@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from garrison.serving.dataplane import InferenceResult, Serving
+from garrison.serving.deployed import InferenceResult, Serving
 from garrison.serving.shadow import ShadowMirror, ShadowObservation, ShadowReport, observe_shadow
 from garrison.types import Clock, utc_iso
 

@@ -24,7 +24,7 @@ from garrison.errors import GarrisonError, StateUnverified
 from garrison.registry import ModelLoader, ModelVersion, RegistryService
 from garrison.serving.availability import ModelState, ModelTable, retry_delay
 from garrison.serving.compiled import choose_runtime
-from garrison.serving.dataplane import Deployed, Serving
+from garrison.serving.deployed import Deployed, Serving
 from garrison.serving.deployment import DeploymentConfig
 from garrison.serving.deployment_service import DeploymentService
 from garrison.serving.limits import LimitPolicy, RateLimiter
