@@ -83,6 +83,9 @@ def test_mcnemar_is_the_exact_binomial_test_on_discordant_rows() -> None:
     assert test.method == "mcnemar-exact"
     assert test.p_worse == pytest.approx(stats.binomtest(60, 90, 0.5, alternative="greater").pvalue)
     assert test.upper < 0  # significantly worse: the whole interval is below zero
+    # The bound is the exact (Clopper-Pearson) interval's upper end on the candidate's share.
+    high = stats.binomtest(30, 90, 0.5).proportion_ci(confidence_level=0.9).high
+    assert test.upper == pytest.approx((2 * high - 1) * 90 / 1000, rel=1e-9)
 
 
 def _run(y: np.ndarray, cand: np.ndarray, prod: np.ndarray | None, **th: float) -> object:

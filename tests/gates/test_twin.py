@@ -98,3 +98,24 @@ def test_points_the_model_does_not_confirm_are_not_successes() -> None:
     assert outcome.success_rate(10.0) == 0.0
     assert outcome.unconfirmed == 30
     assert calls == [30]  # one confirmation call, for every point the twin found
+
+
+def test_the_twin_labels_are_the_argmax_of_its_probabilities_even_at_ties() -> None:
+    from garrison.serving.runtime import LinearRuntime
+
+    model = LogisticRegression().fit(np.array([[-1.0], [1.0]]), np.array([0, 1]))
+    model.coef_, model.intercept_ = np.array([[1.0]]), np.array([0.0])
+    runtime = LinearRuntime.compile(model)
+    assert runtime is not None
+    # 1e-300 > 0, yet its probability rounds to 0.5 on both sides: argmax gives class 0.
+    x = np.array([[1e-300], [0.0], [-1e-300], [5.0], [-5.0], [40.0], [np.nan]])
+    proba = runtime.predict_proba(x)
+    assert proba[0, 0] == proba[0, 1] == 0.5
+    assert np.array_equal(runtime.argmax_proba(x), proba.argmax(axis=1))
+    assert runtime.argmax_proba(x)[0] == 0 and runtime.argmax_proba(x)[3] == 1
+    # Three classes: the softmax's argmax.
+    three = LogisticRegression().fit(np.array([[0.0], [1.0], [2.0]]), np.array([0, 1, 2]))
+    runtime3 = LinearRuntime.compile(three)
+    assert runtime3 is not None
+    grid = np.linspace(-3, 5, 101)[:, None]
+    assert np.array_equal(runtime3.argmax_proba(grid), runtime3.predict_proba(grid).argmax(axis=1))

@@ -43,15 +43,25 @@ class LinearTwin:
         return proba
 
     def proba(self, x: np.ndarray) -> np.ndarray:
-        out = np.zeros((len(x), self._width))
-        out[:, self._columns] = self.raw(x)
+        return self._widened(self.raw(x))
+
+    def _widened(self, raw: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(raw), self._width))
+        out[:, self._columns] = raw
         return out
 
     def labels(self, x: np.ndarray) -> np.ndarray:
-        labels: np.ndarray = self._model_classes[np.argmax(self.raw(x), axis=1)]
+        labels: np.ndarray = self._model_classes[self._runtime.argmax_proba(x)]
         return labels
 
     __call__ = labels
+
+    def outputs(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(proba(x), labels(x))`` from one pass: the labels are the argmax of the same
+        probabilities (what ``labels`` computes, ties included; see ``argmax_proba``)."""
+        raw = self.raw(x)
+        labels: np.ndarray = self._model_classes[np.argmax(raw, axis=1)]
+        return self._widened(raw), labels
 
 
 def plain_sklearn_linear(model: Any) -> bool:
@@ -86,8 +96,7 @@ def linear_twin(
         return None
     twin = LinearTwin(runtime, model_classes, np.asarray(classes))
     try:
-        got = twin.proba(x)
-        labels = twin.labels(x)
+        got, labels = twin.outputs(x)
     except Exception:
         return None
     if got.shape != proba.shape or not np.array_equal(labels, pred):

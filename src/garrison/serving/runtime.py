@@ -293,8 +293,7 @@ class LinearRuntime:
             return None
         return cls(model, scaler, clf)
 
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """``predict_proba`` of the wrapped model, for rows already validated."""
+    def _decision(self, X: Any) -> np.ndarray:
         if isinstance(X, Mapping):
             raise UnsupportedModel("the linear fast path takes numeric features only")
         Z = np.array(X, dtype=np.float64)
@@ -302,14 +301,36 @@ class LinearRuntime:
             Z -= self._mean
         if self._scale is not None:
             Z /= self._scale
-        decision = Z @ self._coef + self._intercept
+        decision: np.ndarray = Z @ self._coef + self._intercept
+        return decision
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """``predict_proba`` of the wrapped model, for rows already validated."""
+        decision = self._decision(X)
         if decision.shape[1] == 1:
-            proba = np.empty((len(Z), 2))
+            proba = np.empty((len(decision), 2))
             proba[:, 1] = self._expit(decision[:, 0])
             np.subtract(1.0, proba[:, 1], out=proba[:, 0])
             return proba
         softmax: np.ndarray = self._softmax(decision, axis=1)
         return softmax
+
+    def argmax_proba(self, X: Any) -> np.ndarray:
+        """``predict_proba(X).argmax(axis=1)``, the same index on every row, ties included.
+
+        With two classes the probabilities are ``1 - p`` and ``p`` (``p`` the logistic of
+        the decision), so class 1 wins exactly when ``p > 1 - p`` as computed: a tie (say a
+        decision so small that ``p`` rounds to 0.5) and a NaN go to class 0, the first, as
+        ``argmax`` gives them. Not ``decision > 0``, which differs at such ties. Saves the
+        two-column matrix and its strided ``argmax`` on large batches.
+        """
+        decision = self._decision(X)
+        if decision.shape[1] == 1:
+            p = self._expit(decision[:, 0])
+            index: np.ndarray = (p > np.subtract(1.0, p)).astype(np.intp)
+            return index
+        winners: np.ndarray = self._softmax(decision, axis=1).argmax(axis=1)
+        return winners
 
     def predict(self, X: Any) -> RuntimeOutput:
         proba = self.predict_proba(X)

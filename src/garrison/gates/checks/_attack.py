@@ -224,6 +224,7 @@ def boundary_attack(
     pool_z = pool_block.to_numpy(dtype=float, na_value=np.nan) / spread
     origin_z = oracle.origin / spread
     missing = ~np.isfinite(origin_z)
+    any_missing = bool(missing.any())
     z_best = np.zeros((n, d))
     found = np.zeros(n, dtype=bool)
     # Start: the nearest pool rows labelled differently, a few per row, in one batch.
@@ -258,7 +259,8 @@ def boundary_attack(
         # segment's length), so some land on each side of the boundary.
         delta = np.maximum(np.linalg.norm(z_b, axis=1), 1e-6) * _PROBE_REACH / _GRID**_GRID_CALLS
         u = rng.standard_normal((active.size, _PROBES, d))
-        u[np.broadcast_to(missing[active][:, None, :], u.shape)] = 0.0
+        if any_missing:  # a missing value is never moved
+            u[np.broadcast_to(missing[active][:, None, :], u.shape)] = 0.0
         u /= np.maximum(np.linalg.norm(u, axis=2, keepdims=True), 1e-12)
         probes = z_b[:, None, :] + delta[:, None, None] * u
         which = np.repeat(active, _PROBES)
