@@ -15,6 +15,7 @@ __all__ = [
     "Clock",
     "FixedClock",
     "SystemClock",
+    "bare_digest",
     "parse_utc",
     "utc_iso",
     "validate_model_name",
@@ -76,3 +77,9 @@ def parse_utc(text: str) -> _dt.datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=_dt.UTC)
     return value.astimezone(_dt.UTC)
+
+
+def bare_digest(digest: str) -> str:
+    """A SHA-256 digest without its optional ``sha256:`` prefix, lowercased: the form two
+    digests are compared in, whichever of the two spellings each record kept."""
+    return digest.lower().removeprefix("sha256:")

@@ -56,7 +56,7 @@ from garrison.identity import Principal
 from garrison.registry import ModelVersion, RegistryService
 from garrison.registry.models import validate_model_name
 from garrison.signing import Keyring
-from garrison.types import Clock, utc_iso
+from garrison.types import Clock, bare_digest, utc_iso
 
 __all__ = ["GateRunner", "GateService", "gate_at_registration"]
 
@@ -268,7 +268,7 @@ class GateService:
 
     def _data(self, ds: DatasetVersion, what: str) -> DataBlob:
         data = self._read_file(ds.source)
-        if hashlib.sha256(data).hexdigest() != _bare(ds.digest):
+        if hashlib.sha256(data).hexdigest() != bare_digest(ds.digest):
             raise DigestMismatch(f"the {what} dataset {ds.ref} changed since it was "
                                  "registered: its file no longer has the registered digest")
         return DataBlob("parquet" if ds.format == "parquet" else "csv", data)
@@ -282,7 +282,7 @@ class GateService:
                                      "sha256": ref.digest, "used": False}
             try:
                 ds = self._datasets(ref.name, int(ref.version))
-                if _bare(ds.digest) != _bare(ref.digest):
+                if bare_digest(ds.digest) != bare_digest(ref.digest):
                     raise DigestMismatch("the registered dataset has another digest")
                 blobs.append(self._data(ds, "training"))
                 entry["used"] = True
@@ -299,7 +299,7 @@ class GateService:
         artifact, candidate = artifact_check(self.registry, v)
         policy = record.policy
         holdout = self._holdout(policy)
-        if _bare(holdout.digest) != _bare(record.holdout_sha256):
+        if bare_digest(holdout.digest) != bare_digest(record.holdout_sha256):
             raise DigestMismatch(f"the holdout dataset {holdout.ref} is recorded with another "
                                  "digest than the one signed into the gate policy")
         production = self.registry.production(v.name)
@@ -377,9 +377,6 @@ def _features(v: ModelVersion) -> tuple[str, ...]:
     schema = v.metadata.input_schema
     return tuple(schema.names) if schema is not None else ()
 
-
-def _bare(digest: str) -> str:
-    return digest.lower().removeprefix("sha256:")
 
 
 def _payload(record: Any) -> dict[str, Any]:

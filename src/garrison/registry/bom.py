@@ -25,6 +25,7 @@ from importlib import metadata as importlib_metadata
 from typing import Any
 
 from garrison import __version__
+from garrison.types import bare_digest
 
 __all__ = ["BOM_MEDIA_TYPE", "BomInputs", "build_bom", "framework_version"]
 
@@ -84,9 +85,6 @@ def _props(pairs: Mapping[str, Any]) -> list[Any]:
     return [Property(name=k, value=str(v)) for k, v in pairs.items() if v not in (None, "")]
 
 
-def _bare(digest: str) -> str:
-    return digest.lower().removeprefix("sha256:")
-
 
 def build_bom(inputs: BomInputs) -> bytes:
     """The BOM as CycloneDX 1.6 JSON bytes; the same inputs give the same bytes."""
@@ -135,7 +133,7 @@ def build_bom(inputs: BomInputs) -> bytes:
         components.append(Component(
             type=ComponentType.DATA, name=str(ds["name"]), version=str(ds["version"]),
             bom_ref=f"dataset:{ds['name']}@{ds['version']}",
-            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=_bare(str(ds["digest"])))],
+            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=bare_digest(str(ds["digest"])))],
             properties=_props({"garrison:dataset:rows": ds.get("rows"),
                                "garrison:dataset:schema-digest": ds.get("schema_digest"),
                                "garrison:role": "training-data"})))

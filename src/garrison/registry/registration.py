@@ -50,7 +50,7 @@ from garrison.registry.servability import ServabilityProbe, ServabilityRequest
 from garrison.registry.state import version_state
 from garrison.scanning import ScanPolicy, ScanReport, scan_path
 from garrison.signing import Keyring
-from garrison.types import parse_utc
+from garrison.types import bare_digest, parse_utc
 
 __all__ = ["Registration", "artifact_context", "reference_context", "refusal_reason"]
 
@@ -273,7 +273,8 @@ class Registration:
         found, unknown = [], []
         for ref in meta.datasets:
             node = self._lineage.store.get_node(f"dataset:{ref.name}@{ref.version}")
-            if isinstance(node, DatasetNode) and _bare(node.digest) == _bare(ref.digest):
+            if isinstance(node, DatasetNode) \
+                    and bare_digest(node.digest) == bare_digest(ref.digest):
                 found.append(node)
             else:
                 unknown.append(f"{ref.name}:{ref.version}")
@@ -293,7 +294,3 @@ class Registration:
         self._lineage.record_training(RunNode(run_id, commit or None, when, when), inputs,
                                       [ModelVersionNode(v.name, str(v.version), v.digest)])
 
-
-def _bare(digest: str) -> str:
-    """A SHA-256 digest without its optional ``sha256:`` prefix, lowercased."""
-    return digest.lower().removeprefix("sha256:")
