@@ -34,6 +34,13 @@ def _fraction(section: str, name: str, value: float, *, open_low: bool = False) 
         )
 
 
+def _within(section: str, name: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise InvalidInput(
+            f"gate policy {section}.{name} must be in [{low}, {high}]", key=f"{section}.{name}"
+        )
+
+
 def _positive(section: str, name: str, value: float) -> None:
     if not value > 0:
         raise InvalidInput(
@@ -77,11 +84,7 @@ class PerformanceThresholds(Section):
                 key="performance.confidence",
             )
         _fraction(self.section, "tolerance", self.tolerance)
-        if not 100 <= self.bootstrap_rounds <= 100_000:
-            raise InvalidInput(
-                "gate policy performance.bootstrap_rounds must be in [100, 100000]",
-                key="performance.bootstrap_rounds",
-            )
+        _within(self.section, "bootstrap_rounds", self.bootstrap_rounds, 100, 100_000)
 
 
 @dataclass(frozen=True)
@@ -151,20 +154,9 @@ class RobustnessThresholds(Section):
         for name in ("max_score_drop", "max_attack_success", "max_attack_increase"):
             _fraction(self.section, name, getattr(self, name))
         _positive(self.section, "attack_radius", self.attack_radius)
-        if not 1 <= self.repeats <= 100:
-            raise InvalidInput(
-                "gate policy robustness.repeats must be in [1, 100]", key="robustness.repeats"
-            )
-        if not 0 <= self.attack_rows <= 10_000:
-            raise InvalidInput(
-                "gate policy robustness.attack_rows must be in [0, 10000]",
-                key="robustness.attack_rows",
-            )
-        if not 20 <= self.attack_budget <= 100_000:
-            raise InvalidInput(
-                "gate policy robustness.attack_budget must be in [20, 100000]",
-                key="robustness.attack_budget",
-            )
+        _within(self.section, "repeats", self.repeats, 1, 100)
+        _within(self.section, "attack_rows", self.attack_rows, 0, 10_000)
+        _within(self.section, "attack_budget", self.attack_budget, 20, 100_000)
 
 
 @dataclass(frozen=True)
@@ -184,11 +176,7 @@ class PrivacyThresholds(Section):
     require_training: bool = False
 
     def __post_init__(self) -> None:
-        if not 0.5 <= self.max_membership_auc <= 1:
-            raise InvalidInput(
-                "gate policy privacy.max_membership_auc must be in [0.5, 1]",
-                key="privacy.max_membership_auc",
-            )
+        _within(self.section, "max_membership_auc", self.max_membership_auc, 0.5, 1)
         if self.sample_rows < 50:
             raise InvalidInput(
                 "gate policy privacy.sample_rows must be at least 50", key="privacy.sample_rows"
@@ -240,10 +228,7 @@ class CalibrationThresholds(Section):
     def __post_init__(self) -> None:
         _fraction(self.section, "max_overconfidence", self.max_overconfidence)
         _fraction(self.section, "max_ece", self.max_ece)
-        if not 2 <= self.bins <= 100:
-            raise InvalidInput(
-                "gate policy calibration.bins must be in [2, 100]", key="calibration.bins"
-            )
+        _within(self.section, "bins", self.bins, 2, 100)
 
 
 SECTIONS: dict[str, type[Section]] = {
